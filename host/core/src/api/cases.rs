@@ -1,0 +1,91 @@
+//! Case endpoints: submit, read with ledger, approve, reject, cancel, attach evidence.
+
+use http::StatusCode;
+
+use super::{ApiError, Call, CaseView, ErrorBody, Response, json_response, ok};
+use crate::case::{ApproveRequest, CancelRequest, EvidenceRequest, RejectRequest, SubmitRequest};
+use crate::identity::Role;
+
+/// Who may submit a case.
+const SUBMITTERS: &[Role] = &[Role::Agent, Role::Approver, Role::Admin];
+/// Who may read any case.
+const READERS: &[Role] = &[Role::Agent, Role::Approver, Role::Auditor, Role::Admin];
+
+/// Submit a refund, credit, fee waiver, write-off or override and get the decision.
+#[utoipa::path(post, path = "/v1/cases", tag = "cases", request_body = SubmitRequest,
+    responses(
+        (status = 201, description = "Decided: auto-approved, pending approval or rejected", body = CaseView),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 413, description = "Body over the size limit", body = ErrorBody),
+        (status = 422, description = "A field is invalid; the error names it", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub fn submit(call: &Call<'_>) -> Result<Response, ApiError> {
+    let requester = call.principal_with(SUBMITTERS, "submitting a case")?;
+    let request: SubmitRequest = call.json()?;
+    let case = call.levee.submit(requester, &request)?;
+    Ok(json_response(StatusCode::CREATED, &CaseView::new(case, None)))
+}
+
+/// A case with its decision and full ledger.
+#[utoipa::path(get, path = "/v1/cases/{id}", tag = "cases",
+    params(("id" = String, Path, description = "Case id, e.g. LV-000001")),
+    responses((status = 200, body = CaseView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub fn get(call: &Call<'_>) -> Result<Response, ApiError> {
+    call.principal_with(READERS, "reading a case")?;
+    let case = call.levee.case(call.id())?;
+    let ledger = call.levee.case_ledger(&case)?;
+    ok(&CaseView::new(case, Some(ledger)))
+}
+
+/// Approve a pending case. The host checks separation of duties, the approver's level and
+/// authority limit, distinct approvers, and (for the final approval) the required evidence.
+#[utoipa::path(post, path = "/v1/cases/{id}/approve", tag = "approvals", request_body = ApproveRequest,
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "Approval recorded; the case is approved once enough distinct approvers have approved", body = CaseView),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "The case is not pending, or changed meanwhile", body = ErrorBody),
+        (status = 422, description = "Refused by a rule: separation_of_duties, distinct_approvers, approver_level, authority_limit, evidence_required", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub fn approve(call: &Call<'_>) -> Result<Response, ApiError> {
+    let approver = call.principal()?;
+    let request: ApproveRequest = call.json()?;
+    ok(&CaseView::new(call.levee.approve(call.id(), approver, &request)?, None))
+}
+
+/// Reject a pending case, with a rationale.
+#[utoipa::path(post, path = "/v1/cases/{id}/reject", tag = "approvals", request_body = RejectRequest,
+    params(("id" = String, Path)),
+    responses((status = 200, body = CaseView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub fn reject(call: &Call<'_>) -> Result<Response, ApiError> {
+    let approver = call.principal()?;
+    let request: RejectRequest = call.json()?;
+    ok(&CaseView::new(call.levee.reject(call.id(), approver, &request)?, None))
+}
+
+/// Cancel a pending case (its requester or an admin).
+#[utoipa::path(post, path = "/v1/cases/{id}/cancel", tag = "cases", request_body = CancelRequest,
+    params(("id" = String, Path)),
+    responses((status = 200, body = CaseView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub fn cancel(call: &Call<'_>) -> Result<Response, ApiError> {
+    let actor = call.principal()?;
+    let request: CancelRequest = call.json()?;
+    ok(&CaseView::new(call.levee.cancel(call.id(), actor, &request)?, None))
+}
+
+/// Attach evidence to a pending case.
+#[utoipa::path(post, path = "/v1/cases/{id}/evidence", tag = "cases", request_body = EvidenceRequest,
+    params(("id" = String, Path)),
+    responses((status = 200, body = CaseView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub fn attach_evidence(call: &Call<'_>) -> Result<Response, ApiError> {
+    let actor = call.principal()?;
+    let request: EvidenceRequest = call.json()?;
+    ok(&CaseView::new(call.levee.attach_evidence(call.id(), actor, &request)?, None))
+}

@@ -1,0 +1,167 @@
+//! The HTTP API as plain functions over `http` types: the route table, authentication, JSON in
+//! and out. Every shell (axum, Spin) hands a request here and sends back what comes out, so
+//! the routes, validation and errors exist once.
+
+mod audit;
+mod cases;
+mod error;
+mod meta;
+pub mod openapi;
+mod queue;
+mod views;
+
+pub use error::{ApiError, ErrorBody};
+pub use views::{CaseView, DecisionView};
+
+use std::sync::LazyLock;
+
+use http::{Method, StatusCode};
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::identity::{Principal, Role};
+use crate::service::Levee;
+use crate::validation::FieldError;
+
+pub type Request = http::Request<Vec<u8>>;
+pub type Response = http::Response<Vec<u8>>;
+
+/// What a handler gets: the service, the request, and the `{id}` of the path if it has one.
+pub struct Call<'a> {
+    pub levee: &'a Levee,
+    pub request: &'a Request,
+    pub id: Option<String>,
+}
+
+type Handler = fn(&Call<'_>) -> Result<Response, ApiError>;
+
+/// One path and the handler for each method it allows.
+struct Route {
+    methods: &'static [(Method, Handler)],
+    allowed: &'static [&'static str],
+}
+
+static ROUTES: LazyLock<matchit::Router<Route>> = LazyLock::new(|| {
+    let table: [(&str, Route); 13] = [
+        ("/healthz", Route { methods: &[(Method::GET, meta::health)], allowed: &["GET"] }),
+        ("/v1/openapi.json", Route { methods: &[(Method::GET, meta::openapi_document)], allowed: &["GET"] }),
+        ("/v1/me", Route { methods: &[(Method::GET, meta::me)], allowed: &["GET"] }),
+        ("/v1/taxonomy", Route { methods: &[(Method::GET, meta::taxonomy)], allowed: &["GET"] }),
+        ("/v1/cases", Route { methods: &[(Method::POST, cases::submit)], allowed: &["POST"] }),
+        ("/v1/cases/{id}", Route { methods: &[(Method::GET, cases::get)], allowed: &["GET"] }),
+        ("/v1/cases/{id}/approve", Route { methods: &[(Method::POST, cases::approve)], allowed: &["POST"] }),
+        ("/v1/cases/{id}/reject", Route { methods: &[(Method::POST, cases::reject)], allowed: &["POST"] }),
+        ("/v1/cases/{id}/cancel", Route { methods: &[(Method::POST, cases::cancel)], allowed: &["POST"] }),
+        ("/v1/cases/{id}/evidence", Route { methods: &[(Method::POST, cases::attach_evidence)], allowed: &["POST"] }),
+        ("/v1/queue", Route { methods: &[(Method::GET, queue::list)], allowed: &["GET"] }),
+        ("/v1/audit/verify", Route { methods: &[(Method::GET, audit::verify)], allowed: &["GET"] }),
+        ("/v1/ledger", Route { methods: &[(Method::GET, audit::ledger)], allowed: &["GET"] }),
+    ];
+    let mut router = matchit::Router::new();
+    for (path, route) in table {
+        router.insert(path, route).unwrap_or_else(|error| panic!("route table: {path}: {error}"));
+    }
+    router
+});
+
+/// Answers one request. Never panics on input; every failure is a JSON error response.
+pub fn handle(levee: &Levee, request: Request) -> Response {
+    dispatch(levee, &request).unwrap_or_else(ApiError::into_response)
+}
+
+fn dispatch(levee: &Levee, request: &Request) -> Result<Response, ApiError> {
+    let path = request.uri().path();
+    let matched = ROUTES.at(path).map_err(|_| ApiError::NotFound(format!("no such endpoint: {path}")))?;
+    let route = matched.value;
+    let handler = route
+        .methods
+        .iter()
+        .find(|(method, _)| method == request.method())
+        .map(|(_, handler)| *handler)
+        .ok_or(ApiError::MethodNotAllowed(route.allowed))?;
+    let call = Call { levee, request, id: matched.params.get("id").map(str::to_owned) };
+    handler(&call)
+}
+
+impl Call<'_> {
+    /// The principal behind the bearer token; 401 without a valid one.
+    pub fn principal(&self) -> Result<&Principal, ApiError> {
+        let header = self.request.headers().get(http::header::AUTHORIZATION).and_then(|value| value.to_str().ok());
+        header.and_then(|value| self.levee.settings.tokens.authenticate(value)).ok_or(ApiError::Unauthenticated)
+    }
+
+    /// The principal, if they hold one of `roles`; 403 otherwise.
+    pub fn principal_with(&self, roles: &[Role], action: &str) -> Result<&Principal, ApiError> {
+        let principal = self.principal()?;
+        if roles.iter().any(|role| principal.has_role(*role)) {
+            return Ok(principal);
+        }
+        let names: Vec<String> = roles.iter().map(|role| format!("{role:?}").to_lowercase()).collect();
+        Err(ApiError::Forbidden(format!("{action} needs one of the roles: {}", names.join(", "))))
+    }
+
+    pub fn id(&self) -> &str {
+        self.id.as_deref().unwrap_or_default()
+    }
+
+    /// A query parameter, if present.
+    pub fn query(&self, name: &str) -> Option<String> {
+        let query = self.request.uri().query()?;
+        query.split('&').find_map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (key == name).then(|| value.to_owned())
+        })
+    }
+
+    /// The body as JSON of type `T`; 400 for broken JSON, 422 naming the field otherwise.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        let content_type = self.request.headers().get(http::header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
+        if content_type.is_some_and(|value| !value.trim_start().starts_with("application/json")) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        parse_json(self.request.body())
+    }
+}
+
+/// Parses JSON, naming the field at fault.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => ApiError::Invalid(field_error(&path, &inner.to_string())),
+            _ => ApiError::MalformedJson(inner.to_string()),
+        }
+    })?;
+    deserializer.end().map_err(|error| ApiError::MalformedJson(error.to_string()))?;
+    Ok(value)
+}
+
+/// Turns serde's message into a field error, naming a missing or unknown field itself.
+fn field_error(path: &str, message: &str) -> FieldError {
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix).and_then(|rest| rest.split('`').next()));
+    let field = match (path, named) {
+        (".", Some(name)) => name.to_owned(),
+        (".", None) => "body".to_owned(),
+        (path, Some(name)) => format!("{path}.{name}"),
+        (path, None) => path.to_owned(),
+    };
+    let message = message.split(" at line ").next().unwrap_or(message);
+    FieldError::new(field, message)
+}
+
+/// A JSON response.
+pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut response = http::Response::new(bytes);
+    *response.status_mut() = status;
+    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    response
+}
+
+/// 200 with a JSON body.
+pub fn ok<T: Serialize>(body: &T) -> Result<Response, ApiError> {
+    Ok(json_response(StatusCode::OK, body))
+}

@@ -1,0 +1,35 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations and the types.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{audit, cases, meta, queue};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "levee", description = "Audit-ready refunds, credits, fee waivers and overrides."),
+    paths(
+        meta::health, meta::openapi_document, meta::me, meta::taxonomy,
+        cases::submit, cases::get, cases::approve, cases::reject, cases::cancel, cases::attach_evidence,
+        queue::list, audit::verify, audit::ledger,
+    ),
+    modifiers(&BearerAuth),
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The document as served at `/v1/openapi.json`.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}

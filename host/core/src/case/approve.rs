@@ -1,0 +1,164 @@
+//! Approval: one approver's approval, checked against the floor the host enforces whatever a
+//! plugin said. The approval that completes the count approves the case.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::submit::evidence_name;
+use super::{Approval, Case, CaseStatus, Transition, TransitionError, advanced, require_pending, require_rationale};
+use crate::identity::{AuthoritySnapshot, Principal, Role};
+use crate::ledger::EventType;
+
+/// `POST /v1/cases/{id}/approve`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveRequest {
+    pub rationale: String,
+    /// The case version the approver looked at; if the case has moved on, 409.
+    #[serde(default)]
+    pub expected_version: Option<u64>,
+}
+
+pub fn approve(
+    case: &Case,
+    approver: &Principal,
+    request: &ApproveRequest,
+    at: DateTime<Utc>,
+) -> Result<Transition, TransitionError> {
+    if !approver.has_role(Role::Approver) {
+        return Err(TransitionError::Forbidden(format!("{} does not hold the approver role", approver.actor)));
+    }
+    let (level, approvals_needed) = require_pending(case, "approved")?;
+    check_version(case, request.expected_version)?;
+    let rationale = require_rationale(&request.rationale)?;
+    let mut checks = separation_of_duties(case, approver)?;
+    let authority = authority_covers(case, approver, level)?;
+    checks.push(format!(
+        "level {} at or above required {}; limit {} {} covers {}",
+        authority.level.as_str(),
+        level.as_str(),
+        authority.limit_minor_units.unwrap_or_default(),
+        authority.currency,
+        case.amount
+    ));
+    let completes = case.approvals.len() + 1 >= usize::from(approvals_needed);
+    if completes {
+        require_evidence(case)?;
+        checks.push("required evidence present".to_owned());
+    }
+
+    let mut next = advanced(case, at);
+    next.approvals.push(Approval {
+        approver: approver.actor.clone(),
+        role: approver.primary_role(),
+        authority: authority.clone(),
+        rationale: rationale.clone(),
+        at,
+        checks: checks.clone(),
+    });
+    let event = if completes {
+        next.status = CaseStatus::Approved;
+        next.decided_at = Some(at);
+        EventType::CaseApproved
+    } else {
+        EventType::ApprovalRecorded
+    };
+    let payload = serde_json::json!({
+        "rationale": rationale,
+        "approval": next.approvals.len(),
+        "approvals_needed": approvals_needed,
+        "required_level": level,
+        "checks": checks,
+        "status": next.status,
+    });
+    Ok(Transition { case: next, event, authority: Some(authority), payload })
+}
+
+/// A stale view of the case loses.
+pub(super) fn check_version(case: &Case, expected: Option<u64>) -> Result<(), TransitionError> {
+    match expected {
+        Some(version) if version != case.version => Err(TransitionError::WrongState(format!(
+            "case {} is at version {}, not {version}: re-read it and act again",
+            case.id, case.version
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Approver ≠ requester, and no approver counts twice.
+fn separation_of_duties(case: &Case, approver: &Principal) -> Result<Vec<String>, TransitionError> {
+    if approver.actor == case.requester {
+        return Err(TransitionError::Refused {
+            rule: "separation_of_duties",
+            message: format!("{} requested case {} and cannot approve it", approver.actor, case.id),
+        });
+    }
+    if case.approvals.iter().any(|approval| approval.approver == approver.actor) {
+        return Err(TransitionError::Refused {
+            rule: "distinct_approvers",
+            message: format!(
+                "{} has already approved case {}; the remaining approvals must come from other people",
+                approver.actor, case.id
+            ),
+        });
+    }
+    Ok(vec![
+        format!("approver {} is not the requester {}", approver.actor, case.requester),
+        "approver distinct from earlier approvers".to_owned(),
+    ])
+}
+
+/// The approver's level and limit must cover the case; returns the authority as recorded.
+pub(super) fn authority_covers(
+    case: &Case,
+    approver: &Principal,
+    required: crate::identity::ApproverLevel,
+) -> Result<AuthoritySnapshot, TransitionError> {
+    let authority = approver.authority_over(&case.amount).ok_or_else(|| TransitionError::Refused {
+        rule: "authority",
+        message: format!("{} holds no approval authority", approver.actor),
+    })?;
+    if authority.level < required {
+        return Err(TransitionError::Refused {
+            rule: "approver_level",
+            message: format!(
+                "case {} needs {} approval; {} approves at {} level",
+                case.id,
+                required.as_str(),
+                approver.actor,
+                authority.level.as_str()
+            ),
+        });
+    }
+    match authority.limit_minor_units {
+        Some(limit) if limit >= case.amount.minor_units => Ok(authority),
+        Some(limit) => Err(TransitionError::Refused {
+            rule: "authority_limit",
+            message: format!(
+                "{}'s authority limit of {} {} minor units does not cover {}",
+                approver.actor, limit, authority.currency, case.amount
+            ),
+        }),
+        None => Err(TransitionError::Refused {
+            rule: "authority_limit",
+            message: format!("{} holds no authority in {}", approver.actor, case.amount.currency),
+        }),
+    }
+}
+
+fn require_evidence(case: &Case) -> Result<(), TransitionError> {
+    let missing = case.missing_evidence();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = missing.iter().map(evidence_name).collect();
+    Err(TransitionError::Refused {
+        rule: "evidence_required",
+        message: format!(
+            "case {} cannot be approved until the required evidence is attached: {}",
+            case.id,
+            names.join(", ")
+        ),
+    })
+}

@@ -1,0 +1,83 @@
+//! Attaching evidence to a pending case: by its requester, an approver, or an admin.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::{Case, Transition, TransitionError, advanced, require_pending};
+use crate::evidence::{Evidence, EvidenceKind};
+use crate::identity::{Principal, Role};
+use crate::ledger::EventType;
+use crate::validation::{FieldError, optional_text, required_text, sha256_hex};
+
+/// A piece of evidence, as submitted (`POST /v1/cases/{id}/evidence`, or inline at submission).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceRequest {
+    pub kind: EvidenceKind,
+    /// Where it lives: a URL, a document id, a ticket comment id.
+    pub reference: String,
+    /// SHA-256 of the content, 64 hex digits.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// Evidence that passed validation, not yet stamped with who added it and when.
+#[derive(Debug, Clone)]
+pub struct ValidEvidence {
+    kind: EvidenceKind,
+    reference: String,
+    sha256: Option<String>,
+    description: Option<String>,
+}
+
+impl EvidenceRequest {
+    pub fn validate(&self, field: &str) -> Result<ValidEvidence, FieldError> {
+        Ok(ValidEvidence {
+            kind: self.kind,
+            reference: required_text(&format!("{field}.reference"), &self.reference, 2048)?,
+            sha256: sha256_hex(&format!("{field}.sha256"), self.sha256.as_deref())?,
+            description: optional_text(&format!("{field}.description"), self.description.as_deref(), 1000)?,
+        })
+    }
+}
+
+impl ValidEvidence {
+    pub fn kind(&self) -> EvidenceKind {
+        self.kind
+    }
+
+    pub fn into_evidence(self, added_by: &str, added_at: DateTime<Utc>) -> Evidence {
+        Evidence {
+            kind: self.kind,
+            reference: self.reference,
+            sha256: self.sha256,
+            description: self.description,
+            added_by: added_by.to_owned(),
+            added_at,
+        }
+    }
+}
+
+pub fn attach_evidence(
+    case: &Case,
+    actor: &Principal,
+    evidence: ValidEvidence,
+    at: DateTime<Utc>,
+) -> Result<Transition, TransitionError> {
+    let may_attach = actor.actor == case.requester || actor.has_role(Role::Approver) || actor.has_role(Role::Admin);
+    if !may_attach {
+        return Err(TransitionError::Forbidden(format!(
+            "only the requester, an approver or an admin can attach evidence to case {}",
+            case.id
+        )));
+    }
+    require_pending(case, "given more evidence")?;
+    let evidence = evidence.into_evidence(&actor.actor, at);
+    let mut next = advanced(case, at);
+    next.evidence.push(evidence.clone());
+    let payload = serde_json::json!({"evidence": evidence, "missing_evidence": next.missing_evidence()});
+    Ok(Transition { case: next, event: EventType::EvidenceAttached, authority: None, payload })
+}

@@ -1,0 +1,215 @@
+//! Submission: a validated request plus the chain's decision becomes a new case, auto-approved,
+//! pending approval or rejected.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::{Case, CaseKind, CaseStatus, Transition};
+use crate::decision::{CaseDecision, Verdict};
+use crate::evidence::{Evidence, EvidenceKind};
+use crate::identity::{ApproverLevel, Principal};
+use crate::ledger::EventType;
+use crate::money::{Money, MoneyError};
+use crate::taxonomy::{ExceptionCode, Taxonomy};
+use crate::validation::{FieldError, optional_text, required_text};
+
+use super::attach_evidence::EvidenceRequest;
+
+/// `POST /v1/cases`. The requester is whoever holds the bearer token.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitRequest {
+    pub kind: CaseKind,
+    pub amount: MoneyInput,
+    pub customer_ref: String,
+    #[serde(default)]
+    pub order_ref: Option<String>,
+    /// Defaults to the requester's team.
+    #[serde(default)]
+    pub team: Option<String>,
+    /// How the request arrived; defaults to `api`.
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// A code from the taxonomy (`GET /v1/taxonomy`); free text is refused.
+    pub exception_code: String,
+    #[serde(default)]
+    pub rationale: String,
+    #[serde(default)]
+    pub evidence: Vec<EvidenceRequest>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// An amount as submitted: integer minor units and an ISO-4217 code.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoneyInput {
+    #[schema(example = 4000)]
+    pub minor_units: i64,
+    #[schema(example = "USD")]
+    pub currency: String,
+}
+
+/// A submission that passed validation, before the policies have seen it.
+#[derive(Debug, Clone)]
+pub struct ValidSubmission {
+    pub kind: CaseKind,
+    pub amount: Money,
+    pub customer_ref: String,
+    pub order_ref: Option<String>,
+    pub team: String,
+    pub channel: String,
+    pub code: ExceptionCode,
+    pub rationale: String,
+    pub evidence: Vec<super::attach_evidence::ValidEvidence>,
+    pub attributes: BTreeMap<String, String>,
+}
+
+const MAX_ATTRIBUTES: usize = 50;
+
+impl ValidSubmission {
+    /// Evidence kinds present at submission (a non-empty rationale counts).
+    pub fn evidence_kinds(&self) -> std::collections::BTreeSet<EvidenceKind> {
+        let mut kinds: std::collections::BTreeSet<EvidenceKind> =
+            self.evidence.iter().map(|item| item.kind()).collect();
+        if !self.rationale.is_empty() {
+            kinds.insert(EvidenceKind::Rationale);
+        }
+        kinds
+    }
+}
+
+impl SubmitRequest {
+    /// Checks every field, naming the first that is wrong.
+    pub fn validate(&self, requester: &Principal, taxonomy: &Taxonomy) -> Result<ValidSubmission, FieldError> {
+        let amount = Money::new(self.amount.minor_units, &self.amount.currency).map_err(|error| match error {
+            MoneyError::UnknownCurrency(_) | MoneyError::NoMinorUnit(_) => {
+                FieldError::new("amount.currency", error.to_string())
+            }
+            MoneyError::NotPositive(_) | MoneyError::TooLarge(_) => {
+                FieldError::new("amount.minor_units", error.to_string())
+            }
+        })?;
+        let code = taxonomy.get(self.exception_code.trim()).cloned().ok_or_else(|| {
+            FieldError::new(
+                "exception_code",
+                format!("'{}' is not a code in taxonomy {}", self.exception_code, taxonomy.version),
+            )
+            .with_valid_values(taxonomy.valid_codes())
+        })?;
+        if self.attributes.len() > MAX_ATTRIBUTES {
+            return Err(FieldError::new("attributes", format!("at most {MAX_ATTRIBUTES} attributes")));
+        }
+        let evidence = self
+            .evidence
+            .iter()
+            .enumerate()
+            .map(|(index, item)| item.validate(&format!("evidence[{index}]")))
+            .collect::<Result<_, _>>()?;
+        Ok(ValidSubmission {
+            kind: self.kind,
+            amount,
+            customer_ref: required_text("customer_ref", &self.customer_ref, 200)?,
+            order_ref: optional_text("order_ref", self.order_ref.as_deref(), 200)?,
+            team: optional_text("team", self.team.as_deref(), 100)?.unwrap_or_else(|| requester.team.clone()),
+            channel: optional_text("channel", self.channel.as_deref(), 50)?.unwrap_or_else(|| "api".to_owned()),
+            code,
+            rationale: optional_text("rationale", Some(&self.rationale), 10_000)?.unwrap_or_default(),
+            evidence,
+            attributes: self.attributes.clone(),
+        })
+    }
+}
+
+/// What a submission needs besides the request: the new id, who asks, when, and what the
+/// policies decided.
+#[derive(Debug, Clone)]
+pub struct SubmitContext<'a> {
+    pub case_id: String,
+    pub requester: &'a Principal,
+    pub taxonomy_version: &'a str,
+    pub at: DateTime<Utc>,
+    pub decision: CaseDecision,
+}
+
+/// The new case and its first ledger entry.
+pub fn submit(submission: ValidSubmission, context: SubmitContext<'_>) -> Transition {
+    let SubmitContext { case_id, requester, taxonomy_version, at, decision } = context;
+    let evidence: Vec<Evidence> =
+        submission.evidence.into_iter().map(|item| item.into_evidence(&requester.actor, at)).collect();
+    let mut case = Case {
+        id: case_id,
+        version: 1,
+        kind: submission.kind,
+        amount: submission.amount,
+        customer_ref: submission.customer_ref,
+        order_ref: submission.order_ref,
+        requester: requester.actor.clone(),
+        requester_role: requester.primary_role(),
+        team: submission.team,
+        channel: submission.channel,
+        exception_code: submission.code.code.clone(),
+        code_category: submission.code.category.clone(),
+        taxonomy_version: taxonomy_version.to_owned(),
+        rationale: submission.rationale,
+        attributes: submission.attributes,
+        evidence,
+        status: CaseStatus::PendingApproval,
+        decision,
+        approvals: Vec::new(),
+        closure: None,
+        submitted_at: at,
+        decided_at: None,
+        updated_at: at,
+        ledger_seqs: Vec::new(),
+    };
+    hold_auto_approval_for_missing_evidence(&mut case);
+    case.status = match case.decision.verdict {
+        Verdict::AutoApprove => CaseStatus::AutoApproved,
+        Verdict::RequireApproval { .. } => CaseStatus::PendingApproval,
+        Verdict::Reject => CaseStatus::Rejected,
+    };
+    if case.status != CaseStatus::PendingApproval {
+        case.decided_at = Some(at);
+    }
+    let payload = serde_json::json!({
+        "kind": case.kind,
+        "amount": case.amount,
+        "customer_ref": case.customer_ref,
+        "order_ref": case.order_ref,
+        "exception_code": case.exception_code,
+        "rationale": case.rationale,
+        "evidence": case.evidence,
+        "status": case.status,
+        "decision": case.decision,
+    });
+    Transition { case, event: EventType::CaseSubmitted, authority: None, payload }
+}
+
+/// An auto-approval is a final approval, so it too needs the required evidence: without it the
+/// case waits for the lowest approver level instead.
+fn hold_auto_approval_for_missing_evidence(case: &mut Case) {
+    if case.decision.verdict != Verdict::AutoApprove {
+        return;
+    }
+    let missing = case.missing_evidence();
+    if missing.is_empty() {
+        return;
+    }
+    let names: Vec<String> = missing.iter().map(evidence_name).collect();
+    case.decision.verdict = Verdict::RequireApproval { level: ApproverLevel::Lead, approvals_needed: 1 };
+    case.decision.reasons.push(format!(
+        "would auto-approve, but required evidence is missing ({}): lead approval once it is attached",
+        names.join(", ")
+    ));
+    case.decision.signals.insert("auto-approval-held-for-evidence".to_owned());
+    case.decision.sla_due_at = crate::decision::sla_due_at(case.submitted_at, case.decision.sla_minutes);
+}
+
+/// The wire name of an evidence kind.
+pub fn evidence_name(kind: &EvidenceKind) -> String {
+    serde_json::to_value(kind).ok().and_then(|value| value.as_str().map(str::to_owned)).unwrap_or_default()
+}

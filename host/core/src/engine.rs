@@ -1,0 +1,118 @@
+//! The policy-engine port: evaluates the chain of rule plugins on a case's facts, each in its
+//! own sandbox, and reports every policy's decision or failure with the fuel and time it used.
+//! Combining the decisions is the core's job (see `decision`), not the engine's.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::case::CaseKind;
+use crate::evidence::EvidenceKind;
+use crate::identity::ApproverLevel;
+use crate::ledger::sha256_of_json;
+use crate::money::Money;
+
+/// Everything a policy may know about a case. Mirrors `facts` in the WIT contract; its hash
+/// is recorded in the ledger so a decision can be replayed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Facts {
+    pub case_id: String,
+    pub kind: CaseKind,
+    pub amount: Money,
+    pub exception_code: String,
+    pub code_category: String,
+    pub escalate_always: bool,
+    pub customer_comms_required: bool,
+    pub requester_role: String,
+    pub requester_team: String,
+    pub channel: String,
+    pub refunds_90d: u32,
+    pub refunded_90d_minor_units: i64,
+    pub evidence_present: Vec<EvidenceKind>,
+    pub attributes: BTreeMap<String, String>,
+    pub submitted_at: DateTime<Utc>,
+}
+
+impl Facts {
+    /// SHA-256 of the canonical JSON of the facts.
+    pub fn digest(&self) -> String {
+        sha256_of_json(self)
+    }
+}
+
+/// A policy as the ledger names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PolicyIdentity {
+    pub name: String,
+    pub version: String,
+    /// SHA-256 of the component's bytes, lowercase hex.
+    pub digest: String,
+}
+
+/// Where a case is worked, as a policy advises.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Route {
+    pub queue: String,
+    pub team: String,
+    pub sla_minutes: u32,
+}
+
+/// One policy's verdict. Mirrors `outcome` in the WIT contract.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PolicyOutcome {
+    AutoApprove,
+    RequireApproval { level: ApproverLevel, approvals_needed: u8, sla_minutes: Option<u32>, reason: String },
+    Reject { reason: String },
+}
+
+/// One policy's decision. Mirrors `decision` in the WIT contract.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyDecision {
+    pub outcome: PolicyOutcome,
+    pub required_evidence: Vec<EvidenceKind>,
+    pub route: Option<Route>,
+    pub signals: Vec<String>,
+    pub rule_id: String,
+}
+
+/// Why a policy gave no usable decision. Every one of these fails closed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PolicyFailure {
+    #[error("trapped: {message}")]
+    Trap { message: String },
+    #[error("ran out of fuel (limit {limit})")]
+    FuelExhausted { limit: u64 },
+    #[error("exceeded its deadline of {limit_ms} ms")]
+    DeadlineExceeded { limit_ms: u64 },
+    #[error("exceeded its memory cap of {limit_bytes} bytes")]
+    MemoryLimit { limit_bytes: u64 },
+    #[error("returned a malformed decision: {message}")]
+    Malformed { message: String },
+    #[error("returned an error ({kind}): {message}")]
+    PolicyError { kind: String, message: String },
+    #[error("could not be run: {message}")]
+    Unavailable { message: String },
+}
+
+/// The result of running one policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyEvaluation {
+    pub policy: PolicyIdentity,
+    pub result: Result<PolicyDecision, PolicyFailure>,
+    pub fuel_used: u64,
+    pub elapsed_micros: u64,
+}
+
+/// Runs the active chain of rule plugins.
+pub trait PolicyEngine: Send + Sync {
+    /// The active chain, in evaluation order.
+    fn chain(&self) -> Vec<PolicyIdentity>;
+
+    /// Evaluates every policy of the chain on `facts`, each in a fresh sandbox. Never fails as
+    /// a whole: a policy that cannot run reports a `PolicyFailure`.
+    fn evaluate(&self, facts: &Facts) -> Vec<PolicyEvaluation>;
+}

@@ -1,0 +1,200 @@
+//! The evidence ledger's entries: what each records, how it is hashed, and how a chain of them
+//! is checked. Storage and appending live in `journal`.
+//!
+//! Each entry's hash is SHA-256 over the canonical JSON of every other field (object keys
+//! sorted, no insignificant white space, integers only), and each names the hash of the entry
+//! before it, so altering, removing or reordering any entry breaks the chain from there on.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use crate::engine::PolicyIdentity;
+use crate::identity::{AuthoritySnapshot, Role};
+
+/// The `prev_hash` of the first entry.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum EventType {
+    #[serde(rename = "case.submitted")]
+    CaseSubmitted,
+    #[serde(rename = "case.evidence_attached")]
+    EvidenceAttached,
+    /// One approval of several.
+    #[serde(rename = "case.approval_recorded")]
+    ApprovalRecorded,
+    #[serde(rename = "case.approved")]
+    CaseApproved,
+    #[serde(rename = "case.rejected")]
+    CaseRejected,
+    #[serde(rename = "case.cancelled")]
+    CaseCancelled,
+}
+
+/// One entry of the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LedgerEntry {
+    /// 1, 2, 3, … with no gaps.
+    pub seq: u64,
+    pub case_id: String,
+    pub event: EventType,
+    pub actor: String,
+    pub role: Role,
+    /// The authority the actor held at that moment and where it came from (approvals).
+    pub authority: Option<AuthoritySnapshot>,
+    pub at: DateTime<Utc>,
+    /// Event details: rationale, evidence references, decision.
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    /// The rule plugins in force: name, version, digest.
+    pub policies: Vec<PolicyIdentity>,
+    pub matrix_version: String,
+    pub taxonomy_version: String,
+    /// SHA-256 of the facts the policies saw (submissions).
+    pub facts_hash: Option<String>,
+    /// The case version this entry produced.
+    pub case_version: u64,
+    /// SHA-256 of the case as it stood after this entry.
+    pub state_hash: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl LedgerEntry {
+    /// The hash this entry should carry: over every field but `hash`.
+    pub fn compute_hash(&self) -> String {
+        let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        if let Some(object) = value.as_object_mut() {
+            object.remove("hash");
+        }
+        sha256_hex(canonical_json(&value).as_bytes())
+    }
+}
+
+/// Canonical JSON: object keys sorted, no white space. Values here are strings, integers,
+/// booleans and nulls (money is never a float), so this matches RFC 8785 for them.
+pub fn canonical_json(value: &serde_json::Value) -> String {
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (index, key) in keys.into_iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(&map[key], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// SHA-256 of the canonical JSON of anything serializable.
+pub fn sha256_of_json<T: Serialize>(value: &T) -> String {
+    let value = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+    sha256_hex(canonical_json(&value).as_bytes())
+}
+
+/// The first place a chain does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Mismatch {
+    pub seq: u64,
+    pub case_id: Option<String>,
+    pub problem: String,
+}
+
+/// The outcome of recomputing the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct VerifyReport {
+    pub ok: bool,
+    pub entries_checked: u64,
+    pub head_seq: u64,
+    pub head_hash: String,
+    pub first_mismatch: Option<Mismatch>,
+}
+
+/// Checks entries in sequence order, one at a time.
+#[derive(Debug)]
+pub struct ChainChecker {
+    expected_seq: u64,
+    prev_hash: String,
+}
+
+impl Default for ChainChecker {
+    fn default() -> Self {
+        ChainChecker { expected_seq: 1, prev_hash: GENESIS_HASH.to_owned() }
+    }
+}
+
+impl ChainChecker {
+    /// Checks the next entry: its place, its link to the one before, and its own hash.
+    pub fn check(&mut self, entry: &LedgerEntry) -> Result<(), Mismatch> {
+        let mismatch =
+            |problem: String| Mismatch { seq: self.expected_seq, case_id: Some(entry.case_id.clone()), problem };
+        if entry.seq != self.expected_seq {
+            return Err(mismatch(format!("entry stored at {} says it is entry {}", self.expected_seq, entry.seq)));
+        }
+        if entry.prev_hash != self.prev_hash {
+            return Err(mismatch(format!(
+                "prev_hash {} does not match the hash {} of entry {}",
+                entry.prev_hash,
+                self.prev_hash,
+                self.expected_seq - 1
+            )));
+        }
+        let recomputed = entry.compute_hash();
+        if recomputed != entry.hash {
+            return Err(mismatch(format!("stored hash {} but its content hashes to {recomputed}", entry.hash)));
+        }
+        self.expected_seq += 1;
+        self.prev_hash = entry.hash.clone();
+        Ok(())
+    }
+
+    pub fn checked(&self) -> u64 {
+        self.expected_seq - 1
+    }
+
+    pub fn head_hash(&self) -> &str {
+        &self.prev_hash
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_depth() {
+        let value = serde_json::json!({"b": 1, "a": {"d": [true, null], "c": "x"}});
+        assert_eq!(canonical_json(&value), r#"{"a":{"c":"x","d":[true,null]},"b":1}"#);
+    }
+}

@@ -1,0 +1,39 @@
+//! levee-core: the functional core of levee. Domain, workflow rules, ledger and the HTTP
+//! route table, over three ports (store, policy engine, clock). No I/O, no async, no
+//! wasmtime: it builds for native and for wasm32-wasip2, and every shell adapts it.
+//!
+//! - `money`: integer minor units of an ISO-4217 currency.
+//! - `identity`: roles, approver levels, authority limits, bearer tokens.
+//! - `taxonomy`: exception codes with owners, queues and SLAs.
+//! - `matrix`: the approval matrix (the threshold policy's parameters).
+//! - `evidence`: evidence kinds and linked evidence.
+//! - `engine`: the policy-engine port and the facts policies see.
+//! - `decision`: combining the chain's decisions, failing closed.
+//! - `case`: the case state machine, one file per transition.
+//! - `ledger`: entries, canonical hashing, chain checking.
+//! - `journal`: the ledger on the store, as the commit log of every transition.
+//! - `projections`: case records, queues and customer history rebuilt from the log.
+//! - `store`: the storage port and an in-memory reference backend.
+//! - `clock`: the clock port.
+//! - `service`: the workflow's operations over the ports.
+//! - `validation`: field-naming input checks.
+//! - `api`: HTTP routes as plain functions over `http` types, and the OpenAPI document.
+
+pub mod api;
+pub mod case;
+pub mod clock;
+pub mod decision;
+pub mod engine;
+pub mod evidence;
+pub mod identity;
+pub mod journal;
+pub mod ledger;
+pub mod matrix;
+pub mod money;
+pub mod projections;
+pub mod service;
+pub mod store;
+pub mod taxonomy;
+pub mod validation;
+
+pub use service::{Levee, Settings};

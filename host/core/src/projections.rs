@@ -1,0 +1,197 @@
+//! Projections: records rebuilt from ledger entries so reads never replay the ledger. The case
+//! record, the approval queue per level, and each customer's refund history.
+//!
+//! Applying an entry is idempotent and never moves a record backwards: each record carries
+//! the last sequence (or case version) applied to it, and writes go through compare-and-swap,
+//! so any number of hosts may apply the same entry at once.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use utoipa::ToSchema;
+
+use crate::case::{Case, CaseKind};
+use crate::evidence::EvidenceKind;
+use crate::identity::ApproverLevel;
+use crate::ledger::{EventType, LedgerEntry};
+use crate::money::Money;
+use crate::store::{Store, StoreError};
+
+pub fn case_key(case_id: &str) -> String {
+    format!("case/{case_id}")
+}
+
+pub fn queue_key(level: ApproverLevel) -> String {
+    format!("queue/{}", level.as_str())
+}
+
+pub fn customer_key(customer_ref: &str) -> String {
+    format!("customer/{customer_ref}")
+}
+
+/// How far back customer history reaches.
+pub const HISTORY_WINDOW_DAYS: i64 = 90;
+
+/// A pending case as its queue shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct QueueItem {
+    pub case_id: String,
+    pub case_version: u64,
+    pub kind: CaseKind,
+    pub amount: Money,
+    pub exception_code: String,
+    pub requester: String,
+    pub team: String,
+    pub queue: Option<String>,
+    pub level: ApproverLevel,
+    pub approvals_needed: u8,
+    pub approved_by: Vec<String>,
+    pub missing_evidence: Vec<EvidenceKind>,
+    pub submitted_at: DateTime<Utc>,
+    pub sla_due_at: Option<DateTime<Utc>>,
+}
+
+/// The cases waiting at one approver level.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueIndex {
+    pub applied_seq: u64,
+    pub items: BTreeMap<String, QueueItem>,
+}
+
+/// A refund in a customer's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PastRefund {
+    pub case_id: String,
+    pub amount: Money,
+    pub at: DateTime<Utc>,
+}
+
+/// A customer's refund cases in the history window.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerHistory {
+    pub applied_seq: u64,
+    pub refunds: Vec<PastRefund>,
+}
+
+impl CustomerHistory {
+    /// Refunds in the window before `at`, and their total in `currency`.
+    pub fn window(&self, at: DateTime<Utc>, currency: &str) -> (u32, i64) {
+        let since = at - Duration::days(HISTORY_WINDOW_DAYS);
+        let recent = self.refunds.iter().filter(|refund| refund.at >= since && refund.at <= at);
+        recent.fold((0, 0), |(count, total), refund| {
+            let same_currency = refund.amount.currency == currency;
+            (count + 1, total + if same_currency { refund.amount.minor_units } else { 0 })
+        })
+    }
+}
+
+/// Reads and decodes a JSON record.
+pub fn read<T: DeserializeOwned>(store: &dyn Store, key: &str) -> Result<Option<(T, Vec<u8>)>, StoreError> {
+    let Some(bytes) = store.get(key)? else { return Ok(None) };
+    let value = serde_json::from_slice(&bytes)
+        .map_err(|error| StoreError::Backend(format!("record {key} does not decode: {error}")))?;
+    Ok(Some((value, bytes)))
+}
+
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|error| StoreError::Backend(format!("cannot encode a record: {error}")))
+}
+
+/// Applies one committed entry (and the case as it stood after it) to every projection.
+pub fn apply(store: &dyn Store, entry: &LedgerEntry, case: &Case) -> Result<(), StoreError> {
+    apply_case(store, case)?;
+    for level in ApproverLevel::ALL {
+        apply_queue(store, level, entry.seq, case)?;
+    }
+    if entry.event == EventType::CaseSubmitted && case.kind == CaseKind::Refund {
+        apply_customer_history(store, entry.seq, case)?;
+    }
+    Ok(())
+}
+
+/// Updates `key` with `change` until it sticks; `change` returns `None` when there is nothing
+/// to do (already applied, or no difference).
+fn update<T, F>(store: &dyn Store, key: &str, mut change: F) -> Result<(), StoreError>
+where
+    T: Serialize + DeserializeOwned + Default,
+    F: FnMut(T) -> Option<T>,
+{
+    loop {
+        let (current, raw) = match read::<T>(store, key)? {
+            Some((value, raw)) => (value, Some(raw)),
+            None => (T::default(), None),
+        };
+        let Some(next) = change(current) else { return Ok(()) };
+        if store.compare_and_swap(key, raw.as_deref(), &encode(&next)?)? {
+            return Ok(());
+        }
+    }
+}
+
+fn apply_case(store: &dyn Store, case: &Case) -> Result<(), StoreError> {
+    let key = case_key(&case.id);
+    loop {
+        let current = read::<Case>(store, &key)?;
+        if current.as_ref().is_some_and(|(stored, _)| stored.version >= case.version) {
+            return Ok(());
+        }
+        let raw = current.map(|(_, raw)| raw);
+        if store.compare_and_swap(&key, raw.as_deref(), &encode(case)?)? {
+            return Ok(());
+        }
+    }
+}
+
+fn apply_queue(store: &dyn Store, level: ApproverLevel, seq: u64, case: &Case) -> Result<(), StoreError> {
+    let wanted = queue_item(case).filter(|item| item.level == level);
+    update(store, &queue_key(level), |mut index: QueueIndex| {
+        if index.applied_seq >= seq || index.items.get(&case.id) == wanted.as_ref() {
+            return None;
+        }
+        match &wanted {
+            Some(item) => index.items.insert(case.id.clone(), item.clone()),
+            None => index.items.remove(&case.id),
+        };
+        index.applied_seq = seq;
+        Some(index)
+    })
+}
+
+fn apply_customer_history(store: &dyn Store, seq: u64, case: &Case) -> Result<(), StoreError> {
+    update(store, &customer_key(&case.customer_ref), |mut history: CustomerHistory| {
+        if history.applied_seq >= seq {
+            return None;
+        }
+        let since = case.submitted_at - Duration::days(HISTORY_WINDOW_DAYS);
+        history.refunds.retain(|refund| refund.at >= since);
+        history.refunds.push(PastRefund {
+            case_id: case.id.clone(),
+            amount: case.amount.clone(),
+            at: case.submitted_at,
+        });
+        history.applied_seq = seq;
+        Some(history)
+    })
+}
+
+/// The queue item of a pending case.
+pub fn queue_item(case: &Case) -> Option<QueueItem> {
+    let (level, approvals_needed) = case.pending_requirement()?;
+    Some(QueueItem {
+        case_id: case.id.clone(),
+        case_version: case.version,
+        kind: case.kind,
+        amount: case.amount.clone(),
+        exception_code: case.exception_code.clone(),
+        requester: case.requester.clone(),
+        team: case.team.clone(),
+        queue: case.decision.queue.clone(),
+        level,
+        approvals_needed,
+        approved_by: case.approvals.iter().map(|approval| approval.approver.clone()).collect(),
+        missing_evidence: case.missing_evidence(),
+        submitted_at: case.submitted_at,
+        sla_due_at: case.decision.sla_due_at,
+    })
+}

@@ -1,0 +1,288 @@
+//! The levee service: every operation of the workflow, over the ports. Shells build one
+//! `Levee` and call it (through `api::handle`); nothing here awaits or touches I/O directly.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+
+use crate::case::{self, Case, Transition, TransitionError};
+use crate::clock::Clock;
+use crate::decision;
+use crate::engine::{Facts, PolicyEngine};
+use crate::identity::{Principal, Role, TokenDirectory};
+use crate::journal::{EntryContext, Journal, LedgerSlot};
+use crate::ledger::{LedgerEntry, VerifyReport};
+use crate::matrix::ApprovalMatrix;
+use crate::projections::{self, CustomerHistory, QueueIndex, QueueItem};
+use crate::store::{Store, StoreError};
+use crate::taxonomy::Taxonomy;
+use crate::validation::FieldError;
+
+/// How many times a commit retries after losing its ledger slot to another host before the
+/// request is answered with 409.
+const MAX_COMMIT_ATTEMPTS: usize = 64;
+
+/// The configuration the workflow runs under.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub taxonomy: Taxonomy,
+    pub matrix: ApprovalMatrix,
+    pub tokens: TokenDirectory,
+}
+
+/// Why an operation did not happen. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    Invalid(#[from] FieldError),
+    #[error("{0}")]
+    Transition(#[from] TransitionError),
+    #[error("case {0} does not exist")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+/// A pending case as one approver sees it in their queue.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct QueueEntry {
+    #[serde(flatten)]
+    pub item: QueueItem,
+    /// Whether this approver can give the next approval, and if not, why.
+    pub can_approve: bool,
+    pub blocked_because: Option<String>,
+}
+
+/// levee: the ports and the settings.
+pub struct Levee {
+    pub store: Arc<dyn Store>,
+    pub engine: Arc<dyn PolicyEngine>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Settings,
+    /// Serializes this process's commits so that its own requests queue instead of racing
+    /// for the same ledger slot; other hosts still race, through compare-and-swap.
+    commit_lock: Mutex<()>,
+}
+
+impl Levee {
+    pub fn new(
+        store: Arc<dyn Store>,
+        engine: Arc<dyn PolicyEngine>,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+    ) -> Self {
+        Levee { store, engine, clock, settings, commit_lock: Mutex::new(()) }
+    }
+
+    fn journal(&self) -> Journal<'_> {
+        Journal::new(&*self.store)
+    }
+
+    /// Validates, decides and records a new case.
+    pub fn submit(&self, requester: &Principal, request: &case::SubmitRequest) -> Result<Case, ServiceError> {
+        let submission = request.validate(requester, &self.settings.taxonomy)?;
+        let at = self.clock.now();
+        let number = self.store.increment("seq/case", 1)?;
+        let case_id = format!("LV-{number:06}");
+        let facts = self.facts(&case_id, &submission, requester, at)?;
+        let evaluations = self.engine.evaluate(&facts);
+        let decision = decision::combine(&evaluations, at);
+        let policies = evaluations.iter().map(|evaluation| evaluation.policy.clone()).collect();
+        let context = case::SubmitContext {
+            case_id: case_id.clone(),
+            requester,
+            taxonomy_version: &self.settings.taxonomy.version,
+            at,
+            decision,
+        };
+        let transition = case::submit(submission, context);
+        let mut entry = self.entry_context(requester, at);
+        entry.policies = policies;
+        entry.facts_hash = Some(facts.digest());
+        self.commit(|journal| {
+            let tip = journal.settle()?;
+            Ok(journal.try_append(&tip, transition.clone(), entry.clone())?)
+        })
+    }
+
+    pub fn approve(
+        &self,
+        case_id: &str,
+        actor: &Principal,
+        request: &case::ApproveRequest,
+    ) -> Result<Case, ServiceError> {
+        self.transition(case_id, actor, |case, at| case::approve(case, actor, request, at))
+    }
+
+    pub fn reject(
+        &self,
+        case_id: &str,
+        actor: &Principal,
+        request: &case::RejectRequest,
+    ) -> Result<Case, ServiceError> {
+        self.transition(case_id, actor, |case, at| case::reject(case, actor, request, at))
+    }
+
+    pub fn cancel(
+        &self,
+        case_id: &str,
+        actor: &Principal,
+        request: &case::CancelRequest,
+    ) -> Result<Case, ServiceError> {
+        self.transition(case_id, actor, |case, at| case::cancel(case, actor, request, at))
+    }
+
+    pub fn attach_evidence(
+        &self,
+        case_id: &str,
+        actor: &Principal,
+        request: &case::EvidenceRequest,
+    ) -> Result<Case, ServiceError> {
+        let evidence = request.validate("evidence")?;
+        self.transition(case_id, actor, |case, at| case::attach_evidence(case, actor, evidence.clone(), at))
+    }
+
+    /// Reads a case (after settling the log, so an unfinished projection is finished first).
+    pub fn case(&self, case_id: &str) -> Result<Case, ServiceError> {
+        self.journal().settle()?;
+        self.load_case(case_id)?.ok_or_else(|| ServiceError::NotFound(case_id.to_owned()))
+    }
+
+    /// A case's ledger entries, oldest first.
+    pub fn case_ledger(&self, case: &Case) -> Result<Vec<LedgerEntry>, ServiceError> {
+        Ok(self.journal().entries(&case.ledger_seqs)?)
+    }
+
+    /// Entries `from..from+limit` of the whole ledger.
+    pub fn ledger_page(&self, from: u64, limit: u64) -> Result<Vec<LedgerEntry>, ServiceError> {
+        let seqs: Vec<u64> = (from.max(1)..from.max(1).saturating_add(limit)).collect();
+        Ok(self.journal().entries(&seqs)?)
+    }
+
+    /// The pending cases at or below the approver's level, most urgent first.
+    pub fn queue(&self, approver: &Principal) -> Result<Vec<QueueEntry>, ServiceError> {
+        self.journal().settle()?;
+        let Some(authority) = &approver.authority else { return Ok(Vec::new()) };
+        let mut entries = Vec::new();
+        for level in crate::identity::ApproverLevel::ALL.into_iter().filter(|level| *level <= authority.level) {
+            let index = projections::read::<QueueIndex>(&*self.store, &projections::queue_key(level))?;
+            let items = index.map(|(index, _)| index.items).unwrap_or_default();
+            entries.extend(items.into_values().map(|item| queue_entry(item, approver)));
+        }
+        entries.sort_by_key(|entry| (entry.item.sla_due_at, entry.item.submitted_at));
+        Ok(entries)
+    }
+
+    pub fn verify(&self) -> Result<VerifyReport, ServiceError> {
+        Ok(self.journal().verify()?)
+    }
+
+    fn load_case(&self, case_id: &str) -> Result<Option<Case>, StoreError> {
+        Ok(projections::read::<Case>(&*self.store, &projections::case_key(case_id))?.map(|(case, _)| case))
+    }
+
+    /// Runs one transition of an existing case under compare-and-swap: a case that changed
+    /// between reading it and committing makes the request lose with 409.
+    fn transition<F>(&self, case_id: &str, actor: &Principal, decide: F) -> Result<Case, ServiceError>
+    where
+        F: Fn(&Case, DateTime<Utc>) -> Result<Transition, TransitionError>,
+    {
+        let mut seen_version = None;
+        self.commit(|journal| {
+            let tip = journal.settle()?;
+            let case = self.load_case(case_id)?.ok_or_else(|| ServiceError::NotFound(case_id.to_owned()))?;
+            if seen_version.is_some_and(|version| version != case.version) {
+                return Err(ServiceError::Conflict(format!(
+                    "case {case_id} changed while this request was being applied: re-read it and act again"
+                )));
+            }
+            seen_version = Some(case.version);
+            let at = self.clock.now();
+            let transition = decide(&case, at)?;
+            Ok(journal.try_append(&tip, transition, self.entry_context(actor, at))?)
+        })
+    }
+
+    /// Retries `attempt` until it claims a ledger slot.
+    fn commit<F>(&self, mut attempt: F) -> Result<Case, ServiceError>
+    where
+        F: FnMut(&Journal<'_>) -> Result<Option<LedgerSlot>, ServiceError>,
+    {
+        let _serialized = self.commit_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let journal = self.journal();
+        for _ in 0..MAX_COMMIT_ATTEMPTS {
+            if let Some(slot) = attempt(&journal)? {
+                return Ok(slot.case);
+            }
+        }
+        Err(ServiceError::Conflict("the ledger is too busy to take this change now: retry".to_owned()))
+    }
+
+    fn entry_context(&self, actor: &Principal, at: DateTime<Utc>) -> EntryContext {
+        EntryContext {
+            actor: actor.actor.clone(),
+            role: actor.primary_role(),
+            at,
+            policies: self.engine.chain(),
+            matrix_version: self.settings.matrix.version.clone(),
+            taxonomy_version: self.settings.taxonomy.version.clone(),
+            facts_hash: None,
+        }
+    }
+
+    fn facts(
+        &self,
+        case_id: &str,
+        submission: &case::submit::ValidSubmission,
+        requester: &Principal,
+        at: DateTime<Utc>,
+    ) -> Result<Facts, StoreError> {
+        let history =
+            projections::read::<CustomerHistory>(&*self.store, &projections::customer_key(&submission.customer_ref))?
+                .map(|(history, _)| history)
+                .unwrap_or_default();
+        let (refunds_90d, refunded_90d_minor_units) = history.window(at, &submission.amount.currency);
+        let mut evidence_present: Vec<_> = submission.evidence_kinds().into_iter().collect();
+        evidence_present.sort();
+        Ok(Facts {
+            case_id: case_id.to_owned(),
+            kind: submission.kind,
+            amount: submission.amount.clone(),
+            exception_code: submission.code.code.clone(),
+            code_category: submission.code.category.clone(),
+            escalate_always: submission.code.escalate_always,
+            customer_comms_required: submission.code.customer_comms_required,
+            requester_role: role_name(requester.primary_role()),
+            requester_team: submission.team.clone(),
+            channel: submission.channel.clone(),
+            refunds_90d,
+            refunded_90d_minor_units,
+            evidence_present,
+            attributes: submission.attributes.clone(),
+            submitted_at: at,
+        })
+    }
+}
+
+fn role_name(role: Role) -> String {
+    serde_json::to_value(role).ok().and_then(|value| value.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// Whether `approver` can give the next approval of a queued case.
+fn queue_entry(item: QueueItem, approver: &Principal) -> QueueEntry {
+    let limit = approver.authority.as_ref().and_then(|authority| authority.limits.get(&item.amount.currency));
+    let blocked_because = if item.requester == approver.actor {
+        Some("you requested this case".to_owned())
+    } else if item.approved_by.contains(&approver.actor) {
+        Some("you have already approved this case".to_owned())
+    } else if limit.is_none_or(|limit| *limit < item.amount.minor_units) {
+        Some(format!("your authority limit does not cover {}", item.amount))
+    } else if !item.missing_evidence.is_empty() && item.approved_by.len() + 1 >= usize::from(item.approvals_needed) {
+        Some("required evidence is missing".to_owned())
+    } else {
+        None
+    };
+    QueueEntry { item, can_approve: blocked_because.is_none(), blocked_because }
+}

@@ -1,0 +1,152 @@
+//! The storage port: the only thing levee asks of a backend. Five operations (and batch forms
+//! of two) so that the same core runs on redb, Redis and Spin's key-value stores.
+//!
+//! Lists (queues, the ledger) are explicit index records, sequence numbers come from
+//! `increment`, and every concurrent update goes through `compare_and_swap`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// A backend failed to answer. The request that met it wrote nothing it acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The backend cannot be reached or timed out: worth retrying later.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The backend answered with something levee cannot use.
+    #[error("store error: {0}")]
+    Backend(String),
+}
+
+/// A key-value store with atomic compare-and-swap and increment.
+///
+/// Semantics every backend must keep exactly:
+/// - `get` of an absent key is `Ok(None)`; `delete` of an absent key succeeds.
+/// - `compare_and_swap(key, current, new)` writes `new` only if the stored value equals
+///   `current` byte for byte, where `None` means "the key is absent" (so `None` is an atomic
+///   insert-if-absent). It returns `Ok(true)` if it wrote and `Ok(false)` if the stored value
+///   differed: a lost race, never an error.
+/// - `increment(key, delta)` treats an absent key as 0, stores the result as ASCII decimal
+///   (so Redis `INCRBY` and Spin's `increment` agree) and returns it. It is atomic.
+/// - A successful `set`, `compare_and_swap` or `increment` is durable when it returns.
+pub trait Store: Send + Sync {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
+    fn delete(&self, key: &str) -> Result<(), StoreError>;
+    fn compare_and_swap(&self, key: &str, current: Option<&[u8]>, new: &[u8]) -> Result<bool, StoreError>;
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError>;
+
+    /// Reads several keys; the answer is in the order asked. Not atomic across keys.
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        keys.iter().map(|key| self.get(key)).collect()
+    }
+
+    /// Writes several keys. Not atomic across keys.
+    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        entries.iter().try_for_each(|(key, value)| self.set(key, value))
+    }
+}
+
+/// Parses a counter value written by `increment`.
+pub fn parse_counter(key: &str, bytes: &[u8]) -> Result<i64, StoreError> {
+    std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .ok_or_else(|| StoreError::Backend(format!("counter {key} does not hold an integer")))
+}
+
+/// An in-process store: the reference implementation of the port's semantics, used by unit
+/// tests and by `levee serve --store memory`.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    /// A std mutex: every operation is a short map access and never awaits.
+    entries: Mutex<HashMap<String, Vec<u8>>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn locked(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, Vec<u8>>>, StoreError> {
+        self.entries.lock().map_err(|_| StoreError::Backend("memory store lock poisoned".into()))
+    }
+}
+
+impl Store for MemoryStore {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.locked()?.get(key).cloned())
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.locked()?.insert(key.to_owned(), value.to_vec());
+        Ok(())
+    }
+
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.locked()?.remove(key);
+        Ok(())
+    }
+
+    fn compare_and_swap(&self, key: &str, current: Option<&[u8]>, new: &[u8]) -> Result<bool, StoreError> {
+        let mut entries = self.locked()?;
+        if entries.get(key).map(Vec::as_slice) != current {
+            return Ok(false);
+        }
+        entries.insert(key.to_owned(), new.to_vec());
+        Ok(true)
+    }
+
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        let mut entries = self.locked()?;
+        let current = match entries.get(key) {
+            Some(bytes) => parse_counter(key, bytes)?,
+            None => 0,
+        };
+        let next =
+            current.checked_add(delta).ok_or_else(|| StoreError::Backend(format!("counter {key} would overflow")))?;
+        entries.insert(key.to_owned(), next.to_string().into_bytes());
+        Ok(next)
+    }
+}
+
+/// Contract tests every backend runs: the port's documented semantics, checked.
+pub mod contract {
+    use super::Store;
+
+    /// Runs every check against a fresh, empty store; panics naming the first that fails.
+    pub fn check_store_contract(store: &dyn Store) {
+        assert_eq!(store.get("absent").unwrap(), None, "get of an absent key");
+        store.delete("absent").expect("delete of an absent key succeeds");
+
+        store.set("k", b"one").unwrap();
+        assert_eq!(store.get("k").unwrap().as_deref(), Some(&b"one"[..]));
+
+        assert!(!store.compare_and_swap("k", Some(b"other"), b"two").unwrap(), "CAS with a stale value loses");
+        assert!(!store.compare_and_swap("k", None, b"two").unwrap(), "insert-if-absent on a present key loses");
+        assert!(store.compare_and_swap("k", Some(b"one"), b"two").unwrap(), "CAS with the current value wins");
+        assert_eq!(store.get("k").unwrap().as_deref(), Some(&b"two"[..]));
+        assert!(store.compare_and_swap("fresh", None, b"x").unwrap(), "insert-if-absent on an absent key wins");
+
+        assert_eq!(store.increment("n", 1).unwrap(), 1, "increment of an absent key starts at 0");
+        assert_eq!(store.increment("n", 41).unwrap(), 42);
+        assert_eq!(store.get("n").unwrap().as_deref(), Some(&b"42"[..]), "counters are ASCII decimal");
+
+        let keys = vec!["k".to_owned(), "absent".to_owned(), "n".to_owned()];
+        let values = store.get_many(&keys).unwrap();
+        assert_eq!(values, vec![Some(b"two".to_vec()), None, Some(b"42".to_vec())]);
+        store.set_many(&[("a".to_owned(), b"1".to_vec()), ("b".to_owned(), b"2".to_vec())]).unwrap();
+        assert_eq!(store.get("b").unwrap().as_deref(), Some(&b"2"[..]));
+
+        store.delete("k").unwrap();
+        assert_eq!(store.get("k").unwrap(), None, "deleted keys are absent");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn memory_store_keeps_the_contract() {
+        super::contract::check_store_contract(&super::MemoryStore::new());
+    }
+}

@@ -1,0 +1,134 @@
+//! Wiring: builds levee from a configuration (store, policy engine, settings), and runs the
+//! HTTP server until told to stop.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use levee_core::clock::SystemClock;
+use levee_core::identity::TokenDirectory;
+use levee_core::matrix::ApprovalMatrix;
+use levee_core::taxonomy::Taxonomy;
+use levee_core::{Levee, Settings};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::{PolicyConfig, ServeConfig};
+use crate::policy::{LoadedPolicySpec, PolicySource, WasmPolicyEngine, builtin};
+use crate::{demo, http, store};
+
+/// Builds the service: opens the store, loads the policy chain, resolves tokens.
+pub fn build_levee(config: &ServeConfig) -> anyhow::Result<Levee> {
+    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("create {}", config.data_dir.display()))?;
+    let taxonomy = config.file.taxonomy.clone().unwrap_or_else(Taxonomy::default_taxonomy);
+    let matrix = config.file.matrix.clone().unwrap_or_else(ApprovalMatrix::default_matrix);
+    let specs = config
+        .chain()
+        .iter()
+        .map(|policy| policy_spec(policy, config, &taxonomy, &matrix))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let engine = WasmPolicyEngine::new(specs)?;
+    let tokens = token_directory(config)?;
+    let store = store::open(&config.file.store, &config.data_dir)?;
+    Ok(Levee::new(store, Arc::new(engine), Arc::new(SystemClock), Settings { taxonomy, matrix, tokens }))
+}
+
+fn policy_spec(
+    policy: &PolicyConfig,
+    config: &ServeConfig,
+    taxonomy: &Taxonomy,
+    matrix: &ApprovalMatrix,
+) -> anyhow::Result<LoadedPolicySpec> {
+    let source = match (&policy.path, builtin::by_name(&policy.name)) {
+        (Some(path), _) => PolicySource::Bytes(
+            std::fs::read(path).with_context(|| format!("read policy {} from {}", policy.name, path.display()))?,
+        ),
+        (None, Some(bytes)) => PolicySource::Builtin(bytes),
+        (None, None) => bail!("policy {} is not built in, so it needs a `path`", policy.name),
+    };
+    let params = match (&policy.params, policy.name.as_str()) {
+        (Some(params), _) => params.clone(),
+        (None, "threshold") => matrix.to_params(),
+        (None, "routing") => taxonomy.routing_params(),
+        (None, _) => serde_json::json!({}),
+    };
+    Ok(LoadedPolicySpec { name: policy.name.clone(), source, params, limits: policy.limits(config.file.sandbox) })
+}
+
+fn token_directory(config: &ServeConfig) -> anyhow::Result<TokenDirectory> {
+    let mut tokens = TokenDirectory::default();
+    let origin = config.config_path.as_ref().map(|path| path.display().to_string()).unwrap_or_else(|| "config".into());
+    for (index, token) in config.file.tokens.iter().enumerate() {
+        tokens.insert(&token.token, token.principal(format!("config:{origin}#tokens[{index}]")));
+    }
+    if config.demo {
+        let cast = demo::demo_tokens();
+        for (role, token) in &cast {
+            tokens.insert(&token.token, token.principal(format!("demo:{role}")));
+        }
+        demo::publish(&cast, &config.data_dir)?;
+    }
+    if tokens.is_empty() {
+        bail!("no bearer tokens are configured: add [[tokens]] to the config file, or run with --demo");
+    }
+    Ok(tokens)
+}
+
+/// A server running in the background of the current tokio runtime.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    shutdown: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting, finishes requests in flight, and releases the store.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(());
+        self.task.await.context("server task")?.context("server")
+    }
+
+    /// Runs until the process is interrupted (Ctrl-C or SIGTERM).
+    pub async fn run_until_signal(self) -> anyhow::Result<()> {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        self.stop().await
+    }
+}
+
+/// Builds levee and starts serving on `config.listen`.
+pub async fn start(config: ServeConfig) -> anyhow::Result<RunningServer> {
+    let limits = config.file.http;
+    let listen = config.listen;
+    let levee = tokio::task::spawn_blocking(move || build_levee(&config)).await.context("start-up task")??;
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let app = http::app(Arc::new(levee), limits);
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    tracing::info!(%addr, "levee listening");
+    Ok(RunningServer { addr, shutdown, task })
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

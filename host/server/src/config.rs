@@ -1,0 +1,195 @@
+//! levee's configuration: a TOML file (`--config`), command-line flags and environment
+//! variables over it, and built-in defaults for everything.
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"
+//! data = "./levee-data"
+//! store = { type = "redb" }            # or { type = "memory" }
+//! http = { body_bytes = 65536, timeout_ms = 10000 }
+//! sandbox = { fuel = 10000000, deadline_ms = 100, memory_bytes = 16777216 }
+//!
+//! [[policies]]                          # the chain, in order; default: threshold, routing
+//! name = "threshold"                    # a built-in, or any name with `path`
+//! [[policies]]
+//! name = "repeat-guard"
+//! path = "plugins/repeat_guard.wasm"
+//! params = { window_days = 30 }
+//! fuel = 2000000                        # per-policy overrides of [sandbox]
+//!
+//! [[tokens]]
+//! token = "…"
+//! actor = "dana"
+//! roles = ["approver"]
+//! team = "billing-ops"
+//! level = "manager"
+//! limits = { USD = 500000, EUR = 500000 }
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use levee_core::identity::{ApproverLevel, Authority, Principal, Role};
+use levee_core::matrix::ApprovalMatrix;
+use levee_core::taxonomy::Taxonomy;
+use serde::{Deserialize, Serialize};
+
+use crate::policy::SandboxLimits;
+use crate::store::StoreConfig;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATA: &str = "./levee-data";
+
+/// The contents of a levee.toml.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<SocketAddr>,
+    pub data: Option<PathBuf>,
+    pub store: StoreConfig,
+    pub http: HttpLimits,
+    pub sandbox: SandboxLimits,
+    /// The policy chain in evaluation order; empty means threshold then routing.
+    pub policies: Vec<PolicyConfig>,
+    pub tokens: Vec<TokenConfig>,
+    /// Replaces the built-in taxonomy.
+    pub taxonomy: Option<Taxonomy>,
+    /// Replaces the built-in approval matrix.
+    pub matrix: Option<ApprovalMatrix>,
+}
+
+/// Limits on every HTTP request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpLimits {
+    pub body_bytes: usize,
+    pub timeout_ms: u64,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits { body_bytes: 64 * 1024, timeout_ms: 10_000 }
+    }
+}
+
+/// One policy of the chain.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// `threshold` and `routing` are built in; any other name needs `path`.
+    pub name: String,
+    /// A component file to load instead of a built-in.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// Parameters; the built-ins default to the matrix and the taxonomy.
+    #[serde(default)]
+    pub params: Option<serde_json::Value>,
+    #[serde(default)]
+    pub fuel: Option<u64>,
+    #[serde(default)]
+    pub deadline_ms: Option<u64>,
+    #[serde(default)]
+    pub memory_bytes: Option<u64>,
+}
+
+impl PolicyConfig {
+    pub fn builtin(name: &str) -> Self {
+        PolicyConfig {
+            name: name.to_owned(),
+            path: None,
+            params: None,
+            fuel: None,
+            deadline_ms: None,
+            memory_bytes: None,
+        }
+    }
+
+    /// The sandbox limits for this policy: its overrides over the defaults.
+    pub fn limits(&self, defaults: SandboxLimits) -> SandboxLimits {
+        SandboxLimits {
+            fuel: self.fuel.unwrap_or(defaults.fuel),
+            deadline_ms: self.deadline_ms.unwrap_or(defaults.deadline_ms),
+            memory_bytes: self.memory_bytes.unwrap_or(defaults.memory_bytes),
+        }
+    }
+}
+
+/// A bearer token and who it stands for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    pub token: String,
+    pub actor: String,
+    pub roles: Vec<Role>,
+    pub team: String,
+    /// The approver level, for approvers.
+    #[serde(default)]
+    pub level: Option<ApproverLevel>,
+    /// Approval limits in minor units per currency, for approvers.
+    #[serde(default)]
+    pub limits: BTreeMap<String, i64>,
+}
+
+impl TokenConfig {
+    /// The principal, with `source` saying where its authority is defined.
+    pub fn principal(&self, source: String) -> Principal {
+        Principal {
+            actor: self.actor.clone(),
+            roles: self.roles.clone(),
+            team: self.team.clone(),
+            authority: self.level.map(|level| Authority { level, limits: self.limits.clone() }),
+            source,
+        }
+    }
+}
+
+/// Everything `levee serve` runs with, after flags and environment are applied.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Add demo tokens for every role and write them to `<data>/demo-tokens.json`.
+    pub demo: bool,
+    pub file: FileConfig,
+    /// Where `file` came from, for the provenance of token authority.
+    pub config_path: Option<PathBuf>,
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("read config {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("config {} is not valid", path.display()))
+    }
+}
+
+impl ServeConfig {
+    /// Flags win over the file, the file over the defaults.
+    pub fn resolve(
+        listen: Option<SocketAddr>,
+        data: Option<PathBuf>,
+        config_path: Option<PathBuf>,
+        demo: bool,
+    ) -> anyhow::Result<Self> {
+        let file = match &config_path {
+            Some(path) => FileConfig::load(path)?,
+            None => FileConfig::default(),
+        };
+        let default_listen: SocketAddr = DEFAULT_LISTEN.parse().context("default listen address")?;
+        Ok(ServeConfig {
+            listen: listen.or(file.listen).unwrap_or(default_listen),
+            data_dir: data.or_else(|| file.data.clone()).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA)),
+            demo,
+            file,
+            config_path,
+        })
+    }
+
+    /// The policy chain, defaulting to threshold then routing.
+    pub fn chain(&self) -> Vec<PolicyConfig> {
+        if self.file.policies.is_empty() {
+            return vec![PolicyConfig::builtin("threshold"), PolicyConfig::builtin("routing")];
+        }
+        self.file.policies.clone()
+    }
+}

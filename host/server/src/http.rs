@@ -1,0 +1,62 @@
+//! The axum shell: reads the body under the size limit, hands the request to levee-core's
+//! route table on a blocking thread (the core is synchronous; policies and the store block),
+//! and sends back what it answers. Timeouts and tracing are tower layers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use http::StatusCode;
+use levee_core::Levee;
+use levee_core::api::{self, ApiError};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::HttpLimits;
+
+#[derive(Clone)]
+struct Shell {
+    levee: Arc<Levee>,
+    limits: HttpLimits,
+}
+
+/// The whole HTTP application: every path goes to the core's route table.
+pub fn app(levee: Arc<Levee>, limits: HttpLimits) -> Router {
+    Router::new()
+        .fallback(forward)
+        .with_state(Shell { levee, limits })
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_millis(limits.timeout_ms),
+        ))
+        .layer(TraceLayer::new_for_http())
+}
+
+async fn forward(State(shell): State<Shell>, request: Request) -> Response {
+    let limit = shell.limits.body_bytes;
+    let (parts, body) = request.into_parts();
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return to_axum(ApiError::PayloadTooLarge { limit_bytes: limit }.into_response());
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return to_axum(ApiError::PayloadTooLarge { limit_bytes: limit }.into_response());
+    };
+    let request = http::Request::from_parts(parts, bytes.to_vec());
+    let levee = shell.levee.clone();
+    match tokio::task::spawn_blocking(move || api::handle(&levee, request)).await {
+        Ok(response) => to_axum(response),
+        Err(error) => to_axum(ApiError::Internal(format!("request handler failed: {error}")).into_response()),
+    }
+}
+
+fn to_axum(response: http::Response<Vec<u8>>) -> Response {
+    response.map(Body::from)
+}

@@ -1,0 +1,18 @@
+//! levee, the binary's library: everything `levee serve` and `levee audit verify` are made of,
+//! so black-box tests can start a real server in-process.
+//!
+//! - `config`: levee.toml, flags and defaults.
+//! - `app`: wiring the core to a store and a policy engine; starting and stopping the server.
+//! - `http`: the axum shell around levee-core's route table.
+//! - `policy`: the wasmtime engine that runs rule plugins in sandboxes.
+//! - `store`: the storage backends (redb, memory).
+//! - `demo`: demo tokens for every role.
+//! - `audit`: offline ledger verification.
+
+pub mod app;
+pub mod audit;
+pub mod config;
+pub mod demo;
+pub mod http;
+pub mod policy;
+pub mod store;

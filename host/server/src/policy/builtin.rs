@@ -1,0 +1,20 @@
+//! The default rule plugins, built from guest-policies/ by build.rs and embedded in the binary.
+
+/// The approval-matrix policy (guest-policies/threshold).
+pub const THRESHOLD: &[u8] = include_bytes!(env!("LEVEE_THRESHOLD_WASM"));
+/// Exception code → queue, owning team and SLA (guest-policies/routing).
+pub const ROUTING: &[u8] = include_bytes!(env!("LEVEE_ROUTING_WASM"));
+
+/// Where build.rs left the deliberately hostile test plugin (guest-policies/hostile). It is not
+/// embedded: only the sandbox tests load it, by path.
+#[doc(hidden)]
+pub const HOSTILE_WASM_PATH: &str = env!("LEVEE_HOSTILE_WASM");
+
+/// The bytes of a built-in policy by name.
+pub fn by_name(name: &str) -> Option<&'static [u8]> {
+    match name {
+        "threshold" => Some(THRESHOLD),
+        "routing" => Some(ROUTING),
+        _ => None,
+    }
+}

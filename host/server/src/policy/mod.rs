@@ -1,0 +1,18 @@
+//! The wasmtime policy engine: rule plugins as WebAssembly components, each evaluation in a
+//! fresh, limited instance.
+//!
+//! - `sandbox`: the engine configuration, the per-evaluation store and its limits, and how a
+//!   failure is named.
+//! - `convert`: facts and decisions between levee-core and the WIT bindings.
+//! - `builtin`: the default policies, compiled from guest-policies/ by build.rs.
+
+pub mod builtin;
+mod convert;
+mod sandbox;
+
+pub use sandbox::{LoadedPolicySpec, PolicySource, SandboxLimits, WasmPolicyEngine};
+
+wasmtime::component::bindgen!({
+    path: "../../wit",
+    world: "policy",
+});

@@ -1,0 +1,261 @@
+//! Sandboxing: one engine and one pre-instantiated component per policy, built at start-up;
+//! each evaluation gets a new store with a fuel budget, an epoch deadline and a memory cap, and
+//! a fresh instance from the pooling allocator. Whatever goes wrong is named and reported as a
+//! `PolicyFailure`, which the core turns into a fail-closed decision.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use levee_core::engine::{Facts, PolicyEngine, PolicyEvaluation, PolicyFailure, PolicyIdentity};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
+
+use super::convert;
+use super::{Policy, PolicyPre};
+
+/// How often the epoch advances; deadlines are counted in these ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Instances the pool keeps slots for: the most evaluations that can run at once.
+const POOLED_INSTANCES: u32 = 256;
+
+/// The budget of one evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxLimits {
+    /// Fuel (roughly, Wasm instructions) per evaluation.
+    pub fuel: u64,
+    /// Wall-clock deadline per evaluation, in milliseconds.
+    pub deadline_ms: u64,
+    /// Linear memory cap per instance, in bytes.
+    pub memory_bytes: u64,
+}
+
+impl Default for SandboxLimits {
+    /// 10 million fuel (Shopify Functions allow 11 million instructions), 100 ms, 16 MiB.
+    fn default() -> Self {
+        SandboxLimits { fuel: 10_000_000, deadline_ms: 100, memory_bytes: 16 << 20 }
+    }
+}
+
+/// Where a policy's component comes from.
+#[derive(Debug, Clone)]
+pub enum PolicySource {
+    Builtin(&'static [u8]),
+    Bytes(Vec<u8>),
+}
+
+/// A policy of the chain, as configured.
+#[derive(Debug, Clone)]
+pub struct LoadedPolicySpec {
+    pub name: String,
+    pub source: PolicySource,
+    pub params: serde_json::Value,
+    pub limits: SandboxLimits,
+}
+
+/// A policy ready to run: its identity, parameters, limits and pre-instantiated component.
+struct ReadyPolicy {
+    identity: PolicyIdentity,
+    params: String,
+    limits: SandboxLimits,
+    pre: PolicyPre<SandboxState>,
+}
+
+/// What each evaluation's store holds: the memory cap, and whether it was hit.
+struct SandboxState {
+    memory_cap: usize,
+    memory_cap_hit: bool,
+}
+
+impl ResourceLimiter for SandboxState {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.memory_cap {
+            self.memory_cap_hit = true;
+            return Err(wasmtime::Error::msg(format!("memory cap of {} bytes exceeded", self.memory_cap)));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 10_000)
+    }
+}
+
+/// The chain of rule plugins on wasmtime.
+pub struct WasmPolicyEngine {
+    engine: Engine,
+    chain: Vec<ReadyPolicy>,
+    _ticker: EpochTicker,
+}
+
+impl WasmPolicyEngine {
+    /// Compiles and pre-instantiates every policy, and checks each answers `describe()`.
+    pub fn new(specs: Vec<LoadedPolicySpec>) -> anyhow::Result<Self> {
+        let largest_memory = specs.iter().map(|spec| spec.limits.memory_bytes).max().unwrap_or(16 << 20);
+        let engine = build_engine(largest_memory)?;
+        let chain = specs.into_iter().map(|spec| prepare(&engine, spec)).collect::<anyhow::Result<Vec<_>>>()?;
+        let ticker = EpochTicker::start(engine.clone());
+        Ok(WasmPolicyEngine { engine, chain, _ticker: ticker })
+    }
+
+    fn evaluate_one(&self, policy: &ReadyPolicy, facts: &Facts) -> PolicyEvaluation {
+        let started = Instant::now();
+        let mut store = new_store(&self.engine, &policy.limits);
+        let outcome = run_evaluate(&mut store, policy, facts);
+        let fuel_left = store.get_fuel().unwrap_or(0);
+        let result = outcome.map_err(|error| name_failure(&error, store.data(), &policy.limits));
+        PolicyEvaluation {
+            policy: policy.identity.clone(),
+            result,
+            fuel_used: policy.limits.fuel.saturating_sub(fuel_left),
+            elapsed_micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        }
+    }
+}
+
+impl PolicyEngine for WasmPolicyEngine {
+    fn chain(&self) -> Vec<PolicyIdentity> {
+        self.chain.iter().map(|policy| policy.identity.clone()).collect()
+    }
+
+    fn evaluate(&self, facts: &Facts) -> Vec<PolicyEvaluation> {
+        self.chain.iter().map(|policy| self.evaluate_one(policy, facts)).collect()
+    }
+}
+
+/// Fuel, epochs, the component model, and a pooling allocator sized for small policies.
+fn build_engine(memory_cap: u64) -> anyhow::Result<Engine> {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(POOLED_INSTANCES)
+        .total_core_instances(POOLED_INSTANCES)
+        .total_memories(POOLED_INSTANCES)
+        .total_tables(POOLED_INSTANCES)
+        .max_memory_size(usize::try_from(memory_cap)?)
+        .linear_memory_keep_resident(1 << 20)
+        .table_keep_resident(1 << 14);
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .consume_fuel(true)
+        .epoch_interruption(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&config).map_err(|error| anyhow!("cannot configure the wasmtime engine: {error}"))
+}
+
+/// Compiles a policy, links it against nothing (a policy may import nothing), and asks it to
+/// describe itself.
+fn prepare(engine: &Engine, spec: LoadedPolicySpec) -> anyhow::Result<ReadyPolicy> {
+    let bytes: &[u8] = match &spec.source {
+        PolicySource::Builtin(bytes) => bytes,
+        PolicySource::Bytes(bytes) => bytes,
+    };
+    let digest = hex::encode(Sha256::digest(bytes));
+    let component = Component::new(engine, bytes)
+        .map_err(|error| anyhow!("policy {}: not a valid component: {error}", spec.name))?;
+    let linker: Linker<SandboxState> = Linker::new(engine);
+    let instance_pre = linker
+        .instantiate_pre(&component)
+        .map_err(|error| anyhow!("policy {}: imports something levee does not provide: {error}", spec.name))?;
+    let pre = PolicyPre::new(instance_pre)
+        .map_err(|error| anyhow!("policy {}: is not a levee:policy component: {error}", spec.name))?;
+    let params = serde_json::to_string(&spec.params).context("encode policy parameters")?;
+    let mut store = new_store(engine, &spec.limits);
+    let info = pre
+        .instantiate(&mut store)
+        .and_then(|policy: Policy| policy.levee_policy_rules().call_describe(&mut store))
+        .map_err(|error| anyhow!("policy {}: describe() failed: {error}", spec.name))?;
+    tracing::info!(policy = %spec.name, version = %info.version, %digest, "policy loaded");
+    Ok(ReadyPolicy {
+        identity: PolicyIdentity { name: spec.name, version: info.version, digest },
+        params,
+        limits: spec.limits,
+        pre,
+    })
+}
+
+/// A store for one evaluation, with its budget set.
+fn new_store(engine: &Engine, limits: &SandboxLimits) -> Store<SandboxState> {
+    let memory_cap = usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX);
+    let mut store = Store::new(engine, SandboxState { memory_cap, memory_cap_hit: false });
+    store.limiter(|state| state);
+    // Only fails if fuel is not enabled, and it always is (build_engine).
+    let _ = store.set_fuel(limits.fuel);
+    store.set_epoch_deadline(limits.deadline_ms.div_ceil(EPOCH_TICK.as_millis() as u64).max(1));
+    store
+}
+
+fn run_evaluate(
+    store: &mut Store<SandboxState>,
+    policy: &ReadyPolicy,
+    facts: &Facts,
+) -> Result<levee_core::engine::PolicyDecision, EvaluationError> {
+    let instance = policy.pre.instantiate(&mut *store).map_err(EvaluationError::Wasm)?;
+    let wit_facts = convert::facts_to_wit(facts);
+    let answer = instance
+        .levee_policy_rules()
+        .call_evaluate(&mut *store, &wit_facts, &policy.params)
+        .map_err(EvaluationError::Wasm)?;
+    match answer {
+        Ok(decision) => Ok(convert::decision_from_wit(decision)),
+        Err(error) => Err(EvaluationError::Policy(convert::policy_error_from_wit(error))),
+    }
+}
+
+enum EvaluationError {
+    Wasm(wasmtime::Error),
+    Policy(PolicyFailure),
+}
+
+/// Names what went wrong: out of fuel, past the deadline, over the memory cap, or a trap.
+fn name_failure(error: &EvaluationError, state: &SandboxState, limits: &SandboxLimits) -> PolicyFailure {
+    let error = match error {
+        EvaluationError::Policy(failure) => return failure.clone(),
+        EvaluationError::Wasm(error) => error,
+    };
+    if state.memory_cap_hit {
+        return PolicyFailure::MemoryLimit { limit_bytes: limits.memory_bytes };
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => PolicyFailure::FuelExhausted { limit: limits.fuel },
+        Some(Trap::Interrupt) => PolicyFailure::DeadlineExceeded { limit_ms: limits.deadline_ms },
+        Some(trap) => PolicyFailure::Trap { message: trap.to_string() },
+        None => PolicyFailure::Trap { message: format!("{error:#}") },
+    }
+}
+
+/// Advances the engine's epoch every `EPOCH_TICK` until dropped.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("levee-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .ok();
+        EpochTicker { stop, thread }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
