@@ -1,1 +1,10 @@
-fn main() {}
+//! Black-box tests of levee over real HTTP: a real server (`levee::app::start`) on a temporary
+//! redb store, the real wasmtime engine and the real rule plugins. One test binary, one module
+//! per area.
+
+mod approval_matrix;
+mod approvals;
+mod concurrency;
+mod ledger;
+mod sandbox;
+mod validation;

@@ -1,1 +1,183 @@
-//! stub
+//! The black-box test harness: starts a real levee server (the same `levee::app::start` that
+//! `levee serve` runs) on 127.0.0.1:0 with a temporary redb store and demo tokens, and talks
+//! to it over real HTTP.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use levee::app::RunningServer;
+use levee::config::{PolicyConfig, ServeConfig, TokenConfig};
+use serde_json::Value;
+
+pub use levee::policy::builtin::HOSTILE_WASM_PATH;
+pub use reqwest::StatusCode;
+
+/// What a test can change about the server it starts.
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    /// Policies run after threshold and routing.
+    pub extra_policies: Vec<PolicyConfig>,
+    /// Tokens besides the demo cast (which is always there).
+    pub extra_tokens: Vec<TokenConfig>,
+    /// Request body limit, if not the default.
+    pub body_bytes: Option<usize>,
+}
+
+/// A running server, its data directory, and a client holding every demo token.
+pub struct TestServer {
+    pub base_url: String,
+    pub data_dir: PathBuf,
+    tokens: BTreeMap<String, String>,
+    client: reqwest::Client,
+    server: RunningServer,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    /// The default server: threshold then routing, demo tokens.
+    pub async fn start() -> TestServer {
+        TestServer::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> TestServer {
+        let temp = tempfile::tempdir().expect("temporary directory");
+        let data_dir = temp.path().join("data");
+        let mut server = TestServer::start_in(&data_dir, &options).await;
+        server._temp = Some(temp);
+        server
+    }
+
+    /// Starts on an existing data directory (to restart over the same store).
+    pub async fn start_in(data_dir: &Path, options: &Options) -> TestServer {
+        std::fs::create_dir_all(data_dir).expect("data directory");
+        let config_path = data_dir.with_extension("toml");
+        std::fs::write(&config_path, config_toml(options)).expect("write config");
+        let config = ServeConfig::resolve(
+            Some("127.0.0.1:0".parse().expect("address")),
+            Some(data_dir.to_path_buf()),
+            Some(config_path),
+            true,
+        )
+        .expect("config");
+        let server = levee::app::start(config).await.expect("server starts");
+        let mut tokens: BTreeMap<String, String> =
+            serde_json::from_slice(&std::fs::read(data_dir.join(levee::demo::TOKENS_FILE)).expect("demo tokens file"))
+                .expect("demo tokens are JSON");
+        for token in &options.extra_tokens {
+            tokens.insert(token.actor.clone(), token.token.clone());
+        }
+        TestServer {
+            base_url: format!("http://{}", server.addr),
+            data_dir: data_dir.to_path_buf(),
+            tokens,
+            client: reqwest::Client::new(),
+            server,
+            _temp: None,
+        }
+    }
+
+    /// Stops the server and releases the store; the data directory stays for inspection.
+    pub async fn stop(self) -> Option<tempfile::TempDir> {
+        self.server.stop().await.expect("server stops cleanly");
+        self._temp
+    }
+
+    /// The token of a demo role (`agent`, `lead`, …) or of an extra token's actor.
+    pub fn token(&self, who: &str) -> &str {
+        self.tokens.get(who).unwrap_or_else(|| panic!("no token for {who}"))
+    }
+
+    pub async fn get(&self, who: &str, path: &str) -> (StatusCode, Value) {
+        let request = self.client.get(format!("{}{path}", self.base_url)).bearer_auth(self.token(who));
+        answer(request).await
+    }
+
+    pub async fn post(&self, who: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        let request = self.client.post(format!("{}{path}", self.base_url)).bearer_auth(self.token(who)).json(&body);
+        answer(request).await
+    }
+
+    /// Posts raw bytes with the given content type.
+    pub async fn post_raw(&self, who: &str, path: &str, content_type: &str, body: Vec<u8>) -> (StatusCode, Value) {
+        let request = self
+            .client
+            .post(format!("{}{path}", self.base_url))
+            .bearer_auth(self.token(who))
+            .header("content-type", content_type)
+            .body(body);
+        answer(request).await
+    }
+
+    /// A request without a token.
+    pub async fn get_anonymous(&self, path: &str) -> (StatusCode, Value) {
+        answer(self.client.get(format!("{}{path}", self.base_url))).await
+    }
+
+    /// Submits a case as `who`, asserting it was created; returns the answer.
+    pub async fn submit_as(&self, who: &str, body: Value) -> Value {
+        let (status, answer) = self.post(who, "/v1/cases", body).await;
+        assert_eq!(status, StatusCode::CREATED, "submission refused: {answer}");
+        answer
+    }
+
+    /// Submits a case as the demo agent.
+    pub async fn submit(&self, body: Value) -> Value {
+        self.submit_as("agent", body).await
+    }
+
+    /// The ledger verification report, as the auditor sees it.
+    pub async fn verify(&self) -> Value {
+        let (status, report) = self.get("auditor", "/v1/audit/verify").await;
+        assert_eq!(status, StatusCode::OK, "{report}");
+        report
+    }
+
+    /// How many entries the ledger holds.
+    pub async fn ledger_len(&self) -> u64 {
+        self.verify().await["entries_checked"].as_u64().expect("entries_checked")
+    }
+}
+
+async fn answer(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let response = request.send().await.expect("the server answers");
+    let status = response.status();
+    let bytes = response.bytes().await.expect("a body");
+    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
+    (status, body)
+}
+
+/// A case body: `kind`, amount in minor units and currency, customer, code, rationale.
+pub fn case(kind: &str, minor_units: i64, currency: &str, customer: &str, code: &str) -> Value {
+    serde_json::json!({
+        "kind": kind,
+        "amount": {"minor_units": minor_units, "currency": currency},
+        "customer_ref": customer,
+        "order_ref": format!("order-{customer}"),
+        "exception_code": code,
+        "rationale": "customer contacted support; details in the ticket",
+    })
+}
+
+/// A USD refund for a fresh customer.
+pub fn refund(minor_units: i64, customer: &str) -> Value {
+    case("refund", minor_units, "USD", customer, "LATE_DELIVERY")
+}
+
+/// A piece of evidence of `kind`.
+pub fn evidence(kind: &str) -> Value {
+    serde_json::json!({"kind": kind, "reference": format!("doc://{kind}/1"), "sha256": "ab".repeat(32)})
+}
+
+fn config_toml(options: &Options) -> String {
+    let mut policies = vec![PolicyConfig::builtin("threshold"), PolicyConfig::builtin("routing")];
+    policies.extend(options.extra_policies.iter().cloned());
+    let mut document = toml::Table::new();
+    document.insert("policies".into(), toml::Value::try_from(&policies).expect("policies as TOML"));
+    document.insert("tokens".into(), toml::Value::try_from(&options.extra_tokens).expect("tokens as TOML"));
+    if let Some(body_bytes) = options.body_bytes {
+        let mut http = toml::Table::new();
+        http.insert("body_bytes".into(), toml::Value::Integer(body_bytes as i64));
+        document.insert("http".into(), toml::Value::Table(http));
+    }
+    toml::to_string(&document).expect("config as TOML")
+}

@@ -145,8 +145,8 @@ fn field_error(path: &str, message: &str) -> FieldError {
     let field = match (path, named) {
         (".", Some(name)) => name.to_owned(),
         (".", None) => "body".to_owned(),
-        (path, Some(name)) => format!("{path}.{name}"),
-        (path, None) => path.to_owned(),
+        (path, Some(name)) if !path.ends_with(name) => format!("{path}.{name}"),
+        (path, _) => path.to_owned(),
     };
     let message = message.split(" at line ").next().unwrap_or(message);
     FieldError::new(field, message)

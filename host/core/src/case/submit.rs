@@ -12,7 +12,7 @@ use crate::decision::{CaseDecision, Verdict};
 use crate::evidence::{Evidence, EvidenceKind};
 use crate::identity::{ApproverLevel, Principal};
 use crate::ledger::EventType;
-use crate::money::{Money, MoneyError};
+use crate::money::{MAX_MINOR_UNITS, Money, MoneyError};
 use crate::taxonomy::{ExceptionCode, Taxonomy};
 use crate::validation::{FieldError, optional_text, required_text};
 
@@ -47,8 +47,9 @@ pub struct SubmitRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoneyInput {
-    #[schema(example = 4000)]
-    pub minor_units: i64,
+    /// A whole number: no fraction, no exponent, at most 2^53 - 1.
+    #[schema(value_type = i64, example = 4000)]
+    pub minor_units: serde_json::Number,
     #[schema(example = "USD")]
     pub currency: String,
 }
@@ -85,7 +86,14 @@ impl ValidSubmission {
 impl SubmitRequest {
     /// Checks every field, naming the first that is wrong.
     pub fn validate(&self, requester: &Principal, taxonomy: &Taxonomy) -> Result<ValidSubmission, FieldError> {
-        let amount = Money::new(self.amount.minor_units, &self.amount.currency).map_err(|error| match error {
+        let minor_units = self.amount.minor_units.as_i64().ok_or_else(|| {
+            let message = format!(
+                "must be a whole number of minor units up to {MAX_MINOR_UNITS}, got {}",
+                self.amount.minor_units
+            );
+            FieldError::new("amount.minor_units", message)
+        })?;
+        let amount = Money::new(minor_units, &self.amount.currency).map_err(|error| match error {
             MoneyError::UnknownCurrency(_) | MoneyError::NoMinorUnit(_) => {
                 FieldError::new("amount.currency", error.to_string())
             }

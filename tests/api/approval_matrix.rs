@@ -1,0 +1,124 @@
+//! The default approval matrix, decided by the threshold and routing plugins.
+
+use levee_tests::{TestServer, case, evidence, refund};
+use serde_json::{Value, json};
+
+fn outcome(answer: &Value) -> (&str, Option<&str>, Option<u64>) {
+    let decision = &answer["decision"];
+    (
+        decision["outcome"].as_str().unwrap_or_default(),
+        decision["level"].as_str(),
+        decision["approvals_needed"].as_u64(),
+    )
+}
+
+/// Every band of the USD ladder lands at its level, with dual director approval above the top.
+#[tokio::test]
+async fn every_band_of_the_matrix_routes_to_its_level() {
+    let server = TestServer::start().await;
+    let bands = [
+        (4_000, "auto_approved", None, None),
+        (5_000, "auto_approved", None, None),
+        (5_001, "pending_approval", Some("lead"), Some(1)),
+        (40_000, "pending_approval", Some("lead"), Some(1)),
+        (200_000, "pending_approval", Some("manager"), Some(1)),
+        (900_000, "pending_approval", Some("finance"), Some(1)),
+        (2_000_000, "pending_approval", Some("director"), Some(1)),
+        (4_000_000, "pending_approval", Some("director"), Some(2)),
+    ];
+    for (index, (minor_units, status, level, approvals)) in bands.into_iter().enumerate() {
+        let mut body = refund(minor_units, &format!("band-{index}"));
+        body["evidence"] = json!([evidence("attachment")]);
+        let answer = server.submit(body).await;
+        assert_eq!(outcome(&answer), (status, level, approvals), "{minor_units} minor units: {answer}");
+    }
+    server.stop().await;
+}
+
+/// A $40 refund auto-approves and its decision names the policies, digests and rules used.
+#[tokio::test]
+async fn small_refund_auto_approves_naming_the_policies_that_decided() {
+    let server = TestServer::start().await;
+    let answer = server.submit(refund(4_000, "small")).await;
+    assert_eq!(answer["status"], "auto_approved");
+    let policies = answer["decision"]["policies"].as_array().expect("policies");
+    let names: Vec<&str> = policies.iter().filter_map(|policy| policy["name"].as_str()).collect();
+    assert_eq!(names, ["threshold", "routing"]);
+    assert!(policies.iter().all(|policy| policy["digest"].as_str().is_some_and(|digest| digest.len() == 64)));
+    assert_eq!(policies[0]["rule_id"], "threshold/USD/auto");
+    assert_eq!(answer["decision"]["queue"], "fulfilment-approvals");
+    server.stop().await;
+}
+
+/// The same customer's third refund in 90 days escalates one level.
+#[tokio::test]
+async fn repeat_refunds_escalate_one_level() {
+    let server = TestServer::start().await;
+    assert_eq!(server.submit(refund(4_000, "repeat")).await["status"], "auto_approved");
+    assert_eq!(server.submit(refund(4_000, "repeat")).await["status"], "auto_approved");
+    let third = server.submit(refund(4_000, "repeat")).await;
+    assert_eq!(outcome(&third), ("pending_approval", Some("lead"), Some(1)), "{third}");
+    let fourth = server.submit(refund(40_000, "repeat")).await;
+    assert_eq!(outcome(&fourth), ("pending_approval", Some("manager"), Some(1)), "{fourth}");
+    assert!(fourth["case"]["decision"]["signals"].as_array().unwrap().contains(&json!("repeat-refund")));
+    server.stop().await;
+}
+
+/// Overrides and write-offs never auto-approve, whatever the amount.
+#[tokio::test]
+async fn overrides_and_write_offs_never_auto_approve() {
+    let server = TestServer::start().await;
+    let mut override_case = case("override", 100, "USD", "ov", "SYSTEM_CALCULATION_OVERRIDE");
+    override_case["evidence"] = json!([evidence("customer_comms")]);
+    let answer = server.submit(override_case).await;
+    assert_eq!(outcome(&answer), ("pending_approval", Some("lead"), Some(1)), "{answer}");
+    let write_off = server.submit(case("write_off", 1, "USD", "wo", "UNCOLLECTIBLE_BALANCE")).await;
+    assert_eq!(outcome(&write_off), ("pending_approval", Some("lead"), Some(1)), "{write_off}");
+    server.stop().await;
+}
+
+/// A code flagged escalate-always moves the case up one level.
+#[tokio::test]
+async fn escalate_always_codes_escalate() {
+    let server = TestServer::start().await;
+    let answer = server.submit(case("refund", 40_000, "USD", "esc", "CHARGEBACK_PREVENTION")).await;
+    assert_eq!(outcome(&answer), ("pending_approval", Some("manager"), Some(1)), "{answer}");
+    server.stop().await;
+}
+
+/// Evidence gates: rationale above the lowest band, an attachment above the manager band,
+/// customer comms for credits.
+#[tokio::test]
+async fn decisions_require_evidence_by_band_and_kind() {
+    let server = TestServer::start().await;
+    let required = |answer: &Value| answer["decision"]["required_evidence"].clone();
+    assert_eq!(required(&server.submit(refund(40_000, "ev1")).await), json!(["rationale"]));
+    let large = server.submit(refund(300_000, "ev2")).await;
+    assert_eq!(required(&large), json!(["rationale", "attachment"]));
+    assert_eq!(large["decision"]["missing_evidence"], json!(["attachment"]));
+    let credit = server.submit(case("credit", 40_000, "USD", "ev3", "SERVICE_OUTAGE")).await;
+    assert_eq!(required(&credit), json!(["rationale", "customer_comms"]));
+    server.stop().await;
+}
+
+/// A small credit that would auto-approve waits for a lead while its required evidence is missing.
+#[tokio::test]
+async fn auto_approval_waits_for_missing_evidence() {
+    let server = TestServer::start().await;
+    let answer = server.submit(case("credit", 1_000, "USD", "held", "SLA_BREACH")).await;
+    assert_eq!(outcome(&answer), ("pending_approval", Some("lead"), Some(1)), "{answer}");
+    assert_eq!(answer["decision"]["missing_evidence"], json!(["customer_comms"]));
+    server.stop().await;
+}
+
+/// A currency the matrix has no ladder for fails closed to director approval.
+#[tokio::test]
+async fn currency_without_a_ladder_fails_closed() {
+    let server = TestServer::start().await;
+    let answer = server.submit(case("refund", 1_000, "CHF", "chf", "LATE_DELIVERY")).await;
+    assert_eq!(outcome(&answer), ("pending_approval", Some("director"), Some(1)), "{answer}");
+    assert_eq!(answer["decision"]["failed_closed"], true);
+    let failure = answer["decision"]["policies"][0]["failure"].as_str().unwrap_or_default();
+    assert!(failure.contains("unsupported") && failure.contains("CHF"), "{failure}");
+    server.stop().await;
+}

@@ -1,0 +1,62 @@
+//! Concurrent writers: compare-and-swap on the ledger means a lost race is a 409, never a lost
+//! or doubled write.
+
+use levee_tests::{StatusCode, TestServer, refund};
+use serde_json::json;
+
+/// Two approvers approve the same single-approval case at once: exactly one wins.
+#[tokio::test]
+async fn two_concurrent_approvals_exactly_one_wins() {
+    let server = TestServer::start().await;
+    for round in 0..5 {
+        let answer = server.submit(refund(40_000, &format!("race-{round}"))).await;
+        let path = format!("/v1/cases/{}/approve", answer["case_id"].as_str().unwrap());
+        let body = json!({"rationale": "looks right"});
+        let (first, second) =
+            tokio::join!(server.post("lead", &path, body.clone()), server.post("manager", &path, body));
+        let mut statuses = [first.0, second.0];
+        statuses.sort();
+        assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT], "round {round}: {first:?} {second:?}");
+        let case = server.get("auditor", &format!("/v1/cases/{}", answer["case_id"].as_str().unwrap())).await.1;
+        assert_eq!(case["case"]["approvals"].as_array().unwrap().len(), 1);
+    }
+    assert_eq!(server.verify().await["ok"], true);
+    server.stop().await;
+}
+
+/// An approval based on a version the case has moved past loses with 409.
+#[tokio::test]
+async fn stale_expected_version_loses() {
+    let server = TestServer::start().await;
+    let answer = server.submit(refund(40_000, "stale")).await;
+    let id = answer["case_id"].as_str().unwrap();
+    let (status, _) =
+        server.post("agent", &format!("/v1/cases/{id}/evidence"), levee_tests::evidence("order_record")).await;
+    assert_eq!(status, StatusCode::OK);
+    let stale = json!({"rationale": "fine", "expected_version": 1});
+    let (status, error) = server.post("lead", &format!("/v1/cases/{id}/approve"), stale).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")), "{error}");
+    server.stop().await;
+}
+
+/// A burst of concurrent submissions: every one is acknowledged once, with its own id and entry.
+#[tokio::test]
+async fn concurrent_submissions_are_all_recorded_once() {
+    let server = TestServer::start().await;
+    let submissions =
+        (0..24).map(|index| server.post("agent", "/v1/cases", refund(1_000 + index, &format!("burst-{index}"))));
+    let answers = futures::future::join_all(submissions).await;
+    let mut ids: Vec<String> = answers
+        .iter()
+        .map(|(status, answer)| {
+            assert_eq!(*status, StatusCode::CREATED, "{answer}");
+            answer["case_id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 24);
+    let report = server.verify().await;
+    assert_eq!((report["ok"].as_bool(), report["entries_checked"].as_u64()), (Some(true), Some(24)), "{report}");
+    server.stop().await;
+}

@@ -1,0 +1,117 @@
+//! The evidence ledger: every transition is an entry, the chain verifies, and an entry altered
+//! on disk is named by both `GET /v1/audit/verify` and `levee audit verify`.
+
+use levee::store::{RedbStore, redb_path};
+use levee_core::journal::entry_key;
+use levee_core::store::Store;
+use levee_tests::{Options, StatusCode, TestServer, evidence, refund};
+use serde_json::{Value, json};
+
+/// Runs the four reference cases to their end and returns the server.
+async fn reference_cases(server: &TestServer) {
+    server.submit(refund(4_000, "ref-40")).await;
+    let pending = server.submit(refund(40_000, "ref-400")).await;
+    let id = pending["case_id"].as_str().unwrap();
+    server.post("lead", &format!("/v1/cases/{id}/approve"), json!({"rationale": "ok"})).await;
+    let mut large = refund(4_000_000, "ref-40000");
+    large["evidence"] = json!([evidence("attachment")]);
+    let id = server.submit(large).await["case_id"].as_str().unwrap().to_owned();
+    for director in ["director", "director2"] {
+        server.post(director, &format!("/v1/cases/{id}/approve"), json!({"rationale": "ok"})).await;
+    }
+}
+
+/// The reference cases leave a ledger that verifies, each entry naming its actor, authority,
+/// policies, matrix and taxonomy versions, facts hash and the previous hash.
+#[tokio::test]
+async fn ledger_records_every_transition_and_verifies() {
+    let server = TestServer::start().await;
+    reference_cases(&server).await;
+    let report = server.verify().await;
+    assert_eq!((report["ok"].as_bool(), report["entries_checked"].as_u64()), (Some(true), Some(6)), "{report}");
+
+    let (status, entries) = server.get("auditor", "/v1/ledger").await;
+    assert_eq!(status, StatusCode::OK);
+    let entries = entries.as_array().unwrap();
+    assert_eq!(entries.len(), 6);
+    for pair in entries.windows(2) {
+        assert_eq!(pair[1]["prev_hash"], pair[0]["hash"]);
+    }
+    let submitted = &entries[0];
+    assert_eq!(submitted["event"], "case.submitted");
+    assert_eq!(submitted["matrix_version"], "default-2026.11");
+    assert_eq!(submitted["facts_hash"].as_str().map(str::len), Some(64));
+    assert_eq!(submitted["policies"].as_array().map(Vec::len), Some(2));
+    let approved = entries.iter().find(|entry| entry["event"] == "case.approved").unwrap();
+    assert_eq!(approved["authority"]["level"], "lead");
+    assert_eq!(approved["authority"]["source"], "demo:lead");
+    server.stop().await;
+}
+
+fn tamper(data_dir: &std::path::Path, seq: u64, change: impl FnOnce(&mut Value)) {
+    let store = RedbStore::open(&redb_path(data_dir)).expect("open the stopped server's store");
+    let key = entry_key(seq);
+    let mut slot: Value = serde_json::from_slice(&store.get(&key).unwrap().expect("entry exists")).unwrap();
+    change(&mut slot);
+    store.set(&key, &serde_json::to_vec(&slot).unwrap()).unwrap();
+}
+
+/// An entry whose amount is altered on disk breaks the chain at exactly that entry, for the
+/// CLI and for the API after a restart.
+#[tokio::test]
+async fn altered_entry_is_named_by_verify() {
+    let server = TestServer::start().await;
+    reference_cases(&server).await;
+    let data_dir = server.data_dir.clone();
+    let temp = server.stop().await;
+
+    tamper(&data_dir, 3, |slot| slot["entry"]["payload"]["amount"]["minor_units"] = json!(1));
+    let report = levee::audit::verify(&data_dir).expect("verify runs");
+    assert!(!report.ok);
+    let mismatch = report.first_mismatch.as_ref().expect("a mismatch");
+    assert_eq!((mismatch.seq, report.entries_checked), (3, 2));
+    assert!(levee::audit::describe(&report).contains("ledger BROKEN at entry 3"));
+
+    let server = TestServer::start_in(&data_dir, &Options::default()).await;
+    let report = server.verify().await;
+    assert_eq!((report["ok"].as_bool(), report["first_mismatch"]["seq"].as_u64()), (Some(false), Some(3)), "{report}");
+    server.stop().await;
+    drop(temp);
+}
+
+/// A case record edited behind the ledger's back (approved without approvals) is caught.
+#[tokio::test]
+async fn altered_case_record_is_named_by_verify() {
+    let server = TestServer::start().await;
+    let pending = server.submit(refund(40_000, "forged")).await;
+    let id = pending["case_id"].as_str().unwrap().to_owned();
+    let data_dir = server.data_dir.clone();
+    let temp = server.stop().await;
+
+    let store = RedbStore::open(&redb_path(&data_dir)).unwrap();
+    let key = format!("case/{id}");
+    let mut case: Value = serde_json::from_slice(&store.get(&key).unwrap().unwrap()).unwrap();
+    case["status"] = json!("approved");
+    store.set(&key, &serde_json::to_vec(&case).unwrap()).unwrap();
+    drop(store);
+
+    let report = levee::audit::verify(&data_dir).unwrap();
+    let mismatch = report.first_mismatch.expect("the forged record is found");
+    assert_eq!((mismatch.seq, mismatch.case_id.as_deref()), (1, Some(id.as_str())));
+    drop(temp);
+}
+
+/// Removing the last entry is caught: the log had been settled past it.
+#[tokio::test]
+async fn removed_tail_entry_is_named_by_verify() {
+    let server = TestServer::start().await;
+    reference_cases(&server).await;
+    let data_dir = server.data_dir.clone();
+    let temp = server.stop().await;
+    let store = RedbStore::open(&redb_path(&data_dir)).unwrap();
+    store.delete(&entry_key(6)).unwrap();
+    drop(store);
+    let report = levee::audit::verify(&data_dir).unwrap();
+    assert_eq!(report.first_mismatch.map(|mismatch| mismatch.seq), Some(6));
+    drop(temp);
+}
