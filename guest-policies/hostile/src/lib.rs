@@ -101,10 +101,7 @@ mod tests {
     use levee_policy_sdk::{ApproverLevel, CaseKind, Outcome, testing};
 
     fn evaluate(params: &str) -> Result<Decision, PolicyError> {
-        Hostile::evaluate(
-            testing::facts(CaseKind::Refund, 100, "USD"),
-            params.to_string(),
-        )
+        Hostile::evaluate(testing::facts(CaseKind::Refund, 100, "USD"), params.to_string())
     }
 
     #[test]
@@ -121,10 +118,7 @@ mod tests {
     #[test]
     fn error_returns_an_internal_error() {
         let result = evaluate(r#"{"mode": "error"}"#);
-        assert_eq!(
-            result.unwrap_err(),
-            PolicyError::Internal("hostile error".to_string())
-        );
+        assert_eq!(result.unwrap_err(), PolicyError::Internal("hostile error".to_string()));
     }
 
     #[test]

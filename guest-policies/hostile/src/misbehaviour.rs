@@ -38,11 +38,7 @@ pub fn grow_until_allocation_fails() -> ! {
 
 /// Require-approval with zero approvals and no reason: output the host must refuse.
 pub fn malformed_decision() -> Decision {
-    let requirement = ApprovalRequirement {
-        level: ApproverLevel::Lead,
-        approvals_needed: 0,
-        sla_minutes: None,
-        reason: "".into(),
-    };
+    let requirement =
+        ApprovalRequirement { level: ApproverLevel::Lead, approvals_needed: 0, sla_minutes: None, reason: "".into() };
     Decision::require_approval(requirement, "hostile/malformed")
 }

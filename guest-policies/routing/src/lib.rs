@@ -57,10 +57,9 @@ levee_policy_sdk::export_policy!(Routing);
 fn route_case(facts: &Facts, params: &RoutingParams) -> Decision {
     let code = facts.exception_code.as_str();
     match params.codes.get(code) {
-        Some(route) => Decision {
-            route: Some(route.to_route()),
-            ..Decision::auto_approve(format!("routing/code/{code}"))
-        },
+        Some(route) => {
+            Decision { route: Some(route.to_route()), ..Decision::auto_approve(format!("routing/code/{code}")) }
+        }
         None => Decision {
             route: Some(params.default.to_route()),
             signals: vec![UNROUTED_CODE_SIGNAL.to_string()],
@@ -91,11 +90,8 @@ mod tests {
         let decision = evaluate_code("DUPLICATE_CHARGE", PARAMS).unwrap();
         assert_eq!(decision.outcome, Outcome::AutoApprove);
         assert_eq!(decision.rule_id, "routing/code/DUPLICATE_CHARGE");
-        let expected = Route {
-            queue: "billing-approvals".to_string(),
-            team: "billing-ops".to_string(),
-            sla_minutes: 480,
-        };
+        let expected =
+            Route { queue: "billing-approvals".to_string(), team: "billing-ops".to_string(), sla_minutes: 480 };
         assert_eq!(decision.route, Some(expected));
         assert!(decision.signals.is_empty());
         assert!(decision.required_evidence.is_empty());
@@ -107,10 +103,7 @@ mod tests {
         assert_eq!(decision.outcome, Outcome::AutoApprove);
         assert_eq!(decision.rule_id, "routing/default");
         let route = decision.route.unwrap();
-        assert_eq!(
-            (route.queue.as_str(), route.sla_minutes),
-            ("approvals", 1440)
-        );
+        assert_eq!((route.queue.as_str(), route.sla_minutes), ("approvals", 1440));
         assert_eq!(decision.signals, [UNROUTED_CODE_SIGNAL]);
     }
 

@@ -40,8 +40,7 @@ impl RoutingParams {
 
 impl RouteParams {
     fn validate(&self, path: &str) -> Result<(), PolicyError> {
-        let blank =
-            |field: &str| PolicyError::InvalidParams(format!("{path}.{field} must not be empty"));
+        let blank = |field: &str| PolicyError::InvalidParams(format!("{path}.{field} must not be empty"));
         if self.queue.trim().is_empty() {
             return Err(blank("queue"));
         }
@@ -52,11 +51,7 @@ impl RouteParams {
     }
 
     pub fn to_route(&self) -> Route {
-        Route {
-            queue: self.queue.clone(),
-            team: self.team.clone(),
-            sla_minutes: self.sla_minutes,
-        }
+        Route { queue: self.queue.clone(), team: self.team.clone(), sla_minutes: self.sla_minutes }
     }
 }
 

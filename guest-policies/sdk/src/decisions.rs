@@ -12,10 +12,7 @@ impl Decision {
     }
 
     /// Require `requirement`, with no evidence, route or signals yet.
-    pub fn require_approval(
-        requirement: ApprovalRequirement,
-        rule_id: impl Into<String>,
-    ) -> Decision {
+    pub fn require_approval(requirement: ApprovalRequirement, rule_id: impl Into<String>) -> Decision {
         Decision::with_outcome(Outcome::RequireApproval(requirement), rule_id)
     }
 
@@ -25,12 +22,6 @@ impl Decision {
     }
 
     fn with_outcome(outcome: Outcome, rule_id: impl Into<String>) -> Decision {
-        Decision {
-            outcome,
-            required_evidence: Vec::new(),
-            route: None,
-            signals: Vec::new(),
-            rule_id: rule_id.into(),
-        }
+        Decision { outcome, required_evidence: Vec::new(), route: None, signals: Vec::new(), rule_id: rule_id.into() }
     }
 }

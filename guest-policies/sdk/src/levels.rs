@@ -4,12 +4,8 @@ use crate::ApproverLevel;
 
 impl ApproverLevel {
     /// Every level, lowest first.
-    pub const ALL: [ApproverLevel; 4] = [
-        ApproverLevel::Lead,
-        ApproverLevel::Manager,
-        ApproverLevel::Finance,
-        ApproverLevel::Director,
-    ];
+    pub const ALL: [ApproverLevel; 4] =
+        [ApproverLevel::Lead, ApproverLevel::Manager, ApproverLevel::Finance, ApproverLevel::Director];
 
     /// 0 for lead up to 3 for director: a higher rank is a more senior approver.
     pub fn rank(self) -> u8 {
@@ -49,17 +45,8 @@ mod tests {
     #[test]
     fn one_level_up_stops_at_director() {
         assert_eq!(ApproverLevel::Lead.one_level_up(), ApproverLevel::Manager);
-        assert_eq!(
-            ApproverLevel::Manager.one_level_up(),
-            ApproverLevel::Finance
-        );
-        assert_eq!(
-            ApproverLevel::Finance.one_level_up(),
-            ApproverLevel::Director
-        );
-        assert_eq!(
-            ApproverLevel::Director.one_level_up(),
-            ApproverLevel::Director
-        );
+        assert_eq!(ApproverLevel::Manager.one_level_up(), ApproverLevel::Finance);
+        assert_eq!(ApproverLevel::Finance.one_level_up(), ApproverLevel::Director);
+        assert_eq!(ApproverLevel::Director.one_level_up(), ApproverLevel::Director);
     }
 }

@@ -87,8 +87,8 @@ macro_rules! export_policy {
 
 pub use bindings::exports::levee::policy::rules::Guest;
 pub use bindings::levee::policy::types::{
-    ApprovalRequirement, ApproverLevel, CaseKind, CodeFlags, CustomerHistory, Decision,
-    EvidenceKind, Facts, Money, Outcome, PolicyError, PolicyInfo, Route,
+    ApprovalRequirement, ApproverLevel, CaseKind, CodeFlags, CustomerHistory, Decision, EvidenceKind, Facts, Money,
+    Outcome, PolicyError, PolicyInfo, Route,
 };
 
 pub use money::format_minor_units;

@@ -50,11 +50,7 @@ mod tests {
 
     #[test]
     fn money_displays_its_currency() {
-        let money = Money {
-            minor_units: 40000,
-            currency: "USD".into(),
-            exponent: 2,
-        };
+        let money = Money { minor_units: 40000, currency: "USD".into(), exponent: 2 };
         assert_eq!(money.display(), "400.00 USD");
         assert_eq!(money.display_other(5000), "50.00 USD");
     }

@@ -15,13 +15,8 @@ pub const APPROVER_LEVEL_NAMES: &[&str] = &["lead", "manager", "finance", "direc
 
 impl CaseKind {
     /// Every kind, in the order of the WIT enum.
-    pub const ALL: [CaseKind; 5] = [
-        CaseKind::Refund,
-        CaseKind::Credit,
-        CaseKind::FeeWaiver,
-        CaseKind::WriteOff,
-        CaseKind::Override,
-    ];
+    pub const ALL: [CaseKind; 5] =
+        [CaseKind::Refund, CaseKind::Credit, CaseKind::FeeWaiver, CaseKind::WriteOff, CaseKind::Override];
 
     /// The snake_case name params use: `CaseKind::FeeWaiver.name() == "fee_waiver"`.
     pub fn name(self) -> &'static str {
@@ -53,9 +48,7 @@ impl ApproverLevel {
 
     /// The level with this name, if any.
     pub fn from_name(name: &str) -> Option<ApproverLevel> {
-        ApproverLevel::ALL
-            .into_iter()
-            .find(|level| level.name() == name)
+        ApproverLevel::ALL.into_iter().find(|level| level.name() == name)
     }
 }
 
@@ -67,9 +60,7 @@ pub struct KindName(pub CaseKind);
 impl<'de> Deserialize<'de> for KindName {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let name = String::deserialize(deserializer)?;
-        CaseKind::from_name(&name)
-            .map(KindName)
-            .ok_or_else(|| D::Error::unknown_variant(&name, CASE_KIND_NAMES))
+        CaseKind::from_name(&name).map(KindName).ok_or_else(|| D::Error::unknown_variant(&name, CASE_KIND_NAMES))
     }
 }
 
@@ -107,16 +98,12 @@ mod tests {
         for level in ApproverLevel::ALL {
             assert_eq!(ApproverLevel::from_name(level.name()), Some(level));
         }
-        assert_eq!(
-            ApproverLevel::ALL.map(ApproverLevel::name),
-            APPROVER_LEVEL_NAMES
-        );
+        assert_eq!(ApproverLevel::ALL.map(ApproverLevel::name), APPROVER_LEVEL_NAMES);
     }
 
     #[test]
     fn names_deserialize_as_values_and_map_keys() {
-        let levels: BTreeMap<LevelName, u32> =
-            serde_json::from_str(r#"{"director": 2, "lead": 1}"#).unwrap();
+        let levels: BTreeMap<LevelName, u32> = serde_json::from_str(r#"{"director": 2, "lead": 1}"#).unwrap();
         assert_eq!(levels.get(&LevelName(ApproverLevel::Lead)), Some(&1));
         let kind: KindName = serde_json::from_str(r#""write_off""#).unwrap();
         assert_eq!(kind, KindName(CaseKind::WriteOff));
@@ -126,9 +113,6 @@ mod tests {
     fn unknown_names_are_rejected_with_the_expected_list() {
         let error = serde_json::from_str::<LevelName>(r#""boss""#).unwrap_err();
         let message = error.to_string();
-        assert!(
-            message.contains("boss") && message.contains("director"),
-            "{message}"
-        );
+        assert!(message.contains("boss") && message.contains("director"), "{message}");
     }
 }

@@ -10,8 +10,7 @@ use crate::PolicyError;
 /// Malformed JSON, a missing field or a value of the wrong type becomes
 /// `PolicyError::InvalidParams` with serde's message, which names the field and position.
 pub fn parse_params<T: DeserializeOwned>(params: &str) -> Result<T, PolicyError> {
-    serde_json::from_str(params)
-        .map_err(|error| PolicyError::InvalidParams(format!("params do not parse: {error}")))
+    serde_json::from_str(params).map_err(|error| PolicyError::InvalidParams(format!("params do not parse: {error}")))
 }
 
 #[cfg(test)]
@@ -26,10 +25,7 @@ mod tests {
 
     #[test]
     fn parses_valid_params() {
-        assert_eq!(
-            parse_params::<Limit>(r#"{"up_to": 5}"#),
-            Ok(Limit { up_to: 5 })
-        );
+        assert_eq!(parse_params::<Limit>(r#"{"up_to": 5}"#), Ok(Limit { up_to: 5 }));
     }
 
     #[test]

@@ -12,21 +12,14 @@ pub fn facts(kind: CaseKind, minor_units: i64, currency: &str) -> Facts {
     Facts {
         case_id: String::from("case-test-1"),
         kind,
-        amount: Money {
-            minor_units,
-            currency: String::from(currency),
-            exponent: 2,
-        },
+        amount: Money { minor_units, currency: String::from(currency), exponent: 2 },
         exception_code: String::from("TEST_CODE"),
         code_category: String::from("test"),
         code_flags: CodeFlags::empty(),
         requester_role: String::from("agent"),
         requester_team: String::from("support"),
         channel: String::from("api"),
-        history: CustomerHistory {
-            refunds_90d: 0,
-            refunded_90d_minor_units: 0,
-        },
+        history: CustomerHistory { refunds_90d: 0, refunded_90d_minor_units: 0 },
         evidence_present: Vec::new(),
         attributes: Vec::new(),
         submitted_at: 1_798_761_600,

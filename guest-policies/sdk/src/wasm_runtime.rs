@@ -31,12 +31,7 @@ fn trap_on_panic(_info: &core::panic::PanicInfo<'_>) -> ! {
 /// Called by the host under the canonical ABI's rules: `old_ptr`/`old_len`/`align` describe
 /// a block this function returned earlier (or `old_len == 0`), and `align` is a power of two.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn cabi_realloc(
-    old_ptr: *mut u8,
-    old_len: usize,
-    align: usize,
-    new_len: usize,
-) -> *mut u8 {
+pub unsafe extern "C" fn cabi_realloc(old_ptr: *mut u8, old_len: usize, align: usize, new_len: usize) -> *mut u8 {
     if new_len == 0 {
         return align as *mut u8;
     }

@@ -56,14 +56,8 @@ pub fn escalation_causes(facts: &Facts, params: &ThresholdParams) -> Vec<Escalat
 /// director stays director. The number of approvals is kept.
 pub fn one_level_up(requirement: Option<Requirement>) -> Requirement {
     match requirement {
-        None => Requirement {
-            level: ApproverLevel::Lead,
-            approvals: 1,
-        },
-        Some(Requirement { level, approvals }) => Requirement {
-            level: level.one_level_up(),
-            approvals,
-        },
+        None => Requirement { level: ApproverLevel::Lead, approvals: 1 },
+        Some(Requirement { level, approvals }) => Requirement { level: level.one_level_up(), approvals },
     }
 }
 
@@ -73,20 +67,11 @@ mod tests {
 
     #[test]
     fn auto_approve_escalates_to_lead_and_director_stays() {
-        let lead = Requirement {
-            level: ApproverLevel::Lead,
-            approvals: 1,
-        };
+        let lead = Requirement { level: ApproverLevel::Lead, approvals: 1 };
         assert_eq!(one_level_up(None), lead);
-        let manager = Requirement {
-            level: ApproverLevel::Manager,
-            approvals: 1,
-        };
+        let manager = Requirement { level: ApproverLevel::Manager, approvals: 1 };
         assert_eq!(one_level_up(Some(lead)), manager);
-        let dual_director = Requirement {
-            level: ApproverLevel::Director,
-            approvals: 2,
-        };
+        let dual_director = Requirement { level: ApproverLevel::Director, approvals: 2 };
         assert_eq!(one_level_up(Some(dual_director)), dual_director);
     }
 }

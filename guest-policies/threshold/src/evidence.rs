@@ -9,22 +9,14 @@ use crate::params::{Ladder, ThresholdParams};
 /// In order, without duplicates: rationale above the ladder's `rationale_above`, an
 /// attachment above its `attachment_above`, customer comms for the kinds that need them or
 /// when the code is flagged `customer-comms-required`.
-pub fn required_evidence(
-    facts: &Facts,
-    ladder: &Ladder,
-    params: &ThresholdParams,
-) -> Vec<EvidenceKind> {
+pub fn required_evidence(facts: &Facts, ladder: &Ladder, params: &ThresholdParams) -> Vec<EvidenceKind> {
     let amount = facts.amount.minor_units;
-    let needs_customer_comms = params.requires_customer_comms(facts.kind)
-        || facts.code_flags.has(CodeFlags::CUSTOMER_COMMS_REQUIRED);
+    let needs_customer_comms =
+        params.requires_customer_comms(facts.kind) || facts.code_flags.has(CodeFlags::CUSTOMER_COMMS_REQUIRED);
     let gates = [
         (amount > ladder.rationale_above, EvidenceKind::Rationale),
         (amount > ladder.attachment_above, EvidenceKind::Attachment),
         (needs_customer_comms, EvidenceKind::CustomerComms),
     ];
-    gates
-        .into_iter()
-        .filter(|(required, _)| *required)
-        .map(|(_, kind)| kind)
-        .collect()
+    gates.into_iter().filter(|(required, _)| *required).map(|(_, kind)| kind).collect()
 }

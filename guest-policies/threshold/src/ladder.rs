@@ -20,11 +20,7 @@ pub enum Rung {
     /// At or below the auto-approve limit.
     AutoApprove,
     /// Within band `number` (1-based), up to `up_to`.
-    Band {
-        number: usize,
-        up_to: i64,
-        level: ApproverLevel,
-    },
+    Band { number: usize, up_to: i64, level: ApproverLevel },
     /// Above the last band, whose limit is `top`.
     AboveTopBand { top: i64, requirement: Requirement },
 }
@@ -34,26 +30,12 @@ pub fn place(amount: i64, ladder: &Ladder, above_top_band: &AboveTopBand) -> Run
     if amount <= ladder.auto_approve_up_to {
         return Rung::AutoApprove;
     }
-    let band = ladder
-        .bands
-        .iter()
-        .enumerate()
-        .find(|(_, band)| amount <= band.up_to);
+    let band = ladder.bands.iter().enumerate().find(|(_, band)| amount <= band.up_to);
     match band {
-        Some((index, band)) => Rung::Band {
-            number: index + 1,
-            up_to: band.up_to,
-            level: band.level.0,
-        },
+        Some((index, band)) => Rung::Band { number: index + 1, up_to: band.up_to, level: band.level.0 },
         None => Rung::AboveTopBand {
-            top: ladder
-                .bands
-                .last()
-                .map_or(ladder.auto_approve_up_to, |band| band.up_to),
-            requirement: Requirement {
-                level: above_top_band.level.0,
-                approvals: above_top_band.approvals,
-            },
+            top: ladder.bands.last().map_or(ladder.auto_approve_up_to, |band| band.up_to),
+            requirement: Requirement { level: above_top_band.level.0, approvals: above_top_band.approvals },
         },
     }
 }
@@ -63,10 +45,7 @@ impl Rung {
     pub fn requirement(&self) -> Option<Requirement> {
         match *self {
             Rung::AutoApprove => None,
-            Rung::Band { level, .. } => Some(Requirement {
-                level,
-                approvals: 1,
-            }),
+            Rung::Band { level, .. } => Some(Requirement { level, approvals: 1 }),
             Rung::AboveTopBand { requirement, .. } => Some(requirement),
         }
     }
@@ -92,33 +71,20 @@ mod tests {
         Ladder {
             auto_approve_up_to: 100,
             bands: vec![
-                Band {
-                    up_to: 200,
-                    level: LevelName(ApproverLevel::Lead),
-                },
-                Band {
-                    up_to: 300,
-                    level: LevelName(ApproverLevel::Finance),
-                },
+                Band { up_to: 200, level: LevelName(ApproverLevel::Lead) },
+                Band { up_to: 300, level: LevelName(ApproverLevel::Finance) },
             ],
             rationale_above: 100,
             attachment_above: 200,
         }
     }
 
-    const DUAL_DIRECTOR: AboveTopBand = AboveTopBand {
-        level: LevelName(ApproverLevel::Director),
-        approvals: 2,
-    };
+    const DUAL_DIRECTOR: AboveTopBand = AboveTopBand { level: LevelName(ApproverLevel::Director), approvals: 2 };
 
     #[test]
     fn limits_are_inclusive() {
         assert_eq!(place(100, &ladder(), &DUAL_DIRECTOR), Rung::AutoApprove);
-        let band_1 = Rung::Band {
-            number: 1,
-            up_to: 200,
-            level: ApproverLevel::Lead,
-        };
+        let band_1 = Rung::Band { number: 1, up_to: 200, level: ApproverLevel::Lead };
         assert_eq!(place(101, &ladder(), &DUAL_DIRECTOR), band_1);
         assert_eq!(place(200, &ladder(), &DUAL_DIRECTOR), band_1);
         assert_eq!(place(300, &ladder(), &DUAL_DIRECTOR).rule_name(), "band-2");
@@ -127,17 +93,8 @@ mod tests {
     #[test]
     fn above_the_last_band_takes_the_above_top_band_requirement() {
         let rung = place(301, &ladder(), &DUAL_DIRECTOR);
-        let dual = Requirement {
-            level: ApproverLevel::Director,
-            approvals: 2,
-        };
-        assert_eq!(
-            rung,
-            Rung::AboveTopBand {
-                top: 300,
-                requirement: dual
-            }
-        );
+        let dual = Requirement { level: ApproverLevel::Director, approvals: 2 };
+        assert_eq!(rung, Rung::AboveTopBand { top: 300, requirement: dual });
         assert_eq!(rung.requirement(), Some(dual));
         assert_eq!(rung.rule_name(), "above-top-band");
     }

@@ -111,9 +111,7 @@ impl Ladder {
     /// must be strictly ascending (otherwise some band could never apply).
     fn validate(&self, path: &str) -> Result<(), PolicyError> {
         let Some(first) = self.bands.first() else {
-            return Err(invalid(&format!(
-                "{path}.bands must list at least one band"
-            )));
+            return Err(invalid(&format!("{path}.bands must list at least one band")));
         };
         if self.auto_approve_up_to >= first.up_to {
             return Err(invalid(&format!(

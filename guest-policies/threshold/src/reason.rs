@@ -15,18 +15,11 @@ pub fn rung_reason(rung: &Rung, facts: &Facts, ladder: &Ladder) -> String {
     let auto_limit = facts.amount.display_other(ladder.auto_approve_up_to);
     match *rung {
         Rung::AutoApprove => format!("{case} is within the auto-approve limit of {auto_limit}"),
-        Rung::Band {
-            number,
-            up_to,
-            level,
-        } => format!(
+        Rung::Band { number, up_to, level } => format!(
             "{case} is above the auto-approve limit of {auto_limit} and within band {number} \
              (up to {}): {}",
             facts.amount.display_other(up_to),
-            approval_phrase(Requirement {
-                level,
-                approvals: 1
-            }),
+            approval_phrase(Requirement { level, approvals: 1 }),
         ),
         Rung::AboveTopBand { top, requirement } => format!(
             "{case} is above the top band (up to {}): {}",
@@ -57,13 +50,6 @@ fn above_top_band_phrase(requirement: Requirement) -> String {
 
 /// The clause added when a kind that never auto-approves would have.
 pub fn never_auto_approve_clause(facts: &Facts) -> String {
-    let lead = Requirement {
-        level: ApproverLevel::Lead,
-        approvals: 1,
-    };
-    format!(
-        ", but {} is never auto-approved: {}",
-        facts.kind.name(),
-        approval_phrase(lead)
-    )
+    let lead = Requirement { level: ApproverLevel::Lead, approvals: 1 };
+    format!(", but {} is never auto-approved: {}", facts.kind.name(), approval_phrase(lead))
 }

@@ -4,8 +4,8 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use levee_policy_sdk::{
-    ApprovalRequirement, ApproverLevel, CaseKind, CodeFlags, Decision, EvidenceKind, Facts, Guest,
-    Outcome, PolicyError, testing,
+    ApprovalRequirement, ApproverLevel, CaseKind, CodeFlags, Decision, EvidenceKind, Facts, Guest, Outcome,
+    PolicyError, testing,
 };
 
 use crate::Threshold;
@@ -94,10 +94,7 @@ fn each_band_requires_one_approval_at_its_level() {
     for (amount, band, level) in cases {
         let decision = decide(CaseKind::Refund, amount);
         assert_eq!(level_and_approvals(&decision), (level, 1), "{amount}");
-        assert_eq!(
-            decision.rule_id,
-            alloc::format!("threshold/USD/band-{band}")
-        );
+        assert_eq!(decision.rule_id, alloc::format!("threshold/USD/band-{band}"));
         assert!(decision.signals.is_empty());
     }
 }
@@ -114,13 +111,7 @@ fn the_reason_explains_the_band_in_currency_units() {
 
 #[test]
 fn each_level_carries_its_sla() {
-    let slas = [
-        (40000, 240),
-        (100000, 480),
-        (500000, 1440),
-        (2000000, 2880),
-        (4000000, 2880),
-    ];
+    let slas = [(40000, 240), (100000, 480), (500000, 1440), (2000000, 2880), (4000000, 2880)];
     for (amount, sla) in slas {
         let decision = decide(CaseKind::Refund, amount);
         assert_eq!(requirement(&decision).sla_minutes, Some(sla), "{amount}");
@@ -193,16 +184,10 @@ fn a_repeat_refund_that_would_auto_approve_needs_lead_approval() {
 fn fewer_refunds_or_another_kind_do_not_escalate() {
     let mut below = testing::facts(CaseKind::Refund, 40000, "USD");
     below.history.refunds_90d = 1;
-    assert_eq!(
-        level_and_approvals(&evaluate(below).unwrap()).0,
-        ApproverLevel::Lead
-    );
+    assert_eq!(level_and_approvals(&evaluate(below).unwrap()).0, ApproverLevel::Lead);
     let mut credit = testing::facts(CaseKind::Credit, 40000, "USD");
     credit.history.refunds_90d = 9;
-    assert_eq!(
-        level_and_approvals(&evaluate(credit).unwrap()).0,
-        ApproverLevel::Lead
-    );
+    assert_eq!(level_and_approvals(&evaluate(credit).unwrap()).0, ApproverLevel::Lead);
 }
 
 #[test]
@@ -212,11 +197,7 @@ fn an_escalate_always_code_escalates_one_level() {
     let decision = evaluate(facts).unwrap();
     assert_eq!(level_and_approvals(&decision), (ApproverLevel::Director, 1));
     assert_eq!(decision.signals, ["escalate-always-code"]);
-    assert!(
-        requirement(&decision)
-            .reason
-            .contains("; escalated one level: code escalates always")
-    );
+    assert!(requirement(&decision).reason.contains("; escalated one level: code escalates always"));
 }
 
 #[test]
@@ -226,11 +207,7 @@ fn director_stays_director_when_escalated() {
     let decision = evaluate(facts).unwrap();
     assert_eq!(level_and_approvals(&decision), (ApproverLevel::Director, 2));
     assert_eq!(decision.signals, ["escalate-always-code"]);
-    assert!(
-        requirement(&decision)
-            .reason
-            .contains("already at the highest level")
-    );
+    assert!(requirement(&decision).reason.contains("already at the highest level"));
 }
 
 #[test]
@@ -242,9 +219,9 @@ fn both_escalation_causes_escalate_only_one_level() {
     assert_eq!(level_and_approvals(&decision), (ApproverLevel::Finance, 1));
     assert_eq!(decision.signals, ["repeat-refund", "escalate-always-code"]);
     assert!(
-        requirement(&decision).reason.contains(
-            "; escalated one level: repeat refund (2 in 90 days) and code escalates always"
-        )
+        requirement(&decision)
+            .reason
+            .contains("; escalated one level: repeat refund (2 in 90 days) and code escalates always")
     );
 }
 
@@ -254,10 +231,7 @@ fn never_auto_approve_and_escalation_combine() {
     facts.code_flags = CodeFlags::ESCALATE_ALWAYS;
     let decision = evaluate(facts).unwrap();
     assert_eq!(level_and_approvals(&decision), (ApproverLevel::Manager, 1));
-    assert_eq!(
-        decision.signals,
-        ["never-auto-approve-kind", "escalate-always-code"]
-    );
+    assert_eq!(decision.signals, ["never-auto-approve-kind", "escalate-always-code"]);
 }
 
 #[test]
@@ -266,31 +240,18 @@ fn evidence_gates_follow_the_amount() {
     assert_eq!(evidence(5000), []);
     assert_eq!(evidence(5001), [EvidenceKind::Rationale]);
     assert_eq!(evidence(250000), [EvidenceKind::Rationale]);
-    assert_eq!(
-        evidence(250001),
-        [EvidenceKind::Rationale, EvidenceKind::Attachment]
-    );
+    assert_eq!(evidence(250001), [EvidenceKind::Rationale, EvidenceKind::Attachment]);
 }
 
 #[test]
 fn customer_comms_are_required_by_kind_or_code_flag_once() {
-    assert_eq!(
-        decide(CaseKind::Credit, 1000).required_evidence,
-        [EvidenceKind::CustomerComms]
-    );
+    assert_eq!(decide(CaseKind::Credit, 1000).required_evidence, [EvidenceKind::CustomerComms]);
     let mut flagged = testing::facts(CaseKind::Refund, 1000, "USD");
     flagged.code_flags = CodeFlags::CUSTOMER_COMMS_REQUIRED;
-    assert_eq!(
-        evaluate(flagged).unwrap().required_evidence,
-        [EvidenceKind::CustomerComms]
-    );
+    assert_eq!(evaluate(flagged).unwrap().required_evidence, [EvidenceKind::CustomerComms]);
     let mut both = testing::facts(CaseKind::Override, 300000, "USD");
     both.code_flags = CodeFlags::CUSTOMER_COMMS_REQUIRED | CodeFlags::ESCALATE_ALWAYS;
-    let expected = [
-        EvidenceKind::Rationale,
-        EvidenceKind::Attachment,
-        EvidenceKind::CustomerComms,
-    ];
+    let expected = [EvidenceKind::Rationale, EvidenceKind::Attachment, EvidenceKind::CustomerComms];
     assert_eq!(evaluate(both).unwrap().required_evidence, expected);
 }
 
@@ -301,10 +262,7 @@ fn a_kind_ladder_replaces_the_currency_ladder() {
     let decision = decide(CaseKind::FeeWaiver, 30000);
     assert_eq!(level_and_approvals(&decision), (ApproverLevel::Director, 2));
     assert_eq!(decision.rule_id, "threshold/USD/above-top-band");
-    assert_eq!(
-        decision.required_evidence,
-        [EvidenceKind::Rationale, EvidenceKind::Attachment]
-    );
+    assert_eq!(decision.required_evidence, [EvidenceKind::Rationale, EvidenceKind::Attachment]);
 }
 
 #[test]
@@ -344,24 +302,16 @@ fn params_that_do_not_parse_are_invalid() {
 
 #[test]
 fn bands_that_do_not_ascend_are_invalid() {
-    let params = with_params_replaced(
-        r#"{"up_to": 250000, "level": "manager"}"#,
-        r#"{"up_to": 50000, "level": "manager"}"#,
-    );
+    let params =
+        with_params_replaced(r#"{"up_to": 250000, "level": "manager"}"#, r#"{"up_to": 50000, "level": "manager"}"#);
     let message = invalid_params_message(params);
-    assert!(
-        message.contains("ladders.USD.bands must be strictly ascending"),
-        "{message}"
-    );
+    assert!(message.contains("ladders.USD.bands must be strictly ascending"), "{message}");
     assert!(message.contains("band 2"), "{message}");
 }
 
 #[test]
 fn bad_kind_ladders_are_invalid_even_when_unused() {
-    let params = with_params_replaced(
-        r#""auto_approve_up_to": 10000"#,
-        r#""auto_approve_up_to": 20000"#,
-    );
+    let params = with_params_replaced(r#""auto_approve_up_to": 10000"#, r#""auto_approve_up_to": 20000"#);
     let message = invalid_params_message(params);
     assert!(message.contains("kind_ladders.fee_waiver.USD"), "{message}");
     assert!(message.contains("auto_approve_up_to"), "{message}");
@@ -386,25 +336,14 @@ fn describe_gives_name_version_and_schema() {
     assert_eq!(info.version, env!("CARGO_PKG_VERSION"));
     assert!(!info.description.is_empty());
     let schema: serde_json::Value = serde_json::from_str(&info.params_schema).unwrap();
-    assert_eq!(
-        schema["$schema"],
-        "https://json-schema.org/draft/2020-12/schema"
-    );
-    let required: Vec<&str> = schema["required"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    let required: Vec<&str> = schema["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     let example: serde_json::Value = serde_json::from_str(PARAMS).unwrap();
     let example = example.as_object().unwrap();
     for field in &required {
         assert!(example.contains_key(*field), "{field}");
     }
     for field in example.keys() {
-        assert!(
-            schema["properties"].get(field).is_some(),
-            "{field} missing from the schema"
-        );
+        assert!(schema["properties"].get(field).is_some(), "{field} missing from the schema");
     }
 }

@@ -5,9 +5,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use levee_policy_sdk::{
-    ApprovalRequirement, ApproverLevel, Decision, EvidenceKind, Facts, Outcome,
-};
+use levee_policy_sdk::{ApprovalRequirement, ApproverLevel, Decision, EvidenceKind, Facts, Outcome};
 
 use crate::escalation::{EscalationCause, one_level_up};
 use crate::ladder::{Requirement, Rung};
@@ -38,12 +36,8 @@ impl Verdict {
     /// Turns an auto-approve into lead approval, for kinds that never auto-approve.
     pub fn refuse_auto_approve(&mut self, facts: &Facts) {
         if self.requirement.is_none() {
-            self.requirement = Some(Requirement {
-                level: ApproverLevel::Lead,
-                approvals: 1,
-            });
-            self.reason
-                .push_str(&reason::never_auto_approve_clause(facts));
+            self.requirement = Some(Requirement { level: ApproverLevel::Lead, approvals: 1 });
+            self.reason.push_str(&reason::never_auto_approve_clause(facts));
             self.signals.push(NEVER_AUTO_APPROVE_SIGNAL.to_string());
         }
     }
@@ -60,15 +54,11 @@ impl Verdict {
         let clause = if before == Some(after) {
             format!("; already at the highest level, no escalation above it: {why}")
         } else {
-            format!(
-                "; escalated one level: {why}; {}",
-                reason::approval_phrase(after)
-            )
+            format!("; escalated one level: {why}; {}", reason::approval_phrase(after))
         };
         self.reason.push_str(&clause);
         self.requirement = Some(after);
-        self.signals
-            .extend(causes.iter().map(|cause| cause.signal().to_string()));
+        self.signals.extend(causes.iter().map(|cause| cause.signal().to_string()));
     }
 
     /// The decision to return, with the level's SLA from params.
@@ -80,21 +70,13 @@ impl Verdict {
     ) -> Decision {
         let outcome = match self.requirement {
             None => Outcome::AutoApprove,
-            Some(Requirement { level, approvals }) => {
-                Outcome::RequireApproval(ApprovalRequirement {
-                    level,
-                    approvals_needed: approvals,
-                    sla_minutes: params.sla_minutes_for(level),
-                    reason: self.reason,
-                })
-            }
+            Some(Requirement { level, approvals }) => Outcome::RequireApproval(ApprovalRequirement {
+                level,
+                approvals_needed: approvals,
+                sla_minutes: params.sla_minutes_for(level),
+                reason: self.reason,
+            }),
         };
-        Decision {
-            outcome,
-            required_evidence,
-            route: None,
-            signals: self.signals,
-            rule_id,
-        }
+        Decision { outcome, required_evidence, route: None, signals: self.signals, rule_id }
     }
 }
