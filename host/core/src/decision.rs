@@ -201,3 +201,72 @@ impl Combined {
 pub fn sla_due_at(at: DateTime<Utc>, minutes: Option<u32>) -> Option<DateTime<Utc>> {
     minutes.map(|minutes| at + Duration::minutes(i64::from(minutes)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{PolicyOutcome, Route};
+    use crate::fixtures::{at, evaluation, requires};
+
+    fn no_objection(rule_id: &str, route: Option<Route>) -> PolicyDecision {
+        let outcome = PolicyOutcome::AutoApprove;
+        PolicyDecision { outcome, required_evidence: vec![], route, signals: vec![], rule_id: rule_id.into() }
+    }
+
+    #[test]
+    fn highest_level_and_most_approvals_win_and_evidence_is_the_union() {
+        let mut finance = requires(ApproverLevel::Finance, 1);
+        finance.required_evidence = vec![EvidenceKind::Attachment];
+        let route = Route { queue: "billing".into(), team: "billing-ops".into(), sla_minutes: 60 };
+        let decision = combine(
+            &[
+                evaluation("a", Ok(requires(ApproverLevel::Lead, 2))),
+                evaluation("b", Ok(finance)),
+                evaluation("c", Ok(no_objection("route", Some(route)))),
+            ],
+            at(),
+        );
+        assert_eq!(decision.verdict, Verdict::RequireApproval { level: ApproverLevel::Finance, approvals_needed: 2 });
+        assert_eq!(decision.required_evidence, BTreeSet::from([EvidenceKind::Rationale, EvidenceKind::Attachment]));
+        assert_eq!((decision.sla_minutes, decision.queue.as_deref()), (Some(60), Some("billing")));
+        assert_eq!(decision.sla_due_at, Some(at() + Duration::minutes(60)));
+        assert!(!decision.failed_closed);
+    }
+
+    #[test]
+    fn reject_beats_everything() {
+        let reject = PolicyDecision {
+            outcome: PolicyOutcome::Reject { reason: "blocked customer".into() },
+            ..no_objection("deny", None)
+        };
+        let decision =
+            combine(&[evaluation("a", Ok(requires(ApproverLevel::Director, 2))), evaluation("b", Ok(reject))], at());
+        assert_eq!(decision.verdict, Verdict::Reject);
+        assert!(decision.required_evidence.is_empty());
+    }
+
+    #[test]
+    fn all_no_objection_auto_approves() {
+        let decision = combine(&[evaluation("a", Ok(no_objection("ok", None)))], at());
+        assert_eq!(decision.verdict, Verdict::AutoApprove);
+    }
+
+    #[test]
+    fn a_failed_or_malformed_policy_fails_closed_to_the_top_level() {
+        let failed = evaluation("loop", Err(PolicyFailure::FuelExhausted { limit: 5 }));
+        let decision = combine(&[evaluation("a", Ok(no_objection("ok", None))), failed], at());
+        assert_eq!(decision.verdict, Verdict::RequireApproval { level: FAIL_CLOSED_LEVEL, approvals_needed: 1 });
+        assert!(decision.failed_closed);
+        assert_eq!(decision.policies[1].failure.as_deref(), Some("ran out of fuel (limit 5)"));
+
+        let malformed = evaluation("zero", Ok(requires(ApproverLevel::Lead, 0)));
+        let decision = combine(&[malformed], at());
+        assert!(decision.failed_closed);
+        assert_eq!(decision.policies[0].verdict, "failed");
+    }
+
+    #[test]
+    fn an_empty_chain_fails_closed() {
+        assert!(combine(&[], at()).failed_closed);
+    }
+}

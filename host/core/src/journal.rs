@@ -243,3 +243,85 @@ fn seal(tip: &Tip, transition: Transition, context: EntryContext) -> LedgerSlot 
     entry.hash = entry.compute_hash();
     LedgerSlot { entry, case }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{at, pending_case};
+    use crate::ledger::EventType;
+    use crate::projections::{QueueIndex, queue_key};
+    use crate::store::MemoryStore;
+
+    fn context() -> EntryContext {
+        EntryContext {
+            actor: "avery".into(),
+            role: Role::Agent,
+            at: at(),
+            policies: vec![],
+            matrix_version: "m".into(),
+            taxonomy_version: "t".into(),
+            facts_hash: None,
+        }
+    }
+
+    fn transition(case_id: &str) -> Transition {
+        let case = pending_case(case_id);
+        Transition { case, event: EventType::CaseSubmitted, authority: None, payload: serde_json::json!({}) }
+    }
+
+    #[test]
+    fn appends_chain_and_project() {
+        let store = MemoryStore::new();
+        let journal = Journal::new(&store);
+        for id in ["LV-1", "LV-2"] {
+            let tip = journal.settle().unwrap();
+            journal.try_append(&tip, transition(id), context()).unwrap().expect("slot claimed");
+        }
+        let report = journal.verify().unwrap();
+        assert!(report.ok, "{report:?}");
+        assert_eq!(report.entries_checked, 2);
+        let queue: QueueIndex = read(&store, &queue_key(crate::identity::ApproverLevel::Lead)).unwrap().unwrap().0;
+        assert_eq!(queue.items.len(), 2);
+    }
+
+    #[test]
+    fn a_writer_with_a_stale_tip_loses_the_slot() {
+        let store = MemoryStore::new();
+        let journal = Journal::new(&store);
+        let stale = journal.settle().unwrap();
+        journal.try_append(&stale, transition("LV-1"), context()).unwrap().expect("first claim");
+        assert!(journal.try_append(&stale, transition("LV-2"), context()).unwrap().is_none());
+        assert!(journal.verify().unwrap().ok);
+    }
+
+    /// A crash after the commit but before the projections: the next settle finishes them.
+    #[test]
+    fn settle_finishes_projections_a_crashed_writer_left() {
+        let store = MemoryStore::new();
+        let slot = seal(&Tip::genesis(), transition("LV-1"), context());
+        store.compare_and_swap(&entry_key(1), None, &encode(&slot).unwrap()).unwrap();
+        assert!(store.get(&case_key("LV-1")).unwrap().is_none(), "nothing projected yet");
+
+        let tip = Journal::new(&store).settle().unwrap();
+        assert_eq!(tip.seq, 1);
+        let case: Case = read(&store, &case_key("LV-1")).unwrap().expect("projected").0;
+        assert_eq!(case.ledger_seqs, vec![1]);
+        assert!(Journal::new(&store).verify().unwrap().ok);
+    }
+
+    #[test]
+    fn verify_names_an_altered_entry() {
+        let store = MemoryStore::new();
+        let journal = Journal::new(&store);
+        for id in ["LV-1", "LV-2", "LV-3"] {
+            let tip = journal.settle().unwrap();
+            journal.try_append(&tip, transition(id), context()).unwrap();
+        }
+        let mut slot = journal.slot(2).unwrap().unwrap();
+        slot.entry.actor = "mallory".into();
+        store.set(&entry_key(2), &encode(&slot).unwrap()).unwrap();
+        let report = journal.verify().unwrap();
+        assert_eq!(report.first_mismatch.map(|mismatch| mismatch.seq), Some(2));
+        assert_eq!(report.entries_checked, 1);
+    }
+}

@@ -25,6 +25,8 @@ pub mod clock;
 pub mod decision;
 pub mod engine;
 pub mod evidence;
+#[cfg(test)]
+mod fixtures;
 pub mod identity;
 pub mod journal;
 pub mod ledger;

@@ -162,3 +162,51 @@ fn require_evidence(case: &Case) -> Result<(), TransitionError> {
         ),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{at, pending_case, principal};
+    use crate::identity::ApproverLevel;
+
+    fn request() -> ApproveRequest {
+        ApproveRequest { rationale: "checked".into(), expected_version: None }
+    }
+
+    fn refused_rule(result: Result<Transition, TransitionError>) -> &'static str {
+        match result {
+            Err(TransitionError::Refused { rule, .. }) => rule,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn approves_within_level_and_limit_recording_the_authority() {
+        let lead = principal("lee", Role::Approver, Some(ApproverLevel::Lead), 100_000);
+        let transition = approve(&pending_case("LV-1"), &lead, &request(), at()).unwrap();
+        assert_eq!(transition.case.status, CaseStatus::Approved);
+        assert_eq!(transition.event, EventType::CaseApproved);
+        assert_eq!(transition.authority.map(|authority| authority.limit_minor_units), Some(Some(100_000)));
+    }
+
+    #[test]
+    fn refuses_the_requester_a_low_level_and_a_low_limit() {
+        let case = pending_case("LV-1");
+        let requester = principal("avery", Role::Approver, Some(ApproverLevel::Director), 10_000_000);
+        assert_eq!(refused_rule(approve(&case, &requester, &request(), at())), "separation_of_duties");
+        let junior = principal("jo", Role::Approver, Some(ApproverLevel::Lead), 100);
+        assert_eq!(refused_rule(approve(&case, &junior, &request(), at())), "authority_limit");
+        let no_authority = principal("ned", Role::Approver, None, 0);
+        assert_eq!(refused_rule(approve(&case, &no_authority, &request(), at())), "authority");
+    }
+
+    #[test]
+    fn agents_cannot_approve_and_decided_cases_cannot_be_approved() {
+        let agent = principal("amy", Role::Agent, None, 0);
+        assert!(matches!(approve(&pending_case("LV-1"), &agent, &request(), at()), Err(TransitionError::Forbidden(_))));
+        let lead = principal("lee", Role::Approver, Some(ApproverLevel::Lead), 100_000);
+        let approved = approve(&pending_case("LV-1"), &lead, &request(), at()).unwrap().case;
+        let manager = principal("max", Role::Approver, Some(ApproverLevel::Manager), 500_000);
+        assert!(matches!(approve(&approved, &manager, &request(), at()), Err(TransitionError::WrongState(_))));
+    }
+}
