@@ -35,6 +35,7 @@ pub struct PolicyRun {
     pub failure: Option<String>,
     pub fuel_used: u64,
     pub elapsed_micros: u64,
+    pub peak_memory_bytes: u64,
 }
 
 /// The decision on a case, combined from every policy in the chain.
@@ -124,6 +125,7 @@ impl Combined {
             failure,
             fuel_used: evaluation.fuel_used,
             elapsed_micros: evaluation.elapsed_micros,
+            peak_memory_bytes: evaluation.peak_memory_bytes,
         }
     }
 

@@ -105,6 +105,8 @@ pub struct PolicyEvaluation {
     pub result: Result<PolicyDecision, PolicyFailure>,
     pub fuel_used: u64,
     pub elapsed_micros: u64,
+    /// The most linear memory the instance held, in bytes.
+    pub peak_memory_bytes: u64,
 }
 
 /// Runs the active chain of rule plugins.

@@ -30,6 +30,7 @@ pub fn evaluation(name: &str, result: Result<PolicyDecision, PolicyFailure>) -> 
         result,
         fuel_used: 10,
         elapsed_micros: 5,
+        peak_memory_bytes: 65_536,
     }
 }
 

@@ -4,8 +4,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use levee::config::ServeConfig;
+use levee::policy::{LoadedPolicySpec, PolicySource, SandboxLimits, builtin};
+use levee_core::matrix::ApprovalMatrix;
+use levee_core::taxonomy::Taxonomy;
 
 /// Audit-ready refunds, credits, fee waivers and overrides.
 #[derive(Parser)]
@@ -37,6 +41,57 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Rule-plugin commands.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Scaffold a rule-plugin project on the levee policy SDK.
+    New {
+        /// The plugin's name: lowercase letters, digits and hyphens.
+        name: String,
+        /// Folder to create the project in.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// The SDK (guest-policies/sdk of a levee checkout) [default: the one levee was built from].
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+    /// Run a plugin in levee's sandbox against fixture cases and report its decisions and
+    /// resource use. Exits 1 if a fixture's expectation is not met.
+    Test {
+        /// A component file, or a built-in policy name (threshold, routing).
+        plugin: String,
+        /// A JSON array of fixtures: {"name", "facts": {"kind", "amount", …}, "expect": {"outcome", …}}.
+        #[arg(long)]
+        cases: PathBuf,
+        /// Parameters as JSON, or @FILE [default: built-ins get the default matrix or taxonomy, others {}].
+        #[arg(long)]
+        params: Option<String>,
+        #[command(flatten)]
+        limits: LimitArgs,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Sandbox limits for one plugin; each defaults to the server's default.
+#[derive(clap::Args)]
+struct LimitArgs {
+    /// Fuel per evaluation [default: 10000000].
+    #[arg(long)]
+    fuel: Option<u64>,
+    /// Deadline per evaluation in milliseconds [default: 100].
+    #[arg(long)]
+    deadline_ms: Option<u64>,
+    /// Memory cap per instance in bytes [default: 16777216].
+    #[arg(long)]
+    memory_bytes: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -50,11 +105,14 @@ enum AuditCommand {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The server logs what it does; one-shot commands only what went wrong.
+    let default_level = if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn" };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_level.into()))
         .with_writer(std::io::stderr)
         .init();
-    match run(Cli::parse()) {
+    match run(cli) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("levee: {error:#}");
@@ -75,10 +133,68 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Policy { command: PolicyCommand::New { name, dir, sdk } } => {
+            let project = levee::policy::scaffold::create(&name, &dir, sdk.as_deref())?;
+            println!(
+                "created {}: cd there, then `cargo test` and `cargo build --release --target wasm32-wasip2`",
+                project.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Policy { command: PolicyCommand::Test { plugin, cases, params, limits, json } } => {
+            let spec = test_spec(&plugin, params.as_deref(), &limits)?;
+            let text = std::fs::read_to_string(&cases).with_context(|| format!("read {}", cases.display()))?;
+            let fixtures = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a list of fixtures", cases.display()))?;
+            let report = levee::policy::runner::run(spec, fixtures)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", levee::policy::runner::render(&report));
+            }
+            Ok(if report.expectations_met() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
         Command::Audit { command: AuditCommand::Verify { data } } => {
             let report = levee::audit::verify(&data)?;
             println!("{}", levee::audit::describe(&report));
             Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
     }
+}
+
+/// The plugin to test: a file, or a built-in by name with its default parameters.
+fn test_spec(plugin: &str, params: Option<&str>, limits: &LimitArgs) -> anyhow::Result<LoadedPolicySpec> {
+    let path = PathBuf::from(plugin);
+    let (name, source) = match (path.exists(), builtin::by_name(plugin)) {
+        (true, _) | (false, None) => {
+            let bytes = std::fs::read(&path).with_context(|| format!("read plugin {plugin}"))?;
+            let name = path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
+            (name, PolicySource::Bytes(bytes))
+        }
+        (false, Some(bytes)) => (plugin.to_owned(), PolicySource::Builtin(bytes)),
+    };
+    let params = match params {
+        Some(text) => parse_params(text)?,
+        None => match name.as_str() {
+            "threshold" => ApprovalMatrix::default_matrix().to_params(),
+            "routing" => Taxonomy::default_taxonomy().routing_params(),
+            _ => serde_json::json!({}),
+        },
+    };
+    let defaults = SandboxLimits::default();
+    let limits = SandboxLimits {
+        fuel: limits.fuel.unwrap_or(defaults.fuel),
+        deadline_ms: limits.deadline_ms.unwrap_or(defaults.deadline_ms),
+        memory_bytes: limits.memory_bytes.unwrap_or(defaults.memory_bytes),
+    };
+    Ok(LoadedPolicySpec { name, source, params, limits })
+}
+
+/// Inline JSON, or `@FILE`.
+fn parse_params(text: &str) -> anyhow::Result<serde_json::Value> {
+    let json = match text.strip_prefix('@') {
+        Some(file) => std::fs::read_to_string(file).with_context(|| format!("read params {file}"))?,
+        None => text.to_owned(),
+    };
+    serde_json::from_str(&json).context("--params is not JSON")
 }

@@ -5,10 +5,14 @@
 //!   failure is named.
 //! - `convert`: facts and decisions between levee-core and the WIT bindings.
 //! - `builtin`: the default policies, compiled from guest-policies/ by build.rs.
+//! - `runner`: `levee policy test`, one plugin against fixture cases, with its resource use.
+//! - `scaffold`: `levee policy new`, a plugin project on the SDK.
 
 pub mod builtin;
 mod convert;
+pub mod runner;
 mod sandbox;
+pub mod scaffold;
 
 pub use sandbox::{LoadedPolicySpec, PolicySource, SandboxLimits, WasmPolicyEngine};
 

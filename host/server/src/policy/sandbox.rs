@@ -66,10 +66,12 @@ struct ReadyPolicy {
     pre: PolicyPre<SandboxState>,
 }
 
-/// What each evaluation's store holds: the memory cap, and whether it was hit.
+/// What each evaluation's store holds: the memory cap, whether it was hit, and the most
+/// memory the instance asked for and got.
 struct SandboxState {
     memory_cap: usize,
     memory_cap_hit: bool,
+    peak_memory: usize,
 }
 
 impl ResourceLimiter for SandboxState {
@@ -78,6 +80,7 @@ impl ResourceLimiter for SandboxState {
             self.memory_cap_hit = true;
             return Err(wasmtime::Error::msg(format!("memory cap of {} bytes exceeded", self.memory_cap)));
         }
+        self.peak_memory = self.peak_memory.max(desired);
         Ok(true)
     }
 
@@ -114,6 +117,7 @@ impl WasmPolicyEngine {
             result,
             fuel_used: policy.limits.fuel.saturating_sub(fuel_left),
             elapsed_micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            peak_memory_bytes: store.data().peak_memory as u64,
         }
     }
 }
@@ -181,7 +185,7 @@ fn prepare(engine: &Engine, spec: LoadedPolicySpec) -> anyhow::Result<ReadyPolic
 /// A store for one evaluation, with its budget set.
 fn new_store(engine: &Engine, limits: &SandboxLimits) -> Store<SandboxState> {
     let memory_cap = usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX);
-    let mut store = Store::new(engine, SandboxState { memory_cap, memory_cap_hit: false });
+    let mut store = Store::new(engine, SandboxState { memory_cap, memory_cap_hit: false, peak_memory: 0 });
     store.limiter(|state| state);
     // Only fails if fuel is not enabled, and it always is (build_engine).
     let _ = store.set_fuel(limits.fuel);

@@ -106,3 +106,86 @@ fn audit_verify_without_a_store_is_an_error() {
     let (code, _) = audit_verify(temp.path());
     assert_eq!(code, Some(2));
 }
+
+fn levee(args: &[&str], dir: &Path) -> (Option<i32>, String) {
+    let output = Command::new(LEVEE).args(args).current_dir(dir).output().expect("levee runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.code(), text)
+}
+
+/// `policy test` runs a built-in plugin on fixtures, reports resource use against the limits,
+/// and exits 1 when a fixture's expectation is not met.
+#[test]
+fn policy_test_reports_decisions_and_checks_expectations() {
+    let temp = tempfile::tempdir().unwrap();
+    let fixtures = json!([
+        {"name": "small", "facts": {"kind": "refund", "amount": {"minor_units": 4000, "currency": "USD"}},
+         "expect": {"outcome": "auto_approve", "rule_id": "threshold/USD/auto"}},
+        {"name": "large", "facts": {"kind": "refund", "amount": {"minor_units": 4000000, "currency": "USD"}},
+         "expect": {"outcome": "require_approval", "level": "director", "approvals_needed": 2}},
+    ]);
+    std::fs::write(temp.path().join("cases.json"), fixtures.to_string()).unwrap();
+    let (code, report) = levee(&["policy", "test", "threshold", "--cases", "cases.json"], temp.path());
+    assert_eq!(code, Some(0), "{report}");
+    assert!(report.contains("2 cases, 2 with expectations, 0 not as expected"), "{report}");
+    assert!(report.contains("% of limit") && report.contains("% of cap"), "{report}");
+
+    let wrong = json!([{"facts": {"kind": "override", "amount": {"minor_units": 100, "currency": "USD"}},
+                        "expect": {"outcome": "auto_approve"}}]);
+    std::fs::write(temp.path().join("wrong.json"), wrong.to_string()).unwrap();
+    let (code, report) = levee(&["policy", "test", "threshold", "--cases", "wrong.json"], temp.path());
+    assert_eq!(code, Some(1), "{report}");
+    assert!(report.contains("expected auto_approve, got require_approval"), "{report}");
+}
+
+/// A hostile plugin's failure is reported by name, against the limit it broke.
+#[test]
+fn policy_test_names_a_broken_limit() {
+    let temp = tempfile::tempdir().unwrap();
+    let fixtures = json!([{"facts": {"kind": "refund", "amount": {"minor_units": 100, "currency": "USD"}},
+                           "expect": {"outcome": "failed"}}]);
+    std::fs::write(temp.path().join("cases.json"), fixtures.to_string()).unwrap();
+    let hostile = levee::policy::builtin::HOSTILE_WASM_PATH;
+    let args =
+        ["policy", "test", hostile, "--cases", "cases.json", "--params", r#"{"mode":"loop"}"#, "--fuel", "1000000"];
+    let (code, report) = levee(&args, temp.path());
+    assert_eq!(code, Some(0), "{report}");
+    assert!(report.contains("failed: ran out of fuel (limit 1000000)"), "{report}");
+}
+
+/// The documented author loop: scaffold, unit-test natively, build the component with one
+/// cargo command, and run it in levee's sandbox on the scaffold's fixtures.
+#[test]
+fn scaffolded_plugin_builds_tests_and_runs() {
+    let temp = tempfile::tempdir().unwrap();
+    let (code, output) = levee(&["policy", "new", "repeat-guard"], temp.path());
+    assert_eq!(code, Some(0), "{output}");
+    let project = temp.path().join("repeat-guard");
+    let (code, output) = levee(&["policy", "new", "repeat-guard"], temp.path());
+    assert_eq!(code, Some(2), "an existing project is not overwritten: {output}");
+    assert_eq!(levee(&["policy", "new", "Bad Name"], temp.path()).0, Some(2));
+
+    // Its own target folder, kept between runs: the outer build holds the workspace's lock.
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("scaffolded-plugin");
+    let cargo = |args: &[&str]| {
+        let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        command.args(args).current_dir(&project).env("CARGO_TARGET_DIR", &target);
+        for variable in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER"] {
+            command.env_remove(variable);
+        }
+        let output = command.output().expect("cargo runs");
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success(), "cargo {args:?} failed:\n{text}");
+        text
+    };
+    let unit_tests = cargo(&["test"]);
+    assert!(unit_tests.contains("test result: ok. 4 passed"), "{unit_tests}");
+    cargo(&["build", "--release", "--target", "wasm32-wasip2"]);
+
+    let wasm = target.join("wasm32-wasip2/release/repeat_guard.wasm");
+    let wasm = wasm.to_str().unwrap();
+    let (code, report) =
+        levee(&["policy", "test", wasm, "--cases", "cases.json", "--params", "@params.json"], &project);
+    assert_eq!(code, Some(0), "{report}");
+    assert!(report.contains("4 cases, 4 with expectations, 0 not as expected"), "{report}");
+}
