@@ -111,14 +111,16 @@ async fn auto_approval_waits_for_missing_evidence() {
     server.stop().await;
 }
 
-/// A currency the matrix has no ladder for fails closed to director approval.
+/// A currency the matrix has no ladder for is refused at intake, listing the ones it has:
+/// no approver could ever approve such a case.
 #[tokio::test]
-async fn currency_without_a_ladder_fails_closed() {
+async fn currency_without_a_ladder_is_refused_at_intake() {
     let server = TestServer::start().await;
-    let answer = server.submit(case("refund", 1_000, "CHF", "chf", "LATE_DELIVERY")).await;
-    assert_eq!(outcome(&answer), ("pending_approval", Some("director"), Some(1)), "{answer}");
-    assert_eq!(answer["decision"]["failed_closed"], true);
-    let failure = answer["decision"]["policies"][0]["failure"].as_str().unwrap_or_default();
-    assert!(failure.contains("unsupported") && failure.contains("CHF"), "{failure}");
+    let (status, answer) =
+        server.post("agent", "/v1/cases", case("refund", 1_000, "CHF", "chf", "LATE_DELIVERY")).await;
+    assert_eq!(status, levee_tests::StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["error"]["field"], "amount.currency");
+    assert!(answer["error"]["valid_values"].as_array().unwrap().contains(&json!("USD")), "{answer}");
+    assert_eq!(server.ledger_len().await, 0);
     server.stop().await;
 }

@@ -60,3 +60,30 @@ async fn concurrent_submissions_are_all_recorded_once() {
     assert_eq!((report["ok"].as_bool(), report["entries_checked"].as_u64()), (Some(true), Some(24)), "{report}");
     server.stop().await;
 }
+
+/// A retried submission with the same Idempotency-Key returns the first case; the same key
+/// with a different request is refused; nothing is recorded twice.
+#[tokio::test]
+async fn idempotency_key_makes_retries_safe() {
+    let server = TestServer::start().await;
+    let client = reqwest::Client::new();
+    let send = |body: serde_json::Value| {
+        client
+            .post(format!("{}/v1/cases", server.base_url))
+            .bearer_auth(server.token("agent"))
+            .header("Idempotency-Key", "ticket-4411 refund")
+            .json(&body)
+            .send()
+    };
+    let first = send(refund(40_000, "idem")).await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: serde_json::Value = first.json().await.unwrap();
+    let again = send(refund(40_000, "idem")).await.unwrap();
+    assert_eq!(again.headers().get("idempotent-replayed").map(|value| value.as_bytes()), Some(&b"true"[..]));
+    let again: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(again["case_id"], first["case_id"]);
+    let different = send(refund(50_000, "idem")).await.unwrap();
+    assert_eq!(different.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(server.ledger_len().await, 1);
+    server.stop().await;
+}

@@ -115,3 +115,83 @@ async fn removed_tail_entry_is_named_by_verify() {
     assert_eq!(report.first_mismatch.map(|mismatch| mismatch.seq), Some(6));
     drop(temp);
 }
+
+/// A case record edited in the store (a dual-director case turned into a lead case) is never
+/// acted on: the next approval is refused, and verify names the case.
+#[tokio::test]
+async fn edited_case_record_is_refused_before_any_decision() {
+    let server = TestServer::start().await;
+    let mut body = refund(2_000_000, "edited");
+    body["evidence"] = json!([evidence("attachment")]);
+    let id = server.submit(body).await["case_id"].as_str().unwrap().to_owned();
+    let data_dir = server.data_dir.clone();
+    let temp = server.stop().await;
+
+    let store = RedbStore::open(&redb_path(&data_dir)).unwrap();
+    let key = format!("case/{id}");
+    let mut case: Value = serde_json::from_slice(&store.get(&key).unwrap().unwrap()).unwrap();
+    case["decision"]["verdict"] = json!({"type": "require_approval", "level": "lead", "approvals_needed": 1});
+    store.set(&key, &serde_json::to_vec(&case).unwrap()).unwrap();
+    drop(store);
+
+    let server = TestServer::start_in(&data_dir, &Options::default()).await;
+    let (status, answer) = server.post("lead", &format!("/v1/cases/{id}/approve"), json!({"rationale": "ok"})).await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (StatusCode::INTERNAL_SERVER_ERROR, Some("integrity_check_failed"))
+    );
+    assert_eq!(server.get("auditor", &format!("/v1/cases/{id}")).await.0, StatusCode::INTERNAL_SERVER_ERROR);
+    let report = server.verify().await;
+    assert_eq!(
+        (report["ok"].as_bool(), report["first_mismatch"]["case_id"].as_str()),
+        (Some(false), Some(id.as_str()))
+    );
+    server.stop().await;
+    drop(temp);
+}
+
+/// A case record forged with no ledger entry of its own is not served.
+#[tokio::test]
+async fn forged_case_record_is_not_served() {
+    let server = TestServer::start().await;
+    let real = server.submit(refund(4_000, "real")).await;
+    let data_dir = server.data_dir.clone();
+    let temp = server.stop().await;
+    let store = RedbStore::open(&redb_path(&data_dir)).unwrap();
+    let mut forged = real["case"].clone();
+    forged["id"] = json!("LV-777777");
+    forged["amount"]["minor_units"] = json!(99_999_999);
+    store.set("case/LV-777777", &serde_json::to_vec(&forged).unwrap()).unwrap();
+    drop(store);
+    let server = TestServer::start_in(&data_dir, &Options::default()).await;
+    let (status, answer) = server.get("auditor", "/v1/cases/LV-777777").await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (StatusCode::INTERNAL_SERVER_ERROR, Some("integrity_check_failed"))
+    );
+    server.stop().await;
+    drop(temp);
+}
+
+/// Verify run while cases are being written never reports a sound ledger as broken.
+#[tokio::test]
+async fn verify_during_writes_reports_no_false_alarm() {
+    let server = TestServer::start().await;
+    let writes = async {
+        for index in 0..30 {
+            server.submit(refund(1_000 + index, &format!("busy-{index}"))).await;
+        }
+    };
+    let checks = async {
+        let mut reports = Vec::new();
+        for _ in 0..30 {
+            reports.push(server.verify().await);
+        }
+        reports
+    };
+    let ((), reports) = tokio::join!(writes, checks);
+    for report in reports {
+        assert_eq!(report["ok"], true, "{report}");
+    }
+    server.stop().await;
+}

@@ -56,10 +56,26 @@ pub struct CaseDecision {
     pub policies: Vec<PolicyRun>,
 }
 
-/// Checks a decision for what the WIT types cannot rule out.
+/// The most a policy may say, so that one answer cannot flood a ledger entry.
+const MAX_TEXT: usize = 2_000;
+const MAX_NAME: usize = 200;
+const MAX_SIGNALS: usize = 32;
+
+/// Checks a decision for what the WIT types cannot rule out: counts, empty reasons, sizes.
 pub fn validate(decision: &PolicyDecision) -> Result<(), String> {
     if decision.rule_id.trim().is_empty() {
         return Err("rule-id is empty".into());
+    }
+    let mut names = decision.route.iter().flat_map(|route| [&route.queue, &route.team]).chain(&decision.signals);
+    let reason_len = match &decision.outcome {
+        PolicyOutcome::RequireApproval { reason, .. } | PolicyOutcome::Reject { reason } => reason.len(),
+        PolicyOutcome::AutoApprove => 0,
+    };
+    if reason_len > MAX_TEXT || decision.rule_id.len() > MAX_NAME || names.any(|name| name.len() > MAX_NAME) {
+        return Err(format!("the decision is too large (reasons up to {MAX_TEXT} bytes, names up to {MAX_NAME})"));
+    }
+    if decision.signals.len() > MAX_SIGNALS || decision.required_evidence.len() > EvidenceKind::ALL.len() * 4 {
+        return Err(format!("the decision lists too much (at most {MAX_SIGNALS} signals)"));
     }
     match &decision.outcome {
         PolicyOutcome::RequireApproval { approvals_needed: 0, .. } => {

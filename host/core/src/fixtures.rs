@@ -68,6 +68,7 @@ pub fn submitted(case_id: &str, minor_units: i64, decision: CaseDecision) -> Tra
         taxonomy_version: "t",
         at: at(),
         decision,
+        idempotency_key: None,
     };
     case::submit(submission, context)
 }

@@ -112,13 +112,24 @@ pub struct TokenDirectory {
 }
 
 impl TokenDirectory {
-    pub fn insert(&mut self, token: &str, principal: Principal) {
-        self.by_digest.insert(Sha256::digest(token.as_bytes()).into(), principal);
+    /// Adds a token; `false` (and no change) if the token is already taken.
+    pub fn insert(&mut self, token: &str, principal: Principal) -> bool {
+        match self.by_digest.entry(Sha256::digest(token.as_bytes()).into()) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(principal);
+                true
+            }
+        }
     }
 
     /// The principal of an `Authorization: Bearer …` header value, if it names a known token.
     pub fn authenticate(&self, authorization: &str) -> Option<&Principal> {
-        let token = authorization.strip_prefix("Bearer ")?.trim();
+        let (scheme, token) = authorization.trim().split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return None;
+        }
+        let token = token.trim();
         if token.is_empty() {
             return None;
         }

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::case::{Case, Transition};
+use crate::case::{Case, Lineage, Transition};
 use crate::engine::PolicyIdentity;
 use crate::identity::Role;
 use crate::ledger::{ChainChecker, GENESIS_HASH, LedgerEntry, Mismatch, VerifyReport, sha256_of_json};
@@ -100,8 +100,14 @@ impl<'a> Journal<'a> {
         if !self.store.compare_and_swap(&entry_key(slot.entry.seq), None, &encode(&slot)?)? {
             return Ok(None);
         }
-        projections::apply(self.store, &slot.entry, &slot.case)?;
-        self.advance_head(&Tip { seq: slot.entry.seq, hash: slot.entry.hash.clone() })?;
+        // Committed. From here on the answer is success whatever happens: projections that
+        // fail now are finished by the next settle, on this host or another.
+        let tip = Tip { seq: slot.entry.seq, hash: slot.entry.hash.clone() };
+        if let Err(error) =
+            projections::apply(self.store, &slot.entry, &slot.case).and_then(|()| self.advance_head(&tip))
+        {
+            tracing::warn!(seq = tip.seq, %error, "entry committed; its projections will be finished by the next settle");
+        }
         Ok(Some(slot))
     }
 
@@ -135,81 +141,122 @@ impl<'a> Journal<'a> {
         }
     }
 
-    /// Recomputes the whole chain, then checks every case record against its last entry.
+    /// Settles the log (finishing projections a crash left, from the log alone), then
+    /// recomputes the chain up to the settled tip. It names the first entry where any of these
+    /// fail: the entry's place, link and own hash; the case state stored with it; the entry
+    /// following legally from the case's previous entry; no entry missing below the tip or just
+    /// past it; every case record equal to the state its last entry recorded.
     pub fn verify(&self) -> Result<VerifyReport, StoreError> {
+        let tip = self.settle()?;
         let mut checker = ChainChecker::default();
-        let mut last_state: BTreeMap<String, (u64, String)> = BTreeMap::new();
-        let mut first_mismatch = None;
-        'walk: for batch_start in (1..).step_by(VERIFY_BATCH as usize) {
-            let keys: Vec<String> = (batch_start..batch_start + VERIFY_BATCH).map(entry_key).collect();
-            for (key, bytes) in keys.iter().zip(self.store.get_many(&keys)?) {
-                let Some(bytes) = bytes else { break 'walk };
-                let problem = match decode_slot(key, &bytes) {
-                    Ok(slot) => check_slot(&mut checker, &slot).map(|()| {
-                        last_state.insert(slot.entry.case_id.clone(), (slot.entry.seq, slot.entry.state_hash));
-                    }),
-                    Err(error) => {
-                        Err(Mismatch { seq: checker.checked() + 1, case_id: None, problem: error.to_string() })
-                    }
-                };
-                if let Err(mismatch) = problem {
-                    first_mismatch = Some(mismatch);
-                    break 'walk;
-                }
-            }
+        let mut cases: BTreeMap<String, Lineage> = BTreeMap::new();
+        let mut first_mismatch = self.walk(tip.seq, &mut checker, &mut cases)?;
+        if first_mismatch.is_none() {
+            first_mismatch = self.check_beyond(tip.seq)?;
         }
         if first_mismatch.is_none() {
-            first_mismatch = self.check_head(checker.checked())?;
-        }
-        if first_mismatch.is_none() {
-            first_mismatch = self.check_case_records(&last_state)?;
+            first_mismatch = self.check_case_records(&cases)?;
         }
         Ok(VerifyReport {
             ok: first_mismatch.is_none(),
             entries_checked: checker.checked(),
-            head_seq: checker.checked(),
-            head_hash: checker.head_hash().to_owned(),
+            head_seq: tip.seq,
+            head_hash: tip.hash,
             first_mismatch,
         })
     }
 
-    /// The head hint must not claim more entries than the chain holds (a truncated tail).
-    fn check_head(&self, checked: u64) -> Result<Option<Mismatch>, StoreError> {
-        let head = read::<Tip>(self.store, HEAD_KEY)?.map(|(tip, _)| tip);
-        Ok(head.filter(|head| head.seq > checked).map(|head| Mismatch {
-            seq: checked + 1,
-            case_id: None,
-            problem: format!("entry {} is missing: the log was settled up to entry {}", checked + 1, head.seq),
-        }))
+    /// Checks entries 1..=`tip` in order; returns the first mismatch.
+    fn walk(
+        &self,
+        tip: u64,
+        checker: &mut ChainChecker,
+        cases: &mut BTreeMap<String, Lineage>,
+    ) -> Result<Option<Mismatch>, StoreError> {
+        for batch_start in (1..=tip).step_by(VERIFY_BATCH as usize) {
+            let keys: Vec<String> = (batch_start..=tip.min(batch_start + VERIFY_BATCH - 1)).map(entry_key).collect();
+            for (key, bytes) in keys.iter().zip(self.store.get_many(&keys)?) {
+                let seq = checker.checked() + 1;
+                let mismatch = |problem: String| Some(Mismatch { seq, case_id: None, problem });
+                let Some(bytes) = bytes else {
+                    return Ok(mismatch(format!("entry {seq} is missing: the log was settled up to entry {tip}")));
+                };
+                let slot = match decode_slot(key, &bytes) {
+                    Ok(slot) => slot,
+                    Err(error) => return Ok(mismatch(error.to_string())),
+                };
+                if let Err(mismatch) = check_slot(checker, &slot, cases.get(&slot.entry.case_id)) {
+                    return Ok(Some(mismatch));
+                }
+                cases.insert(slot.entry.case_id.clone(), Lineage::of(&slot.case, &slot.entry.state_hash));
+            }
+        }
+        Ok(None)
     }
 
-    /// Each case record must be exactly the state its last entry hashed.
-    fn check_case_records(&self, last_state: &BTreeMap<String, (u64, String)>) -> Result<Option<Mismatch>, StoreError> {
+    /// An entry missing just past the tip while later ones exist means entries were removed and
+    /// the head hint wound back. (A tail removed together with the hint can only be caught
+    /// against a head hash recorded outside the store.)
+    fn check_beyond(&self, tip: u64) -> Result<Option<Mismatch>, StoreError> {
+        let keys: Vec<String> = (tip + 1..=tip + 4).map(entry_key).collect();
+        let present = self.store.get_many(&keys)?;
+        let first_missing = present.first().is_some_and(Option::is_none);
+        if let Some(offset) = present.iter().position(Option::is_some).filter(|_| first_missing) {
+            return Ok(Some(Mismatch {
+                seq: tip + 1,
+                case_id: None,
+                problem: format!("entry {} is missing but entry {} exists", tip + 1, tip + 1 + offset as u64),
+            }));
+        }
+        Ok(None)
+    }
+
+    /// Each case record must be exactly the state its last entry recorded, or (if a commit
+    /// landed while we walked) the state of its own later entry.
+    fn check_case_records(&self, cases: &BTreeMap<String, Lineage>) -> Result<Option<Mismatch>, StoreError> {
         let mut first: Option<Mismatch> = None;
-        for (case_id, (seq, state_hash)) in last_state {
-            let stored = read::<Case>(self.store, &case_key(case_id))?.map(|(case, _)| sha256_of_json(&case));
-            if stored.as_deref() != Some(state_hash.as_str()) && first.as_ref().is_none_or(|found| *seq < found.seq) {
-                first = Some(Mismatch {
-                    seq: *seq,
-                    case_id: Some(case_id.clone()),
-                    problem: format!("the stored record of case {case_id} is not the state entry {seq} recorded"),
-                });
+        for (case_id, lineage) in cases {
+            if self.record_matches(case_id, lineage)? {
+                continue;
+            }
+            let seq = lineage.last_seq;
+            if first.as_ref().is_none_or(|found| seq < found.seq) {
+                let problem = format!("the stored record of case {case_id} is not the state its last entry recorded");
+                first = Some(Mismatch { seq, case_id: Some(case_id.clone()), problem });
             }
         }
         Ok(first)
     }
+
+    fn record_matches(&self, case_id: &str, lineage: &Lineage) -> Result<bool, StoreError> {
+        let Some((record, _)) = read::<Case>(self.store, &case_key(case_id))? else { return Ok(false) };
+        let hash = sha256_of_json(&record);
+        if hash == lineage.state_hash {
+            return Ok(true);
+        }
+        if record.version <= lineage.version {
+            return Ok(false);
+        }
+        let own_slot = match record.ledger_seqs.last() {
+            Some(seq) => self.slot(*seq)?,
+            None => None,
+        };
+        Ok(own_slot.is_some_and(|slot| slot.entry.case_id == case_id && slot.entry.state_hash == hash))
+    }
 }
 
-fn check_slot(checker: &mut ChainChecker, slot: &LedgerSlot) -> Result<(), Mismatch> {
+fn check_slot(checker: &mut ChainChecker, slot: &LedgerSlot, previous: Option<&Lineage>) -> Result<(), Mismatch> {
     checker.check(&slot.entry)?;
-    if sha256_of_json(&slot.case) != slot.entry.state_hash || slot.case.id != slot.entry.case_id {
-        return Err(Mismatch {
-            seq: slot.entry.seq,
-            case_id: Some(slot.entry.case_id.clone()),
-            problem: "the case state stored with the entry does not match its state_hash".to_owned(),
-        });
+    let entry = &slot.entry;
+    let mismatch = |problem: String| Mismatch { seq: entry.seq, case_id: Some(entry.case_id.clone()), problem };
+    if sha256_of_json(&slot.case) != entry.state_hash || slot.case.id != entry.case_id {
+        return Err(mismatch("the case state stored with the entry does not match its state_hash".to_owned()));
     }
-    Ok(())
+    let legal = match previous {
+        None => Lineage::check_first(&slot.case, entry.event, entry.seq),
+        Some(lineage) => lineage.check_successor(&slot.case, entry.seq),
+    };
+    legal.map_err(mismatch)
 }
 
 fn decode_slot(key: &str, bytes: &[u8]) -> Result<LedgerSlot, StoreError> {
@@ -307,6 +354,31 @@ mod tests {
         let case: Case = read(&store, &case_key("LV-1")).unwrap().expect("projected").0;
         assert_eq!(case.ledger_seqs, vec![1]);
         assert!(Journal::new(&store).verify().unwrap().ok);
+    }
+
+    /// An attacker who re-seals a forged transition with correct hashes still breaks the rule
+    /// that a case's request and decision never change after submission.
+    #[test]
+    fn verify_names_a_resealed_illegal_transition() {
+        let store = MemoryStore::new();
+        let journal = Journal::new(&store);
+        let tip = journal.settle().unwrap();
+        let submitted = journal.try_append(&tip, transition("LV-1"), context()).unwrap().unwrap();
+        let mut forged = submitted.case.clone();
+        forged.version += 1;
+        forged.decision.verdict = crate::decision::Verdict::AutoApprove;
+        forged.status = crate::case::CaseStatus::Approved;
+        let forged = Transition {
+            case: forged,
+            event: EventType::CaseApproved,
+            authority: None,
+            payload: serde_json::json!({}),
+        };
+        let tip = journal.settle().unwrap();
+        journal.try_append(&tip, forged, context()).unwrap().unwrap();
+        let mismatch = journal.verify().unwrap().first_mismatch.expect("the forged entry is named");
+        assert_eq!(mismatch.seq, 2);
+        assert!(mismatch.problem.contains("request or decision"), "{}", mismatch.problem);
     }
 
     #[test]

@@ -118,7 +118,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// SHA-256 of the canonical JSON of anything serializable.
-pub fn sha256_of_json<T: Serialize>(value: &T) -> String {
+pub fn sha256_of_json<T: Serialize + ?Sized>(value: &T) -> String {
     let value = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
     sha256_hex(canonical_json(&value).as_bytes())
 }

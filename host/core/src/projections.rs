@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use utoipa::ToSchema;
 
-use crate::case::{Case, CaseKind};
+use crate::case::{Case, CaseKind, CaseStatus};
 use crate::evidence::EvidenceKind;
 use crate::identity::ApproverLevel;
 use crate::ledger::{EventType, LedgerEntry};
@@ -28,6 +28,10 @@ pub fn queue_key(level: ApproverLevel) -> String {
 
 pub fn customer_key(customer_ref: &str) -> String {
     format!("customer/{customer_ref}")
+}
+
+pub fn idempotency_key(actor: &str, key: &str) -> String {
+    format!("idempotency/{actor}/{key}")
 }
 
 /// How far back customer history reaches.
@@ -67,7 +71,7 @@ pub struct PastRefund {
     pub at: DateTime<Utc>,
 }
 
-/// A customer's refund cases in the history window.
+/// A customer's granted refunds (auto-approved or approved) in the history window.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerHistory {
     pub applied_seq: u64,
@@ -104,8 +108,16 @@ pub fn apply(store: &dyn Store, entry: &LedgerEntry, case: &Case) -> Result<(), 
     for level in ApproverLevel::ALL {
         apply_queue(store, level, entry.seq, case)?;
     }
-    if entry.event == EventType::CaseSubmitted && case.kind == CaseKind::Refund {
+    let refund_granted = case.kind == CaseKind::Refund
+        && matches!(
+            (entry.event, case.status),
+            (EventType::CaseSubmitted, CaseStatus::AutoApproved) | (EventType::CaseApproved, _)
+        );
+    if refund_granted {
         apply_customer_history(store, entry.seq, case)?;
+    }
+    if let (EventType::CaseSubmitted, Some(recorded)) = (entry.event, &case.idempotency_key) {
+        apply_idempotency(store, case, recorded)?;
     }
     Ok(())
 }
@@ -173,6 +185,14 @@ fn apply_customer_history(store: &dyn Store, seq: u64, case: &Case) -> Result<()
         history.applied_seq = seq;
         Some(history)
     })
+}
+
+/// Records which case an idempotency key created; the first writer wins.
+fn apply_idempotency(store: &dyn Store, case: &Case, recorded: &str) -> Result<(), StoreError> {
+    let key = recorded.split_once(':').map_or(recorded, |(_request_digest, key)| key);
+    let record_key = idempotency_key(&case.requester, key);
+    store.compare_and_swap(&record_key, None, &encode(&case.id)?)?;
+    Ok(())
 }
 
 /// The queue item of a pending case.

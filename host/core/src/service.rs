@@ -10,7 +10,7 @@ use crate::clock::Clock;
 use crate::decision;
 use crate::engine::{Facts, PolicyEngine};
 use crate::identity::{Principal, Role, TokenDirectory};
-use crate::journal::{EntryContext, Journal, LedgerSlot};
+use crate::journal::{EntryContext, Journal};
 use crate::ledger::{LedgerEntry, VerifyReport};
 use crate::matrix::ApprovalMatrix;
 use crate::projections::{self, CustomerHistory, QueueIndex, QueueItem};
@@ -43,6 +43,40 @@ pub enum ServiceError {
     Conflict(String),
     #[error("{0}")]
     Store(#[from] StoreError),
+    /// The store holds something the ledger does not vouch for.
+    #[error("{0}")]
+    Integrity(String),
+}
+
+/// A submission's outcome: the case, and whether it was created by an earlier attempt with
+/// the same idempotency key.
+#[derive(Debug)]
+pub struct Submitted {
+    pub case: Case,
+    pub replayed: bool,
+}
+
+/// A submitter's idempotency key: where its record lives and what the case records of it
+/// (`<sha256 of the request>:<key>`, so a different request under the same key is caught).
+struct IdempotencyKey {
+    store_key: String,
+    key: String,
+    request_digest: String,
+}
+
+impl IdempotencyKey {
+    fn new(requester: &Principal, key: &str, request: &case::SubmitRequest) -> Result<Self, FieldError> {
+        let key = crate::validation::required_text("Idempotency-Key", key, 200)?;
+        Ok(IdempotencyKey {
+            store_key: projections::idempotency_key(&requester.actor, &key),
+            request_digest: crate::ledger::sha256_of_json(request),
+            key,
+        })
+    }
+
+    fn recorded(&self) -> String {
+        format!("{}:{}", self.request_digest, self.key)
+    }
 }
 
 /// A pending case as one approver sees it in their queue.
@@ -80,9 +114,21 @@ impl Levee {
         Journal::new(&*self.store)
     }
 
-    /// Validates, decides and records a new case.
-    pub fn submit(&self, requester: &Principal, request: &case::SubmitRequest) -> Result<Case, ServiceError> {
+    /// Validates, decides and records a new case. With an idempotency key, a retry of the same
+    /// request returns the case the first attempt created (`Submitted::replayed`), and a
+    /// different request under the same key is refused.
+    pub fn submit(
+        &self,
+        requester: &Principal,
+        request: &case::SubmitRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<Submitted, ServiceError> {
         let submission = request.validate(requester, &self.settings.taxonomy)?;
+        self.check_currency_has_a_ladder(&submission)?;
+        let idempotency = idempotency_key.map(|key| IdempotencyKey::new(requester, key, request)).transpose()?;
+        if let Some(case) = self.replay(idempotency.as_ref())? {
+            return Ok(Submitted { case, replayed: true });
+        }
         let at = self.clock.now();
         let number = self.store.increment("seq/case", 1)?;
         let case_id = format!("LV-{number:06}");
@@ -96,15 +142,51 @@ impl Levee {
             taxonomy_version: &self.settings.taxonomy.version,
             at,
             decision,
+            idempotency_key: idempotency.as_ref().map(IdempotencyKey::recorded),
         };
         let transition = case::submit(submission, context);
         let mut entry = self.entry_context(requester, at);
         entry.policies = policies;
         entry.facts_hash = Some(facts.digest());
-        self.commit(|journal| {
+        let mut replayed = false;
+        let case = self.commit(|journal| {
             let tip = journal.settle()?;
-            Ok(journal.try_append(&tip, transition.clone(), entry.clone())?)
-        })
+            if let Some(case) = self.replay(idempotency.as_ref())? {
+                replayed = true;
+                return Ok(Some(case));
+            }
+            Ok(journal.try_append(&tip, transition.clone(), entry.clone())?.map(|slot| slot.case))
+        })?;
+        Ok(Submitted { case, replayed })
+    }
+
+    /// The case an earlier submission with this key created, if any; refuses a different
+    /// request under the same key.
+    fn replay(&self, key: Option<&IdempotencyKey>) -> Result<Option<Case>, ServiceError> {
+        let Some(key) = key else { return Ok(None) };
+        let Some((case_id, _)) = projections::read::<String>(&*self.store, &key.store_key)? else { return Ok(None) };
+        let case = self.load_case(&case_id)?.ok_or_else(|| ServiceError::NotFound(case_id.clone()))?;
+        if case.idempotency_key.as_deref() != Some(key.recorded().as_str()) {
+            return Err(ServiceError::Invalid(FieldError::new(
+                "Idempotency-Key",
+                format!("was already used for a different request (case {case_id})"),
+            )));
+        }
+        Ok(Some(case))
+    }
+
+    /// A currency the approval matrix has no ladder for could never be approved.
+    fn check_currency_has_a_ladder(&self, submission: &case::submit::ValidSubmission) -> Result<(), ServiceError> {
+        let matrix = &self.settings.matrix;
+        let currency = &submission.amount.currency;
+        let covered = matrix.ladders.contains_key(currency)
+            || matrix.kind_ladders.get(&submission.kind).is_some_and(|ladders| ladders.contains_key(currency));
+        if covered {
+            return Ok(());
+        }
+        let supported: Vec<String> = matrix.ladders.keys().cloned().collect();
+        let message = format!("approval matrix {} has no ladder for {currency}", matrix.version);
+        Err(ServiceError::Invalid(FieldError::new("amount.currency", message).with_valid_values(supported)))
     }
 
     pub fn approve(
@@ -171,7 +253,8 @@ impl Levee {
             let items = index.map(|(index, _)| index.items).unwrap_or_default();
             entries.extend(items.into_values().map(|item| queue_entry(item, approver)));
         }
-        entries.sort_by_key(|entry| (entry.item.sla_due_at, entry.item.submitted_at));
+        // Most urgent SLA first; cases without an SLA after every case with one.
+        entries.sort_by_key(|entry| (entry.item.sla_due_at.is_none(), entry.item.sla_due_at, entry.item.submitted_at));
         Ok(entries)
     }
 
@@ -179,8 +262,23 @@ impl Levee {
         Ok(self.journal().verify()?)
     }
 
-    fn load_case(&self, case_id: &str) -> Result<Option<Case>, StoreError> {
-        Ok(projections::read::<Case>(&*self.store, &projections::case_key(case_id))?.map(|(case, _)| case))
+    /// A case, as its last ledger entry recorded it. The case record is only an index to that
+    /// entry: a record that does not match it (edited behind the ledger's back) is refused, so
+    /// no decision is ever made from a forged record.
+    fn load_case(&self, case_id: &str) -> Result<Option<Case>, ServiceError> {
+        let Some((record, _)) = projections::read::<Case>(&*self.store, &projections::case_key(case_id))? else {
+            return Ok(None);
+        };
+        let slot = match record.ledger_seqs.last() {
+            Some(seq) => self.journal().slot(*seq)?,
+            None => None,
+        };
+        match slot {
+            Some(slot) if slot.entry.case_id == case_id && slot.case == record => Ok(Some(slot.case)),
+            _ => Err(ServiceError::Integrity(format!(
+                "the stored record of case {case_id} does not match its ledger entry: run `levee audit verify`"
+            ))),
+        }
     }
 
     /// Runs one transition of an existing case under compare-and-swap: a case that changed
@@ -201,20 +299,20 @@ impl Levee {
             seen_version = Some(case.version);
             let at = self.clock.now();
             let transition = decide(&case, at)?;
-            Ok(journal.try_append(&tip, transition, self.entry_context(actor, at))?)
+            Ok(journal.try_append(&tip, transition, self.entry_context(actor, at))?.map(|slot| slot.case))
         })
     }
 
-    /// Retries `attempt` until it claims a ledger slot.
+    /// Retries `attempt` until it claims a ledger slot (or finds its work already done).
     fn commit<F>(&self, mut attempt: F) -> Result<Case, ServiceError>
     where
-        F: FnMut(&Journal<'_>) -> Result<Option<LedgerSlot>, ServiceError>,
+        F: FnMut(&Journal<'_>) -> Result<Option<Case>, ServiceError>,
     {
         let _serialized = self.commit_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let journal = self.journal();
         for _ in 0..MAX_COMMIT_ATTEMPTS {
-            if let Some(slot) = attempt(&journal)? {
-                return Ok(slot.case);
+            if let Some(case) = attempt(&journal)? {
+                return Ok(case);
             }
         }
         Err(ServiceError::Conflict("the ledger is too busy to take this change now: retry".to_owned()))
@@ -255,7 +353,8 @@ impl Levee {
             escalate_always: submission.code.escalate_always,
             customer_comms_required: submission.code.customer_comms_required,
             requester_role: role_name(requester.primary_role()),
-            requester_team: submission.team.clone(),
+            // The requester's own team, not the case's (which the request may set for routing).
+            requester_team: requester.team.clone(),
             channel: submission.channel.clone(),
             refunds_90d,
             refunded_90d_minor_units,

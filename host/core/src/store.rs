@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-/// A backend failed to answer. The request that met it wrote nothing it acknowledged.
+/// A backend failed to answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     /// The backend cannot be reached or timed out: worth retrying later.
@@ -56,7 +56,7 @@ pub fn parse_counter(key: &str, bytes: &[u8]) -> Result<i64, StoreError> {
 }
 
 /// An in-process store: the reference implementation of the port's semantics, used by unit
-/// tests and by `levee serve --store memory`.
+/// tests and by a server configured with `store = { type = "memory" }`.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     /// A std mutex: every operation is a short map access and never awaits.

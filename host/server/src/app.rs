@@ -59,7 +59,15 @@ fn token_directory(config: &ServeConfig) -> anyhow::Result<TokenDirectory> {
     let mut tokens = TokenDirectory::default();
     let origin = config.config_path.as_ref().map(|path| path.display().to_string()).unwrap_or_else(|| "config".into());
     for (index, token) in config.file.tokens.iter().enumerate() {
-        tokens.insert(&token.token, token.principal(format!("config:{origin}#tokens[{index}]")));
+        token.validate().with_context(|| format!("{origin}: tokens[{index}] ({})", token.actor))?;
+        if !tokens.insert(&token.token, token.principal(format!("config:{origin}#tokens[{index}]"))) {
+            bail!("{origin}: tokens[{index}] ({}) repeats an earlier token", token.actor);
+        }
+    }
+    if config.demo && !config.file.tokens.is_empty() {
+        tracing::warn!(
+            "--demo adds demo admin and director tokens beside the configured ones: never do this in production"
+        );
     }
     if config.demo {
         let cast = demo::demo_tokens();

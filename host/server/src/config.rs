@@ -59,7 +59,7 @@ pub struct FileConfig {
     pub matrix: Option<ApprovalMatrix>,
 }
 
-/// Limits on every HTTP request.
+/// Limits on every HTTP request: the body size, and how long receiving it may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpLimits {
@@ -132,6 +132,26 @@ pub struct TokenConfig {
 }
 
 impl TokenConfig {
+    /// Refuses a token that could not work as written.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.token.trim().len() < 16 {
+            anyhow::bail!("the token must be at least 16 characters");
+        }
+        if self.roles.is_empty() {
+            anyhow::bail!("no roles");
+        }
+        let approver = self.roles.contains(&Role::Approver);
+        match (approver, self.level) {
+            (true, None) => anyhow::bail!("an approver needs a level"),
+            (false, Some(_)) => anyhow::bail!("a level is only for the approver role"),
+            _ => {}
+        }
+        if let Some((currency, limit)) = self.limits.iter().find(|(_, limit)| **limit < 0) {
+            anyhow::bail!("the limit for {currency} is negative ({limit})");
+        }
+        Ok(())
+    }
+
     /// The principal, with `source` saying where its authority is defined.
     pub fn principal(&self, source: String) -> Principal {
         Principal {

@@ -55,7 +55,7 @@ pub fn demo_tokens() -> BTreeMap<&'static str, TokenConfig> {
 pub fn publish(tokens: &BTreeMap<&'static str, TokenConfig>, data_dir: &Path) -> anyhow::Result<()> {
     let by_role: BTreeMap<&str, &str> = tokens.iter().map(|(role, config)| (*role, config.token.as_str())).collect();
     let path = data_dir.join(TOKENS_FILE);
-    std::fs::write(&path, serde_json::to_vec_pretty(&by_role)?).with_context(|| format!("write {}", path.display()))?;
+    write_private(&path, &serde_json::to_vec_pretty(&by_role)?).with_context(|| format!("write {}", path.display()))?;
     println!("levee demo tokens (also in {}):", path.display());
     for (role, config) in tokens {
         let authority = config
@@ -67,4 +67,17 @@ pub fn publish(tokens: &BTreeMap<&'static str, TokenConfig>, data_dir: &Path) ->
         println!("  {role:<10} {:<16} {:<60} {authority}", config.actor, config.token);
     }
     Ok(())
+}
+
+/// Writes a file only its owner can read: it holds admin and director tokens.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    file.write_all(bytes)
 }

@@ -1,6 +1,10 @@
-//! The axum shell: reads the body under the size limit, hands the request to levee-core's
-//! route table on a blocking thread (the core is synchronous; policies and the store block),
-//! and sends back what it answers. Timeouts and tracing are tower layers.
+//! The axum shell: reads the body under the size limit and within the time limit, hands the
+//! request to levee-core's route table on a blocking thread (the core is synchronous; policies
+//! and the store block), and sends back what it answers. Tracing is a tower layer.
+//!
+//! The time limit covers receiving the request, not handling it: once the core has the request
+//! it runs to its answer (each policy has its own deadline), because abandoning it could leave
+//! a committed change reported as a failure.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,10 +13,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use http::StatusCode;
 use levee_core::Levee;
 use levee_core::api::{self, ApiError};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::HttpLimits;
@@ -25,14 +27,7 @@ struct Shell {
 
 /// The whole HTTP application: every path goes to the core's route table.
 pub fn app(levee: Arc<Levee>, limits: HttpLimits) -> Router {
-    Router::new()
-        .fallback(forward)
-        .with_state(Shell { levee, limits })
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_millis(limits.timeout_ms),
-        ))
-        .layer(TraceLayer::new_for_http())
+    Router::new().fallback(forward).with_state(Shell { levee, limits }).layer(TraceLayer::new_for_http())
 }
 
 async fn forward(State(shell): State<Shell>, request: Request) -> Response {
@@ -46,8 +41,11 @@ async fn forward(State(shell): State<Shell>, request: Request) -> Response {
     if declared.is_some_and(|length| length > limit) {
         return to_axum(ApiError::PayloadTooLarge { limit_bytes: limit }.into_response());
     }
-    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
-        return to_axum(ApiError::PayloadTooLarge { limit_bytes: limit }.into_response());
+    let timeout = Duration::from_millis(shell.limits.timeout_ms);
+    let bytes = match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => return to_axum(ApiError::PayloadTooLarge { limit_bytes: limit }.into_response()),
+        Err(_) => return to_axum(ApiError::RequestTimeout { limit_ms: shell.limits.timeout_ms }.into_response()),
     };
     let request = http::Request::from_parts(parts, bytes.to_vec());
     let levee = shell.levee.clone();

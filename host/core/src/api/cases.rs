@@ -11,8 +11,12 @@ const SUBMITTERS: &[Role] = &[Role::Agent, Role::Approver, Role::Admin];
 /// Who may read any case.
 const READERS: &[Role] = &[Role::Agent, Role::Approver, Role::Auditor, Role::Admin];
 
-/// Submit a refund, credit, fee waiver, write-off or override and get the decision.
+/// Submit a refund, credit, fee waiver, write-off or override and get the decision. Send an
+/// `Idempotency-Key` header to make retries safe: the same key and request return the case the
+/// first attempt created (with `Idempotent-Replayed: true`); the same key with a different
+/// request is refused.
 #[utoipa::path(post, path = "/v1/cases", tag = "cases", request_body = SubmitRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe (at most 200 characters)")),
     responses(
         (status = 201, description = "Decided: auto-approved, pending approval or rejected", body = CaseView),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
@@ -24,8 +28,13 @@ const READERS: &[Role] = &[Role::Agent, Role::Approver, Role::Auditor, Role::Adm
 pub fn submit(call: &Call<'_>) -> Result<Response, ApiError> {
     let requester = call.principal_with(SUBMITTERS, "submitting a case")?;
     let request: SubmitRequest = call.json()?;
-    let case = call.levee.submit(requester, &request)?;
-    Ok(json_response(StatusCode::CREATED, &CaseView::new(case, None)))
+    let key = call.header("idempotency-key");
+    let submitted = call.levee.submit(requester, &request, key.as_deref())?;
+    let mut response = json_response(StatusCode::CREATED, &CaseView::new(submitted.case, None));
+    if submitted.replayed {
+        response.headers_mut().insert("idempotent-replayed", http::HeaderValue::from_static("true"));
+    }
+    Ok(response)
 }
 
 /// A case with its decision and full ledger.
@@ -52,7 +61,7 @@ pub fn get(call: &Call<'_>) -> Result<Response, ApiError> {
     ),
     security(("bearer" = [])))]
 pub fn approve(call: &Call<'_>) -> Result<Response, ApiError> {
-    let approver = call.principal()?;
+    let approver = call.principal_with(&[Role::Approver], "approving a case")?;
     let request: ApproveRequest = call.json()?;
     ok(&CaseView::new(call.levee.approve(call.id(), approver, &request)?, None))
 }
@@ -63,7 +72,7 @@ pub fn approve(call: &Call<'_>) -> Result<Response, ApiError> {
     responses((status = 200, body = CaseView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub fn reject(call: &Call<'_>) -> Result<Response, ApiError> {
-    let approver = call.principal()?;
+    let approver = call.principal_with(&[Role::Approver], "rejecting a case")?;
     let request: RejectRequest = call.json()?;
     ok(&CaseView::new(call.levee.reject(call.id(), approver, &request)?, None))
 }

@@ -32,6 +32,12 @@ pub enum ApiError {
     UnsupportedMediaType,
     /// The store is down or slow: try again.
     Unavailable(String),
+    /// The store holds a record the ledger does not vouch for.
+    Integrity(String),
+    /// The request body did not arrive in time.
+    RequestTimeout {
+        limit_ms: u64,
+    },
     Internal(String),
 }
 
@@ -65,6 +71,8 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Integrity(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -103,6 +111,10 @@ impl ApiError {
                 detail("unsupported_media_type", "send the body as application/json".to_owned())
             }
             ApiError::Unavailable(_) => detail("unavailable", "the store is unavailable: retry shortly".to_owned()),
+            ApiError::Integrity(message) => detail("integrity_check_failed", message.clone()),
+            ApiError::RequestTimeout { limit_ms } => {
+                detail("request_timeout", format!("the request body did not arrive within {limit_ms} ms"))
+            }
             ApiError::Internal(_) => detail("internal", "internal error; it has been logged".to_owned()),
         };
         ErrorBody { error: detail }
@@ -111,7 +123,9 @@ impl ApiError {
     /// The response for this error.
     pub fn into_response(self) -> http::Response<Vec<u8>> {
         match &self {
-            ApiError::Unavailable(message) | ApiError::Internal(message) => tracing::error!(%message, "request failed"),
+            ApiError::Unavailable(message) | ApiError::Internal(message) | ApiError::Integrity(message) => {
+                tracing::error!(%message, "request failed")
+            }
             _ => tracing::debug!(error = ?self, "request refused"),
         }
         let mut response = super::json_response(self.status(), &self.body());
@@ -147,6 +161,7 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::NotFound(id) => ApiError::NotFound(format!("case {id} does not exist")),
             ServiceError::Store(error) => error.into(),
+            ServiceError::Integrity(message) => ApiError::Integrity(message),
         }
     }
 }

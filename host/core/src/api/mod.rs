@@ -103,6 +103,11 @@ impl Call<'_> {
         self.id.as_deref().unwrap_or_default()
     }
 
+    /// A request header as text, if present.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.request.headers().get(name).and_then(|value| value.to_str().ok()).map(str::to_owned)
+    }
+
     /// A query parameter, if present.
     pub fn query(&self, name: &str) -> Option<String> {
         let query = self.request.uri().query()?;
@@ -115,7 +120,8 @@ impl Call<'_> {
     /// The body as JSON of type `T`; 400 for broken JSON, 422 naming the field otherwise.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         let content_type = self.request.headers().get(http::header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
-        if content_type.is_some_and(|value| !value.trim_start().starts_with("application/json")) {
+        let is_json = |value: &str| value.trim_start().to_ascii_lowercase().starts_with("application/json");
+        if content_type.is_some_and(|value| !is_json(value)) {
             return Err(ApiError::UnsupportedMediaType);
         }
         parse_json(self.request.body())

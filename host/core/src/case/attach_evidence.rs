@@ -1,7 +1,7 @@
 //! Attaching evidence to a pending case: by its requester, an approver, or an admin.
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{Case, Transition, TransitionError, advanced, require_pending};
@@ -11,7 +11,7 @@ use crate::ledger::EventType;
 use crate::validation::{FieldError, optional_text, required_text, sha256_hex};
 
 /// A piece of evidence, as submitted (`POST /v1/cases/{id}/evidence`, or inline at submission).
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EvidenceRequest {
     pub kind: EvidenceKind,

@@ -4,7 +4,7 @@
 //! submitted ─┬─> auto_approved
 //!            ├─> rejected
 //!            └─> pending_approval ─┬─> approved
-//!                 (escalated) ─────┼─> rejected
+//!                                  ├─> rejected
 //!                                  └─> cancelled
 //! ```
 //!
@@ -94,7 +94,9 @@ pub struct Closure {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Case {
     pub id: String,
-    /// Bumped by every transition; a transition based on an older version loses with 409.
+    /// Bumped by every transition. A request that sends `expected_version` loses with 409 if
+    /// the case has moved on; any transition loses with 409 if the case changes between being
+    /// read and being committed.
     pub version: u64,
     pub kind: CaseKind,
     pub amount: Money,
@@ -120,6 +122,10 @@ pub struct Case {
     pub updated_at: DateTime<Utc>,
     /// Ledger sequence numbers of this case's entries, oldest first.
     pub ledger_seqs: Vec<u64>,
+    /// The submitter's `Idempotency-Key`, if they sent one: a retry with the same key returns
+    /// this case instead of creating another.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 impl Case {
@@ -204,4 +210,98 @@ fn advanced(case: &Case, at: DateTime<Utc>) -> Case {
     next.version += 1;
     next.updated_at = at;
     next
+}
+
+/// What the ledger check remembers of a case between its entries, to prove that each entry
+/// follows legally from the one before: one version on, one more ledger entry, the request and
+/// decision unchanged, approvals and evidence only ever appended, and only a pending case moved.
+/// Digests keep it small, so a ledger of many cases can be walked in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lineage {
+    /// The entry this state was recorded at.
+    pub last_seq: u64,
+    pub version: u64,
+    pub status: CaseStatus,
+    pub state_hash: String,
+    fixed: String,
+    ledger_seqs: (usize, String),
+    approvals: (usize, String),
+    evidence: (usize, String),
+}
+
+impl Lineage {
+    /// The lineage of `case` as an entry recorded it (`state_hash` is that entry's).
+    pub fn of(case: &Case, state_hash: &str) -> Lineage {
+        Lineage {
+            last_seq: case.ledger_seqs.last().copied().unwrap_or_default(),
+            version: case.version,
+            status: case.status,
+            state_hash: state_hash.to_owned(),
+            fixed: fixed_digest(case),
+            ledger_seqs: prefix_digest(&case.ledger_seqs, case.ledger_seqs.len()),
+            approvals: prefix_digest(&case.approvals, case.approvals.len()),
+            evidence: prefix_digest(&case.evidence, case.evidence.len()),
+        }
+    }
+
+    /// Checks the first entry of a case: a submission at version 1 naming only itself.
+    pub fn check_first(case: &Case, event: EventType, seq: u64) -> Result<(), String> {
+        if event != EventType::CaseSubmitted || case.version != 1 || case.ledger_seqs != [seq] {
+            return Err(format!("the first entry of case {} is not its submission at version 1", case.id));
+        }
+        Ok(())
+    }
+
+    /// Checks that `next`, recorded at `seq`, legally follows this state.
+    pub fn check_successor(&self, next: &Case, seq: u64) -> Result<(), String> {
+        let problem = if self.status != CaseStatus::PendingApproval {
+            Some(format!("case {} changed after it was {}", next.id, self.status.as_str()))
+        } else if next.version != self.version + 1 {
+            Some(format!("case {} jumped from version {} to {}", next.id, self.version, next.version))
+        } else if next.ledger_seqs.len() != self.ledger_seqs.0 + 1 || next.ledger_seqs.last() != Some(&seq) {
+            Some(format!("case {} does not list entry {seq} as its next entry", next.id))
+        } else if fixed_digest(next) != self.fixed {
+            Some(format!("the request or decision of case {} changed", next.id))
+        } else if !keeps_prefix(&next.ledger_seqs, &self.ledger_seqs)
+            || !keeps_prefix(&next.approvals, &self.approvals)
+            || !keeps_prefix(&next.evidence, &self.evidence)
+        {
+            Some(format!("earlier entries, approvals or evidence of case {} were rewritten", next.id))
+        } else {
+            None
+        };
+        problem.map_or(Ok(()), Err)
+    }
+}
+
+/// The parts of a case no transition after submission may change.
+fn fixed_digest(case: &Case) -> String {
+    crate::ledger::sha256_of_json(&serde_json::json!([
+        case.id,
+        case.kind,
+        case.amount,
+        case.customer_ref,
+        case.order_ref,
+        case.requester,
+        case.requester_role,
+        case.team,
+        case.channel,
+        case.exception_code,
+        case.code_category,
+        case.taxonomy_version,
+        case.rationale,
+        case.attributes,
+        case.decision,
+        case.submitted_at,
+        case.idempotency_key,
+    ]))
+}
+
+fn prefix_digest<T: Serialize>(items: &[T], length: usize) -> (usize, String) {
+    (length, crate::ledger::sha256_of_json(&items[..length.min(items.len())]))
+}
+
+/// Whether `items` starts with the recorded prefix (its length and digest).
+fn keeps_prefix<T: Serialize>(items: &[T], (length, digest): &(usize, String)) -> bool {
+    items.len() >= *length && prefix_digest(items, *length).1 == *digest
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{Case, CaseKind, CaseStatus, Transition};
@@ -19,7 +19,7 @@ use crate::validation::{FieldError, optional_text, required_text};
 use super::attach_evidence::EvidenceRequest;
 
 /// `POST /v1/cases`. The requester is whoever holds the bearer token.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitRequest {
     pub kind: CaseKind,
@@ -44,7 +44,7 @@ pub struct SubmitRequest {
 }
 
 /// An amount as submitted: integer minor units and an ISO-4217 code.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoneyInput {
     /// A whole number: no fraction, no exponent, at most 2^53 - 1.
@@ -111,6 +111,10 @@ impl SubmitRequest {
         if self.attributes.len() > MAX_ATTRIBUTES {
             return Err(FieldError::new("attributes", format!("at most {MAX_ATTRIBUTES} attributes")));
         }
+        for (key, value) in &self.attributes {
+            required_text("attributes (a key)", key, 64)?;
+            optional_text(&format!("attributes.{key}"), Some(value), 1_000)?;
+        }
         let evidence = self
             .evidence
             .iter()
@@ -141,11 +145,12 @@ pub struct SubmitContext<'a> {
     pub taxonomy_version: &'a str,
     pub at: DateTime<Utc>,
     pub decision: CaseDecision,
+    pub idempotency_key: Option<String>,
 }
 
 /// The new case and its first ledger entry.
 pub fn submit(submission: ValidSubmission, context: SubmitContext<'_>) -> Transition {
-    let SubmitContext { case_id, requester, taxonomy_version, at, decision } = context;
+    let SubmitContext { case_id, requester, taxonomy_version, at, decision, idempotency_key } = context;
     let evidence: Vec<Evidence> =
         submission.evidence.into_iter().map(|item| item.into_evidence(&requester.actor, at)).collect();
     let mut case = Case {
@@ -173,6 +178,7 @@ pub fn submit(submission: ValidSubmission, context: SubmitContext<'_>) -> Transi
         decided_at: None,
         updated_at: at,
         ledger_seqs: Vec::new(),
+        idempotency_key,
     };
     hold_auto_approval_for_missing_evidence(&mut case);
     case.status = match case.decision.verdict {

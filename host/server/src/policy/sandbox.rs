@@ -93,7 +93,36 @@ impl ResourceLimiter for SandboxState {
 pub struct WasmPolicyEngine {
     engine: Engine,
     chain: Vec<ReadyPolicy>,
+    /// Evaluations run at most this many at a time: deadlines are wall-clock, so more than
+    /// the machine has cores would let contention, not the policy, break them.
+    running: EvaluationSlots,
     _ticker: EpochTicker,
+}
+
+/// A counting semaphore over evaluations (std only: evaluations run on blocking threads).
+struct EvaluationSlots {
+    free: std::sync::Mutex<usize>,
+    released: std::sync::Condvar,
+}
+
+impl EvaluationSlots {
+    fn new(slots: usize) -> Self {
+        EvaluationSlots { free: std::sync::Mutex::new(slots.max(1)), released: std::sync::Condvar::new() }
+    }
+
+    /// Runs `work` once a slot is free.
+    fn run<T>(&self, work: impl FnOnce() -> T) -> T {
+        let mut free = self.free.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        while *free == 0 {
+            free = self.released.wait(free).unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        *free -= 1;
+        drop(free);
+        let result = work();
+        *self.free.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) += 1;
+        self.released.notify_one();
+        result
+    }
 }
 
 impl WasmPolicyEngine {
@@ -103,10 +132,16 @@ impl WasmPolicyEngine {
         let engine = build_engine(largest_memory)?;
         let chain = specs.into_iter().map(|spec| prepare(&engine, spec)).collect::<anyhow::Result<Vec<_>>>()?;
         let ticker = EpochTicker::start(engine.clone());
-        Ok(WasmPolicyEngine { engine, chain, _ticker: ticker })
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let running = EvaluationSlots::new(cores.min(POOLED_INSTANCES as usize));
+        Ok(WasmPolicyEngine { engine, chain, running, _ticker: ticker })
     }
 
     fn evaluate_one(&self, policy: &ReadyPolicy, facts: &Facts) -> PolicyEvaluation {
+        self.running.run(|| self.evaluate_now(policy, facts))
+    }
+
+    fn evaluate_now(&self, policy: &ReadyPolicy, facts: &Facts) -> PolicyEvaluation {
         let started = Instant::now();
         let mut store = new_store(&self.engine, &policy.limits);
         let outcome = run_evaluate(&mut store, policy, facts);
@@ -198,7 +233,7 @@ fn run_evaluate(
     policy: &ReadyPolicy,
     facts: &Facts,
 ) -> Result<levee_core::engine::PolicyDecision, EvaluationError> {
-    let instance = policy.pre.instantiate(&mut *store).map_err(EvaluationError::Wasm)?;
+    let instance = policy.pre.instantiate(&mut *store).map_err(EvaluationError::Instantiate)?;
     let wit_facts = convert::facts_to_wit(facts);
     let answer = instance
         .levee_policy_rules()
@@ -211,19 +246,25 @@ fn run_evaluate(
 }
 
 enum EvaluationError {
+    /// No instance could be made: the pool is exhausted, or the policy's initial memory is
+    /// over its cap.
+    Instantiate(wasmtime::Error),
     Wasm(wasmtime::Error),
     Policy(PolicyFailure),
 }
 
 /// Names what went wrong: out of fuel, past the deadline, over the memory cap, or a trap.
 fn name_failure(error: &EvaluationError, state: &SandboxState, limits: &SandboxLimits) -> PolicyFailure {
-    let error = match error {
-        EvaluationError::Policy(failure) => return failure.clone(),
-        EvaluationError::Wasm(error) => error,
-    };
     if state.memory_cap_hit {
         return PolicyFailure::MemoryLimit { limit_bytes: limits.memory_bytes };
     }
+    let error = match error {
+        EvaluationError::Policy(failure) => return failure.clone(),
+        EvaluationError::Instantiate(error) => {
+            return PolicyFailure::Unavailable { message: format!("no sandbox instance: {error:#}") };
+        }
+        EvaluationError::Wasm(error) => error,
+    };
     match error.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => PolicyFailure::FuelExhausted { limit: limits.fuel },
         Some(Trap::Interrupt) => PolicyFailure::DeadlineExceeded { limit_ms: limits.deadline_ms },
