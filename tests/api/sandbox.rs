@@ -105,3 +105,37 @@ async fn erroring_policy_fails_closed() {
     assert_eq!(failure_of(&server).await, "returned an error (internal): hostile error");
     server.stop().await;
 }
+
+/// Compiled policies are kept in the data directory by digest and engine settings, and a
+/// restart loads them instead of compiling again.
+#[tokio::test]
+async fn compiled_policies_are_kept_and_reused_across_restarts() {
+    let server = TestServer::start().await;
+    let answer = server.submit(refund(4_000, "cached")).await;
+    let digests: Vec<String> = answer["decision"]["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|policy| policy["digest"].as_str().unwrap().to_owned())
+        .collect();
+    let data_dir = server.data_dir.clone();
+    let temp = server.stop().await;
+
+    let cache = data_dir.join(levee::app::COMPILED_CACHE);
+    let kept = |digest: &str| -> std::fs::Metadata {
+        let entry = std::fs::read_dir(&cache)
+            .unwrap()
+            .filter_map(Result::ok)
+            .find(|entry| entry.file_name().to_string_lossy().starts_with(digest))
+            .unwrap_or_else(|| panic!("no compiled entry for {digest}"));
+        entry.metadata().unwrap()
+    };
+    let before: Vec<_> = digests.iter().map(|digest| kept(digest).modified().unwrap()).collect();
+
+    let server = TestServer::start_in(&data_dir, &Options::default()).await;
+    assert_eq!(server.submit(refund(4_000, "cached-again")).await["status"], "auto_approved");
+    server.stop().await;
+    let after: Vec<_> = digests.iter().map(|digest| kept(digest).modified().unwrap()).collect();
+    assert_eq!(before, after, "the restart reused the compiled files instead of rewriting them");
+    drop(temp);
+}

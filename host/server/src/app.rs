@@ -17,6 +17,9 @@ use crate::config::{PolicyConfig, ServeConfig};
 use crate::policy::{LoadedPolicySpec, PolicySource, WasmPolicyEngine, builtin};
 use crate::{demo, http, store};
 
+/// Where compiled policies are kept, inside the data directory.
+pub const COMPILED_CACHE: &str = "compiled";
+
 /// Builds the service: opens the store, loads the policy chain, resolves tokens.
 pub fn build_levee(config: &ServeConfig) -> anyhow::Result<Levee> {
     std::fs::create_dir_all(&config.data_dir).with_context(|| format!("create {}", config.data_dir.display()))?;
@@ -27,7 +30,7 @@ pub fn build_levee(config: &ServeConfig) -> anyhow::Result<Levee> {
         .iter()
         .map(|policy| policy_spec(policy, config, &taxonomy, &matrix))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let engine = WasmPolicyEngine::new(specs)?;
+    let engine = WasmPolicyEngine::new(specs, Some(&config.data_dir.join(COMPILED_CACHE)))?;
     let tokens = token_directory(config)?;
     let store = store::open(&config.file.store, &config.data_dir)?;
     Ok(Levee::new(store, Arc::new(engine), Arc::new(SystemClock), Settings { taxonomy, matrix, tokens }))

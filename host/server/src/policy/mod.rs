@@ -4,6 +4,7 @@
 //! - `sandbox`: the engine configuration, the per-evaluation store and its limits, and how a
 //!   failure is named.
 //! - `convert`: facts and decisions between levee-core and the WIT bindings.
+//! - `validate`: what a plugin must be before it is loaded, each refusal named.
 //! - `builtin`: the default policies, compiled from guest-policies/ by build.rs.
 //! - `runner`: `levee policy test`, one plugin against fixture cases, with its resource use.
 //! - `scaffold`: `levee policy new`, a plugin project on the SDK.
@@ -13,6 +14,7 @@ mod convert;
 pub mod runner;
 mod sandbox;
 pub mod scaffold;
+pub mod validate;
 
 pub use sandbox::{LoadedPolicySpec, PolicySource, SandboxLimits, WasmPolicyEngine};
 

@@ -3,6 +3,8 @@
 //! a fresh instance from the pooling allocator. Whatever goes wrong is named and reported as a
 //! `PolicyFailure`, which the core turns into a fail-closed decision.
 
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -16,6 +18,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
 
 use super::convert;
+use super::validate::{self, Rejection};
 use super::{Policy, PolicyPre};
 
 /// How often the epoch advances; deadlines are counted in these ticks.
@@ -127,10 +130,15 @@ impl EvaluationSlots {
 
 impl WasmPolicyEngine {
     /// Compiles and pre-instantiates every policy, and checks each answers `describe()`.
-    pub fn new(specs: Vec<LoadedPolicySpec>) -> anyhow::Result<Self> {
+    ///
+    /// With a `compiled_cache` folder, compiled components are kept there by digest and engine
+    /// settings, so a restart loads them instead of compiling again.
+    pub fn new(specs: Vec<LoadedPolicySpec>, compiled_cache: Option<&Path>) -> anyhow::Result<Self> {
         let largest_memory = specs.iter().map(|spec| spec.limits.memory_bytes).max().unwrap_or(16 << 20);
         let engine = build_engine(largest_memory)?;
-        let chain = specs.into_iter().map(|spec| prepare(&engine, spec)).collect::<anyhow::Result<Vec<_>>>()?;
+        let cache = compiled_cache.map(|folder| CompiledCache::new(&engine, folder));
+        let chain =
+            specs.into_iter().map(|spec| prepare(&engine, spec, cache.as_ref())).collect::<anyhow::Result<Vec<_>>>()?;
         let ticker = EpochTicker::start(engine.clone());
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let running = EvaluationSlots::new(cores.min(POOLED_INSTANCES as usize));
@@ -186,22 +194,25 @@ fn build_engine(memory_cap: u64) -> anyhow::Result<Engine> {
     Engine::new(&config).map_err(|error| anyhow!("cannot configure the wasmtime engine: {error}"))
 }
 
-/// Compiles a policy, links it against nothing (a policy may import nothing), and asks it to
-/// describe itself.
-fn prepare(engine: &Engine, spec: LoadedPolicySpec) -> anyhow::Result<ReadyPolicy> {
+/// Validates and compiles a policy (or loads it compiled), links it against nothing (a policy
+/// may import nothing but the contract's types), and asks it to describe itself.
+fn prepare(engine: &Engine, spec: LoadedPolicySpec, cache: Option<&CompiledCache>) -> anyhow::Result<ReadyPolicy> {
     let bytes: &[u8] = match &spec.source {
         PolicySource::Builtin(bytes) => bytes,
         PolicySource::Bytes(bytes) => bytes,
     };
     let digest = hex::encode(Sha256::digest(bytes));
-    let component = Component::new(engine, bytes)
-        .map_err(|error| anyhow!("policy {}: not a valid component: {error}", spec.name))?;
+    let component = match cache {
+        Some(cache) => cache.load_or_compile(engine, bytes, &digest),
+        None => validate::check(engine, bytes),
+    }
+    .map_err(|rejection| anyhow!("policy {}: {rejection}", spec.name))?;
     let linker: Linker<SandboxState> = Linker::new(engine);
     let instance_pre = linker
         .instantiate_pre(&component)
         .map_err(|error| anyhow!("policy {}: imports something levee does not provide: {error}", spec.name))?;
     let pre = PolicyPre::new(instance_pre)
-        .map_err(|error| anyhow!("policy {}: is not a levee:policy component: {error}", spec.name))?;
+        .map_err(|error| anyhow!("policy {}: {}", spec.name, Rejection::WrongWorld(format!("{error:#}"))))?;
     let params = serde_json::to_string(&spec.params).context("encode policy parameters")?;
     let mut store = new_store(engine, &spec.limits);
     let info = pre
@@ -215,6 +226,53 @@ fn prepare(engine: &Engine, spec: LoadedPolicySpec) -> anyhow::Result<ReadyPolic
         limits: spec.limits,
         pre,
     })
+}
+
+/// Compiled components on disk, named by the component's sha256 and the engine's compatibility
+/// hash, so that a restart (or another policy with the same bytes) does not compile again.
+struct CompiledCache {
+    folder: PathBuf,
+    engine_hash: String,
+}
+
+impl CompiledCache {
+    fn new(engine: &Engine, folder: &Path) -> Self {
+        let mut hasher = std::hash::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        CompiledCache { folder: folder.to_path_buf(), engine_hash: format!("{:016x}", hasher.finish()) }
+    }
+
+    /// Validates the bytes, then loads the compiled form if this engine made it before, or
+    /// compiles and keeps it. A cache that cannot be written is only logged.
+    fn load_or_compile(&self, engine: &Engine, bytes: &[u8], digest: &str) -> Result<Component, Rejection> {
+        validate::check_header(bytes)?;
+        let path = self.folder.join(format!("{digest}-{}.cwasm", self.engine_hash));
+        if path.exists() {
+            // SAFETY: levee wrote this file itself, into its own data directory, under a name
+            // made of the sha256 of the exact component bytes and this engine's compatibility
+            // hash; wasmtime also checks the engine header when it loads it. Anyone who can
+            // write there can already replace the levee binary.
+            match unsafe { Component::deserialize_file(engine, &path) } {
+                Ok(component) => return validate::check_imports(engine, &component).map(|()| component),
+                Err(error) => {
+                    tracing::warn!(path = %path.display(), %error, "compiled cache entry unusable; recompiling")
+                }
+            }
+        }
+        let component = validate::check(engine, bytes)?;
+        if let Err(error) = self.keep(&component, &path) {
+            tracing::warn!(path = %path.display(), %error, "could not keep the compiled component");
+        }
+        Ok(component)
+    }
+
+    fn keep(&self, component: &Component, path: &Path) -> anyhow::Result<()> {
+        std::fs::create_dir_all(&self.folder)?;
+        let temporary = path.with_extension("tmp");
+        std::fs::write(&temporary, component.serialize().map_err(|error| anyhow!("{error}"))?)?;
+        std::fs::rename(&temporary, path)?;
+        Ok(())
+    }
 }
 
 /// A store for one evaluation, with its budget set.

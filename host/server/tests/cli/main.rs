@@ -189,3 +189,27 @@ fn scaffolded_plugin_builds_tests_and_runs() {
     assert_eq!(code, Some(0), "{report}");
     assert!(report.contains("4 cases, 4 with expectations, 0 not as expected"), "{report}");
 }
+
+/// Plugins that are not what levee runs are refused before loading, each naming the problem.
+#[test]
+fn invalid_plugins_are_refused_naming_the_problem() {
+    let temp = tempfile::tempdir().unwrap();
+    let fixtures = json!([{"facts": {"kind": "refund", "amount": {"minor_units": 100, "currency": "USD"}}}]);
+    std::fs::write(temp.path().join("cases.json"), fixtures.to_string()).unwrap();
+    let plugins: [(&str, Vec<u8>, &str); 4] = [
+        ("random.wasm", b"this is not webassembly at all".to_vec(), "is not a WebAssembly binary"),
+        ("module.wasm", wat::parse_str("(module)").unwrap(), "is a core WebAssembly module, not a component"),
+        (
+            "sockets.wasm",
+            wat::parse_str(r#"(component (import "wasi:sockets/tcp@0.2.0" (instance)))"#).unwrap(),
+            "imports wasi:sockets/tcp@0.2.0, which plugins may not use",
+        ),
+        ("empty.wasm", wat::parse_str("(component)").unwrap(), "is not a levee:policy plugin"),
+    ];
+    for (file, bytes, problem) in plugins {
+        std::fs::write(temp.path().join(file), bytes).unwrap();
+        let (code, output) = levee(&["policy", "test", file, "--cases", "cases.json"], temp.path());
+        assert_eq!(code, Some(2), "{file}: {output}");
+        assert!(output.contains(problem), "{file}: expected «{problem}» in {output}");
+    }
+}
