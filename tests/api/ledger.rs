@@ -97,7 +97,7 @@ async fn altered_case_record_is_named_by_verify() {
 
     let report = levee::audit::verify(&data_dir).unwrap();
     let mismatch = report.first_mismatch.expect("the forged record is found");
-    assert_eq!((mismatch.seq, mismatch.case_id.as_deref()), (1, Some(id.as_str())));
+    assert_eq!((mismatch.seq, mismatch.subject.as_deref()), (1, Some(id.as_str())));
     drop(temp);
 }
 
@@ -143,7 +143,7 @@ async fn edited_case_record_is_refused_before_any_decision() {
     assert_eq!(server.get("auditor", &format!("/v1/cases/{id}")).await.0, StatusCode::INTERNAL_SERVER_ERROR);
     let report = server.verify().await;
     assert_eq!(
-        (report["ok"].as_bool(), report["first_mismatch"]["case_id"].as_str()),
+        (report["ok"].as_bool(), report["first_mismatch"]["subject"].as_str()),
         (Some(false), Some(id.as_str()))
     );
     server.stop().await;

@@ -15,12 +15,13 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::case::{Case, Lineage, Transition};
+use crate::case::{Case, Lineage};
 use crate::engine::PolicyIdentity;
 use crate::identity::Role;
 use crate::ledger::{ChainChecker, GENESIS_HASH, LedgerEntry, Mismatch, VerifyReport, sha256_of_json};
-use crate::projections::{self, case_key, encode, read};
+use crate::projections::{self, encode, read, subject_key};
 use crate::store::{Store, StoreError};
+use crate::subject::{Change, Subject};
 
 pub const HEAD_KEY: &str = "ledger/head";
 
@@ -35,8 +36,18 @@ pub fn entry_key(seq: u64) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerSlot {
     pub entry: LedgerEntry,
-    /// The case as it stood after the entry; its hash is the entry's `state_hash`.
-    pub case: Case,
+    /// The subject as it stood after the entry; its hash is the entry's `state_hash`.
+    pub subject: Subject,
+}
+
+impl LedgerSlot {
+    /// The case this slot is about, if it is about a case.
+    pub fn into_case(self) -> Option<Case> {
+        match self.subject {
+            Subject::Case(case) => Some(case),
+            Subject::PolicyRegistry(_) => None,
+        }
+    }
 }
 
 /// The last entry of the log.
@@ -79,7 +90,7 @@ impl<'a> Journal<'a> {
         let hinted = read::<Tip>(self.store, HEAD_KEY)?.map(|(tip, _)| tip).unwrap_or_else(Tip::genesis);
         let mut tip = hinted.clone();
         while let Some(slot) = self.slot(tip.seq + 1)? {
-            projections::apply(self.store, &slot.entry, &slot.case)?;
+            projections::apply(self.store, &slot.entry, &slot.subject)?;
             tip = Tip { seq: slot.entry.seq, hash: slot.entry.hash };
         }
         if tip.seq > hinted.seq {
@@ -88,15 +99,15 @@ impl<'a> Journal<'a> {
         Ok(tip)
     }
 
-    /// Tries to commit `transition` as the entry after `tip`. `Ok(None)` means another writer
+    /// Tries to commit `change` as the entry after `tip`. `Ok(None)` means another writer
     /// took that place first: settle and try again.
     pub fn try_append(
         &self,
         tip: &Tip,
-        transition: Transition,
+        change: impl Into<Change>,
         context: EntryContext,
     ) -> Result<Option<LedgerSlot>, StoreError> {
-        let slot = seal(tip, transition, context);
+        let slot = seal(tip, change.into(), context);
         if !self.store.compare_and_swap(&entry_key(slot.entry.seq), None, &encode(&slot)?)? {
             return Ok(None);
         }
@@ -104,7 +115,7 @@ impl<'a> Journal<'a> {
         // fail now are finished by the next settle, on this host or another.
         let tip = Tip { seq: slot.entry.seq, hash: slot.entry.hash.clone() };
         if let Err(error) =
-            projections::apply(self.store, &slot.entry, &slot.case).and_then(|()| self.advance_head(&tip))
+            projections::apply(self.store, &slot.entry, &slot.subject).and_then(|()| self.advance_head(&tip))
         {
             tracing::warn!(seq = tip.seq, %error, "entry committed; its projections will be finished by the next settle");
         }
@@ -143,19 +154,19 @@ impl<'a> Journal<'a> {
 
     /// Settles the log (finishing projections a crash left, from the log alone), then
     /// recomputes the chain up to the settled tip. It names the first entry where any of these
-    /// fail: the entry's place, link and own hash; the case state stored with it; the entry
-    /// following legally from the case's previous entry; no entry missing below the tip or just
-    /// past it; every case record equal to the state its last entry recorded.
+    /// fail: the entry's place, link and own hash; the subject state stored with it; the entry
+    /// following legally from its subject's previous entry; no entry missing below the tip or
+    /// just past it; every subject's record equal to the state its last entry recorded.
     pub fn verify(&self) -> Result<VerifyReport, StoreError> {
         let tip = self.settle()?;
         let mut checker = ChainChecker::default();
-        let mut cases: BTreeMap<String, Lineage> = BTreeMap::new();
-        let mut first_mismatch = self.walk(tip.seq, &mut checker, &mut cases)?;
+        let mut subjects: BTreeMap<String, Remembered> = BTreeMap::new();
+        let mut first_mismatch = self.walk(tip.seq, &mut checker, &mut subjects)?;
         if first_mismatch.is_none() {
             first_mismatch = self.check_beyond(tip.seq)?;
         }
         if first_mismatch.is_none() {
-            first_mismatch = self.check_case_records(&cases)?;
+            first_mismatch = self.check_records(&subjects)?;
         }
         Ok(VerifyReport {
             ok: first_mismatch.is_none(),
@@ -171,13 +182,13 @@ impl<'a> Journal<'a> {
         &self,
         tip: u64,
         checker: &mut ChainChecker,
-        cases: &mut BTreeMap<String, Lineage>,
+        subjects: &mut BTreeMap<String, Remembered>,
     ) -> Result<Option<Mismatch>, StoreError> {
         for batch_start in (1..=tip).step_by(VERIFY_BATCH as usize) {
             let keys: Vec<String> = (batch_start..=tip.min(batch_start + VERIFY_BATCH - 1)).map(entry_key).collect();
             for (key, bytes) in keys.iter().zip(self.store.get_many(&keys)?) {
                 let seq = checker.checked() + 1;
-                let mismatch = |problem: String| Some(Mismatch { seq, case_id: None, problem });
+                let mismatch = |problem: String| Some(Mismatch { seq, subject: None, problem });
                 let Some(bytes) = bytes else {
                     return Ok(mismatch(format!("entry {seq} is missing: the log was settled up to entry {tip}")));
                 };
@@ -185,10 +196,10 @@ impl<'a> Journal<'a> {
                     Ok(slot) => slot,
                     Err(error) => return Ok(mismatch(error.to_string())),
                 };
-                if let Err(mismatch) = check_slot(checker, &slot, cases.get(&slot.entry.case_id)) {
+                if let Err(mismatch) = check_slot(checker, &slot, subjects.get(&slot.entry.subject)) {
                     return Ok(Some(mismatch));
                 }
-                cases.insert(slot.entry.case_id.clone(), Lineage::of(&slot.case, &slot.entry.state_hash));
+                subjects.insert(slot.entry.subject.clone(), Remembered::of(&slot));
             }
         }
         Ok(None)
@@ -204,59 +215,119 @@ impl<'a> Journal<'a> {
         if let Some(offset) = present.iter().position(Option::is_some).filter(|_| first_missing) {
             return Ok(Some(Mismatch {
                 seq: tip + 1,
-                case_id: None,
+                subject: None,
                 problem: format!("entry {} is missing but entry {} exists", tip + 1, tip + 1 + offset as u64),
             }));
         }
         Ok(None)
     }
 
-    /// Each case record must be exactly the state its last entry recorded, or (if a commit
-    /// landed while we walked) the state of its own later entry.
-    fn check_case_records(&self, cases: &BTreeMap<String, Lineage>) -> Result<Option<Mismatch>, StoreError> {
+    /// Each subject's record must be exactly the state its last entry recorded, or (if a
+    /// commit landed while we walked) the state of its own later entry.
+    fn check_records(&self, subjects: &BTreeMap<String, Remembered>) -> Result<Option<Mismatch>, StoreError> {
         let mut first: Option<Mismatch> = None;
-        for (case_id, lineage) in cases {
-            if self.record_matches(case_id, lineage)? {
+        for (subject, remembered) in subjects {
+            if self.record_matches(subject, remembered)? {
                 continue;
             }
-            let seq = lineage.last_seq;
+            let seq = remembered.last_seq;
             if first.as_ref().is_none_or(|found| seq < found.seq) {
-                let problem = format!("the stored record of case {case_id} is not the state its last entry recorded");
-                first = Some(Mismatch { seq, case_id: Some(case_id.clone()), problem });
+                let problem = format!("the stored record of {subject} is not the state its last entry recorded");
+                first = Some(Mismatch { seq, subject: Some(subject.clone()), problem });
             }
         }
         Ok(first)
     }
 
-    fn record_matches(&self, case_id: &str, lineage: &Lineage) -> Result<bool, StoreError> {
-        let Some((record, _)) = read::<Case>(self.store, &case_key(case_id))? else { return Ok(false) };
+    fn record_matches(&self, subject: &str, remembered: &Remembered) -> Result<bool, StoreError> {
+        let Some((record, _)) = read::<serde_json::Value>(self.store, &subject_key(subject))? else { return Ok(false) };
         let hash = sha256_of_json(&record);
-        if hash == lineage.state_hash {
+        if hash == remembered.state_hash {
             return Ok(true);
         }
-        if record.version <= lineage.version {
+        if record["version"].as_u64().is_none_or(|version| version <= remembered.version) {
             return Ok(false);
         }
-        let own_slot = match record.ledger_seqs.last() {
-            Some(seq) => self.slot(*seq)?,
+        let own_slot = match record["ledger_seqs"].as_array().and_then(|seqs| seqs.last()).and_then(|seq| seq.as_u64())
+        {
+            Some(seq) => self.slot(seq)?,
             None => None,
         };
-        Ok(own_slot.is_some_and(|slot| slot.entry.case_id == case_id && slot.entry.state_hash == hash))
+        Ok(own_slot.is_some_and(|slot| slot.entry.subject == subject && slot.entry.state_hash == hash))
     }
 }
 
-fn check_slot(checker: &mut ChainChecker, slot: &LedgerSlot, previous: Option<&Lineage>) -> Result<(), Mismatch> {
+/// What verify remembers of a subject between its entries.
+struct Remembered {
+    last_seq: u64,
+    version: u64,
+    state_hash: String,
+    rules: SuccessionRules,
+}
+
+/// How a subject's next entry must follow from its last.
+enum SuccessionRules {
+    Case(Lineage),
+    /// The registry: one version on, and uploads are only ever added.
+    Registry {
+        uploads: usize,
+        chains: usize,
+    },
+}
+
+impl Remembered {
+    fn of(slot: &LedgerSlot) -> Remembered {
+        let rules = match &slot.subject {
+            Subject::Case(case) => SuccessionRules::Case(Lineage::of(case, &slot.entry.state_hash)),
+            Subject::PolicyRegistry(registry) => {
+                SuccessionRules::Registry { uploads: registry.uploads.len(), chains: registry.chains.len() }
+            }
+        };
+        Remembered {
+            last_seq: slot.entry.seq,
+            version: slot.subject.version(),
+            state_hash: slot.entry.state_hash.clone(),
+            rules,
+        }
+    }
+}
+
+fn check_slot(checker: &mut ChainChecker, slot: &LedgerSlot, previous: Option<&Remembered>) -> Result<(), Mismatch> {
     checker.check(&slot.entry)?;
     let entry = &slot.entry;
-    let mismatch = |problem: String| Mismatch { seq: entry.seq, case_id: Some(entry.case_id.clone()), problem };
-    if sha256_of_json(&slot.case) != entry.state_hash || slot.case.id != entry.case_id {
-        return Err(mismatch("the case state stored with the entry does not match its state_hash".to_owned()));
+    let mismatch = |problem: String| Mismatch { seq: entry.seq, subject: Some(entry.subject.clone()), problem };
+    if slot.subject.state_hash() != entry.state_hash || slot.subject.id() != entry.subject {
+        return Err(mismatch("the state stored with the entry does not match its state_hash".to_owned()));
     }
-    let legal = match previous {
-        None => Lineage::check_first(&slot.case, entry.event, entry.seq),
-        Some(lineage) => lineage.check_successor(&slot.case, entry.seq),
-    };
-    legal.map_err(mismatch)
+    follows(slot, previous).map_err(mismatch)
+}
+
+/// Whether the slot's subject state legally follows the subject's previous entry.
+fn follows(slot: &LedgerSlot, previous: Option<&Remembered>) -> Result<(), String> {
+    let (entry, seqs) = (&slot.entry, slot.subject.ledger_seqs());
+    let previous_version = previous.map_or(0, |remembered| remembered.version);
+    match (&slot.subject, previous.map(|remembered| &remembered.rules)) {
+        (Subject::Case(case), None) => Lineage::check_first(case, entry.event, entry.seq),
+        (Subject::Case(case), Some(SuccessionRules::Case(lineage))) => lineage.check_successor(case, entry.seq),
+        (Subject::PolicyRegistry(registry), previous) => {
+            let (uploads, chains) = match previous {
+                Some(SuccessionRules::Registry { uploads, chains }) => (*uploads, *chains),
+                _ => (0, 0),
+            };
+            let legal = registry.version == previous_version + 1
+                && seqs.last() == Some(&entry.seq)
+                && registry.uploads.len() >= uploads
+                && registry.chains.len() >= chains;
+            if legal {
+                Ok(())
+            } else {
+                Err("the policy registry did not move one version on, keeping its history".to_owned())
+            }
+        }
+        (Subject::Case(case), Some(SuccessionRules::Registry { .. })) => {
+            Err(format!("case {} reuses the policy registry's subject id", case.id))
+        }
+    }
 }
 
 fn decode_slot(key: &str, bytes: &[u8]) -> Result<LedgerSlot, StoreError> {
@@ -264,14 +335,14 @@ fn decode_slot(key: &str, bytes: &[u8]) -> Result<LedgerSlot, StoreError> {
         .map_err(|error| StoreError::Backend(format!("ledger slot {key} does not decode: {error}")))
 }
 
-/// Gives a transition its place after `tip` and computes its hashes.
-fn seal(tip: &Tip, transition: Transition, context: EntryContext) -> LedgerSlot {
-    let Transition { mut case, event, authority, payload } = transition;
+/// Gives a change its place after `tip` and computes its hashes.
+fn seal(tip: &Tip, change: Change, context: EntryContext) -> LedgerSlot {
+    let Change { mut subject, event, authority, payload } = change;
     let seq = tip.seq + 1;
-    case.ledger_seqs.push(seq);
+    subject.record_seq(seq);
     let mut entry = LedgerEntry {
         seq,
-        case_id: case.id.clone(),
+        subject: subject.id().to_owned(),
         event,
         actor: context.actor,
         role: context.role,
@@ -282,21 +353,22 @@ fn seal(tip: &Tip, transition: Transition, context: EntryContext) -> LedgerSlot 
         matrix_version: context.matrix_version,
         taxonomy_version: context.taxonomy_version,
         facts_hash: context.facts_hash,
-        case_version: case.version,
-        state_hash: sha256_of_json(&case),
+        subject_version: subject.version(),
+        state_hash: subject.state_hash(),
         prev_hash: tip.hash.clone(),
         hash: String::new(),
     };
     entry.hash = entry.compute_hash();
-    LedgerSlot { entry, case }
+    LedgerSlot { entry, subject }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::case::Transition;
     use crate::fixtures::{at, pending_case};
     use crate::ledger::EventType;
-    use crate::projections::{QueueIndex, queue_key};
+    use crate::projections::{QueueIndex, case_key, queue_key};
     use crate::store::MemoryStore;
 
     fn context() -> EntryContext {
@@ -345,7 +417,7 @@ mod tests {
     #[test]
     fn settle_finishes_projections_a_crashed_writer_left() {
         let store = MemoryStore::new();
-        let slot = seal(&Tip::genesis(), transition("LV-1"), context());
+        let slot = seal(&Tip::genesis(), transition("LV-1").into(), context());
         store.compare_and_swap(&entry_key(1), None, &encode(&slot).unwrap()).unwrap();
         assert!(store.get(&case_key("LV-1")).unwrap().is_none(), "nothing projected yet");
 
@@ -364,7 +436,7 @@ mod tests {
         let journal = Journal::new(&store);
         let tip = journal.settle().unwrap();
         let submitted = journal.try_append(&tip, transition("LV-1"), context()).unwrap().unwrap();
-        let mut forged = submitted.case.clone();
+        let mut forged = submitted.into_case().unwrap();
         forged.version += 1;
         forged.decision.verdict = crate::decision::Verdict::AutoApprove;
         forged.status = crate::case::CaseStatus::Approved;

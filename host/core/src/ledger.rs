@@ -32,6 +32,11 @@ pub enum EventType {
     CaseRejected,
     #[serde(rename = "case.cancelled")]
     CaseCancelled,
+    #[serde(rename = "policy.uploaded")]
+    PolicyUploaded,
+    /// A chain activated, or an earlier one restored (a rollback).
+    #[serde(rename = "policy.chain_activated")]
+    PolicyChainActivated,
 }
 
 /// One entry of the ledger.
@@ -39,7 +44,8 @@ pub enum EventType {
 pub struct LedgerEntry {
     /// 1, 2, 3, … with no gaps.
     pub seq: u64,
-    pub case_id: String,
+    /// What the entry is about: a case id, or `policy-registry`.
+    pub subject: String,
     pub event: EventType,
     pub actor: String,
     pub role: Role,
@@ -55,9 +61,9 @@ pub struct LedgerEntry {
     pub taxonomy_version: String,
     /// SHA-256 of the facts the policies saw (submissions).
     pub facts_hash: Option<String>,
-    /// The case version this entry produced.
-    pub case_version: u64,
-    /// SHA-256 of the case as it stood after this entry.
+    /// The subject version this entry produced.
+    pub subject_version: u64,
+    /// SHA-256 of the subject as it stood after this entry.
     pub state_hash: String,
     pub prev_hash: String,
     pub hash: String,
@@ -127,7 +133,8 @@ pub fn sha256_of_json<T: Serialize + ?Sized>(value: &T) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Mismatch {
     pub seq: u64,
-    pub case_id: Option<String>,
+    /// The subject of the entry (a case id), where known.
+    pub subject: Option<String>,
     pub problem: String,
 }
 
@@ -158,7 +165,7 @@ impl ChainChecker {
     /// Checks the next entry: its place, its link to the one before, and its own hash.
     pub fn check(&mut self, entry: &LedgerEntry) -> Result<(), Mismatch> {
         let mismatch =
-            |problem: String| Mismatch { seq: self.expected_seq, case_id: Some(entry.case_id.clone()), problem };
+            |problem: String| Mismatch { seq: self.expected_seq, subject: Some(entry.subject.clone()), problem };
         if entry.seq != self.expected_seq {
             return Err(mismatch(format!("entry stored at {} says it is entry {}", self.expected_seq, entry.seq)));
         }

@@ -12,6 +12,8 @@
 //! - `case`: the case state machine, one file per transition.
 //! - `ledger`: entries, canonical hashing, chain checking.
 //! - `journal`: the ledger on the store, as the commit log of every transition.
+//! - `subject`: what an entry is about (a case, the policy registry) and its state.
+//! - `registry`: uploaded rule plugins and activated chains.
 //! - `projections`: case records, queues and customer history rebuilt from the log.
 //! - `store`: the storage port and an in-memory reference backend.
 //! - `clock`: the clock port.
@@ -33,8 +35,10 @@ pub mod ledger;
 pub mod matrix;
 pub mod money;
 pub mod projections;
+pub mod registry;
 pub mod service;
 pub mod store;
+pub mod subject;
 pub mod taxonomy;
 pub mod validation;
 

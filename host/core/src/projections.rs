@@ -16,10 +16,17 @@ use crate::evidence::EvidenceKind;
 use crate::identity::ApproverLevel;
 use crate::ledger::{EventType, LedgerEntry};
 use crate::money::Money;
+use crate::registry::PolicyRegistry;
 use crate::store::{Store, StoreError};
+use crate::subject::Subject;
 
 pub fn case_key(case_id: &str) -> String {
     format!("case/{case_id}")
+}
+
+/// Where a ledger subject's projection is stored.
+pub fn subject_key(subject: &str) -> String {
+    if subject == crate::registry::REGISTRY_SUBJECT { "policy/registry".to_owned() } else { case_key(subject) }
 }
 
 pub fn queue_key(level: ApproverLevel) -> String {
@@ -102,9 +109,16 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(value).map_err(|error| StoreError::Backend(format!("cannot encode a record: {error}")))
 }
 
-/// Applies one committed entry (and the case as it stood after it) to every projection.
-pub fn apply(store: &dyn Store, entry: &LedgerEntry, case: &Case) -> Result<(), StoreError> {
-    apply_case(store, case)?;
+/// Applies one committed entry (and its subject as it stood after it) to every projection.
+pub fn apply(store: &dyn Store, entry: &LedgerEntry, subject: &Subject) -> Result<(), StoreError> {
+    match subject {
+        Subject::Case(case) => apply_case_entry(store, entry, case),
+        Subject::PolicyRegistry(_) => apply_subject_record(store, subject),
+    }
+}
+
+fn apply_case_entry(store: &dyn Store, entry: &LedgerEntry, case: &Case) -> Result<(), StoreError> {
+    apply_subject_record(store, &Subject::Case(case.clone()))?;
     for level in ApproverLevel::ALL {
         apply_queue(store, level, entry.seq, case)?;
     }
@@ -141,18 +155,35 @@ where
     }
 }
 
-fn apply_case(store: &dyn Store, case: &Case) -> Result<(), StoreError> {
-    let key = case_key(&case.id);
+/// Writes the subject's record, unless it already holds this version or a later one.
+fn apply_subject_record(store: &dyn Store, subject: &Subject) -> Result<(), StoreError> {
+    let key = subject.record_key();
+    let encoded = match subject {
+        Subject::Case(case) => encode(case)?,
+        Subject::PolicyRegistry(registry) => encode(registry)?,
+    };
     loop {
-        let current = read::<Case>(store, &key)?;
-        if current.as_ref().is_some_and(|(stored, _)| stored.version >= case.version) {
+        let current = store.get(&key)?;
+        let stored_version = match (&current, subject) {
+            (None, _) => None,
+            (Some(bytes), Subject::Case(_)) => decode::<Case>(&key, bytes)?.map(|case| case.version),
+            (Some(bytes), Subject::PolicyRegistry(_)) => {
+                decode::<PolicyRegistry>(&key, bytes)?.map(|registry| registry.version)
+            }
+        };
+        if stored_version.is_some_and(|version| version >= subject.version()) {
             return Ok(());
         }
-        let raw = current.map(|(_, raw)| raw);
-        if store.compare_and_swap(&key, raw.as_deref(), &encode(case)?)? {
+        if store.compare_and_swap(&key, current.as_deref(), &encoded)? {
             return Ok(());
         }
     }
+}
+
+fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<Option<T>, StoreError> {
+    serde_json::from_slice(bytes)
+        .map(Some)
+        .map_err(|error| StoreError::Backend(format!("record {key} does not decode: {error}")))
 }
 
 fn apply_queue(store: &dyn Store, level: ApproverLevel, seq: u64, case: &Case) -> Result<(), StoreError> {

@@ -10,11 +10,12 @@ use crate::clock::Clock;
 use crate::decision;
 use crate::engine::{Facts, PolicyEngine};
 use crate::identity::{Principal, Role, TokenDirectory};
-use crate::journal::{EntryContext, Journal};
+use crate::journal::{EntryContext, Journal, LedgerSlot};
 use crate::ledger::{LedgerEntry, VerifyReport};
 use crate::matrix::ApprovalMatrix;
 use crate::projections::{self, CustomerHistory, QueueIndex, QueueItem};
 use crate::store::{Store, StoreError};
+use crate::subject::Subject;
 use crate::taxonomy::Taxonomy;
 use crate::validation::FieldError;
 
@@ -155,7 +156,7 @@ impl Levee {
                 replayed = true;
                 return Ok(Some(case));
             }
-            Ok(journal.try_append(&tip, transition.clone(), entry.clone())?.map(|slot| slot.case))
+            committed_case(journal.try_append(&tip, transition.clone(), entry.clone())?)
         })?;
         Ok(Submitted { case, replayed })
     }
@@ -274,7 +275,9 @@ impl Levee {
             None => None,
         };
         match slot {
-            Some(slot) if slot.entry.case_id == case_id && slot.case == record => Ok(Some(slot.case)),
+            Some(slot) if slot.entry.subject == case_id && slot.subject == Subject::Case(record) => {
+                Ok(slot.into_case())
+            }
             _ => Err(ServiceError::Integrity(format!(
                 "the stored record of case {case_id} does not match its ledger entry: run `levee audit verify`"
             ))),
@@ -299,7 +302,7 @@ impl Levee {
             seen_version = Some(case.version);
             let at = self.clock.now();
             let transition = decide(&case, at)?;
-            Ok(journal.try_append(&tip, transition, self.entry_context(actor, at))?.map(|slot| slot.case))
+            committed_case(journal.try_append(&tip, transition, self.entry_context(actor, at))?)
         })
     }
 
@@ -384,4 +387,12 @@ fn queue_entry(item: QueueItem, approver: &Principal) -> QueueEntry {
         None
     };
     QueueEntry { item, can_approve: blocked_because.is_none(), blocked_because }
+}
+
+/// The case a committed slot holds (`None`: the slot went to another writer).
+fn committed_case(slot: Option<LedgerSlot>) -> Result<Option<Case>, ServiceError> {
+    slot.map(|slot| {
+        slot.into_case().ok_or_else(|| ServiceError::Integrity("a case change committed as another subject".into()))
+    })
+    .transpose()
 }

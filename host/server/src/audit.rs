@@ -29,7 +29,7 @@ pub fn describe(report: &VerifyReport) -> String {
         Some(mismatch) => format!(
             "ledger BROKEN at entry {}{}: {}\n{} entries before it verified",
             mismatch.seq,
-            mismatch.case_id.as_deref().map(|id| format!(" (case {id})")).unwrap_or_default(),
+            mismatch.subject.as_deref().map(|subject| format!(" ({subject})")).unwrap_or_default(),
             mismatch.problem,
             report.entries_checked
         ),
