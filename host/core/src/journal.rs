@@ -44,7 +44,7 @@ impl LedgerSlot {
     /// The case this slot is about, if it is about a case.
     pub fn into_case(self) -> Option<Case> {
         match self.subject {
-            Subject::Case(case) => Some(case),
+            Subject::Case(case) => Some(*case),
             Subject::PolicyRegistry(_) => None,
         }
     }

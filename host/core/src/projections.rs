@@ -111,14 +111,15 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
 
 /// Applies one committed entry (and its subject as it stood after it) to every projection.
 pub fn apply(store: &dyn Store, entry: &LedgerEntry, subject: &Subject) -> Result<(), StoreError> {
+    apply_subject_record(store, subject)?;
     match subject {
-        Subject::Case(case) => apply_case_entry(store, entry, case),
-        Subject::PolicyRegistry(_) => apply_subject_record(store, subject),
+        Subject::Case(case) => apply_case_indexes(store, entry, case),
+        Subject::PolicyRegistry(_) => Ok(()),
     }
 }
 
-fn apply_case_entry(store: &dyn Store, entry: &LedgerEntry, case: &Case) -> Result<(), StoreError> {
-    apply_subject_record(store, &Subject::Case(case.clone()))?;
+/// The queues and customer history a case entry changes.
+fn apply_case_indexes(store: &dyn Store, entry: &LedgerEntry, case: &Case) -> Result<(), StoreError> {
     for level in ApproverLevel::ALL {
         apply_queue(store, level, entry.seq, case)?;
     }

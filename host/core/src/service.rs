@@ -275,7 +275,7 @@ impl Levee {
             None => None,
         };
         match slot {
-            Some(slot) if slot.entry.subject == case_id && slot.subject == Subject::Case(record) => {
+            Some(slot) if slot.entry.subject == case_id && slot.subject == Subject::Case(Box::new(record)) => {
                 Ok(slot.into_case())
             }
             _ => Err(ServiceError::Integrity(format!(

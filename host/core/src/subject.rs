@@ -12,7 +12,8 @@ use crate::registry::{PolicyRegistry, REGISTRY_SUBJECT};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "state", rename_all = "snake_case")]
 pub enum Subject {
-    Case(Case),
+    /// Boxed: a case is several times the size of the registry's inline part.
+    Case(Box<Case>),
     PolicyRegistry(PolicyRegistry),
 }
 
@@ -74,6 +75,6 @@ pub struct Change {
 impl From<case::Transition> for Change {
     fn from(transition: case::Transition) -> Self {
         let case::Transition { case, event, authority, payload } = transition;
-        Change { subject: Subject::Case(case), event, authority, payload }
+        Change { subject: Subject::Case(Box::new(case)), event, authority, payload }
     }
 }
