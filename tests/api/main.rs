@@ -6,5 +6,6 @@ mod approval_matrix;
 mod approvals;
 mod concurrency;
 mod ledger;
+mod registry;
 mod sandbox;
 mod validation;

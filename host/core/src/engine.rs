@@ -109,6 +109,32 @@ pub struct PolicyEvaluation {
     pub peak_memory_bytes: u64,
 }
 
+/// Per-plugin sandbox limits; `None` takes the engine's default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyLimits {
+    pub fuel: Option<u64>,
+    pub deadline_ms: Option<u64>,
+    pub memory_bytes: Option<u64>,
+}
+
+/// A plugin of a chain as the engine is asked to load it.
+#[derive(Debug, Clone)]
+pub struct ChainPlugin {
+    pub name: String,
+    /// The component; `None` for a built-in, found by `name`.
+    pub bytes: Option<Vec<u8>>,
+    pub params: serde_json::Value,
+    pub limits: PolicyLimits,
+}
+
+/// What a plugin says of itself (`describe()`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginInfo {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+}
+
 /// Runs the active chain of rule plugins.
 pub trait PolicyEngine: Send + Sync {
     /// The active chain, in evaluation order.
@@ -117,4 +143,18 @@ pub trait PolicyEngine: Send + Sync {
     /// Evaluates every policy of the chain on `facts`, each in a fresh sandbox. Never fails as
     /// a whole: a policy that cannot run reports a `PolicyFailure`.
     fn evaluate(&self, facts: &Facts) -> Vec<PolicyEvaluation>;
+
+    /// Checks a plugin as an upload (what it is, what it imports and exports, that
+    /// `describe()` answers within limits): what it says of itself, or why it is refused.
+    fn inspect(&self, bytes: &[u8]) -> Result<PluginInfo, String>;
+
+    /// Whether `name` is a built-in plugin.
+    fn is_builtin(&self, name: &str) -> bool;
+
+    /// Loads `chain` and switches to it as chain `number`; evaluations in flight finish on the
+    /// chain they started with. On error the current chain stays.
+    fn load_chain(&self, chain: Vec<ChainPlugin>, number: u64) -> Result<(), String>;
+
+    /// The number of the chain loaded (0: the one from the configuration).
+    fn loaded_chain(&self) -> u64;
 }

@@ -18,6 +18,7 @@
 //! - `store`: the storage port and an in-memory reference backend.
 //! - `clock`: the clock port.
 //! - `service`: the workflow's operations over the ports.
+//! - `policy_admin`: uploading rule plugins, activating and rolling back chains.
 //! - `validation`: field-naming input checks.
 //! - `api`: HTTP routes as plain functions over `http` types, and the OpenAPI document.
 
@@ -34,6 +35,7 @@ pub mod journal;
 pub mod ledger;
 pub mod matrix;
 pub mod money;
+pub mod policy_admin;
 pub mod projections;
 pub mod registry;
 pub mod service;

@@ -47,6 +47,9 @@ pub enum ServiceError {
     /// The store holds something the ledger does not vouch for.
     #[error("{0}")]
     Integrity(String),
+    /// A rule plugin was refused at upload; the text names why.
+    #[error("the plugin {0}")]
+    PluginRejected(String),
 }
 
 /// A submission's outcome: the case, and whether it was created by an earlier attempt with
@@ -101,6 +104,18 @@ pub struct Levee {
     commit_lock: Mutex<()>,
 }
 
+impl Settings {
+    /// The parameters a policy gets when its chain link gives none: the approval matrix for
+    /// `threshold`, the taxonomy's routes for `routing`, `{}` for anything else.
+    pub fn default_params(&self, policy: &str) -> serde_json::Value {
+        match policy {
+            "threshold" => self.matrix.to_params(),
+            "routing" => self.taxonomy.routing_params(),
+            _ => serde_json::json!({}),
+        }
+    }
+}
+
 impl Levee {
     pub fn new(
         store: Arc<dyn Store>,
@@ -111,7 +126,7 @@ impl Levee {
         Levee { store, engine, clock, settings, commit_lock: Mutex::new(()) }
     }
 
-    fn journal(&self) -> Journal<'_> {
+    pub(crate) fn journal(&self) -> Journal<'_> {
         Journal::new(&*self.store)
     }
 
@@ -126,6 +141,7 @@ impl Levee {
     ) -> Result<Submitted, ServiceError> {
         let submission = request.validate(requester, &self.settings.taxonomy)?;
         self.check_currency_has_a_ladder(&submission)?;
+        self.sync_policies()?;
         let idempotency = idempotency_key.map(|key| IdempotencyKey::new(requester, key, request)).transpose()?;
         if let Some(case) = self.replay(idempotency.as_ref())? {
             return Ok(Submitted { case, replayed: true });
@@ -307,21 +323,21 @@ impl Levee {
     }
 
     /// Retries `attempt` until it claims a ledger slot (or finds its work already done).
-    fn commit<F>(&self, mut attempt: F) -> Result<Case, ServiceError>
+    pub(crate) fn commit<T, F>(&self, mut attempt: F) -> Result<T, ServiceError>
     where
-        F: FnMut(&Journal<'_>) -> Result<Option<Case>, ServiceError>,
+        F: FnMut(&Journal<'_>) -> Result<Option<T>, ServiceError>,
     {
         let _serialized = self.commit_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let journal = self.journal();
         for _ in 0..MAX_COMMIT_ATTEMPTS {
-            if let Some(case) = attempt(&journal)? {
-                return Ok(case);
+            if let Some(done) = attempt(&journal)? {
+                return Ok(done);
             }
         }
         Err(ServiceError::Conflict("the ledger is too busy to take this change now: retry".to_owned()))
     }
 
-    fn entry_context(&self, actor: &Principal, at: DateTime<Utc>) -> EntryContext {
+    pub(crate) fn entry_context(&self, actor: &Principal, at: DateTime<Utc>) -> EntryContext {
         EntryContext {
             actor: actor.actor.clone(),
             role: actor.primary_role(),

@@ -23,25 +23,26 @@ pub const COMPILED_CACHE: &str = "compiled";
 /// Builds the service: opens the store, loads the policy chain, resolves tokens.
 pub fn build_levee(config: &ServeConfig) -> anyhow::Result<Levee> {
     std::fs::create_dir_all(&config.data_dir).with_context(|| format!("create {}", config.data_dir.display()))?;
-    let taxonomy = config.file.taxonomy.clone().unwrap_or_else(Taxonomy::default_taxonomy);
-    let matrix = config.file.matrix.clone().unwrap_or_else(ApprovalMatrix::default_matrix);
+    let settings = Settings {
+        taxonomy: config.file.taxonomy.clone().unwrap_or_else(Taxonomy::default_taxonomy),
+        matrix: config.file.matrix.clone().unwrap_or_else(ApprovalMatrix::default_matrix),
+        tokens: token_directory(config)?,
+    };
     let specs = config
         .chain()
         .iter()
-        .map(|policy| policy_spec(policy, config, &taxonomy, &matrix))
+        .map(|policy| policy_spec(policy, config, &settings))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let engine = WasmPolicyEngine::new(specs, Some(&config.data_dir.join(COMPILED_CACHE)))?;
-    let tokens = token_directory(config)?;
+    let cache = config.data_dir.join(COMPILED_CACHE);
+    let engine = WasmPolicyEngine::new(specs, Some(&cache), config.file.sandbox)?;
     let store = store::open(&config.file.store, &config.data_dir)?;
-    Ok(Levee::new(store, Arc::new(engine), Arc::new(SystemClock), Settings { taxonomy, matrix, tokens }))
+    let levee = Levee::new(store, Arc::new(engine), Arc::new(SystemClock), settings);
+    // A chain activated through the registry replaces the configured one.
+    levee.sync_policies().map_err(|error| anyhow::anyhow!("load the active policy chain: {error}"))?;
+    Ok(levee)
 }
 
-fn policy_spec(
-    policy: &PolicyConfig,
-    config: &ServeConfig,
-    taxonomy: &Taxonomy,
-    matrix: &ApprovalMatrix,
-) -> anyhow::Result<LoadedPolicySpec> {
+fn policy_spec(policy: &PolicyConfig, config: &ServeConfig, settings: &Settings) -> anyhow::Result<LoadedPolicySpec> {
     let source = match (&policy.path, builtin::by_name(&policy.name)) {
         (Some(path), _) => PolicySource::Bytes(
             std::fs::read(path).with_context(|| format!("read policy {} from {}", policy.name, path.display()))?,
@@ -49,12 +50,7 @@ fn policy_spec(
         (None, Some(bytes)) => PolicySource::Builtin(bytes),
         (None, None) => bail!("policy {} is not built in, so it needs a `path`", policy.name),
     };
-    let params = match (&policy.params, policy.name.as_str()) {
-        (Some(params), _) => params.clone(),
-        (None, "threshold") => matrix.to_params(),
-        (None, "routing") => taxonomy.routing_params(),
-        (None, _) => serde_json::json!({}),
-    };
+    let params = policy.params.clone().unwrap_or_else(|| settings.default_params(&policy.name));
     Ok(LoadedPolicySpec { name: policy.name.clone(), source, params, limits: policy.limits(config.file.sandbox) })
 }
 

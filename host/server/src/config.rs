@@ -5,7 +5,7 @@
 //! listen = "127.0.0.1:8080"
 //! data = "./levee-data"
 //! store = { type = "redb" }            # or { type = "memory" }
-//! http = { body_bytes = 65536, timeout_ms = 10000 }
+//! http = { body_bytes = 65536, upload_bytes = 5242880, timeout_ms = 10000 }
 //! sandbox = { fuel = 10000000, deadline_ms = 100, memory_bytes = 16777216 }
 //!
 //! [[policies]]                          # the chain, in order; default: threshold, routing
@@ -64,12 +64,15 @@ pub struct FileConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct HttpLimits {
     pub body_bytes: usize,
+    /// The body limit of plugin uploads (`POST /v1/policies`), above the plugin size limit so
+    /// that an oversized plugin is refused by name.
+    pub upload_bytes: usize,
     pub timeout_ms: u64,
 }
 
 impl Default for HttpLimits {
     fn default() -> Self {
-        HttpLimits { body_bytes: 64 * 1024, timeout_ms: 10_000 }
+        HttpLimits { body_bytes: 64 * 1024, upload_bytes: 5 << 20, timeout_ms: 10_000 }
     }
 }
 

@@ -31,8 +31,9 @@ pub fn app(levee: Arc<Levee>, limits: HttpLimits) -> Router {
 }
 
 async fn forward(State(shell): State<Shell>, request: Request) -> Response {
-    let limit = shell.limits.body_bytes;
     let (parts, body) = request.into_parts();
+    let is_upload = parts.method == http::Method::POST && parts.uri.path() == "/v1/policies";
+    let limit = if is_upload { shell.limits.upload_bytes } else { shell.limits.body_bytes };
     let declared = parts
         .headers
         .get(http::header::CONTENT_LENGTH)

@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use levee::config::ServeConfig;
 use levee::policy::{LoadedPolicySpec, PolicySource, SandboxLimits, builtin};
+use levee_core::Settings;
 use levee_core::matrix::ApprovalMatrix;
 use levee_core::taxonomy::Taxonomy;
 
@@ -175,11 +176,14 @@ fn test_spec(plugin: &str, params: Option<&str>, limits: &LimitArgs) -> anyhow::
     };
     let params = match params {
         Some(text) => parse_params(text)?,
-        None => match name.as_str() {
-            "threshold" => ApprovalMatrix::default_matrix().to_params(),
-            "routing" => Taxonomy::default_taxonomy().routing_params(),
-            _ => serde_json::json!({}),
-        },
+        None => {
+            let defaults = Settings {
+                taxonomy: Taxonomy::default_taxonomy(),
+                matrix: ApprovalMatrix::default_matrix(),
+                tokens: Default::default(),
+            };
+            defaults.default_params(&name)
+        }
     };
     let defaults = SandboxLimits::default();
     let limits = SandboxLimits {

@@ -162,6 +162,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(id) => ApiError::NotFound(format!("case {id} does not exist")),
             ServiceError::Store(error) => error.into(),
             ServiceError::Integrity(message) => ApiError::Integrity(message),
+            ServiceError::PluginRejected(message) => {
+                ApiError::RuleRefused { rule: "plugin_rejected", message: format!("the plugin {message}") }
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ mod cases;
 mod error;
 mod meta;
 pub mod openapi;
+mod policies;
 mod queue;
 mod views;
 
@@ -41,7 +42,7 @@ struct Route {
 }
 
 static ROUTES: LazyLock<matchit::Router<Route>> = LazyLock::new(|| {
-    let table: [(&str, Route); 13] = [
+    let table: [(&str, Route); 16] = [
         ("/healthz", Route { methods: &[(Method::GET, meta::health)], allowed: &["GET"] }),
         ("/v1/openapi.json", Route { methods: &[(Method::GET, meta::openapi_document)], allowed: &["GET"] }),
         ("/v1/me", Route { methods: &[(Method::GET, meta::me)], allowed: &["GET"] }),
@@ -55,6 +56,15 @@ static ROUTES: LazyLock<matchit::Router<Route>> = LazyLock::new(|| {
         ("/v1/queue", Route { methods: &[(Method::GET, queue::list)], allowed: &["GET"] }),
         ("/v1/audit/verify", Route { methods: &[(Method::GET, audit::verify)], allowed: &["GET"] }),
         ("/v1/ledger", Route { methods: &[(Method::GET, audit::ledger)], allowed: &["GET"] }),
+        (
+            "/v1/policies",
+            Route {
+                methods: &[(Method::GET, policies::registry), (Method::POST, policies::upload)],
+                allowed: &["GET", "POST"],
+            },
+        ),
+        ("/v1/policies/chain", Route { methods: &[(Method::POST, policies::activate)], allowed: &["POST"] }),
+        ("/v1/policies/chain/rollback", Route { methods: &[(Method::POST, policies::rollback)], allowed: &["POST"] }),
     ];
     let mut router = matchit::Router::new();
     for (path, route) in table {

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, cases, meta, queue};
+use super::{audit, cases, meta, policies, queue};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -12,6 +12,7 @@ use super::{audit, cases, meta, queue};
         meta::health, meta::openapi_document, meta::me, meta::taxonomy,
         cases::submit, cases::get, cases::approve, cases::reject, cases::cancel, cases::attach_evidence,
         queue::list, audit::verify, audit::ledger,
+        policies::upload, policies::registry, policies::activate, policies::rollback,
     ),
     modifiers(&BearerAuth),
 )]

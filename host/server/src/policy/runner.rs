@@ -157,7 +157,7 @@ pub fn run(spec: LoadedPolicySpec, fixtures: Vec<Fixture>) -> anyhow::Result<Run
             .map_err(|error| anyhow::anyhow!("fixture {}: amount.currency: {error}", index + 1))?;
     }
     let limits = spec.limits;
-    let engine = WasmPolicyEngine::new(vec![spec], None)?;
+    let engine = WasmPolicyEngine::new(vec![spec], None, limits)?;
     let policy = engine.chain().into_iter().next().ok_or_else(|| anyhow::anyhow!("the plugin did not load"))?;
     let results = fixtures
         .into_iter()

@@ -5,24 +5,30 @@
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
-use levee_core::engine::{Facts, PolicyEngine, PolicyEvaluation, PolicyFailure, PolicyIdentity};
+use levee_core::engine::{
+    ChainPlugin, Facts, PluginInfo, PolicyEngine, PolicyEvaluation, PolicyFailure, PolicyIdentity,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
 
+use super::builtin;
 use super::convert;
 use super::validate::{self, Rejection};
 use super::{Policy, PolicyPre};
 
 /// How often the epoch advances; deadlines are counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// The smallest memory ceiling an engine has, so that plugins loaded later may be given more
+/// than the start-up chain needed.
+const MEMORY_CEILING: u64 = 64 << 20;
 /// Instances the pool keeps slots for: the most evaluations that can run at once.
 const POOLED_INSTANCES: u32 = 256;
 
@@ -61,9 +67,11 @@ pub struct LoadedPolicySpec {
     pub limits: SandboxLimits,
 }
 
-/// A policy ready to run: its identity, parameters, limits and pre-instantiated component.
+/// A policy ready to run: its identity, what it says of itself, parameters, limits and
+/// pre-instantiated component.
 struct ReadyPolicy {
     identity: PolicyIdentity,
+    info: PluginInfo,
     params: String,
     limits: SandboxLimits,
     pre: PolicyPre<SandboxState>,
@@ -95,7 +103,14 @@ impl ResourceLimiter for SandboxState {
 /// The chain of rule plugins on wasmtime.
 pub struct WasmPolicyEngine {
     engine: Engine,
-    chain: Vec<ReadyPolicy>,
+    /// The loaded chain. It is replaced whole, and each evaluation holds the chain it started
+    /// with, so a swap never changes a decision in flight.
+    chain: RwLock<Arc<LoadedChain>>,
+    /// Limits for a plugin whose chain link sets none.
+    defaults: SandboxLimits,
+    /// The most linear memory any plugin may be given: the pool's slot size.
+    memory_ceiling: u64,
+    cache: Option<CompiledCache>,
     /// Evaluations run at most this many at a time: deadlines are wall-clock, so more than
     /// the machine has cores would let contention, not the policy, break them.
     running: EvaluationSlots,
@@ -133,16 +148,49 @@ impl WasmPolicyEngine {
     ///
     /// With a `compiled_cache` folder, compiled components are kept there by digest and engine
     /// settings, so a restart loads them instead of compiling again.
-    pub fn new(specs: Vec<LoadedPolicySpec>, compiled_cache: Option<&Path>) -> anyhow::Result<Self> {
-        let largest_memory = specs.iter().map(|spec| spec.limits.memory_bytes).max().unwrap_or(16 << 20);
-        let engine = build_engine(largest_memory)?;
+    /// `defaults` are the limits of plugins loaded later (`load_chain`) whose link sets none.
+    pub fn new(
+        specs: Vec<LoadedPolicySpec>,
+        compiled_cache: Option<&Path>,
+        defaults: SandboxLimits,
+    ) -> anyhow::Result<Self> {
+        let largest = specs.iter().map(|spec| spec.limits.memory_bytes).max().unwrap_or(0);
+        let memory_ceiling = largest.max(defaults.memory_bytes).max(MEMORY_CEILING);
+        let engine = build_engine(memory_ceiling)?;
         let cache = compiled_cache.map(|folder| CompiledCache::new(&engine, folder));
-        let chain =
+        let policies =
             specs.into_iter().map(|spec| prepare(&engine, spec, cache.as_ref())).collect::<anyhow::Result<Vec<_>>>()?;
         let ticker = EpochTicker::start(engine.clone());
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let running = EvaluationSlots::new(cores.min(POOLED_INSTANCES as usize));
-        Ok(WasmPolicyEngine { engine, chain, running, _ticker: ticker })
+        let chain = RwLock::new(Arc::new(LoadedChain { number: 0, policies }));
+        Ok(WasmPolicyEngine { engine, chain, defaults, memory_ceiling, cache, running, _ticker: ticker })
+    }
+
+    fn current(&self) -> Arc<LoadedChain> {
+        self.chain.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// The spec of a chain plugin: its bytes (or the built-in of that name) and its limits.
+    fn spec_of(&self, plugin: ChainPlugin) -> Result<LoadedPolicySpec, String> {
+        let source = match plugin.bytes {
+            Some(bytes) => PolicySource::Bytes(bytes),
+            None => PolicySource::Builtin(
+                builtin::by_name(&plugin.name).ok_or_else(|| format!("no built-in policy is named {}", plugin.name))?,
+            ),
+        };
+        let limits = SandboxLimits {
+            fuel: plugin.limits.fuel.unwrap_or(self.defaults.fuel),
+            deadline_ms: plugin.limits.deadline_ms.unwrap_or(self.defaults.deadline_ms),
+            memory_bytes: plugin.limits.memory_bytes.unwrap_or(self.defaults.memory_bytes),
+        };
+        if limits.memory_bytes > self.memory_ceiling {
+            return Err(format!(
+                "policy {} asks for {} bytes of memory, over this engine's ceiling of {}",
+                plugin.name, limits.memory_bytes, self.memory_ceiling
+            ));
+        }
+        Ok(LoadedPolicySpec { name: plugin.name, source, params: plugin.params, limits })
     }
 
     fn evaluate_one(&self, policy: &ReadyPolicy, facts: &Facts) -> PolicyEvaluation {
@@ -167,12 +215,55 @@ impl WasmPolicyEngine {
 
 impl PolicyEngine for WasmPolicyEngine {
     fn chain(&self) -> Vec<PolicyIdentity> {
-        self.chain.iter().map(|policy| policy.identity.clone()).collect()
+        self.current().policies.iter().map(|policy| policy.identity.clone()).collect()
     }
 
     fn evaluate(&self, facts: &Facts) -> Vec<PolicyEvaluation> {
-        self.chain.iter().map(|policy| self.evaluate_one(policy, facts)).collect()
+        let chain = self.current();
+        chain.policies.iter().map(|policy| self.evaluate_one(policy, facts)).collect()
     }
+
+    fn inspect(&self, bytes: &[u8]) -> Result<PluginInfo, String> {
+        let spec = LoadedPolicySpec {
+            name: "upload".to_owned(),
+            source: PolicySource::Bytes(bytes.to_vec()),
+            params: serde_json::json!({}),
+            limits: self.defaults,
+        };
+        let ready = prepare(&self.engine, spec, self.cache.as_ref()).map_err(|error| {
+            let text = format!("{error:#}");
+            text.strip_prefix("policy upload: ").map(str::to_owned).unwrap_or(text)
+        })?;
+        Ok(ready.info)
+    }
+
+    fn is_builtin(&self, name: &str) -> bool {
+        builtin::by_name(name).is_some()
+    }
+
+    fn load_chain(&self, chain: Vec<ChainPlugin>, number: u64) -> Result<(), String> {
+        let policies = chain
+            .into_iter()
+            .map(|plugin| {
+                let spec = self.spec_of(plugin)?;
+                prepare(&self.engine, spec, self.cache.as_ref()).map_err(|error| format!("{error:#}"))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        *self.chain.write().unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            Arc::new(LoadedChain { number, policies });
+        tracing::info!(chain = number, "policy chain loaded");
+        Ok(())
+    }
+
+    fn loaded_chain(&self) -> u64 {
+        self.current().number
+    }
+}
+
+/// A chain ready to run, and its number in the registry (0: from the configuration).
+struct LoadedChain {
+    number: u64,
+    policies: Vec<ReadyPolicy>,
 }
 
 /// Fuel, epochs, the component model, and a pooling allocator sized for small policies.
@@ -220,8 +311,10 @@ fn prepare(engine: &Engine, spec: LoadedPolicySpec, cache: Option<&CompiledCache
         .and_then(|policy: Policy| policy.levee_policy_rules().call_describe(&mut store))
         .map_err(|error| anyhow!("policy {}: describe() failed: {error}", spec.name))?;
     tracing::info!(policy = %spec.name, version = %info.version, %digest, "policy loaded");
+    let plugin = PluginInfo { name: info.name, version: info.version.clone(), description: info.description };
     Ok(ReadyPolicy {
         identity: PolicyIdentity { name: spec.name, version: info.version, digest },
+        info: plugin,
         params,
         limits: spec.limits,
         pre,

@@ -1,0 +1,78 @@
+//! Rule-plugin endpoints: upload, read the registry, activate a chain, roll back.
+
+use http::StatusCode;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{ApiError, Call, ErrorBody, Response, json_response, ok};
+use crate::engine::PolicyIdentity;
+use crate::identity::Role;
+use crate::policy_admin::{ActivateRequest, RollbackRequest};
+use crate::registry::{PolicyRegistry, UploadedPolicy};
+use crate::validation::FieldError;
+
+const ADMINS: &[Role] = &[Role::Admin];
+
+/// The registry, and the chain this host has loaded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegistryView {
+    pub registry: PolicyRegistry,
+    /// The policies deciding cases on this host now, in order.
+    pub loaded: Vec<PolicyIdentity>,
+}
+
+/// Upload a rule plugin (the component's bytes as the body). It is checked before anything is
+/// stored: a component, not over the size limit, importing only the contract's types,
+/// exporting `levee:policy/rules`, compiling, and answering `describe()` within the sandbox
+/// limits. Stored by sha256 digest; uploading the same bytes again changes nothing.
+#[utoipa::path(post, path = "/v1/policies", tag = "policies",
+    params(("name" = String, Query, description = "The plugin's name: lowercase letters, digits and hyphens")),
+    request_body(content = Vec<u8>, content_type = "application/wasm"),
+    responses(
+        (status = 201, description = "Uploaded and recorded in the ledger", body = UploadedPolicy),
+        (status = 200, description = "These exact bytes were uploaded before", body = UploadedPolicy),
+        (status = 403, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 422, description = "Refused: the error names what is wrong with the plugin", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub fn upload(call: &Call<'_>) -> Result<Response, ApiError> {
+    let admin = call.principal_with(ADMINS, "uploading a rule plugin")?;
+    let name = call
+        .query("name")
+        .ok_or_else(|| ApiError::Invalid(FieldError::new("name", "give the plugin's name: ?name=…")))?;
+    let uploaded = call.levee.upload_policy(admin, &name, call.request.body())?;
+    let status = if uploaded.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok(json_response(status, &uploaded.policy))
+}
+
+/// Every upload, every chain activated (the last is active), and what this host runs now.
+#[utoipa::path(get, path = "/v1/policies", tag = "policies",
+    responses((status = 200, body = RegistryView), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub fn registry(call: &Call<'_>) -> Result<Response, ApiError> {
+    call.principal_with(&[Role::Admin, Role::Auditor], "reading the policy registry")?;
+    ok(&RegistryView { registry: call.levee.registry()?, loaded: call.levee.engine.chain() })
+}
+
+/// Activate a chain of built-ins (by name) and uploaded plugins (by name and digest), in
+/// evaluation order. Recorded in the ledger; every host switches before its next decision.
+#[utoipa::path(post, path = "/v1/policies/chain", tag = "policies", request_body = ActivateRequest,
+    responses((status = 200, body = PolicyRegistry), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub fn activate(call: &Call<'_>) -> Result<Response, ApiError> {
+    let admin = call.principal_with(ADMINS, "activating a policy chain")?;
+    let request: ActivateRequest = call.json()?;
+    ok(&call.levee.activate_chain(admin, &request)?)
+}
+
+/// Restore an earlier chain (default: the one before the active one), as a new activation
+/// that names the chain it restores.
+#[utoipa::path(post, path = "/v1/policies/chain/rollback", tag = "policies", request_body = RollbackRequest,
+    responses((status = 200, body = PolicyRegistry), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub fn rollback(call: &Call<'_>) -> Result<Response, ApiError> {
+    let admin = call.principal_with(ADMINS, "rolling back the policy chain")?;
+    let request: RollbackRequest = call.json()?;
+    ok(&call.levee.rollback_chain(admin, &request)?)
+}

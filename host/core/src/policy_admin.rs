@@ -1,0 +1,271 @@
+//! Rule-plugin administration: upload (stored by sha256 digest after the engine has checked
+//! it), activation of a chain, and rollback to an earlier one. Each is a ledger entry about
+//! the policy registry. Every host's engine follows the registry's active chain: it is loaded
+//! at start-up and re-checked before every decision, so a change takes effect everywhere
+//! without a restart, and evaluations in flight finish on the chain they started with.
+
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::engine::{ChainPlugin, PolicyLimits};
+use crate::identity::Principal;
+use crate::ledger::{EventType, sha256_hex};
+use crate::projections;
+use crate::registry::{ActivatedChain, ChainLink, PolicyRegistry, UploadedPolicy};
+use crate::service::{Levee, ServiceError};
+use crate::subject::{Change, Subject};
+use crate::validation::{FieldError, required_text};
+
+/// The most policies a chain may hold.
+const MAX_CHAIN: usize = 16;
+
+pub fn blob_key(digest: &str) -> String {
+    format!("policy/blob/{digest}")
+}
+
+/// `POST /v1/policies/chain`: the chain to activate, in evaluation order.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivateRequest {
+    pub links: Vec<ChainLink>,
+    pub rationale: String,
+    /// The registry version looked at; if it has moved on, 409.
+    #[serde(default)]
+    pub expected_version: Option<u64>,
+}
+
+/// `POST /v1/policies/chain/rollback`: restore an earlier chain (default: the one before the
+/// active one).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequest {
+    #[serde(default)]
+    pub to: Option<u64>,
+    pub rationale: String,
+}
+
+/// What an upload did.
+#[derive(Debug, Clone)]
+pub struct Uploaded {
+    pub policy: UploadedPolicy,
+    /// False when these exact bytes were uploaded before (nothing new was recorded).
+    pub created: bool,
+}
+
+impl Levee {
+    /// The registry, as its last ledger entry recorded it.
+    pub fn registry(&self) -> Result<PolicyRegistry, ServiceError> {
+        self.journal().settle()?;
+        self.load_registry()
+    }
+
+    fn load_registry(&self) -> Result<PolicyRegistry, ServiceError> {
+        let key = projections::subject_key(crate::registry::REGISTRY_SUBJECT);
+        let Some((record, _)) = projections::read::<PolicyRegistry>(&*self.store, &key)? else {
+            return Ok(PolicyRegistry::default());
+        };
+        let slot = match record.ledger_seqs.last() {
+            Some(seq) => self.journal().slot(*seq)?,
+            None => None,
+        };
+        match slot.map(|slot| slot.subject) {
+            Some(Subject::PolicyRegistry(registry)) if registry == record => Ok(registry),
+            _ => Err(ServiceError::Integrity(
+                "the stored policy registry does not match its ledger entry: run `levee audit verify`".into(),
+            )),
+        }
+    }
+
+    /// Checks a plugin with the engine, keeps its bytes by digest, and records the upload.
+    pub fn upload_policy(&self, actor: &Principal, name: &str, bytes: &[u8]) -> Result<Uploaded, ServiceError> {
+        let name = plugin_name(name)?;
+        let info = self.engine.inspect(bytes).map_err(ServiceError::PluginRejected)?;
+        let digest = sha256_hex(bytes);
+        self.store.set(&blob_key(&digest), bytes)?;
+        let at = self.clock.now();
+        let policy = UploadedPolicy {
+            name: name.clone(),
+            version: info.version,
+            digest: digest.clone(),
+            size_bytes: bytes.len() as u64,
+            description: info.description,
+            uploaded_by: actor.actor.clone(),
+            uploaded_at: at,
+        };
+        let mut created = true;
+        self.commit_registry(actor, None, |registry| {
+            if let Some(existing) = registry.uploads.get(&digest) {
+                created = false;
+                return Ok((existing.clone(), None));
+            }
+            let mut next = registry.clone();
+            next.version += 1;
+            next.uploads.insert(digest.clone(), policy.clone());
+            let payload = serde_json::json!({"upload": policy});
+            Ok((policy.clone(), Some(change(next, EventType::PolicyUploaded, payload))))
+        })
+        .map(|policy| Uploaded { policy, created })
+    }
+
+    /// Activates a chain of built-ins and uploaded plugins.
+    pub fn activate_chain(&self, actor: &Principal, request: &ActivateRequest) -> Result<PolicyRegistry, ServiceError> {
+        let rationale = required_text("rationale", &request.rationale, 2_000)?;
+        self.activate(actor, &request.links, rationale, None, request.expected_version)
+    }
+
+    /// Restores an earlier chain, as a new activation that names the one it restores.
+    pub fn rollback_chain(&self, actor: &Principal, request: &RollbackRequest) -> Result<PolicyRegistry, ServiceError> {
+        let rationale = required_text("rationale", &request.rationale, 2_000)?;
+        let registry = self.registry()?;
+        let active = registry.active().map_or(0, |chain| chain.number);
+        let target = request.to.unwrap_or(active.saturating_sub(1));
+        let chain =
+            registry.chains.iter().find(|chain| chain.number == target && target != active).ok_or_else(|| {
+                let numbers: Vec<String> = registry.chains.iter().map(|chain| chain.number.to_string()).collect();
+                FieldError::new(
+                    "to",
+                    format!("chain {target} is not an earlier chain to restore (chains: {})", numbers.join(", ")),
+                )
+            })?;
+        self.activate(actor, &chain.links.clone(), rationale, Some(target), Some(registry.version))
+    }
+
+    fn activate(
+        &self,
+        actor: &Principal,
+        links: &[ChainLink],
+        rationale: String,
+        restores: Option<u64>,
+        expected_version: Option<u64>,
+    ) -> Result<PolicyRegistry, ServiceError> {
+        let registry = self.registry()?;
+        self.check_chain(&registry, links)?;
+        let at = self.clock.now();
+        let committed = self.commit_registry(actor, expected_version, |registry| {
+            self.check_chain(registry, links)?;
+            let mut next = registry.clone();
+            next.version += 1;
+            let chain = ActivatedChain {
+                number: registry.chains.len() as u64 + 1,
+                links: links.to_vec(),
+                activated_by: actor.actor.clone(),
+                activated_at: at,
+                rationale: rationale.clone(),
+                restores,
+            };
+            let payload = serde_json::json!({"chain": chain, "previous": registry.active().map(|chain| chain.number)});
+            next.chains.push(chain);
+            Ok((next.clone(), Some(change(next, EventType::PolicyChainActivated, payload))))
+        })?;
+        self.sync_policies()?;
+        Ok(committed)
+    }
+
+    /// Every link must name a built-in, or an uploaded plugin of that name whose bytes are kept.
+    fn check_chain(&self, registry: &PolicyRegistry, links: &[ChainLink]) -> Result<(), ServiceError> {
+        if links.is_empty() || links.len() > MAX_CHAIN {
+            return Err(FieldError::new("links", format!("a chain holds 1 to {MAX_CHAIN} policies")).into());
+        }
+        for (index, link) in links.iter().enumerate() {
+            let field = format!("links[{index}]");
+            match &link.digest {
+                None if self.engine.is_builtin(&link.name) => {}
+                None => {
+                    let message = format!("no built-in policy is named '{}': upload it and give its digest", link.name);
+                    return Err(FieldError::new(format!("{field}.name"), message).into());
+                }
+                Some(digest) => match registry.uploads.get(digest) {
+                    Some(upload) if upload.name == link.name && self.store.get(&blob_key(digest))?.is_some() => {}
+                    Some(upload) => {
+                        let message = format!("{digest} was uploaded as '{}', not '{}'", upload.name, link.name);
+                        return Err(FieldError::new(format!("{field}.name"), message).into());
+                    }
+                    None => {
+                        let known: Vec<String> = registry.uploads.keys().cloned().collect();
+                        let message = format!("no plugin with digest {digest} has been uploaded");
+                        return Err(FieldError::new(format!("{field}.digest"), message)
+                            .with_valid_values(known)
+                            .into());
+                    }
+                },
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads the registry's active chain into the engine if it is not the one loaded. Store
+    /// failures are errors; an engine that cannot load the chain keeps the one it has, and
+    /// says so in the log (decisions keep naming the digests they actually used).
+    pub fn sync_policies(&self) -> Result<(), ServiceError> {
+        let registry = self.load_registry()?;
+        let Some(active) = registry.active() else { return Ok(()) };
+        if active.number == self.engine.loaded_chain() {
+            return Ok(());
+        }
+        let plugins = active.links.iter().map(|link| self.chain_plugin(link)).collect::<Result<Vec<_>, _>>()?;
+        if let Err(error) = self.engine.load_chain(plugins, active.number) {
+            tracing::error!(chain = active.number, %error, "the active policy chain could not be loaded; keeping the current one");
+        }
+        Ok(())
+    }
+
+    fn chain_plugin(&self, link: &ChainLink) -> Result<ChainPlugin, ServiceError> {
+        let bytes = match &link.digest {
+            Some(digest) => Some(self.store.get(&blob_key(digest))?.ok_or_else(|| {
+                ServiceError::Integrity(format!("the bytes of plugin {digest} are missing from the store"))
+            })?),
+            None => None,
+        };
+        Ok(ChainPlugin {
+            name: link.name.clone(),
+            bytes,
+            params: link.params.clone().unwrap_or_else(|| self.settings.default_params(&link.name)),
+            limits: PolicyLimits { fuel: link.fuel, deadline_ms: link.deadline_ms, memory_bytes: link.memory_bytes },
+        })
+    }
+
+    /// Commits one registry change under compare-and-swap. `decide` returns the answer and the
+    /// change to record (`None`: nothing to record).
+    fn commit_registry<T: Clone, F>(
+        &self,
+        actor: &Principal,
+        expected_version: Option<u64>,
+        mut decide: F,
+    ) -> Result<T, ServiceError>
+    where
+        F: FnMut(&PolicyRegistry) -> Result<(T, Option<Change>), ServiceError>,
+    {
+        let mut seen_version = expected_version;
+        self.commit(|journal| {
+            let tip = journal.settle()?;
+            let registry = self.load_registry()?;
+            if seen_version.is_some_and(|version| version != registry.version) {
+                return Err(ServiceError::Conflict(format!(
+                    "the policy registry is at version {}: re-read it and act again",
+                    registry.version
+                )));
+            }
+            seen_version = Some(registry.version);
+            let (answer, change) = decide(&registry)?;
+            let Some(change) = change else { return Ok(Some(answer)) };
+            let context = self.entry_context(actor, self.clock.now());
+            Ok(journal.try_append(&tip, change, context)?.map(|_| answer.clone()))
+        })
+    }
+}
+
+fn change(registry: PolicyRegistry, event: EventType, payload: serde_json::Value) -> Change {
+    Change { subject: Subject::PolicyRegistry(registry), event, authority: None, payload }
+}
+
+/// A plugin name: lowercase letters, digits and hyphens, starting with a letter.
+fn plugin_name(name: &str) -> Result<String, FieldError> {
+    let name = required_text("name", name, 64)?;
+    let mut chars = name.chars();
+    let valid = chars.next().is_some_and(|first| first.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !valid {
+        return Err(FieldError::new("name", "use lowercase letters, digits and hyphens, starting with a letter"));
+    }
+    Ok(name)
+}

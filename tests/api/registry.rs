@@ -1,0 +1,150 @@
+//! The rule-plugin registry over real HTTP: uploads are checked before anything is stored,
+//! activation and rollback change which digests decide, and both are in the ledger.
+
+use levee_tests::{HOSTILE_WASM_PATH, Options, StatusCode, TestServer, refund};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+async fn upload(server: &TestServer, who: &str, name: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+    server.post_raw(who, &format!("/v1/policies?name={name}"), "application/wasm", bytes).await
+}
+
+fn hostile_bytes() -> Vec<u8> {
+    std::fs::read(HOSTILE_WASM_PATH).expect("the hostile test plugin was built")
+}
+
+async fn activate(server: &TestServer, links: Value) -> (StatusCode, Value) {
+    server.post("admin", "/v1/policies/chain", json!({"links": links, "rationale": "change request CR-12"})).await
+}
+
+fn deciding_policies(answer: &Value) -> Vec<String> {
+    let policies = answer["decision"]["policies"].as_array().expect("policies");
+    policies.iter().map(|policy| policy["name"].as_str().unwrap_or_default().to_owned()).collect()
+}
+
+fn events(entries: &Value) -> Vec<String> {
+    entries.as_array().unwrap().iter().map(|entry| entry["event"].as_str().unwrap_or_default().to_owned()).collect()
+}
+
+/// Every refusal names the problem and stores nothing; a good plugin is stored by digest once.
+#[tokio::test]
+async fn uploads_are_checked_before_anything_is_stored() {
+    let server = TestServer::start().await;
+    assert_eq!(upload(&server, "agent", "guard", hostile_bytes()).await.0, StatusCode::FORBIDDEN);
+    let refused: [(Vec<u8>, &str); 4] = [
+        (b"MZ\x90\x00 not webassembly".to_vec(), "is not a WebAssembly binary"),
+        (wat::parse_str("(module)").unwrap(), "is a core WebAssembly module, not a component"),
+        (
+            wat::parse_str(r#"(component (import "wasi:sockets/tcp@0.2.0" (instance)))"#).unwrap(),
+            "imports wasi:sockets/tcp@0.2.0",
+        ),
+        (wat::parse_str("(component)").unwrap(), "is not a levee:policy plugin"),
+    ];
+    for (bytes, problem) in refused {
+        let (status, answer) = upload(&server, "admin", "guard", bytes).await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("plugin_rejected"))
+        );
+        assert!(answer["error"]["message"].as_str().unwrap_or_default().contains(problem), "{problem}: {answer}");
+    }
+    let mut oversized = wat::parse_str("(component)").unwrap();
+    oversized.resize((4 << 20) + 1, 0);
+    let (status, answer) = upload(&server, "admin", "guard", oversized).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(answer["error"]["message"].as_str().unwrap_or_default().contains("over the limit"), "{answer}");
+    let (status, answer) = upload(&server, "admin", "Bad Name", hostile_bytes()).await;
+    assert_eq!((status, answer["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("name")));
+    assert_eq!(server.ledger_len().await, 0, "refused uploads write nothing");
+
+    let digest = hex::encode(Sha256::digest(hostile_bytes()));
+    let (status, first) = upload(&server, "admin", "hostile", hostile_bytes()).await;
+    assert_eq!((status, first["digest"].as_str()), (StatusCode::CREATED, Some(digest.as_str())), "{first}");
+    assert_eq!(first["version"], "0.1.0");
+    let (status, again) = upload(&server, "admin", "hostile", hostile_bytes()).await;
+    assert_eq!((status, again["digest"].as_str()), (StatusCode::OK, Some(digest.as_str())));
+    let (_, ledger) = server.get("auditor", "/v1/ledger").await;
+    assert_eq!(events(&ledger), ["policy.uploaded"]);
+    server.stop().await;
+}
+
+/// Activating a chain with an uploaded plugin changes which digests decide the next case;
+/// rolling back restores the earlier behaviour; every step is in the ledger, which verifies.
+#[tokio::test]
+async fn activation_and_rollback_change_which_plugins_decide() {
+    let server = TestServer::start().await;
+    let (_, uploaded) = upload(&server, "admin", "hostile", hostile_bytes()).await;
+    let digest = uploaded["digest"].as_str().unwrap().to_owned();
+
+    let builtins = json!([{"name": "threshold"}, {"name": "routing"}]);
+    assert_eq!(activate(&server, builtins).await.0, StatusCode::OK);
+    let with_plugin = json!([{"name": "threshold"}, {"name": "routing"},
+                             {"name": "hostile", "digest": digest, "params": {"mode": "error"}}]);
+    let (status, registry) = activate(&server, with_plugin).await;
+    assert_eq!(status, StatusCode::OK, "{registry}");
+    assert_eq!(registry["chains"].as_array().unwrap().len(), 2);
+
+    let decided = server.submit(refund(4_000, "after-activation")).await;
+    assert_eq!(deciding_policies(&decided), ["threshold", "routing", "hostile"]);
+    assert_eq!(decided["decision"]["policies"][2]["digest"], digest);
+    assert_eq!(
+        (decided["status"].as_str(), decided["decision"]["failed_closed"].as_bool()),
+        (Some("pending_approval"), Some(true))
+    );
+
+    let (status, registry) =
+        server.post("admin", "/v1/policies/chain/rollback", json!({"rationale": "plugin errors on every case"})).await;
+    assert_eq!(status, StatusCode::OK, "{registry}");
+    assert_eq!(registry["chains"][2]["restores"], 1);
+    let restored = server.submit(refund(4_000, "after-rollback")).await;
+    assert_eq!(deciding_policies(&restored), ["threshold", "routing"]);
+    assert_eq!(restored["status"], "auto_approved");
+
+    let (_, view) = server.get("auditor", "/v1/policies").await;
+    assert_eq!(view["loaded"].as_array().unwrap().len(), 2);
+    let (_, ledger) = server.get("auditor", "/v1/ledger").await;
+    let recorded = events(&ledger);
+    assert_eq!(recorded.iter().filter(|event| *event == "policy.chain_activated").count(), 3, "{recorded:?}");
+    assert_eq!(server.verify().await["ok"], true);
+    server.stop().await;
+}
+
+/// The active chain is the registry's, across a restart.
+#[tokio::test]
+async fn the_active_chain_survives_a_restart() {
+    let server = TestServer::start().await;
+    let (_, uploaded) = upload(&server, "admin", "hostile", hostile_bytes()).await;
+    let links =
+        json!([{"name": "threshold"}, {"name": "hostile", "digest": uploaded["digest"], "params": {"mode": "error"}}]);
+    assert_eq!(activate(&server, links).await.0, StatusCode::OK);
+    let data_dir = server.data_dir.clone();
+    let temp = server.stop().await;
+
+    let server = TestServer::start_in(&data_dir, &Options::default()).await;
+    let decided = server.submit(refund(4_000, "restarted")).await;
+    assert_eq!(deciding_policies(&decided), ["threshold", "hostile"]);
+    server.stop().await;
+    drop(temp);
+}
+
+/// A chain naming what does not exist is refused by field, and only admins activate.
+#[tokio::test]
+async fn chains_naming_unknown_plugins_are_refused() {
+    let server = TestServer::start().await;
+    let unknown_digest = json!([{"name": "guard", "digest": "ab".repeat(32)}]);
+    let (status, answer) = activate(&server, unknown_digest).await;
+    assert_eq!(
+        (status, answer["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("links[0].digest"))
+    );
+    let (status, answer) = activate(&server, json!([{"name": "no-such-builtin"}])).await;
+    assert_eq!((status, answer["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("links[0].name")));
+    assert_eq!(activate(&server, json!([])).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    let body = json!({"links": [{"name": "threshold"}], "rationale": "x"});
+    assert_eq!(server.post("director", "/v1/policies/chain", body).await.0, StatusCode::FORBIDDEN);
+    let (status, _) =
+        server.post("admin", "/v1/policies/chain/rollback", json!({"rationale": "nothing to restore"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(server.ledger_len().await, 0);
+    server.stop().await;
+}
