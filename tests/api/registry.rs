@@ -148,3 +148,37 @@ async fn chains_naming_unknown_plugins_are_refused() {
     assert_eq!(server.ledger_len().await, 0);
     server.stop().await;
 }
+
+/// A backtest on a dataset with a known answer: three $40 refunds that auto-approved and two
+/// $400 refunds that waited for a lead, replayed through a chain whose extra plugin fails every
+/// case (so every case would wait for a director), and through one that never objects.
+#[tokio::test]
+async fn backtest_reports_changes_workload_and_amounts() {
+    let server = TestServer::start().await;
+    for index in 0..3 {
+        server.submit(refund(4_000, &format!("small-{index}"))).await;
+    }
+    for index in 0..2 {
+        server.submit(refund(40_000, &format!("large-{index}"))).await;
+    }
+    let (_, uploaded) = upload(&server, "admin", "hostile", hostile_bytes()).await;
+    let path = format!("/v1/policies/{}/backtest", uploaded["digest"].as_str().unwrap());
+
+    let (status, report) = server.post("auditor", &path, json!({"days": 7, "params": {"mode": "error"}})).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!((report["cases"].as_u64(), report["changed"].as_u64()), (Some(5), Some(5)), "{report}");
+    assert_eq!(report["changes"], json!({"auto_approve → director": 3, "lead → director": 2}));
+    assert_eq!(
+        report["workload"],
+        json!({"lead": {"actual": 2, "candidate": 0}, "director": {"actual": 0, "candidate": 5}})
+    );
+    let usd = &report["amounts"]["USD"];
+    assert_eq!(usd["auto_approved"], json!({"actual": 12_000, "candidate": 0}));
+    assert_eq!(usd["needing_approval"], json!({"actual": 80_000, "candidate": 92_000}));
+    assert_eq!(report["failed_closed"], 5);
+
+    let (_, unchanged) = server.post("auditor", &path, json!({"params": {"mode": "approve"}})).await;
+    assert_eq!((unchanged["cases"].as_u64(), unchanged["changed"].as_u64()), (Some(5), Some(0)), "{unchanged}");
+    assert_eq!(server.ledger_len().await, 6, "a backtest writes nothing");
+    server.stop().await;
+}

@@ -215,6 +215,31 @@ impl Combined {
     }
 }
 
+/// An auto-approval is a final approval, so it too needs the required evidence: without it
+/// the case waits for the lowest approver level instead. Returns whether it held the case.
+pub fn hold_for_missing_evidence(
+    decision: &mut CaseDecision,
+    present: &BTreeSet<EvidenceKind>,
+    at: DateTime<Utc>,
+) -> bool {
+    if decision.verdict != Verdict::AutoApprove {
+        return false;
+    }
+    let missing: Vec<String> =
+        decision.required_evidence.difference(present).map(crate::case::submit::evidence_name).collect();
+    if missing.is_empty() {
+        return false;
+    }
+    decision.verdict = Verdict::RequireApproval { level: ApproverLevel::Lead, approvals_needed: 1 };
+    decision.reasons.push(format!(
+        "would auto-approve, but required evidence is missing ({}): lead approval once it is attached",
+        missing.join(", ")
+    ));
+    decision.signals.insert("auto-approval-held-for-evidence".to_owned());
+    decision.sla_due_at = sla_due_at(at, decision.sla_minutes);
+    true
+}
+
 /// When an SLA of `minutes` that starts at `at` runs out.
 pub fn sla_due_at(at: DateTime<Utc>, minutes: Option<u32>) -> Option<DateTime<Utc>> {
     minutes.map(|minutes| at + Duration::minutes(i64::from(minutes)))

@@ -157,4 +157,11 @@ pub trait PolicyEngine: Send + Sync {
 
     /// The number of the chain loaded (0: the one from the configuration).
     fn loaded_chain(&self) -> u64;
+
+    /// Evaluates a candidate chain on many cases' facts without making it active (backtests).
+    fn evaluate_candidate(
+        &self,
+        chain: Vec<ChainPlugin>,
+        facts: &[Facts],
+    ) -> Result<Vec<Vec<PolicyEvaluation>>, String>;
 }

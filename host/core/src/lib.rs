@@ -19,10 +19,12 @@
 //! - `clock`: the clock port.
 //! - `service`: the workflow's operations over the ports.
 //! - `policy_admin`: uploading rule plugins, activating and rolling back chains.
+//! - `backtest`: replaying recorded facts through a candidate chain.
 //! - `validation`: field-naming input checks.
 //! - `api`: HTTP routes as plain functions over `http` types, and the OpenAPI document.
 
 pub mod api;
+pub mod backtest;
 pub mod case;
 pub mod clock;
 pub mod decision;

@@ -162,7 +162,7 @@ impl Levee {
     }
 
     /// Every link must name a built-in, or an uploaded plugin of that name whose bytes are kept.
-    fn check_chain(&self, registry: &PolicyRegistry, links: &[ChainLink]) -> Result<(), ServiceError> {
+    pub(crate) fn check_chain(&self, registry: &PolicyRegistry, links: &[ChainLink]) -> Result<(), ServiceError> {
         if links.is_empty() || links.len() > MAX_CHAIN {
             return Err(FieldError::new("links", format!("a chain holds 1 to {MAX_CHAIN} policies")).into());
         }
@@ -209,7 +209,7 @@ impl Levee {
         Ok(())
     }
 
-    fn chain_plugin(&self, link: &ChainLink) -> Result<ChainPlugin, ServiceError> {
+    pub(crate) fn chain_plugin(&self, link: &ChainLink) -> Result<ChainPlugin, ServiceError> {
         let bytes = match &link.digest {
             Some(digest) => Some(self.store.get(&blob_key(digest))?.ok_or_else(|| {
                 ServiceError::Integrity(format!("the bytes of plugin {digest} are missing from the store"))

@@ -26,7 +26,7 @@ pub struct UploadedPolicy {
 }
 
 /// One policy of a chain: a built-in by name (no digest), or an uploaded version by digest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChainLink {
     pub name: String,

@@ -161,7 +161,12 @@ impl Levee {
             decision,
             idempotency_key: idempotency.as_ref().map(IdempotencyKey::recorded),
         };
-        let transition = case::submit(submission, context);
+        let mut transition = case::submit(submission, context);
+        // The facts themselves, beside their hash: auditors can recompute it, and backtests
+        // replay exactly what the policies saw.
+        if let Some(payload) = transition.payload.as_object_mut() {
+            payload.insert("facts".to_owned(), serde_json::to_value(&facts).unwrap_or_default());
+        }
         let mut entry = self.entry_context(requester, at);
         entry.policies = policies;
         entry.facts_hash = Some(facts.digest());

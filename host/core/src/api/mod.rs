@@ -42,7 +42,7 @@ struct Route {
 }
 
 static ROUTES: LazyLock<matchit::Router<Route>> = LazyLock::new(|| {
-    let table: [(&str, Route); 16] = [
+    let table: [(&str, Route); 17] = [
         ("/healthz", Route { methods: &[(Method::GET, meta::health)], allowed: &["GET"] }),
         ("/v1/openapi.json", Route { methods: &[(Method::GET, meta::openapi_document)], allowed: &["GET"] }),
         ("/v1/me", Route { methods: &[(Method::GET, meta::me)], allowed: &["GET"] }),
@@ -65,6 +65,7 @@ static ROUTES: LazyLock<matchit::Router<Route>> = LazyLock::new(|| {
         ),
         ("/v1/policies/chain", Route { methods: &[(Method::POST, policies::activate)], allowed: &["POST"] }),
         ("/v1/policies/chain/rollback", Route { methods: &[(Method::POST, policies::rollback)], allowed: &["POST"] }),
+        ("/v1/policies/{id}/backtest", Route { methods: &[(Method::POST, policies::backtest)], allowed: &["POST"] }),
     ];
     let mut router = matchit::Router::new();
     for (path, route) in table {

@@ -12,7 +12,7 @@ use super::{audit, cases, meta, policies, queue};
         meta::health, meta::openapi_document, meta::me, meta::taxonomy,
         cases::submit, cases::get, cases::approve, cases::reject, cases::cancel, cases::attach_evidence,
         queue::list, audit::verify, audit::ledger,
-        policies::upload, policies::registry, policies::activate, policies::rollback,
+        policies::upload, policies::registry, policies::activate, policies::rollback, policies::backtest,
     ),
     modifiers(&BearerAuth),
 )]

@@ -5,6 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{ApiError, Call, ErrorBody, Response, json_response, ok};
+use crate::backtest::{BacktestReport, BacktestRequest};
 use crate::engine::PolicyIdentity;
 use crate::identity::Role;
 use crate::policy_admin::{ActivateRequest, RollbackRequest};
@@ -75,4 +76,19 @@ pub fn rollback(call: &Call<'_>) -> Result<Response, ApiError> {
     let admin = call.principal_with(ADMINS, "rolling back the policy chain")?;
     let request: RollbackRequest = call.json()?;
     ok(&call.levee.rollback_chain(admin, &request)?)
+}
+
+/// Replay the facts of the last N days' cases (as the ledger recorded them) through a
+/// candidate chain: the active chain with this uploaded plugin in it, or the `links` given.
+/// Reports outcomes that change, approver workload by level, and per currency the amounts
+/// auto-approved, needing approval and rejected, as decided and under the candidate.
+#[utoipa::path(post, path = "/v1/policies/{digest}/backtest", tag = "policies", request_body = BacktestRequest,
+    params(("digest" = String, Path, description = "An uploaded plugin's sha256")),
+    responses((status = 200, body = BacktestReport), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub fn backtest(call: &Call<'_>) -> Result<Response, ApiError> {
+    call.principal_with(&[Role::Admin, Role::Auditor], "backtesting a rule plugin")?;
+    let request: BacktestRequest =
+        if call.request.body().is_empty() { BacktestRequest::default() } else { call.json()? };
+    ok(&call.levee.backtest(call.id(), &request)?)
 }

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::{Case, CaseKind, CaseStatus, Transition};
 use crate::decision::{CaseDecision, Verdict};
 use crate::evidence::{Evidence, EvidenceKind};
-use crate::identity::{ApproverLevel, Principal};
+use crate::identity::Principal;
 use crate::ledger::EventType;
 use crate::money::{MAX_MINOR_UNITS, Money, MoneyError};
 use crate::taxonomy::{ExceptionCode, Taxonomy};
@@ -180,7 +180,8 @@ pub fn submit(submission: ValidSubmission, context: SubmitContext<'_>) -> Transi
         ledger_seqs: Vec::new(),
         idempotency_key,
     };
-    hold_auto_approval_for_missing_evidence(&mut case);
+    let present = case.evidence_present();
+    crate::decision::hold_for_missing_evidence(&mut case.decision, &present, case.submitted_at);
     case.status = match case.decision.verdict {
         Verdict::AutoApprove => CaseStatus::AutoApproved,
         Verdict::RequireApproval { .. } => CaseStatus::PendingApproval,
@@ -201,26 +202,6 @@ pub fn submit(submission: ValidSubmission, context: SubmitContext<'_>) -> Transi
         "decision": case.decision,
     });
     Transition { case, event: EventType::CaseSubmitted, authority: None, payload }
-}
-
-/// An auto-approval is a final approval, so it too needs the required evidence: without it the
-/// case waits for the lowest approver level instead.
-fn hold_auto_approval_for_missing_evidence(case: &mut Case) {
-    if case.decision.verdict != Verdict::AutoApprove {
-        return;
-    }
-    let missing = case.missing_evidence();
-    if missing.is_empty() {
-        return;
-    }
-    let names: Vec<String> = missing.iter().map(evidence_name).collect();
-    case.decision.verdict = Verdict::RequireApproval { level: ApproverLevel::Lead, approvals_needed: 1 };
-    case.decision.reasons.push(format!(
-        "would auto-approve, but required evidence is missing ({}): lead approval once it is attached",
-        names.join(", ")
-    ));
-    case.decision.signals.insert("auto-approval-held-for-evidence".to_owned());
-    case.decision.sla_due_at = crate::decision::sla_due_at(case.submitted_at, case.decision.sla_minutes);
 }
 
 /// The wire name of an evidence kind.

@@ -167,6 +167,17 @@ impl WasmPolicyEngine {
         Ok(WasmPolicyEngine { engine, chain, defaults, memory_ceiling, cache, running, _ticker: ticker })
     }
 
+    /// Validates, compiles (or loads compiled) and pre-instantiates every plugin of a chain.
+    fn prepare_chain(&self, chain: Vec<ChainPlugin>) -> Result<Vec<ReadyPolicy>, String> {
+        chain
+            .into_iter()
+            .map(|plugin| {
+                let spec = self.spec_of(plugin)?;
+                prepare(&self.engine, spec, self.cache.as_ref()).map_err(|error| format!("{error:#}"))
+            })
+            .collect()
+    }
+
     fn current(&self) -> Arc<LoadedChain> {
         self.chain.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
@@ -242,13 +253,7 @@ impl PolicyEngine for WasmPolicyEngine {
     }
 
     fn load_chain(&self, chain: Vec<ChainPlugin>, number: u64) -> Result<(), String> {
-        let policies = chain
-            .into_iter()
-            .map(|plugin| {
-                let spec = self.spec_of(plugin)?;
-                prepare(&self.engine, spec, self.cache.as_ref()).map_err(|error| format!("{error:#}"))
-            })
-            .collect::<Result<Vec<_>, String>>()?;
+        let policies = self.prepare_chain(chain)?;
         *self.chain.write().unwrap_or_else(|poisoned| poisoned.into_inner()) =
             Arc::new(LoadedChain { number, policies });
         tracing::info!(chain = number, "policy chain loaded");
@@ -257,6 +262,15 @@ impl PolicyEngine for WasmPolicyEngine {
 
     fn loaded_chain(&self) -> u64 {
         self.current().number
+    }
+
+    fn evaluate_candidate(
+        &self,
+        chain: Vec<ChainPlugin>,
+        facts: &[Facts],
+    ) -> Result<Vec<Vec<PolicyEvaluation>>, String> {
+        let policies = self.prepare_chain(chain)?;
+        Ok(facts.iter().map(|facts| policies.iter().map(|policy| self.evaluate_one(policy, facts)).collect()).collect())
     }
 }
 
