@@ -182,3 +182,42 @@ async fn backtest_reports_changes_workload_and_amounts() {
     assert_eq!(server.ledger_len().await, 6, "a backtest writes nothing");
     server.stop().await;
 }
+
+/// A shadow chain runs beside the active one without affecting cases: the live decision
+/// stands, the shadow's is in the case's ledger entry, differences are listed, and stopping
+/// the shadow stops the recording.
+#[tokio::test]
+async fn shadow_chain_records_differences_without_affecting_cases() {
+    let server = TestServer::start().await;
+    let (_, uploaded) = upload(&server, "admin", "hostile", hostile_bytes()).await;
+    let links = json!([{"name": "threshold"}, {"name": "routing"},
+                       {"name": "hostile", "digest": uploaded["digest"], "params": {"mode": "error"}}]);
+    let body = json!({"links": links, "rationale": "try the stricter chain on live traffic"});
+    let (status, registry) = server.post("admin", "/v1/policies/shadow", body).await;
+    assert_eq!((status, registry["shadow"]["number"].as_u64()), (StatusCode::OK, Some(1)), "{registry}");
+
+    let live = server.submit(refund(4_000, "shadowed")).await;
+    assert_eq!(live["status"], "auto_approved", "the shadow does not affect the case");
+    let (_, case) = server.get("auditor", &format!("/v1/cases/{}", live["case_id"].as_str().unwrap())).await;
+    let recorded = &case["ledger"][0]["payload"]["shadow"];
+    assert_eq!(
+        (recorded["live"].as_str(), recorded["shadow"].as_str()),
+        (Some("auto_approve"), Some("director")),
+        "{recorded}"
+    );
+
+    let (status, view) = server.get("auditor", "/v1/policies/shadow/differences").await;
+    assert_eq!(status, StatusCode::OK);
+    let differences = view["differences"].as_array().unwrap();
+    assert_eq!(differences.len(), 1, "{view}");
+    assert_eq!(differences[0]["case_id"], live["case_id"]);
+
+    let stop = json!({"rationale": "seen enough"});
+    assert_eq!(server.post("admin", "/v1/policies/shadow/stop", stop.clone()).await.0, StatusCode::OK);
+    assert_eq!(server.post("admin", "/v1/policies/shadow/stop", stop).await.0, StatusCode::CONFLICT);
+    server.submit(refund(4_000, "unshadowed")).await;
+    let (_, view) = server.get("auditor", "/v1/policies/shadow/differences").await;
+    assert_eq!((view["shadow"].is_null(), view["differences"].as_array().unwrap().len()), (true, 1));
+    assert_eq!(server.verify().await["ok"], true);
+    server.stop().await;
+}

@@ -42,7 +42,7 @@ pub struct BacktestRequest {
 }
 
 /// What happened to a case at submission, or would happen under the candidate.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     AutoApprove,
@@ -212,7 +212,8 @@ fn replayable(slot: &LedgerSlot) -> Option<Replayable> {
     Some(Replayable { case_id: slot.entry.subject.clone(), facts, actual })
 }
 
-fn outcome_of(decision: &CaseDecision) -> Outcome {
+/// The outcome a decision gives a case at submission.
+pub fn outcome_of(decision: &CaseDecision) -> Outcome {
     use crate::identity::ApproverLevel;
     match decision.verdict {
         Verdict::AutoApprove => Outcome::AutoApprove,

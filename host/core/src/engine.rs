@@ -158,6 +158,15 @@ pub trait PolicyEngine: Send + Sync {
     /// The number of the chain loaded (0: the one from the configuration).
     fn loaded_chain(&self) -> u64;
 
+    /// Loads (or with `None`, drops) the shadow chain `number`, run beside the active one.
+    fn load_shadow(&self, chain: Option<Vec<ChainPlugin>>, number: u64) -> Result<(), String>;
+
+    /// The number of the shadow chain loaded (0: none).
+    fn loaded_shadow(&self) -> u64;
+
+    /// Evaluates the shadow chain, if one is loaded.
+    fn evaluate_shadow(&self, facts: &Facts) -> Option<Vec<PolicyEvaluation>>;
+
     /// Evaluates a candidate chain on many cases' facts without making it active (backtests).
     fn evaluate_candidate(
         &self,

@@ -37,6 +37,10 @@ pub enum EventType {
     /// A chain activated, or an earlier one restored (a rollback).
     #[serde(rename = "policy.chain_activated")]
     PolicyChainActivated,
+    #[serde(rename = "policy.shadow_started")]
+    PolicyShadowStarted,
+    #[serde(rename = "policy.shadow_stopped")]
+    PolicyShadowStopped,
 }
 
 /// One entry of the ledger.

@@ -11,7 +11,7 @@ use crate::engine::{ChainPlugin, PolicyLimits};
 use crate::identity::Principal;
 use crate::ledger::{EventType, sha256_hex};
 use crate::projections;
-use crate::registry::{ActivatedChain, ChainLink, PolicyRegistry, UploadedPolicy};
+use crate::registry::{ActivatedChain, ChainLink, PolicyRegistry, ShadowChain, UploadedPolicy};
 use crate::service::{Levee, ServiceError};
 use crate::subject::{Change, Subject};
 use crate::validation::{FieldError, required_text};
@@ -41,6 +41,21 @@ pub struct ActivateRequest {
 pub struct RollbackRequest {
     #[serde(default)]
     pub to: Option<u64>,
+    pub rationale: String,
+}
+
+/// `POST /v1/policies/shadow`: a candidate chain to run beside the active one.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShadowRequest {
+    pub links: Vec<ChainLink>,
+    pub rationale: String,
+}
+
+/// `POST /v1/policies/shadow/stop`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StopShadowRequest {
     pub rationale: String,
 }
 
@@ -198,15 +213,69 @@ impl Levee {
     /// says so in the log (decisions keep naming the digests they actually used).
     pub fn sync_policies(&self) -> Result<(), ServiceError> {
         let registry = self.load_registry()?;
-        let Some(active) = registry.active() else { return Ok(()) };
-        if active.number == self.engine.loaded_chain() {
-            return Ok(());
+        if let Some(active) = registry.active().filter(|active| active.number != self.engine.loaded_chain()) {
+            let plugins = self.chain_plugins(&active.links)?;
+            if let Err(error) = self.engine.load_chain(plugins, active.number) {
+                tracing::error!(chain = active.number, %error, "the active policy chain could not be loaded; keeping the current one");
+            }
         }
-        let plugins = active.links.iter().map(|link| self.chain_plugin(link)).collect::<Result<Vec<_>, _>>()?;
-        if let Err(error) = self.engine.load_chain(plugins, active.number) {
-            tracing::error!(chain = active.number, %error, "the active policy chain could not be loaded; keeping the current one");
+        let shadow_number = registry.shadow.as_ref().map_or(0, |shadow| shadow.number);
+        if shadow_number != self.engine.loaded_shadow() {
+            let plugins = registry.shadow.as_ref().map(|shadow| self.chain_plugins(&shadow.links)).transpose()?;
+            if let Err(error) = self.engine.load_shadow(plugins, shadow_number) {
+                tracing::error!(shadow = shadow_number, %error, "the shadow policy chain could not be loaded");
+            }
         }
         Ok(())
+    }
+
+    fn chain_plugins(&self, links: &[ChainLink]) -> Result<Vec<ChainPlugin>, ServiceError> {
+        links.iter().map(|link| self.chain_plugin(link)).collect()
+    }
+
+    /// Starts (or replaces) the shadow chain: it runs beside the active chain on every new
+    /// case, its outcome is recorded in the case's ledger entry, and differences are listed.
+    pub fn start_shadow(&self, actor: &Principal, request: &ShadowRequest) -> Result<PolicyRegistry, ServiceError> {
+        let rationale = required_text("rationale", &request.rationale, 2_000)?;
+        self.check_chain(&self.registry()?, &request.links)?;
+        let at = self.clock.now();
+        let registry = self.commit_registry(actor, None, |registry| {
+            self.check_chain(registry, &request.links)?;
+            let mut next = registry.clone();
+            next.version += 1;
+            next.shadows_started += 1;
+            let shadow = ShadowChain {
+                number: next.shadows_started,
+                links: request.links.clone(),
+                started_by: actor.actor.clone(),
+                started_at: at,
+                rationale: rationale.clone(),
+            };
+            next.shadow = Some(shadow.clone());
+            Ok((
+                next.clone(),
+                Some(change(next, EventType::PolicyShadowStarted, serde_json::json!({"shadow": shadow}))),
+            ))
+        })?;
+        self.sync_policies()?;
+        Ok(registry)
+    }
+
+    /// Stops the shadow chain.
+    pub fn stop_shadow(&self, actor: &Principal, request: &StopShadowRequest) -> Result<PolicyRegistry, ServiceError> {
+        let rationale = required_text("rationale", &request.rationale, 2_000)?;
+        let registry = self.commit_registry(actor, None, |registry| {
+            let Some(shadow) = &registry.shadow else {
+                return Err(ServiceError::Conflict("no shadow chain is running".to_owned()));
+            };
+            let mut next = registry.clone();
+            next.version += 1;
+            next.shadow = None;
+            let payload = serde_json::json!({"stopped": shadow.number, "rationale": rationale});
+            Ok((next.clone(), Some(change(next, EventType::PolicyShadowStopped, payload))))
+        })?;
+        self.sync_policies()?;
+        Ok(registry)
     }
 
     pub(crate) fn chain_plugin(&self, link: &ChainLink) -> Result<ChainPlugin, ServiceError> {

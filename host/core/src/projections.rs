@@ -41,6 +41,37 @@ pub fn idempotency_key(actor: &str, key: &str) -> String {
     format!("idempotency/{actor}/{key}")
 }
 
+/// Shadow differences kept for listing, newest last.
+pub const SHADOW_DIFFERENCES_KEPT: usize = 1_000;
+pub const SHADOW_DIFFERENCES_KEY: &str = "shadow/differences";
+
+/// What the shadow chain would have decided for a case, as its submission entry records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ShadowOutcome {
+    pub chain: u64,
+    pub live: crate::backtest::Outcome,
+    pub shadow: crate::backtest::Outcome,
+    pub differs: bool,
+    pub policies: Vec<crate::decision::PolicyRun>,
+}
+
+/// A case the shadow chain would have decided differently.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ShadowDifference {
+    pub case_id: String,
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub outcome: ShadowOutcome,
+}
+
+/// The most recent shadow differences.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShadowDifferences {
+    pub applied_seq: u64,
+    pub items: Vec<ShadowDifference>,
+}
+
 /// How far back customer history reaches.
 pub const HISTORY_WINDOW_DAYS: i64 = 90;
 
@@ -134,6 +165,11 @@ fn apply_case_indexes(store: &dyn Store, entry: &LedgerEntry, case: &Case) -> Re
     if let (EventType::CaseSubmitted, Some(recorded)) = (entry.event, &case.idempotency_key) {
         apply_idempotency(store, case, recorded)?;
     }
+    let shadow =
+        entry.payload.get("shadow").and_then(|value| serde_json::from_value::<ShadowOutcome>(value.clone()).ok());
+    if let Some(outcome) = shadow.filter(|outcome| outcome.differs) {
+        apply_shadow_difference(store, entry, outcome)?;
+    }
     Ok(())
 }
 
@@ -216,6 +252,20 @@ fn apply_customer_history(store: &dyn Store, seq: u64, case: &Case) -> Result<()
         });
         history.applied_seq = seq;
         Some(history)
+    })
+}
+
+fn apply_shadow_difference(store: &dyn Store, entry: &LedgerEntry, outcome: ShadowOutcome) -> Result<(), StoreError> {
+    let difference = ShadowDifference { case_id: entry.subject.clone(), seq: entry.seq, at: entry.at, outcome };
+    update(store, SHADOW_DIFFERENCES_KEY, |mut differences: ShadowDifferences| {
+        if differences.applied_seq >= entry.seq {
+            return None;
+        }
+        differences.items.push(difference.clone());
+        let excess = differences.items.len().saturating_sub(SHADOW_DIFFERENCES_KEPT);
+        differences.items.drain(..excess);
+        differences.applied_seq = entry.seq;
+        Some(differences)
     })
 }
 

@@ -58,6 +58,17 @@ pub struct ActivatedChain {
     pub restores: Option<u64>,
 }
 
+/// A candidate chain running beside the active one on live cases, without affecting them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ShadowChain {
+    /// 1, 2, 3, … each time a shadow is started.
+    pub number: u64,
+    pub links: Vec<ChainLink>,
+    pub started_by: String,
+    pub started_at: DateTime<Utc>,
+    pub rationale: String,
+}
+
 /// Every upload and every activated chain.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PolicyRegistry {
@@ -66,6 +77,12 @@ pub struct PolicyRegistry {
     pub uploads: BTreeMap<String, UploadedPolicy>,
     /// Oldest first; the last is active. Empty: the chain from the configuration is active.
     pub chains: Vec<ActivatedChain>,
+    /// The chain running in shadow, if any.
+    #[serde(default)]
+    pub shadow: Option<ShadowChain>,
+    /// How many shadows have been started.
+    #[serde(default)]
+    pub shadows_started: u64,
 }
 
 impl PolicyRegistry {

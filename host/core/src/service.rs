@@ -162,10 +162,14 @@ impl Levee {
             idempotency_key: idempotency.as_ref().map(IdempotencyKey::recorded),
         };
         let mut transition = case::submit(submission, context);
+        let shadow = self.shadow_outcome(&facts, &transition.case);
         // The facts themselves, beside their hash: auditors can recompute it, and backtests
         // replay exactly what the policies saw.
         if let Some(payload) = transition.payload.as_object_mut() {
             payload.insert("facts".to_owned(), serde_json::to_value(&facts).unwrap_or_default());
+            if let Some(shadow) = shadow {
+                payload.insert("shadow".to_owned(), serde_json::to_value(&shadow).unwrap_or_default());
+            }
         }
         let mut entry = self.entry_context(requester, at);
         entry.policies = policies;
@@ -180,6 +184,21 @@ impl Levee {
             committed_case(journal.try_append(&tip, transition.clone(), entry.clone())?)
         })?;
         Ok(Submitted { case, replayed })
+    }
+
+    /// What the shadow chain, if one runs, would have decided for this new case.
+    fn shadow_outcome(&self, facts: &Facts, case: &Case) -> Option<crate::projections::ShadowOutcome> {
+        let evaluations = self.engine.evaluate_shadow(facts)?;
+        let mut shadow = decision::combine(&evaluations, facts.submitted_at);
+        decision::hold_for_missing_evidence(&mut shadow, &case.evidence_present(), facts.submitted_at);
+        let (live, candidate) = (crate::backtest::outcome_of(&case.decision), crate::backtest::outcome_of(&shadow));
+        Some(crate::projections::ShadowOutcome {
+            chain: self.engine.loaded_shadow(),
+            differs: live != candidate,
+            live,
+            shadow: candidate,
+            policies: shadow.policies,
+        })
     }
 
     /// The case an earlier submission with this key created, if any; refuses a different

@@ -42,7 +42,7 @@ struct Route {
 }
 
 static ROUTES: LazyLock<matchit::Router<Route>> = LazyLock::new(|| {
-    let table: [(&str, Route); 17] = [
+    let table: [(&str, Route); 20] = [
         ("/healthz", Route { methods: &[(Method::GET, meta::health)], allowed: &["GET"] }),
         ("/v1/openapi.json", Route { methods: &[(Method::GET, meta::openapi_document)], allowed: &["GET"] }),
         ("/v1/me", Route { methods: &[(Method::GET, meta::me)], allowed: &["GET"] }),
@@ -66,6 +66,12 @@ static ROUTES: LazyLock<matchit::Router<Route>> = LazyLock::new(|| {
         ("/v1/policies/chain", Route { methods: &[(Method::POST, policies::activate)], allowed: &["POST"] }),
         ("/v1/policies/chain/rollback", Route { methods: &[(Method::POST, policies::rollback)], allowed: &["POST"] }),
         ("/v1/policies/{id}/backtest", Route { methods: &[(Method::POST, policies::backtest)], allowed: &["POST"] }),
+        ("/v1/policies/shadow", Route { methods: &[(Method::POST, policies::start_shadow)], allowed: &["POST"] }),
+        ("/v1/policies/shadow/stop", Route { methods: &[(Method::POST, policies::stop_shadow)], allowed: &["POST"] }),
+        (
+            "/v1/policies/shadow/differences",
+            Route { methods: &[(Method::GET, policies::shadow_differences)], allowed: &["GET"] },
+        ),
     ];
     let mut router = matchit::Router::new();
     for (path, route) in table {

@@ -13,6 +13,7 @@ use super::{audit, cases, meta, policies, queue};
         cases::submit, cases::get, cases::approve, cases::reject, cases::cancel, cases::attach_evidence,
         queue::list, audit::verify, audit::ledger,
         policies::upload, policies::registry, policies::activate, policies::rollback, policies::backtest,
+        policies::start_shadow, policies::stop_shadow, policies::shadow_differences,
     ),
     modifiers(&BearerAuth),
 )]

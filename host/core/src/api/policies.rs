@@ -8,7 +8,9 @@ use super::{ApiError, Call, ErrorBody, Response, json_response, ok};
 use crate::backtest::{BacktestReport, BacktestRequest};
 use crate::engine::PolicyIdentity;
 use crate::identity::Role;
-use crate::policy_admin::{ActivateRequest, RollbackRequest};
+use crate::policy_admin::{ActivateRequest, RollbackRequest, ShadowRequest, StopShadowRequest};
+use crate::projections::{SHADOW_DIFFERENCES_KEY, ShadowDifference, ShadowDifferences};
+use crate::registry::ShadowChain;
 use crate::registry::{PolicyRegistry, UploadedPolicy};
 use crate::validation::FieldError;
 
@@ -91,4 +93,46 @@ pub fn backtest(call: &Call<'_>) -> Result<Response, ApiError> {
     let request: BacktestRequest =
         if call.request.body().is_empty() { BacktestRequest::default() } else { call.json()? };
     ok(&call.levee.backtest(call.id(), &request)?)
+}
+
+/// Run a candidate chain beside the active one on every new case, without affecting them;
+/// each case's ledger entry records what the shadow would have decided.
+#[utoipa::path(post, path = "/v1/policies/shadow", tag = "policies", request_body = ShadowRequest,
+    responses((status = 200, body = PolicyRegistry), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub fn start_shadow(call: &Call<'_>) -> Result<Response, ApiError> {
+    let admin = call.principal_with(ADMINS, "starting a shadow chain")?;
+    let request: ShadowRequest = call.json()?;
+    ok(&call.levee.start_shadow(admin, &request)?)
+}
+
+/// Stop the shadow chain.
+#[utoipa::path(post, path = "/v1/policies/shadow/stop", tag = "policies", request_body = StopShadowRequest,
+    responses((status = 200, body = PolicyRegistry), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub fn stop_shadow(call: &Call<'_>) -> Result<Response, ApiError> {
+    let admin = call.principal_with(ADMINS, "stopping the shadow chain")?;
+    let request: StopShadowRequest = call.json()?;
+    ok(&call.levee.stop_shadow(admin, &request)?)
+}
+
+/// The shadow chain running now, and the most recent cases (up to 1,000) it would have decided
+/// differently.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShadowView {
+    pub shadow: Option<ShadowChain>,
+    pub differences: Vec<ShadowDifference>,
+}
+
+/// Cases the shadow chain would have decided differently, oldest first.
+#[utoipa::path(get, path = "/v1/policies/shadow/differences", tag = "policies",
+    responses((status = 200, body = ShadowView), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub fn shadow_differences(call: &Call<'_>) -> Result<Response, ApiError> {
+    call.principal_with(&[Role::Admin, Role::Auditor], "reading shadow differences")?;
+    let shadow = call.levee.registry()?.shadow;
+    let differences = crate::projections::read::<ShadowDifferences>(&*call.levee.store, SHADOW_DIFFERENCES_KEY)?
+        .map(|(differences, _)| differences.items)
+        .unwrap_or_default();
+    ok(&ShadowView { shadow, differences })
 }

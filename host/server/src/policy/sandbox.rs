@@ -106,6 +106,8 @@ pub struct WasmPolicyEngine {
     /// The loaded chain. It is replaced whole, and each evaluation holds the chain it started
     /// with, so a swap never changes a decision in flight.
     chain: RwLock<Arc<LoadedChain>>,
+    /// The chain running in shadow beside it, if any (number 0: none).
+    shadow: RwLock<Arc<LoadedChain>>,
     /// Limits for a plugin whose chain link sets none.
     defaults: SandboxLimits,
     /// The most linear memory any plugin may be given: the pool's slot size.
@@ -164,7 +166,8 @@ impl WasmPolicyEngine {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let running = EvaluationSlots::new(cores.min(POOLED_INSTANCES as usize));
         let chain = RwLock::new(Arc::new(LoadedChain { number: 0, policies }));
-        Ok(WasmPolicyEngine { engine, chain, defaults, memory_ceiling, cache, running, _ticker: ticker })
+        let shadow = RwLock::new(Arc::new(LoadedChain { number: 0, policies: Vec::new() }));
+        Ok(WasmPolicyEngine { engine, chain, shadow, defaults, memory_ceiling, cache, running, _ticker: ticker })
     }
 
     /// Validates, compiles (or loads compiled) and pre-instantiates every plugin of a chain.
@@ -180,6 +183,10 @@ impl WasmPolicyEngine {
 
     fn current(&self) -> Arc<LoadedChain> {
         self.chain.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    fn current_shadow(&self) -> Arc<LoadedChain> {
+        self.shadow.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
     /// The spec of a chain plugin: its bytes (or the built-in of that name) and its limits.
@@ -262,6 +269,25 @@ impl PolicyEngine for WasmPolicyEngine {
 
     fn loaded_chain(&self) -> u64 {
         self.current().number
+    }
+
+    fn load_shadow(&self, chain: Option<Vec<ChainPlugin>>, number: u64) -> Result<(), String> {
+        let policies = match chain {
+            Some(chain) => self.prepare_chain(chain)?,
+            None => Vec::new(),
+        };
+        *self.shadow.write().unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            Arc::new(LoadedChain { number, policies });
+        Ok(())
+    }
+
+    fn loaded_shadow(&self) -> u64 {
+        self.current_shadow().number
+    }
+
+    fn evaluate_shadow(&self, facts: &Facts) -> Option<Vec<PolicyEvaluation>> {
+        let shadow = self.current_shadow();
+        (shadow.number != 0).then(|| shadow.policies.iter().map(|policy| self.evaluate_one(policy, facts)).collect())
     }
 
     fn evaluate_candidate(
