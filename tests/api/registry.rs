@@ -221,3 +221,43 @@ async fn shadow_chain_records_differences_without_affecting_cases() {
     assert_eq!(server.verify().await["ok"], true);
     server.stop().await;
 }
+
+/// The hostile-plugin suite over real HTTP upload and evaluation: each misbehaviour, activated
+/// in a chain, fails closed with its failure named while the server keeps answering; once it
+/// is replaced, cases are decided normally again.
+#[tokio::test]
+async fn uploaded_hostile_plugins_are_contained() {
+    let server = TestServer::start().await;
+    let (_, uploaded) = upload(&server, "admin", "hostile", hostile_bytes()).await;
+    let digest = uploaded["digest"].clone();
+    let suite = [
+        (json!({"mode": "loop"}), json!({"fuel": 5_000_000}), "ran out of fuel (limit 5000000)"),
+        (json!({"mode": "grow"}), json!({"memory_bytes": 8 << 20}), "exceeded its memory cap of 8388608 bytes"),
+        (json!({"mode": "recurse"}), json!({}), "trapped: wasm trap: call stack exhausted"),
+        // Fuel and time to build its answer, so that the host's output check is what stops it.
+        (
+            json!({"mode": "huge"}),
+            json!({"fuel": 2_000_000_000_u64, "deadline_ms": 5_000}),
+            "returned a malformed decision: the decision is too large",
+        ),
+        (json!({"mode": "panic"}), json!({}), "trapped"),
+    ];
+    for (index, (params, limits, expected)) in suite.into_iter().enumerate() {
+        let mut link = json!({"name": "hostile", "digest": digest, "params": params});
+        link.as_object_mut().unwrap().extend(limits.as_object().unwrap().clone());
+        let (status, answer) = activate(&server, json!([{"name": "threshold"}, link])).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        let decided = server.submit(refund(4_000, &format!("victim-{index}"))).await;
+        assert_eq!(
+            (decided["status"].as_str(), decided["decision"]["level"].as_str()),
+            (Some("pending_approval"), Some("director"))
+        );
+        let failure = decided["decision"]["policies"][1]["failure"].as_str().unwrap_or_default();
+        assert!(failure.starts_with(expected), "{params}: expected «{expected}», got «{failure}»");
+        assert_eq!(server.get_anonymous("/healthz").await.0, StatusCode::OK);
+    }
+    assert_eq!(activate(&server, json!([{"name": "threshold"}, {"name": "routing"}])).await.0, StatusCode::OK);
+    assert_eq!(server.submit(refund(4_000, "after-the-suite")).await["status"], "auto_approved");
+    assert_eq!(server.verify().await["ok"], true);
+    server.stop().await;
+}

@@ -9,6 +9,9 @@
 //! - `malformed`: returns require-approval with `approvals_needed: 0` and an empty reason,
 //!   which the host must reject as malformed output.
 //! - `error`: returns `Err(Internal("hostile error"))`.
+//! - `recurse`: recurses without end; the host's stack limit must stop it.
+//! - `huge`: returns a decision with a 4 MiB reason and 50,000 signals, which the host must
+//!   refuse as malformed output.
 //! - `approve`: behaves, auto-approving with rule id `hostile/approve`.
 //!
 //! An unknown mode is `InvalidParams`.
@@ -28,7 +31,7 @@ use alloc::string::{String, ToString};
 use levee_policy_sdk::{Decision, Facts, Guest, PolicyError, PolicyInfo, parse_params};
 use serde::Deserialize;
 
-/// `{"mode": "trap" | "panic" | "loop" | "grow" | "malformed" | "error" | "approve"}`.
+/// `{"mode": "trap" | "panic" | "loop" | "grow" | "recurse" | "huge" | "malformed" | "error" | "approve"}`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct HostileParams {
@@ -42,6 +45,8 @@ enum Mode {
     Panic,
     Loop,
     Grow,
+    Recurse,
+    Huge,
     Malformed,
     Error,
     Approve,
@@ -55,7 +60,7 @@ const PARAMS_SCHEMA: &str = r#"{
   "required": ["mode"],
   "additionalProperties": false,
   "properties": {
-    "mode": {"enum": ["trap", "panic", "loop", "grow", "malformed", "error", "approve"]}
+    "mode": {"enum": ["trap", "panic", "loop", "grow", "recurse", "huge", "malformed", "error", "approve"]}
   }
 }"#;
 
@@ -89,6 +94,10 @@ fn misbehave(mode: Mode) -> Result<Decision, PolicyError> {
         Mode::Panic => panic!("hostile panic"),
         Mode::Loop => misbehaviour::spin_forever(),
         Mode::Grow => misbehaviour::grow_until_allocation_fails(),
+        Mode::Recurse => {
+            Ok(Decision::auto_approve(alloc::format!("hostile/depth-{}", misbehaviour::recurse_forever(0))))
+        }
+        Mode::Huge => Ok(misbehaviour::huge_decision()),
         Mode::Malformed => Ok(misbehaviour::malformed_decision()),
         Mode::Error => Err(PolicyError::Internal("hostile error".to_string())),
         Mode::Approve => Ok(Decision::auto_approve("hostile/approve")),

@@ -42,3 +42,24 @@ pub fn malformed_decision() -> Decision {
         ApprovalRequirement { level: ApproverLevel::Lead, approvals_needed: 0, sla_minutes: None, reason: "".into() };
     Decision::require_approval(requirement, "hostile/malformed")
 }
+
+/// Recurses without end (the exit is never taken, but the optimizer cannot know that); adding
+/// after the call keeps it from becoming a loop.
+pub fn recurse_forever(depth: u64) -> u64 {
+    if black_box(depth) == u64::MAX {
+        return depth;
+    }
+    let next = black_box(depth + 1);
+    recurse_forever(next).wrapping_add(black_box(1))
+}
+
+/// A decision far larger than any host should accept: a 4 MiB reason, 50,000 signals.
+pub fn huge_decision() -> Decision {
+    use alloc::string::String;
+    let reason: String = core::iter::repeat_n('x', 4 << 20).collect();
+    let requirement =
+        ApprovalRequirement { level: ApproverLevel::Lead, approvals_needed: 1, sla_minutes: None, reason };
+    let mut decision = Decision::require_approval(requirement, "hostile/huge");
+    decision.signals = (0..50_000).map(|index| alloc::format!("signal-{index}")).collect();
+    decision
+}
