@@ -62,6 +62,29 @@ enum PolicyCommand {
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
+    /// Upload a plugin to a running levee (admin token).
+    Upload {
+        /// The component file.
+        plugin: PathBuf,
+        /// The name chains will refer to it by.
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Replay the last days' cases through the active chain with an uploaded plugin in it.
+    Backtest {
+        /// The uploaded plugin's sha256 digest.
+        digest: String,
+        /// How many days back [default: 30].
+        #[arg(long)]
+        days: Option<u32>,
+        /// The plugin's parameters as JSON, or @FILE.
+        #[arg(long)]
+        params: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// Run a plugin in levee's sandbox against fixture cases and report its decisions and
     /// resource use. Exits 1 if a fixture's expectation is not met.
     Test {
@@ -79,6 +102,17 @@ enum PolicyCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Where a running levee is, and the token to act with.
+#[derive(clap::Args)]
+struct ServerArgs {
+    /// The server's base URL.
+    #[arg(long, env = "LEVEE_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// A bearer token (an admin's for upload; an admin's or auditor's for backtest).
+    #[arg(long, env = "LEVEE_TOKEN")]
+    token: String,
 }
 
 /// Sandbox limits for one plugin; each defaults to the server's default.
@@ -155,6 +189,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(if report.expectations_met() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
+        Command::Policy { command: PolicyCommand::Upload { plugin, name, server } } => {
+            let bytes = std::fs::read(&plugin).with_context(|| format!("read {}", plugin.display()))?;
+            let url = format!("{}/v1/policies?name={name}", server.url.trim_end_matches('/'));
+            call_server(&server, reqwest::Method::POST, url, "application/wasm", bytes)
+        }
+        Command::Policy { command: PolicyCommand::Backtest { digest, days, params, server } } => {
+            let params = params.as_deref().map(parse_params).transpose()?;
+            let body = serde_json::to_vec(&serde_json::json!({"days": days, "params": params}))?;
+            let url = format!("{}/v1/policies/{digest}/backtest", server.url.trim_end_matches('/'));
+            call_server(&server, reqwest::Method::POST, url, "application/json", body)
+        }
         Command::Audit { command: AuditCommand::Verify { data } } => {
             let report = levee::audit::verify(&data)?;
             println!("{}", levee::audit::describe(&report));
@@ -201,4 +246,37 @@ fn parse_params(text: &str) -> anyhow::Result<serde_json::Value> {
         None => text.to_owned(),
     };
     serde_json::from_str(&json).context("--params is not JSON")
+}
+
+/// Sends one request to a running levee and prints its JSON answer; 1 for an error answer.
+fn call_server(
+    server: &ServerArgs,
+    method: reqwest::Method,
+    url: String,
+    content_type: &str,
+    body: Vec<u8>,
+) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let (status, text) = runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .request(method, &url)
+            .bearer_auth(&server.token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .with_context(|| format!("reach levee at {url}"))?;
+        let status = response.status();
+        anyhow::Ok((status, response.text().await?))
+    })?;
+    let pretty = serde_json::from_str::<serde_json::Value>(&text)
+        .and_then(|value| serde_json::to_string_pretty(&value))
+        .unwrap_or(text);
+    if status.is_success() {
+        println!("{pretty}");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("levee answered {status}:\n{pretty}");
+        Ok(ExitCode::FAILURE)
+    }
 }

@@ -213,3 +213,32 @@ fn invalid_plugins_are_refused_naming_the_problem() {
         assert!(output.contains(problem), "{file}: expected «{problem}» in {output}");
     }
 }
+
+/// `levee policy upload` and `levee policy backtest` talk to a running server with a token.
+#[test]
+fn policy_upload_and_backtest_against_a_running_server() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("levee-data");
+    let (child, base) = serve_demo(&data);
+    let tokens: Value = serde_json::from_slice(&std::fs::read(data.join("demo-tokens.json")).unwrap()).unwrap();
+    let admin = tokens["admin"].as_str().unwrap();
+    let hostile = levee::policy::builtin::HOSTILE_WASM_PATH;
+
+    let (code, answer) =
+        levee(&["policy", "upload", hostile, "--name", "hostile", "--url", &base, "--token", admin], temp.path());
+    assert_eq!(code, Some(0), "{answer}");
+    let uploaded: Value = serde_json::from_str(answer.trim()).expect("the upload answer is JSON");
+    let digest = uploaded["digest"].as_str().unwrap();
+
+    let args = ["policy", "backtest", digest, "--params", r#"{"mode":"approve"}"#, "--url", &base, "--token", admin];
+    let (code, answer) = levee(&args, temp.path());
+    assert_eq!(code, Some(0), "{answer}");
+    assert!(answer.contains("\"changed\": 0"), "{answer}");
+
+    std::fs::write(temp.path().join("junk.wasm"), b"junk").unwrap();
+    let (code, answer) =
+        levee(&["policy", "upload", "junk.wasm", "--name", "junk", "--url", &base, "--token", admin], temp.path());
+    assert_eq!(code, Some(1));
+    assert!(answer.contains("is not a WebAssembly binary"), "{answer}");
+    terminate(child);
+}
