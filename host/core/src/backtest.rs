@@ -160,7 +160,7 @@ impl Levee {
             .get(digest)
             .ok_or_else(|| FieldError::new("digest", format!("no plugin with digest {digest} has been uploaded")))?;
         let builtin = |name: &str| ChainLink { name: name.to_owned(), ..ChainLink::default() };
-        let mut links = match registry.active() {
+        let mut links = match registry.active().filter(|chain| !chain.links.is_empty()) {
             Some(chain) => chain.links.clone(),
             None => vec![builtin("threshold"), builtin("routing")],
         };

@@ -152,7 +152,8 @@ pub trait PolicyEngine: Send + Sync {
     fn is_builtin(&self, name: &str) -> bool;
 
     /// Loads `chain` and switches to it as chain `number`; evaluations in flight finish on the
-    /// chain they started with. On error the current chain stays.
+    /// chain they started with. An empty `chain` means the chain from the configuration. On
+    /// error the current chain stays.
     fn load_chain(&self, chain: Vec<ChainPlugin>, number: u64) -> Result<(), String>;
 
     /// The number of the chain loaded (0: the one from the configuration).

@@ -132,17 +132,22 @@ impl Levee {
     pub fn rollback_chain(&self, actor: &Principal, request: &RollbackRequest) -> Result<PolicyRegistry, ServiceError> {
         let rationale = required_text("rationale", &request.rationale, 2_000)?;
         let registry = self.registry()?;
-        let active = registry.active().map_or(0, |chain| chain.number);
+        let Some(active) = registry.active().map(|chain| chain.number) else {
+            return Err(FieldError::new("to", "no chain has been activated, so there is nothing to roll back").into());
+        };
         let target = request.to.unwrap_or(active.saturating_sub(1));
-        let chain =
-            registry.chains.iter().find(|chain| chain.number == target && target != active).ok_or_else(|| {
+        // Chain 0 is the one from the configuration, restored as an activation with no links.
+        let links = match registry.chains.iter().find(|chain| chain.number == target && target != active) {
+            Some(chain) => chain.links.clone(),
+            None if target == 0 => Vec::new(),
+            None => {
                 let numbers: Vec<String> = registry.chains.iter().map(|chain| chain.number.to_string()).collect();
-                FieldError::new(
-                    "to",
-                    format!("chain {target} is not an earlier chain to restore (chains: {})", numbers.join(", ")),
-                )
-            })?;
-        self.activate(actor, &chain.links.clone(), rationale, Some(target), Some(registry.version))
+                let message =
+                    format!("chain {target} is not an earlier chain to restore (0 and {})", numbers.join(", "));
+                return Err(FieldError::new("to", message).into());
+            }
+        };
+        self.activate(actor, &links, rationale, Some(target), Some(registry.version))
     }
 
     fn activate(
@@ -153,11 +158,14 @@ impl Levee {
         restores: Option<u64>,
         expected_version: Option<u64>,
     ) -> Result<PolicyRegistry, ServiceError> {
-        let registry = self.registry()?;
-        self.check_chain(&registry, links)?;
+        let restores_configuration = restores == Some(0) && links.is_empty();
+        let check = |registry: &PolicyRegistry| {
+            if restores_configuration { Ok(()) } else { self.check_chain(registry, links) }
+        };
+        check(&self.registry()?)?;
         let at = self.clock.now();
         let committed = self.commit_registry(actor, expected_version, |registry| {
-            self.check_chain(registry, links)?;
+            check(registry)?;
             let mut next = registry.clone();
             next.version += 1;
             let chain = ActivatedChain {

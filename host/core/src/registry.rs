@@ -50,6 +50,8 @@ pub struct ChainLink {
 pub struct ActivatedChain {
     /// 1, 2, 3, … in activation order.
     pub number: u64,
+    /// In evaluation order. Empty only for a rollback to the chain from the configuration
+    /// (`restores: 0`).
     pub links: Vec<ChainLink>,
     pub activated_by: String,
     pub activated_at: DateTime<Utc>,

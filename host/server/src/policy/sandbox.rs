@@ -106,6 +106,8 @@ pub struct WasmPolicyEngine {
     /// The loaded chain. It is replaced whole, and each evaluation holds the chain it started
     /// with, so a swap never changes a decision in flight.
     chain: RwLock<Arc<LoadedChain>>,
+    /// The chain from the configuration, restored by a rollback to chain 0.
+    configured: Arc<LoadedChain>,
     /// The chain running in shadow beside it, if any (number 0: none).
     shadow: RwLock<Arc<LoadedChain>>,
     /// Limits for a plugin whose chain link sets none.
@@ -165,9 +167,20 @@ impl WasmPolicyEngine {
         let ticker = EpochTicker::start(engine.clone());
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let running = EvaluationSlots::new(cores.min(POOLED_INSTANCES as usize));
-        let chain = RwLock::new(Arc::new(LoadedChain { number: 0, policies }));
-        let shadow = RwLock::new(Arc::new(LoadedChain { number: 0, policies: Vec::new() }));
-        Ok(WasmPolicyEngine { engine, chain, shadow, defaults, memory_ceiling, cache, running, _ticker: ticker })
+        let configured = Arc::new(LoadedChain { number: 0, policies: Arc::new(policies) });
+        let chain = RwLock::new(configured.clone());
+        let shadow = RwLock::new(Arc::new(LoadedChain { number: 0, policies: Arc::new(Vec::new()) }));
+        Ok(WasmPolicyEngine {
+            engine,
+            chain,
+            configured,
+            shadow,
+            defaults,
+            memory_ceiling,
+            cache,
+            running,
+            _ticker: ticker,
+        })
     }
 
     /// Validates, compiles (or loads compiled) and pre-instantiates every plugin of a chain.
@@ -260,7 +273,8 @@ impl PolicyEngine for WasmPolicyEngine {
     }
 
     fn load_chain(&self, chain: Vec<ChainPlugin>, number: u64) -> Result<(), String> {
-        let policies = self.prepare_chain(chain)?;
+        let policies =
+            if chain.is_empty() { self.configured.policies.clone() } else { Arc::new(self.prepare_chain(chain)?) };
         *self.chain.write().unwrap_or_else(|poisoned| poisoned.into_inner()) =
             Arc::new(LoadedChain { number, policies });
         tracing::info!(chain = number, "policy chain loaded");
@@ -272,10 +286,10 @@ impl PolicyEngine for WasmPolicyEngine {
     }
 
     fn load_shadow(&self, chain: Option<Vec<ChainPlugin>>, number: u64) -> Result<(), String> {
-        let policies = match chain {
+        let policies = Arc::new(match chain {
             Some(chain) => self.prepare_chain(chain)?,
             None => Vec::new(),
-        };
+        });
         *self.shadow.write().unwrap_or_else(|poisoned| poisoned.into_inner()) =
             Arc::new(LoadedChain { number, policies });
         Ok(())
@@ -303,7 +317,8 @@ impl PolicyEngine for WasmPolicyEngine {
 /// A chain ready to run, and its number in the registry (0: from the configuration).
 struct LoadedChain {
     number: u64,
-    policies: Vec<ReadyPolicy>,
+    /// Shared, so that restoring the configured chain needs no recompiling.
+    policies: Arc<Vec<ReadyPolicy>>,
 }
 
 /// Fuel, epochs, the component model, and a pooling allocator sized for small policies.

@@ -12,8 +12,21 @@ use serde_json::{Value, json};
 
 const LEVEE: &str = env!("CARGO_BIN_EXE_levee");
 
+/// A `levee serve` process that is killed if the test fails before stopping it (a leftover
+/// server would hold the test's output open and keep cargo waiting).
+struct ServerProcess(Option<Child>);
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Starts `levee serve --demo` on a free port; returns the process and its base URL.
-fn serve_demo(data: &Path) -> (Child, String) {
+fn serve_demo(data: &Path) -> (ServerProcess, String) {
     let mut child = Command::new(LEVEE)
         .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
@@ -30,7 +43,7 @@ fn serve_demo(data: &Path) -> (Child, String) {
         .expect("levee says where it listens");
     // Keep reading, so the server never writes into a closed pipe.
     std::thread::spawn(move || lines.for_each(drop));
-    (child, line.trim_start_matches("levee listening on ").to_owned())
+    (ServerProcess(Some(child)), line.trim_start_matches("levee listening on ").to_owned())
 }
 
 fn audit_verify(data: &Path) -> (Option<i32>, String) {
@@ -38,7 +51,8 @@ fn audit_verify(data: &Path) -> (Option<i32>, String) {
     (output.status.code(), String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-fn terminate(mut child: Child) {
+fn terminate(mut server: ServerProcess) {
+    let Some(mut child) = server.0.take() else { return };
     let pid = child.id().to_string();
     let status = Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
     assert!(status.success());
@@ -153,10 +167,11 @@ fn policy_test_names_a_broken_limit() {
     assert!(report.contains("failed: ran out of fuel (limit 1000000)"), "{report}");
 }
 
-/// The documented author loop: scaffold, unit-test natively, build the component with one
-/// cargo command, and run it in levee's sandbox on the scaffold's fixtures.
-#[test]
-fn scaffolded_plugin_builds_tests_and_runs() {
+/// Issue 3's story, through the documented steps: scaffold, unit-test natively, build the
+/// component with one cargo command, run it on the fixtures, upload it, backtest it, activate
+/// it (it decides the next case), roll back (the previous behaviour returns), all in the ledger.
+#[tokio::test]
+async fn scaffolded_plugin_from_new_to_service_and_rollback() {
     let temp = tempfile::tempdir().unwrap();
     let (code, output) = levee(&["policy", "new", "repeat-guard"], temp.path());
     assert_eq!(code, Some(0), "{output}");
@@ -165,29 +180,107 @@ fn scaffolded_plugin_builds_tests_and_runs() {
     assert_eq!(code, Some(2), "an existing project is not overwritten: {output}");
     assert_eq!(levee(&["policy", "new", "Bad Name"], temp.path()).0, Some(2));
 
-    // Its own target folder, kept between runs: the outer build holds the workspace's lock.
-    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("scaffolded-plugin");
-    let cargo = |args: &[&str]| {
-        let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        command.args(args).current_dir(&project).env("CARGO_TARGET_DIR", &target);
-        for variable in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER"] {
-            command.env_remove(variable);
-        }
-        let output = command.output().expect("cargo runs");
-        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-        assert!(output.status.success(), "cargo {args:?} failed:\n{text}");
-        text
-    };
-    let unit_tests = cargo(&["test"]);
+    let unit_tests = cargo_in(&project, &["test"]);
     assert!(unit_tests.contains("test result: ok. 4 passed"), "{unit_tests}");
-    cargo(&["build", "--release", "--target", "wasm32-wasip2"]);
-
-    let wasm = target.join("wasm32-wasip2/release/repeat_guard.wasm");
+    cargo_in(&project, &["build", "--release", "--target", "wasm32-wasip2"]);
+    let wasm = scaffold_target().join("wasm32-wasip2/release/repeat_guard.wasm");
     let wasm = wasm.to_str().unwrap();
     let (code, report) =
         levee(&["policy", "test", wasm, "--cases", "cases.json", "--params", "@params.json"], &project);
     assert_eq!(code, Some(0), "{report}");
     assert!(report.contains("4 cases, 4 with expectations, 0 not as expected"), "{report}");
+
+    let data = temp.path().join("levee-data");
+    let (child, base) = serve_demo(&data);
+    let tokens: Value = serde_json::from_slice(&std::fs::read(data.join("demo-tokens.json")).unwrap()).unwrap();
+    let server = Running { base: base.clone(), tokens, client: reqwest::Client::new() };
+    let admin = server.token("admin");
+    // Two granted refunds for one customer, so a third is a repeat.
+    for _ in 0..2 {
+        assert_eq!(server.refund("cus_repeat").await["status"], "auto_approved");
+    }
+
+    let upload = ["policy", "upload", wasm, "--name", "repeat-guard", "--url", &base, "--token", &admin];
+    let (code, answer) = levee(&upload, &project);
+    assert_eq!(code, Some(0), "{answer}");
+    let digest = serde_json::from_str::<Value>(answer.trim()).unwrap()["digest"].as_str().unwrap().to_owned();
+    let backtest = ["policy", "backtest", &digest, "--params", "@params.json", "--url", &base, "--token", &admin];
+    let (code, answer) = levee(&backtest, &project);
+    assert_eq!(code, Some(0), "{answer}");
+
+    let before = server.refund("cus_repeat").await;
+    assert_eq!(before["decision"]["level"], "lead", "without the plugin, a repeat refund escalates to a lead");
+    let chain = json!({"rationale": "CR-12", "links": [{"name": "threshold"}, {"name": "routing"},
+        {"name": "repeat-guard", "digest": digest, "params": {"review_at": 2, "reject_at": 5}}]});
+    let (status, answer) = server.post("admin", "/v1/policies/chain", chain).await;
+    assert_eq!(status, 200, "{answer}");
+    let during = server.refund("cus_repeat").await;
+    assert_eq!(during["decision"]["level"], "manager", "the plugin decides: {during}");
+    assert_eq!(during["decision"]["policies"][2]["digest"], digest.as_str());
+
+    let (status, _) = server.post("admin", "/v1/policies/chain/rollback", json!({"rationale": "back out CR-12"})).await;
+    assert_eq!(status, 200);
+    let after = server.refund("cus_repeat").await;
+    assert_eq!(after["decision"]["level"], "lead", "the rollback restores the earlier behaviour");
+
+    let (_, ledger) = server.get("auditor", "/v1/ledger").await;
+    let events: Vec<&str> = ledger.as_array().unwrap().iter().filter_map(|entry| entry["event"].as_str()).collect();
+    assert_eq!(events.iter().filter(|event| **event == "policy.chain_activated").count(), 2, "{events:?}");
+    assert!(events.contains(&"policy.uploaded"));
+    assert_eq!(server.get("auditor", "/v1/audit/verify").await.1["ok"], true);
+    terminate(child);
+}
+
+/// A levee process under test, with the demo tokens.
+struct Running {
+    base: String,
+    tokens: Value,
+    client: reqwest::Client,
+}
+
+impl Running {
+    fn token(&self, role: &str) -> String {
+        self.tokens[role].as_str().unwrap().to_owned()
+    }
+
+    async fn post(&self, role: &str, path: &str, body: Value) -> (u16, Value) {
+        let request = self.client.post(format!("{}{path}", self.base)).bearer_auth(self.token(role)).json(&body);
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, role: &str, path: &str) -> (u16, Value) {
+        let response =
+            self.client.get(format!("{}{path}", self.base)).bearer_auth(self.token(role)).send().await.unwrap();
+        (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A $25 refund for `customer`, as the demo agent; returns the decision.
+    async fn refund(&self, customer: &str) -> Value {
+        let body = json!({"kind": "refund", "amount": {"minor_units": 2500, "currency": "USD"}, "customer_ref": customer,
+                          "exception_code": "LATE_DELIVERY", "rationale": "late"});
+        let (status, answer) = self.post("agent", "/v1/cases", body).await;
+        assert_eq!(status, 201, "{answer}");
+        answer
+    }
+}
+
+/// The scaffolded project's own target folder, kept between runs: the outer build holds the
+/// workspace's lock.
+fn scaffold_target() -> std::path::PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("scaffolded-plugin")
+}
+
+fn cargo_in(project: &Path, args: &[&str]) -> String {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.args(args).current_dir(project).env("CARGO_TARGET_DIR", scaffold_target());
+    for variable in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER"] {
+        command.env_remove(variable);
+    }
+    let output = command.output().expect("cargo runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "cargo {args:?} failed:\n{text}");
+    text
 }
 
 /// Plugins that are not what levee runs are refused before loading, each naming the problem.
