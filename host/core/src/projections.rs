@@ -131,9 +131,7 @@ impl CustomerHistory {
 /// Reads and decodes a JSON record.
 pub fn read<T: DeserializeOwned>(store: &dyn Store, key: &str) -> Result<Option<(T, Vec<u8>)>, StoreError> {
     let Some(bytes) = store.get(key)? else { return Ok(None) };
-    let value = serde_json::from_slice(&bytes)
-        .map_err(|error| StoreError::Backend(format!("record {key} does not decode: {error}")))?;
-    Ok(Some((value, bytes)))
+    Ok(decode(key, &bytes)?.map(|value| (value, bytes)))
 }
 
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
