@@ -193,10 +193,6 @@ impl ChainChecker {
     pub fn checked(&self) -> u64 {
         self.expected_seq - 1
     }
-
-    pub fn head_hash(&self) -> &str {
-        &self.prev_hash
-    }
 }
 
 #[cfg(test)]

@@ -335,8 +335,8 @@ fn change(registry: PolicyRegistry, event: EventType, payload: serde_json::Value
     Change { subject: Subject::PolicyRegistry(registry), event, authority: None, payload }
 }
 
-/// A plugin name: lowercase letters, digits and hyphens, starting with a letter.
-fn plugin_name(name: &str) -> Result<String, FieldError> {
+/// A plugin name: lowercase letters, digits and hyphens, starting with a letter, at most 64.
+pub fn plugin_name(name: &str) -> Result<String, FieldError> {
     let name = required_text("name", name, 64)?;
     let mut chars = name.chars();
     let valid = chars.next().is_some_and(|first| first.is_ascii_lowercase())

@@ -30,6 +30,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use levee_core::engine::PolicyLimits;
 use levee_core::identity::{ApproverLevel, Authority, Principal, Role};
 use levee_core::matrix::ApprovalMatrix;
 use levee_core::taxonomy::Taxonomy;
@@ -110,11 +111,11 @@ impl PolicyConfig {
 
     /// The sandbox limits for this policy: its overrides over the defaults.
     pub fn limits(&self, defaults: SandboxLimits) -> SandboxLimits {
-        SandboxLimits {
-            fuel: self.fuel.unwrap_or(defaults.fuel),
-            deadline_ms: self.deadline_ms.unwrap_or(defaults.deadline_ms),
-            memory_bytes: self.memory_bytes.unwrap_or(defaults.memory_bytes),
-        }
+        defaults.overridden_by(PolicyLimits {
+            fuel: self.fuel,
+            deadline_ms: self.deadline_ms,
+            memory_bytes: self.memory_bytes,
+        })
     }
 }
 

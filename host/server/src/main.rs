@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use levee::config::ServeConfig;
 use levee::policy::{LoadedPolicySpec, PolicySource, SandboxLimits, builtin};
 use levee_core::Settings;
+use levee_core::engine::PolicyLimits;
 use levee_core::matrix::ApprovalMatrix;
 use levee_core::taxonomy::Taxonomy;
 
@@ -230,12 +231,9 @@ fn test_spec(plugin: &str, params: Option<&str>, limits: &LimitArgs) -> anyhow::
             defaults.default_params(&name)
         }
     };
-    let defaults = SandboxLimits::default();
-    let limits = SandboxLimits {
-        fuel: limits.fuel.unwrap_or(defaults.fuel),
-        deadline_ms: limits.deadline_ms.unwrap_or(defaults.deadline_ms),
-        memory_bytes: limits.memory_bytes.unwrap_or(defaults.memory_bytes),
-    };
+    let overrides =
+        PolicyLimits { fuel: limits.fuel, deadline_ms: limits.deadline_ms, memory_bytes: limits.memory_bytes };
+    let limits = SandboxLimits::default().overridden_by(overrides);
     Ok(LoadedPolicySpec { name, source, params, limits })
 }
 

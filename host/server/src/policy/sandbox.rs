@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use levee_core::engine::{
-    ChainPlugin, Facts, PluginInfo, PolicyEngine, PolicyEvaluation, PolicyFailure, PolicyIdentity,
+    ChainPlugin, Facts, PluginInfo, PolicyEngine, PolicyEvaluation, PolicyFailure, PolicyIdentity, PolicyLimits,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -42,6 +42,17 @@ pub struct SandboxLimits {
     pub deadline_ms: u64,
     /// Linear memory cap per instance, in bytes.
     pub memory_bytes: u64,
+}
+
+impl SandboxLimits {
+    /// These limits with each override that is set taking the place of the default.
+    pub fn overridden_by(self, overrides: PolicyLimits) -> SandboxLimits {
+        SandboxLimits {
+            fuel: overrides.fuel.unwrap_or(self.fuel),
+            deadline_ms: overrides.deadline_ms.unwrap_or(self.deadline_ms),
+            memory_bytes: overrides.memory_bytes.unwrap_or(self.memory_bytes),
+        }
+    }
 }
 
 impl Default for SandboxLimits {
@@ -210,11 +221,7 @@ impl WasmPolicyEngine {
                 builtin::by_name(&plugin.name).ok_or_else(|| format!("no built-in policy is named {}", plugin.name))?,
             ),
         };
-        let limits = SandboxLimits {
-            fuel: plugin.limits.fuel.unwrap_or(self.defaults.fuel),
-            deadline_ms: plugin.limits.deadline_ms.unwrap_or(self.defaults.deadline_ms),
-            memory_bytes: plugin.limits.memory_bytes.unwrap_or(self.defaults.memory_bytes),
-        };
+        let limits = self.defaults.overridden_by(plugin.limits);
         if limits.memory_bytes > self.memory_ceiling {
             return Err(format!(
                 "policy {} asks for {} bytes of memory, over this engine's ceiling of {}",

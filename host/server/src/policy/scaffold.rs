@@ -22,7 +22,8 @@ const FILES: &[(&str, &str)] = &[
 
 /// Creates `<parent>/<name>/`; refuses a bad name, an existing folder or a missing SDK.
 pub fn create(name: &str, parent: &Path, sdk: Option<&Path>) -> anyhow::Result<PathBuf> {
-    check_name(name)?;
+    levee_core::policy_admin::plugin_name(name)
+        .map_err(|error| anyhow::anyhow!("'{name}' is not a plugin name: {}", error.message))?;
     let sdk = sdk.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(BUILT_SDK_PATH));
     let sdk = sdk.canonicalize().with_context(|| {
         format!("the levee policy SDK is not at {}: pass --sdk <levee checkout>/guest-policies/sdk", sdk.display())
@@ -44,15 +45,4 @@ pub fn create(name: &str, parent: &Path, sdk: Option<&Path>) -> anyhow::Result<P
         std::fs::write(&path, text).with_context(|| format!("write {}", path.display()))?;
     }
     Ok(project)
-}
-
-/// A plugin name: lowercase letters, digits and hyphens, starting with a letter.
-fn check_name(name: &str) -> anyhow::Result<()> {
-    let mut chars = name.chars();
-    let starts_with_letter = chars.next().is_some_and(|first| first.is_ascii_lowercase());
-    let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if !starts_with_letter || !rest_ok || name.len() > 64 || name.ends_with('-') {
-        bail!("'{name}' is not a plugin name: use lowercase letters, digits and hyphens, starting with a letter");
-    }
-    Ok(())
 }
