@@ -139,3 +139,33 @@ async fn compiled_policies_are_kept_and_reused_across_restarts() {
     assert_eq!(before, after, "the restart reused the compiled files instead of rewriting them");
     drop(temp);
 }
+
+/// A plugin that imports WASI is served the deterministic subset: the clock reads the case's
+/// submission time and an hour's sleep returns at once, an hour later by that clock; there is no
+/// environment, argument or preopened directory.
+#[tokio::test]
+async fn wasi_plugins_see_the_case_not_the_machine() {
+    let server = server_with(hostile("probe")).await;
+    let answer = server.submit(refund(4_000, "probe")).await;
+    let (_, case) = server.get("auditor", &format!("/v1/cases/{}", answer["case_id"].as_str().unwrap())).await;
+    let submitted_at = chrono::DateTime::parse_from_rfc3339(case["case"]["submitted_at"].as_str().unwrap()).unwrap();
+    let signals: Vec<&str> =
+        answer["decision"]["signals"].as_array().unwrap().iter().map(|signal| signal.as_str().unwrap()).collect();
+    let wall = format!("wall={}.{:09}", submitted_at.timestamp(), submitted_at.timestamp_subsec_nanos());
+    let after_sleep = format!("wall_after_sleep={}", submitted_at.timestamp() + 3600);
+    for expected in [wall.as_str(), &after_sleep, "monotonic=3600000000000", "env=0", "args=0", "preopens=0"] {
+        assert!(signals.contains(&expected), "{expected} in {signals:?}");
+    }
+    assert_eq!(answer["status"], "auto_approved", "{answer}");
+    server.stop().await;
+}
+
+/// What a failing plugin wrote to stderr is quoted in its failure; stdout is discarded.
+#[tokio::test]
+async fn a_failing_plugin_has_its_stderr_quoted() {
+    let server = server_with(hostile("stderr")).await;
+    let failure = failure_of(&server).await;
+    assert!(failure.starts_with("trapped") && failure.ends_with("stderr: hostile: about to trap"), "{failure}");
+    assert!(!failure.contains("stdout is discarded"), "{failure}");
+    server.stop().await;
+}

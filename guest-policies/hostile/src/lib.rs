@@ -13,6 +13,9 @@
 //! - `huge`: returns a decision with a 4 MiB reason and 50,000 signals, which the host must
 //!   refuse as malformed output.
 //! - `approve`: behaves, auto-approving with rule id `hostile/approve`.
+//! - `probe` (wasm32 only): auto-approves, reporting in its signals what WASI answered for the
+//!   clocks (after sleeping an hour), random bytes, environment, arguments and preopens.
+//! - `stderr` (wasm32 only): writes to stdout and stderr, then traps.
 //!
 //! An unknown mode is `InvalidParams`.
 
@@ -20,18 +23,20 @@
 
 extern crate alloc;
 // Natively, std supplies the panic handler and allocator (and unwinding for tests); on
-// wasm32 the SDK does, and the component imports nothing.
+// wasm32 the SDK does. The component imports WASI only for the probe modes.
 #[cfg(not(target_arch = "wasm32"))]
 extern crate std;
 
 mod misbehaviour;
+#[cfg(target_arch = "wasm32")]
+mod wasi_probe;
 
 use alloc::string::{String, ToString};
 
 use levee_policy_sdk::{Decision, Facts, Guest, PolicyError, PolicyInfo, parse_params};
 use serde::Deserialize;
 
-/// `{"mode": "trap" | "panic" | "loop" | "grow" | "recurse" | "huge" | "malformed" | "error" | "approve"}`.
+/// `{"mode": "trap" | "panic" | "loop" | "grow" | "recurse" | "huge" | "malformed" | "error" | "approve" | "probe" | "stderr"}`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct HostileParams {
@@ -50,6 +55,8 @@ enum Mode {
     Malformed,
     Error,
     Approve,
+    Probe,
+    Stderr,
 }
 
 const PARAMS_SCHEMA: &str = r#"{
@@ -60,7 +67,7 @@ const PARAMS_SCHEMA: &str = r#"{
   "required": ["mode"],
   "additionalProperties": false,
   "properties": {
-    "mode": {"enum": ["trap", "panic", "loop", "grow", "recurse", "huge", "malformed", "error", "approve"]}
+    "mode": {"enum": ["trap", "panic", "loop", "grow", "recurse", "huge", "malformed", "error", "approve", "probe", "stderr"]}
   }
 }"#;
 
@@ -101,6 +108,12 @@ fn misbehave(mode: Mode) -> Result<Decision, PolicyError> {
         Mode::Malformed => Ok(misbehaviour::malformed_decision()),
         Mode::Error => Err(PolicyError::Internal("hostile error".to_string())),
         Mode::Approve => Ok(Decision::auto_approve("hostile/approve")),
+        #[cfg(target_arch = "wasm32")]
+        Mode::Probe => Ok(wasi_probe::probe()),
+        #[cfg(target_arch = "wasm32")]
+        Mode::Stderr => wasi_probe::write_then_trap(),
+        #[cfg(not(target_arch = "wasm32"))]
+        Mode::Probe | Mode::Stderr => Err(PolicyError::Internal("this mode calls WASI: wasm32 only".to_string())),
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use levee_core::identity::{ApproverLevel, Role};
-use rand::Rng;
+use rand::RngExt;
 
 use crate::config::TokenConfig;
 

@@ -23,6 +23,8 @@ pub struct DecisionView {
     pub required_evidence: Vec<EvidenceKind>,
     pub missing_evidence: Vec<EvidenceKind>,
     pub queue: Option<String>,
+    /// What the policies flagged for the approver (e.g. `repeat-refund`, `policy-failure`).
+    pub signals: Vec<String>,
     pub failed_closed: bool,
     pub policies: Vec<PolicyRun>,
 }
@@ -55,6 +57,7 @@ impl CaseView {
             required_evidence: case.decision.required_evidence.iter().copied().collect(),
             missing_evidence: case.missing_evidence(),
             queue: case.decision.queue.clone(),
+            signals: case.decision.signals.iter().cloned().collect(),
             failed_closed: case.decision.failed_closed,
             policies: case.decision.policies.clone(),
         };

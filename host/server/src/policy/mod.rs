@@ -15,6 +15,7 @@ pub mod runner;
 mod sandbox;
 pub mod scaffold;
 pub mod validate;
+mod wasi;
 
 pub use sandbox::{LoadedPolicySpec, PolicySource, SandboxLimits, WasmPolicyEngine};
 

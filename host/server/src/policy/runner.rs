@@ -257,3 +257,45 @@ pub fn render(report: &RunReport) -> String {
 fn percent(used: u64, limit: u64) -> f64 {
     if limit == 0 { 0.0 } else { used as f64 * 100.0 / limit as f64 }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::policy::{PolicySource, builtin};
+
+    fn probe_signals(fixtures: serde_json::Value) -> Vec<Vec<String>> {
+        let bytes = std::fs::read(builtin::HOSTILE_WASM_PATH).unwrap();
+        let spec = LoadedPolicySpec {
+            name: "hostile".into(),
+            source: PolicySource::Bytes(bytes),
+            params: json!({"mode": "probe"}),
+            limits: SandboxLimits::default(),
+        };
+        let report = run(spec, serde_json::from_value(fixtures).unwrap()).unwrap();
+        report
+            .results
+            .into_iter()
+            .map(|result| result.evaluation.result.unwrap().signals.into_iter().collect())
+            .collect()
+    }
+
+    /// A plugin that reads the clock and the random source gets the same answers whenever the
+    /// same case is evaluated, and another case gets other random numbers.
+    #[test]
+    fn wasi_answers_replay_for_the_same_case() {
+        let amount = json!({"minor_units": 4000, "currency": "USD"});
+        let case = |id: &str| json!({"facts": {"case_id": id, "kind": "refund", "amount": amount}});
+        let runs = probe_signals(json!([case("LV-1"), case("LV-1"), case("LV-2")]));
+        assert_eq!(runs[0], runs[1], "a replay sees the same clock and random numbers");
+        let random = |signals: &[String]| signals.iter().find(|s| s.starts_with("random=")).cloned().unwrap();
+        assert_ne!(random(&runs[0]), random(&runs[2]), "another case is seeded differently");
+        let new_year = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().timestamp();
+        assert!(runs[0].contains(&format!("wall={new_year}.000000000")), "{:?}", runs[0]);
+        assert!(runs[0].contains(&format!("wall_after_sleep={}", new_year + 3600)), "{:?}", runs[0]);
+        for expected in ["monotonic=3600000000000", "env=0", "args=0", "preopens=0"] {
+            assert!(runs[0].contains(&expected.to_owned()), "{expected} in {:?}", runs[0]);
+        }
+    }
+}

@@ -22,6 +22,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use super::builtin;
 use super::convert;
 use super::validate::{self, Rejection};
+use super::wasi::{self, Determinants, HasWasiSession, WasiSession};
 use super::{Policy, PolicyPre};
 
 /// How often the epoch advances; deadlines are counted in these ticks.
@@ -86,14 +87,23 @@ struct ReadyPolicy {
     params: String,
     limits: SandboxLimits,
     pre: PolicyPre<SandboxState>,
+    /// Whether it imports the deterministic WASI subset, which then needs its clock and seed.
+    uses_wasi: bool,
 }
 
-/// What each evaluation's store holds: the memory cap, whether it was hit, and the most
-/// memory the instance asked for and got.
+/// What each evaluation's store holds: the memory cap, whether it was hit, the most memory
+/// the instance asked for and got, and its deterministic WASI.
 struct SandboxState {
     memory_cap: usize,
     memory_cap_hit: bool,
     peak_memory: usize,
+    wasi: WasiSession,
+}
+
+impl HasWasiSession for SandboxState {
+    fn wasi_session(&mut self) -> &mut WasiSession {
+        &mut self.wasi
+    }
 }
 
 impl ResourceLimiter for SandboxState {
@@ -237,7 +247,12 @@ impl WasmPolicyEngine {
 
     fn evaluate_now(&self, policy: &ReadyPolicy, facts: &Facts) -> PolicyEvaluation {
         let started = Instant::now();
-        let mut store = new_store(&self.engine, &policy.limits);
+        let determinants = if policy.uses_wasi {
+            Determinants::for_case(&facts.case_id, facts.submitted_at)
+        } else {
+            Determinants::outside_a_case()
+        };
+        let mut store = new_store(&self.engine, &policy.limits, determinants);
         let outcome = run_evaluate(&mut store, policy, facts);
         let fuel_left = store.get_fuel().unwrap_or(0);
         let result = outcome.map_err(|error| name_failure(&error, store.data(), &policy.limits));
@@ -347,8 +362,9 @@ fn build_engine(memory_cap: u64) -> anyhow::Result<Engine> {
     Engine::new(&config).map_err(|error| anyhow!("cannot configure the wasmtime engine: {error}"))
 }
 
-/// Validates and compiles a policy (or loads it compiled), links it against nothing (a policy
-/// may import nothing but the contract's types), and asks it to describe itself.
+/// Validates and compiles a policy (or loads it compiled), links it against the deterministic
+/// WASI subset (a policy may import nothing else but the contract's types), and asks it to
+/// describe itself.
 fn prepare(engine: &Engine, spec: LoadedPolicySpec, cache: Option<&CompiledCache>) -> anyhow::Result<ReadyPolicy> {
     let bytes: &[u8] = match &spec.source {
         PolicySource::Builtin(bytes) => bytes,
@@ -360,14 +376,16 @@ fn prepare(engine: &Engine, spec: LoadedPolicySpec, cache: Option<&CompiledCache
         None => validate::check(engine, bytes),
     }
     .map_err(|rejection| anyhow!("policy {}: {rejection}", spec.name))?;
-    let linker: Linker<SandboxState> = Linker::new(engine);
+    let mut linker: Linker<SandboxState> = Linker::new(engine);
+    wasi::add_to_linker(&mut linker).map_err(|error| anyhow!("cannot link the WASI subset: {error}"))?;
+    let uses_wasi = component.component_type().imports(engine).any(|(name, _)| wasi::is_wasi(name));
     let instance_pre = linker
         .instantiate_pre(&component)
         .map_err(|error| anyhow!("policy {}: imports something levee does not provide: {error}", spec.name))?;
     let pre = PolicyPre::new(instance_pre)
         .map_err(|error| anyhow!("policy {}: {}", spec.name, Rejection::WrongWorld(format!("{error:#}"))))?;
     let params = serde_json::to_string(&spec.params).context("encode policy parameters")?;
-    let mut store = new_store(engine, &spec.limits);
+    let mut store = new_store(engine, &spec.limits, Determinants::outside_a_case());
     let info = pre
         .instantiate(&mut store)
         .and_then(|policy: Policy| policy.levee_policy_rules().call_describe(&mut store))
@@ -380,6 +398,7 @@ fn prepare(engine: &Engine, spec: LoadedPolicySpec, cache: Option<&CompiledCache
         params,
         limits: spec.limits,
         pre,
+        uses_wasi,
     })
 }
 
@@ -431,9 +450,11 @@ impl CompiledCache {
 }
 
 /// A store for one evaluation, with its budget set.
-fn new_store(engine: &Engine, limits: &SandboxLimits) -> Store<SandboxState> {
+fn new_store(engine: &Engine, limits: &SandboxLimits, determinants: Determinants) -> Store<SandboxState> {
     let memory_cap = usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX);
-    let mut store = Store::new(engine, SandboxState { memory_cap, memory_cap_hit: false, peak_memory: 0 });
+    let state =
+        SandboxState { memory_cap, memory_cap_hit: false, peak_memory: 0, wasi: WasiSession::new(determinants) };
+    let mut store = Store::new(engine, state);
     store.limiter(|state| state);
     // Only fails if fuel is not enabled, and it always is (build_engine).
     let _ = store.set_fuel(limits.fuel);
@@ -466,8 +487,19 @@ enum EvaluationError {
     Policy(PolicyFailure),
 }
 
-/// Names what went wrong: out of fuel, past the deadline, over the memory cap, or a trap.
+/// Names what went wrong: out of fuel, past the deadline, over the memory cap, or a trap (with
+/// the end of what the plugin wrote to stderr, if anything).
 fn name_failure(error: &EvaluationError, state: &SandboxState, limits: &SandboxLimits) -> PolicyFailure {
+    match name_failure_cause(error, state, limits) {
+        PolicyFailure::Trap { message } => match state.wasi.stderr_tail() {
+            Some(stderr) => PolicyFailure::Trap { message: format!("{message}; stderr: {stderr}") },
+            None => PolicyFailure::Trap { message },
+        },
+        failure => failure,
+    }
+}
+
+fn name_failure_cause(error: &EvaluationError, state: &SandboxState, limits: &SandboxLimits) -> PolicyFailure {
     if state.memory_cap_hit {
         return PolicyFailure::MemoryLimit { limit_bytes: limits.memory_bytes };
     }

@@ -1,12 +1,12 @@
 //! What a rule plugin must be before levee loads it, checked in order so the first problem is
 //! the one named: under the size limit; a WebAssembly binary; a component (not a core module);
-//! compiles; imports nothing but the contract's own type interface; exports the
+//! compiles; imports nothing but the contract's own type interface and the deterministic WASI
+//! subset (`wasi::ALLOWED_INTERFACES`); exports the
 //! `levee:policy/rules` interface of a compatible version. (`describe()` answering within the
 //! sandbox limits is checked when the policy is prepared.)
 //!
-//! Components built with `std` for wasm32-wasip2, or from JavaScript or Python, import WASI.
-//! levee does not yet provide the deterministic WASI subset those need, so they are refused
-//! here, by name, rather than loaded and left to fail.
+//! Components built with `std` for wasm32-wasip2, or from JavaScript or Python, import WASI;
+//! anything beyond the subset, such as `wasi:sockets` or `wasi:http`, is refused here, by name.
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -14,7 +14,7 @@ use wasmtime::component::Component;
 /// The largest plugin accepted, in bytes. levee's own plugins are 100–150 KB.
 pub const MAX_PLUGIN_BYTES: usize = 4 << 20;
 
-/// The imports a plugin may have: the contract's type-only interface, any compatible 0.1.x.
+/// The contract's type-only interface, any compatible 0.1.x, which every plugin may import.
 const ALLOWED_IMPORT_PREFIX: &str = "levee:policy/types@0.1.";
 
 const WASM_MAGIC: &[u8; 4] = b"\0asm";
@@ -35,7 +35,7 @@ pub enum Rejection {
     CoreModule,
     #[error("does not compile as a component: {0}")]
     Invalid(String),
-    #[error("imports {}, which plugins may not use (a plugin may import only {ALLOWED_IMPORT_PREFIX}x; the deterministic WASI subset for std, JavaScript and Python components is not provided yet)", .0.join(", "))]
+    #[error("imports {}, which plugins may not use (a plugin may import only {ALLOWED_IMPORT_PREFIX}x and the deterministic WASI 0.2 subset: {})", .0.join(", "), super::wasi::ALLOWED_INTERFACES.join(", "))]
     ForbiddenImports(Vec<String>),
     #[error("is not a levee:policy plugin: it must export levee:policy/rules@0.1.x ({0})")]
     WrongWorld(String),
@@ -64,13 +64,13 @@ pub fn check_header(bytes: &[u8]) -> Result<(), Rejection> {
     }
 }
 
-/// Every import must be the contract's own type interface.
+/// Every import must be the contract's own type interface or in the WASI subset.
 pub fn check_imports(engine: &Engine, component: &Component) -> Result<(), Rejection> {
     let forbidden: Vec<String> = component
         .component_type()
         .imports(engine)
         .map(|(name, _)| name)
-        .filter(|name| !name.starts_with(ALLOWED_IMPORT_PREFIX))
+        .filter(|name| !name.starts_with(ALLOWED_IMPORT_PREFIX) && !super::wasi::allows(name))
         .map(str::to_owned)
         .collect();
     if forbidden.is_empty() { Ok(()) } else { Err(Rejection::ForbiddenImports(forbidden)) }
