@@ -8,4 +8,5 @@ mod concurrency;
 mod ledger;
 mod registry;
 mod sandbox;
+mod taxonomy;
 mod validation;

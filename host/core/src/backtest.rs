@@ -122,7 +122,7 @@ impl Levee {
         let to = self.clock.now();
         let from = to - Duration::days(i64::from(days));
         let submissions = self.submissions_since(from)?;
-        let plugins = links.iter().map(|link| self.chain_plugin(link)).collect::<Result<Vec<_>, _>>()?;
+        let plugins = self.chain_plugins(&links, &self.current_taxonomy()?.taxonomy)?;
         let facts: Vec<Facts> = submissions.replayable.iter().map(|submission| submission.facts.clone()).collect();
         let evaluations = self.engine.evaluate_candidate(plugins, &facts).map_err(ServiceError::PluginRejected)?;
         let mut report = BacktestReport {

@@ -127,6 +127,15 @@ pub struct ChainPlugin {
     pub limits: PolicyLimits,
 }
 
+/// Which chain an engine has loaded: the registry's chain number (0: the chain from the
+/// configuration) and the taxonomy revision its default parameters were made from (0: the
+/// taxonomy from the configuration). A change of either reloads the chain.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainKey {
+    pub chain: u64,
+    pub taxonomy: u64,
+}
+
 /// What a plugin says of itself (`describe()`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PluginInfo {
@@ -151,19 +160,18 @@ pub trait PolicyEngine: Send + Sync {
     /// Whether `name` is a built-in plugin.
     fn is_builtin(&self, name: &str) -> bool;
 
-    /// Loads `chain` and switches to it as chain `number`; evaluations in flight finish on the
-    /// chain they started with. An empty `chain` means the chain from the configuration. On
-    /// error the current chain stays.
-    fn load_chain(&self, chain: Vec<ChainPlugin>, number: u64) -> Result<(), String>;
+    /// Loads `chain` and switches to it as `key`; evaluations in flight finish on the chain
+    /// they started with. On error the current chain stays.
+    fn load_chain(&self, chain: Vec<ChainPlugin>, key: ChainKey) -> Result<(), String>;
 
-    /// The number of the chain loaded (0: the one from the configuration).
-    fn loaded_chain(&self) -> u64;
+    /// Which chain is loaded.
+    fn loaded_chain(&self) -> ChainKey;
 
-    /// Loads (or with `None`, drops) the shadow chain `number`, run beside the active one.
-    fn load_shadow(&self, chain: Option<Vec<ChainPlugin>>, number: u64) -> Result<(), String>;
+    /// Loads (or with `None`, drops) the shadow chain `key.chain`, run beside the active one.
+    fn load_shadow(&self, chain: Option<Vec<ChainPlugin>>, key: ChainKey) -> Result<(), String>;
 
-    /// The number of the shadow chain loaded (0: none).
-    fn loaded_shadow(&self) -> u64;
+    /// Which shadow chain is loaded (chain 0: none).
+    fn loaded_shadow(&self) -> ChainKey;
 
     /// Evaluates the shadow chain, if one is loaded.
     fn evaluate_shadow(&self, facts: &Facts) -> Option<Vec<PolicyEvaluation>>;

@@ -45,7 +45,7 @@ impl LedgerSlot {
     pub fn into_case(self) -> Option<Case> {
         match self.subject {
             Subject::Case(case) => Some(*case),
-            Subject::PolicyRegistry(_) => None,
+            Subject::PolicyRegistry(_) | Subject::Taxonomy(_) => None,
         }
     }
 }
@@ -273,6 +273,10 @@ enum SuccessionRules {
         uploads: usize,
         chains: usize,
     },
+    /// The taxonomy: one version on, one revision more.
+    Taxonomy {
+        revisions: usize,
+    },
 }
 
 impl Remembered {
@@ -282,6 +286,7 @@ impl Remembered {
             Subject::PolicyRegistry(registry) => {
                 SuccessionRules::Registry { uploads: registry.uploads.len(), chains: registry.chains.len() }
             }
+            Subject::Taxonomy(record) => SuccessionRules::Taxonomy { revisions: record.revisions.len() },
         };
         Remembered {
             last_seq: slot.entry.seq,
@@ -324,9 +329,21 @@ fn follows(slot: &LedgerSlot, previous: Option<&Remembered>) -> Result<(), Strin
                 Err("the policy registry did not move one version on, keeping its history".to_owned())
             }
         }
-        (Subject::Case(case), Some(SuccessionRules::Registry { .. })) => {
-            Err(format!("case {} reuses the policy registry's subject id", case.id))
+        (Subject::Taxonomy(record), previous) => {
+            let revisions = match previous {
+                Some(SuccessionRules::Taxonomy { revisions }) => *revisions,
+                _ => 0,
+            };
+            let legal = record.version == previous_version + 1
+                && seqs.last() == Some(&entry.seq)
+                && record.revisions.len() == revisions + 1;
+            if legal {
+                Ok(())
+            } else {
+                Err("the taxonomy did not move one revision on, keeping its history".to_owned())
+            }
         }
+        (Subject::Case(case), Some(_)) => Err(format!("case {} reuses another subject's id", case.id)),
     }
 }
 

@@ -41,6 +41,9 @@ pub enum EventType {
     PolicyShadowStarted,
     #[serde(rename = "policy.shadow_stopped")]
     PolicyShadowStopped,
+    /// A code added, changed, deprecated or merged.
+    #[serde(rename = "taxonomy.changed")]
+    TaxonomyChanged,
 }
 
 /// One entry of the ledger.

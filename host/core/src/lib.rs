@@ -4,7 +4,7 @@
 //!
 //! - `money`: integer minor units of an ISO-4217 currency.
 //! - `identity`: roles, approver levels, authority limits, bearer tokens.
-//! - `taxonomy`: exception codes with owners, queues and SLAs.
+//! - `taxonomy`: exception codes with owners, playbooks, queues, SLAs and remediation triggers.
 //! - `matrix`: the approval matrix (the threshold policy's parameters).
 //! - `evidence`: evidence kinds and linked evidence.
 //! - `engine`: the policy-engine port and the facts policies see.
@@ -12,13 +12,15 @@
 //! - `case`: the case state machine, one file per transition.
 //! - `ledger`: entries, canonical hashing, chain checking.
 //! - `journal`: the ledger on the store, as the commit log of every transition.
-//! - `subject`: what an entry is about (a case, the policy registry) and its state.
+//! - `subject`: what an entry is about (a case, the policy registry, the taxonomy), its state,
+//!   and how any subject is loaded and changed.
 //! - `registry`: uploaded rule plugins and activated chains.
 //! - `projections`: case records, queues and customer history rebuilt from the log.
 //! - `store`: the storage port and an in-memory reference backend.
 //! - `clock`: the clock port.
 //! - `service`: the workflow's operations over the ports.
 //! - `policy_admin`: uploading rule plugins, activating and rolling back chains.
+//! - `taxonomy_admin`: adding, changing, deprecating and merging exception codes.
 //! - `backtest`: replaying recorded facts through a candidate chain.
 //! - `validation`: field-naming input checks.
 //! - `api`: HTTP routes as plain functions over `http` types, and the OpenAPI document.
@@ -44,6 +46,7 @@ pub mod service;
 pub mod store;
 pub mod subject;
 pub mod taxonomy;
+pub mod taxonomy_admin;
 pub mod validation;
 
 pub use service::{Levee, Settings};

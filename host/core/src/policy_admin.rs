@@ -7,13 +7,13 @@
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::engine::{ChainPlugin, PolicyLimits};
+use crate::engine::{ChainKey, ChainPlugin, PolicyLimits};
 use crate::identity::Principal;
 use crate::ledger::{EventType, sha256_hex};
-use crate::projections;
-use crate::registry::{ActivatedChain, ChainLink, PolicyRegistry, ShadowChain, UploadedPolicy};
+use crate::registry::{ActivatedChain, ChainLink, PolicyRegistry, REGISTRY_SUBJECT, ShadowChain, UploadedPolicy};
 use crate::service::{Levee, ServiceError};
-use crate::subject::{Change, Subject};
+use crate::subject::Change;
+use crate::taxonomy::Taxonomy;
 use crate::validation::{FieldError, required_text};
 
 /// The most policies a chain may hold.
@@ -75,20 +75,7 @@ impl Levee {
     }
 
     fn load_registry(&self) -> Result<PolicyRegistry, ServiceError> {
-        let key = projections::subject_key(crate::registry::REGISTRY_SUBJECT);
-        let Some((record, _)) = projections::read::<PolicyRegistry>(&*self.store, &key)? else {
-            return Ok(PolicyRegistry::default());
-        };
-        let slot = match record.ledger_seqs.last() {
-            Some(seq) => self.journal().slot(*seq)?,
-            None => None,
-        };
-        match slot.map(|slot| slot.subject) {
-            Some(Subject::PolicyRegistry(registry)) if registry == record => Ok(registry),
-            _ => Err(ServiceError::Integrity(
-                "the stored policy registry does not match its ledger entry: run `levee audit verify`".into(),
-            )),
-        }
+        Ok(self.load_subject::<PolicyRegistry>(REGISTRY_SUBJECT)?.unwrap_or_default())
     }
 
     /// Checks a plugin with the engine, keeps its bytes by digest, and records the upload.
@@ -216,29 +203,49 @@ impl Levee {
         Ok(())
     }
 
-    /// Loads the registry's active chain into the engine if it is not the one loaded. Store
+    /// Loads the registry's active chain (or the configured one) into the engine if it is not
+    /// the one loaded, or if the taxonomy its default parameters come from has changed. Store
     /// failures are errors; an engine that cannot load the chain keeps the one it has, and
     /// says so in the log (decisions keep naming the digests they actually used).
     pub fn sync_policies(&self) -> Result<(), ServiceError> {
         let registry = self.load_registry()?;
-        if let Some(active) = registry.active().filter(|active| active.number != self.engine.loaded_chain()) {
-            let plugins = self.chain_plugins(&active.links)?;
-            if let Err(error) = self.engine.load_chain(plugins, active.number) {
-                tracing::error!(chain = active.number, %error, "the active policy chain could not be loaded; keeping the current one");
+        let taxonomy = self.current_taxonomy()?;
+        let (chain, links) = match registry.active() {
+            Some(active) => (active.number, active.links.as_slice()),
+            None => (0, &[][..]),
+        };
+        let key = ChainKey { chain, taxonomy: taxonomy.revision };
+        if key != self.engine.loaded_chain() {
+            let plugins = self.chain_plugins(links, &taxonomy.taxonomy)?;
+            if let Err(error) = self.engine.load_chain(plugins, key) {
+                tracing::error!(chain, %error, "the active policy chain could not be loaded; keeping the current one");
             }
         }
-        let shadow_number = registry.shadow.as_ref().map_or(0, |shadow| shadow.number);
-        if shadow_number != self.engine.loaded_shadow() {
-            let plugins = registry.shadow.as_ref().map(|shadow| self.chain_plugins(&shadow.links)).transpose()?;
-            if let Err(error) = self.engine.load_shadow(plugins, shadow_number) {
-                tracing::error!(shadow = shadow_number, %error, "the shadow policy chain could not be loaded");
+        let shadow_key = registry
+            .shadow
+            .as_ref()
+            .map_or(ChainKey::default(), |shadow| ChainKey { chain: shadow.number, taxonomy: taxonomy.revision });
+        if shadow_key != self.engine.loaded_shadow() {
+            let plugins = registry
+                .shadow
+                .as_ref()
+                .map(|shadow| self.chain_plugins(&shadow.links, &taxonomy.taxonomy))
+                .transpose()?;
+            if let Err(error) = self.engine.load_shadow(plugins, shadow_key) {
+                tracing::error!(shadow = shadow_key.chain, %error, "the shadow policy chain could not be loaded");
             }
         }
         Ok(())
     }
 
-    fn chain_plugins(&self, links: &[ChainLink]) -> Result<Vec<ChainPlugin>, ServiceError> {
-        links.iter().map(|link| self.chain_plugin(link)).collect()
+    /// The plugins of a chain; no links means the chain from the configuration.
+    pub(crate) fn chain_plugins(
+        &self,
+        links: &[ChainLink],
+        taxonomy: &Taxonomy,
+    ) -> Result<Vec<ChainPlugin>, ServiceError> {
+        let links = if links.is_empty() { &self.settings.configured_chain[..] } else { links };
+        links.iter().map(|link| self.chain_plugin(link, taxonomy)).collect()
     }
 
     /// Starts (or replaces) the shadow chain: it runs beside the active chain on every new
@@ -286,7 +293,7 @@ impl Levee {
         Ok(registry)
     }
 
-    pub(crate) fn chain_plugin(&self, link: &ChainLink) -> Result<ChainPlugin, ServiceError> {
+    pub(crate) fn chain_plugin(&self, link: &ChainLink, taxonomy: &Taxonomy) -> Result<ChainPlugin, ServiceError> {
         let bytes = match &link.digest {
             Some(digest) => Some(self.store.get(&blob_key(digest))?.ok_or_else(|| {
                 ServiceError::Integrity(format!("the bytes of plugin {digest} are missing from the store"))
@@ -296,13 +303,12 @@ impl Levee {
         Ok(ChainPlugin {
             name: link.name.clone(),
             bytes,
-            params: link.params.clone().unwrap_or_else(|| self.settings.default_params(&link.name)),
+            params: link.params.clone().unwrap_or_else(|| self.settings.default_params(&link.name, taxonomy)),
             limits: PolicyLimits { fuel: link.fuel, deadline_ms: link.deadline_ms, memory_bytes: link.memory_bytes },
         })
     }
 
-    /// Commits one registry change under compare-and-swap. `decide` returns the answer and the
-    /// change to record (`None`: nothing to record).
+    /// Commits one registry change under compare-and-swap (see `commit_subject`).
     fn commit_registry<T: Clone, F>(
         &self,
         actor: &Principal,
@@ -312,27 +318,14 @@ impl Levee {
     where
         F: FnMut(&PolicyRegistry) -> Result<(T, Option<Change>), ServiceError>,
     {
-        let mut seen_version = expected_version;
-        self.commit(|journal| {
-            let tip = journal.settle()?;
-            let registry = self.load_registry()?;
-            if seen_version.is_some_and(|version| version != registry.version) {
-                return Err(ServiceError::Conflict(format!(
-                    "the policy registry is at version {}: re-read it and act again",
-                    registry.version
-                )));
-            }
-            seen_version = Some(registry.version);
-            let (answer, change) = decide(&registry)?;
-            let Some(change) = change else { return Ok(Some(answer)) };
-            let context = self.entry_context(actor, self.clock.now());
-            Ok(journal.try_append(&tip, change, context)?.map(|_| answer.clone()))
+        self.commit_subject(actor, REGISTRY_SUBJECT, PolicyRegistry::default, expected_version, |registry, _| {
+            decide(registry)
         })
     }
 }
 
 fn change(registry: PolicyRegistry, event: EventType, payload: serde_json::Value) -> Change {
-    Change { subject: Subject::PolicyRegistry(registry), event, authority: None, payload }
+    Change::of(registry, event, payload)
 }
 
 /// A plugin name: lowercase letters, digits and hyphens, starting with a letter, at most 64.

@@ -16,7 +16,6 @@ use crate::evidence::EvidenceKind;
 use crate::identity::ApproverLevel;
 use crate::ledger::{EventType, LedgerEntry};
 use crate::money::Money;
-use crate::registry::PolicyRegistry;
 use crate::store::{Store, StoreError};
 use crate::subject::Subject;
 
@@ -143,7 +142,7 @@ pub fn apply(store: &dyn Store, entry: &LedgerEntry, subject: &Subject) -> Resul
     apply_subject_record(store, subject)?;
     match subject {
         Subject::Case(case) => apply_case_indexes(store, entry, case),
-        Subject::PolicyRegistry(_) => Ok(()),
+        Subject::PolicyRegistry(_) | Subject::Taxonomy(_) => Ok(()),
     }
 }
 
@@ -196,15 +195,18 @@ fn apply_subject_record(store: &dyn Store, subject: &Subject) -> Result<(), Stor
     let encoded = match subject {
         Subject::Case(case) => encode(case)?,
         Subject::PolicyRegistry(registry) => encode(registry)?,
+        Subject::Taxonomy(record) => encode(record)?,
     };
+    /// Every subject's state has a version.
+    #[derive(Deserialize)]
+    struct Versioned {
+        version: u64,
+    }
     loop {
         let current = store.get(&key)?;
-        let stored_version = match (&current, subject) {
-            (None, _) => None,
-            (Some(bytes), Subject::Case(_)) => decode::<Case>(&key, bytes)?.map(|case| case.version),
-            (Some(bytes), Subject::PolicyRegistry(_)) => {
-                decode::<PolicyRegistry>(&key, bytes)?.map(|registry| registry.version)
-            }
+        let stored_version = match &current {
+            None => None,
+            Some(bytes) => decode::<Versioned>(&key, bytes)?.map(|record| record.version),
         };
         if stored_version.is_some_and(|version| version >= subject.version()) {
             return Ok(());

@@ -15,7 +15,6 @@ use crate::ledger::{LedgerEntry, VerifyReport};
 use crate::matrix::ApprovalMatrix;
 use crate::projections::{self, CustomerHistory, QueueIndex, QueueItem};
 use crate::store::{Store, StoreError};
-use crate::subject::Subject;
 use crate::taxonomy::Taxonomy;
 use crate::validation::FieldError;
 
@@ -26,9 +25,13 @@ const MAX_COMMIT_ATTEMPTS: usize = 64;
 /// The configuration the workflow runs under.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// The taxonomy to start from; once changed through the API, the ledger's is current.
     pub taxonomy: Taxonomy,
     pub matrix: ApprovalMatrix,
     pub tokens: TokenDirectory,
+    /// The policy chain from the configuration (chain 0), which decides until a chain is
+    /// activated. Plugins loaded from files are kept in the store by digest, like uploads.
+    pub configured_chain: Vec<crate::registry::ChainLink>,
 }
 
 /// Why an operation did not happen. Nothing was written.
@@ -106,11 +109,11 @@ pub struct Levee {
 
 impl Settings {
     /// The parameters a policy gets when its chain link gives none: the approval matrix for
-    /// `threshold`, the taxonomy's routes for `routing`, `{}` for anything else.
-    pub fn default_params(&self, policy: &str) -> serde_json::Value {
+    /// `threshold`, the routes of `taxonomy` for `routing`, `{}` for anything else.
+    pub fn default_params(&self, policy: &str, taxonomy: &Taxonomy) -> serde_json::Value {
         match policy {
             "threshold" => self.matrix.to_params(),
-            "routing" => self.taxonomy.routing_params(),
+            "routing" => taxonomy.routing_params(),
             _ => serde_json::json!({}),
         }
     }
@@ -139,7 +142,8 @@ impl Levee {
         request: &case::SubmitRequest,
         idempotency_key: Option<&str>,
     ) -> Result<Submitted, ServiceError> {
-        let submission = request.validate(requester, &self.settings.taxonomy)?;
+        let taxonomy = self.current_taxonomy()?.taxonomy;
+        let submission = request.validate(requester, &taxonomy)?;
         self.check_currency_has_a_ladder(&submission)?;
         self.sync_policies()?;
         let idempotency = idempotency_key.map(|key| IdempotencyKey::new(requester, key, request)).transpose()?;
@@ -156,7 +160,7 @@ impl Levee {
         let context = case::SubmitContext {
             case_id: case_id.clone(),
             requester,
-            taxonomy_version: &self.settings.taxonomy.version,
+            taxonomy_version: &taxonomy.version,
             at,
             decision,
             idempotency_key: idempotency.as_ref().map(IdempotencyKey::recorded),
@@ -171,7 +175,7 @@ impl Levee {
                 payload.insert("shadow".to_owned(), serde_json::to_value(&shadow).unwrap_or_default());
             }
         }
-        let mut entry = self.entry_context(requester, at);
+        let mut entry = self.entry_context(requester, at)?;
         entry.policies = policies;
         entry.facts_hash = Some(facts.digest());
         let mut replayed = false;
@@ -193,7 +197,7 @@ impl Levee {
         decision::hold_for_missing_evidence(&mut shadow, &case.evidence_present(), facts.submitted_at);
         let (live, candidate) = (crate::backtest::outcome_of(&case.decision), crate::backtest::outcome_of(&shadow));
         Some(crate::projections::ShadowOutcome {
-            chain: self.engine.loaded_shadow(),
+            chain: self.engine.loaded_shadow().chain,
             differs: live != candidate,
             live,
             shadow: candidate,
@@ -303,25 +307,9 @@ impl Levee {
         Ok(self.journal().verify()?)
     }
 
-    /// A case, as its last ledger entry recorded it. The case record is only an index to that
-    /// entry: a record that does not match it (edited behind the ledger's back) is refused, so
-    /// no decision is ever made from a forged record.
+    /// A case, as its last ledger entry recorded it (see `load_subject`).
     fn load_case(&self, case_id: &str) -> Result<Option<Case>, ServiceError> {
-        let Some((record, _)) = projections::read::<Case>(&*self.store, &projections::case_key(case_id))? else {
-            return Ok(None);
-        };
-        let slot = match record.ledger_seqs.last() {
-            Some(seq) => self.journal().slot(*seq)?,
-            None => None,
-        };
-        match slot {
-            Some(slot) if slot.entry.subject == case_id && slot.subject == Subject::Case(Box::new(record)) => {
-                Ok(slot.into_case())
-            }
-            _ => Err(ServiceError::Integrity(format!(
-                "the stored record of case {case_id} does not match its ledger entry: run `levee audit verify`"
-            ))),
-        }
+        self.load_subject::<Case>(case_id)
     }
 
     /// Runs one transition of an existing case under compare-and-swap: a case that changed
@@ -342,7 +330,7 @@ impl Levee {
             seen_version = Some(case.version);
             let at = self.clock.now();
             let transition = decide(&case, at)?;
-            committed_case(journal.try_append(&tip, transition, self.entry_context(actor, at))?)
+            committed_case(journal.try_append(&tip, transition, self.entry_context(actor, at)?)?)
         })
     }
 
@@ -361,16 +349,18 @@ impl Levee {
         Err(ServiceError::Conflict("the ledger is too busy to take this change now: retry".to_owned()))
     }
 
-    pub(crate) fn entry_context(&self, actor: &Principal, at: DateTime<Utc>) -> EntryContext {
-        EntryContext {
+    /// What every ledger entry records of its moment: who, when, the chain, the matrix and the
+    /// taxonomy in force.
+    pub(crate) fn entry_context(&self, actor: &Principal, at: DateTime<Utc>) -> Result<EntryContext, ServiceError> {
+        Ok(EntryContext {
             actor: actor.actor.clone(),
             role: actor.primary_role(),
             at,
             policies: self.engine.chain(),
             matrix_version: self.settings.matrix.version.clone(),
-            taxonomy_version: self.settings.taxonomy.version.clone(),
+            taxonomy_version: self.current_taxonomy()?.taxonomy.version,
             facts_hash: None,
-        }
+        })
     }
 
     fn facts(

@@ -1,13 +1,23 @@
-//! What a ledger entry is about: a case, or the policy registry. Each ledger slot stores the
-//! subject's whole state after its entry, so the state can be checked against the entry's
-//! `state_hash` and the subject's projection rebuilt from the log.
+//! What a ledger entry is about: a case, the policy registry, or the taxonomy. Each ledger
+//! slot stores the subject's whole state after its entry, so the state can be checked against
+//! the entry's `state_hash` and the subject's projection rebuilt from the log.
+//!
+//! Every kind of subject is read and changed the same way (`Levee::load_subject`,
+//! `Levee::commit_subject`): its record is only an index to its last ledger entry, and a change
+//! commits by claiming the next ledger slot, under compare-and-swap.
 
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::case::{self, Case};
-use crate::identity::AuthoritySnapshot;
+use crate::identity::{AuthoritySnapshot, Principal};
+use crate::journal::Journal;
 use crate::ledger::EventType;
+use crate::projections;
 use crate::registry::{PolicyRegistry, REGISTRY_SUBJECT};
+use crate::service::{Levee, ServiceError};
+use crate::taxonomy_admin::{TAXONOMY_SUBJECT, TaxonomyRecord};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "state", rename_all = "snake_case")]
@@ -15,14 +25,69 @@ pub enum Subject {
     /// Boxed: a case is several times the size of the registry's inline part.
     Case(Box<Case>),
     PolicyRegistry(PolicyRegistry),
+    Taxonomy(Box<TaxonomyRecord>),
+}
+
+/// One kind of subject's state, as its record and its ledger slots hold it.
+pub trait SubjectState: Clone + PartialEq + Serialize + DeserializeOwned {
+    fn version(&self) -> u64;
+    fn ledger_seqs(&self) -> &[u64];
+    fn into_subject(self) -> Subject;
+    fn from_subject(subject: Subject) -> Option<Self>;
+}
+
+impl SubjectState for Case {
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn ledger_seqs(&self) -> &[u64] {
+        &self.ledger_seqs
+    }
+    fn into_subject(self) -> Subject {
+        Subject::Case(Box::new(self))
+    }
+    fn from_subject(subject: Subject) -> Option<Self> {
+        if let Subject::Case(case) = subject { Some(*case) } else { None }
+    }
+}
+
+impl SubjectState for PolicyRegistry {
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn ledger_seqs(&self) -> &[u64] {
+        &self.ledger_seqs
+    }
+    fn into_subject(self) -> Subject {
+        Subject::PolicyRegistry(self)
+    }
+    fn from_subject(subject: Subject) -> Option<Self> {
+        if let Subject::PolicyRegistry(registry) = subject { Some(registry) } else { None }
+    }
+}
+
+impl SubjectState for TaxonomyRecord {
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn ledger_seqs(&self) -> &[u64] {
+        &self.ledger_seqs
+    }
+    fn into_subject(self) -> Subject {
+        Subject::Taxonomy(Box::new(self))
+    }
+    fn from_subject(subject: Subject) -> Option<Self> {
+        if let Subject::Taxonomy(record) = subject { Some(*record) } else { None }
+    }
 }
 
 impl Subject {
-    /// The subject's id in the ledger: a case id, or `policy-registry`.
+    /// The subject's id in the ledger: a case id, `policy-registry` or `taxonomy`.
     pub fn id(&self) -> &str {
         match self {
             Subject::Case(case) => &case.id,
             Subject::PolicyRegistry(_) => REGISTRY_SUBJECT,
+            Subject::Taxonomy(_) => TAXONOMY_SUBJECT,
         }
     }
 
@@ -30,6 +95,7 @@ impl Subject {
         match self {
             Subject::Case(case) => case.version,
             Subject::PolicyRegistry(registry) => registry.version,
+            Subject::Taxonomy(record) => record.version,
         }
     }
 
@@ -38,6 +104,7 @@ impl Subject {
         match self {
             Subject::Case(case) => &case.ledger_seqs,
             Subject::PolicyRegistry(registry) => &registry.ledger_seqs,
+            Subject::Taxonomy(record) => &record.ledger_seqs,
         }
     }
 
@@ -45,6 +112,7 @@ impl Subject {
         match self {
             Subject::Case(case) => case.ledger_seqs.push(seq),
             Subject::PolicyRegistry(registry) => registry.ledger_seqs.push(seq),
+            Subject::Taxonomy(record) => record.ledger_seqs.push(seq),
         }
     }
 
@@ -53,6 +121,7 @@ impl Subject {
         match self {
             Subject::Case(case) => crate::ledger::sha256_of_json(case),
             Subject::PolicyRegistry(registry) => crate::ledger::sha256_of_json(registry),
+            Subject::Taxonomy(record) => crate::ledger::sha256_of_json(record),
         }
     }
 
@@ -76,5 +145,68 @@ impl From<case::Transition> for Change {
     fn from(transition: case::Transition) -> Self {
         let case::Transition { case, event, authority, payload } = transition;
         Change { subject: Subject::Case(Box::new(case)), event, authority, payload }
+    }
+}
+
+impl Change {
+    /// A change of any subject.
+    pub fn of<S: SubjectState>(next: S, event: EventType, payload: serde_json::Value) -> Change {
+        Change { subject: next.into_subject(), event, authority: None, payload }
+    }
+}
+
+impl Levee {
+    /// A subject, as its last ledger entry recorded it (`None`: it has no entries yet). The
+    /// record is only an index to that entry: a record that does not match it (edited behind
+    /// the ledger's back) is refused, so nothing is ever decided from a forged record.
+    pub(crate) fn load_subject<S: SubjectState>(&self, id: &str) -> Result<Option<S>, ServiceError> {
+        let Some((record, _)) = projections::read::<S>(&*self.store, &projections::subject_key(id))? else {
+            return Ok(None);
+        };
+        let slot = match record.ledger_seqs().last() {
+            Some(seq) => self.journal().slot(*seq)?,
+            None => None,
+        };
+        match slot.filter(|slot| slot.entry.subject == id).and_then(|slot| S::from_subject(slot.subject)) {
+            Some(state) if state == record => Ok(Some(state)),
+            _ => Err(ServiceError::Integrity(format!(
+                "the stored record of {id} does not match its ledger entry: run `levee audit verify`"
+            ))),
+        }
+    }
+
+    /// Commits one change of subject `id` under compare-and-swap: `decide` gets the subject as
+    /// it stands (or `initial()` if it has no entries yet) and returns the answer and the
+    /// change to record (`None`: nothing to record). With `expected_version`, a subject that
+    /// has moved on loses with 409.
+    pub(crate) fn commit_subject<S, T, F>(
+        &self,
+        actor: &Principal,
+        id: &str,
+        initial: impl Fn() -> S,
+        expected_version: Option<u64>,
+        mut decide: F,
+    ) -> Result<T, ServiceError>
+    where
+        S: SubjectState,
+        T: Clone,
+        F: FnMut(&S, DateTime<Utc>) -> Result<(T, Option<Change>), ServiceError>,
+    {
+        let mut seen_version = expected_version;
+        self.commit(|journal: &Journal<'_>| {
+            let tip = journal.settle()?;
+            let subject = self.load_subject::<S>(id)?.unwrap_or_else(&initial);
+            if seen_version.is_some_and(|version| version != subject.version()) {
+                return Err(ServiceError::Conflict(format!(
+                    "{id} is at version {}: re-read it and act again",
+                    subject.version()
+                )));
+            }
+            seen_version = Some(subject.version());
+            let at = self.clock.now();
+            let (answer, change) = decide(&subject, at)?;
+            let Some(change) = change else { return Ok(Some(answer)) };
+            Ok(journal.try_append(&tip, change, self.entry_context(actor, at)?)?.map(|_| answer.clone()))
+        })
     }
 }

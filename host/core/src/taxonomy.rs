@@ -1,13 +1,23 @@
 //! The exception taxonomy: the standard codes a case must be filed under, each with the team
-//! that owns it, its approval queue and SLA, and flags that change how it is decided.
+//! that owns it, its playbook, its approval queue and SLA, when it needs fixing at the source
+//! (its remediation trigger), and flags that change how it is decided. Codes are never
+//! removed: a code is deprecated, or merged into another, so the cases filed under it stay
+//! readable.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::validation::{FieldError, optional_text, required_text};
+
+/// A taxonomy is healthiest with this many active codes: fewer and codes hide causes, more and
+/// people file under the wrong one.
+pub const HEALTHY_CODE_COUNT: std::ops::RangeInclusive<usize> = 10..=30;
+
 /// One exception code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ExceptionCode {
     /// UPPER_SNAKE_CASE identifier, e.g. `DUPLICATE_CHARGE`.
     pub code: String,
@@ -25,6 +35,112 @@ pub struct ExceptionCode {
     /// Every case needs a reviewed customer-impact message.
     #[serde(default)]
     pub customer_comms_required: bool,
+    /// What the owner does when the code needs fixing at the source: steps, or a link to them.
+    #[serde(default)]
+    pub playbook: String,
+    /// When the code's cases call for a remediation item; none: never.
+    #[serde(default)]
+    pub remediation: Option<RemediationTrigger>,
+    /// Active, deprecated, or merged into another code.
+    #[serde(default)]
+    pub lifecycle: CodeLifecycle,
+}
+
+/// When a code's cases come often enough, or add up to enough, that its owner must fix the
+/// cause, and how the fix is judged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemediationTrigger {
+    /// Open an item when at least this many cases carry the code within the window.
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// Or when their amounts add up to at least this, in minor units of `currency`.
+    #[serde(default)]
+    pub amount_minor_units: Option<i64>,
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// The window the count and amount are taken over, and the window a fix is judged over.
+    pub window_days: u32,
+    /// Hours the owner has to submit a fix before the item is overdue.
+    pub sla_hours: u32,
+    /// A fix is verified when the code's cases over the window after it fall by at least this
+    /// share (percent) against the window that triggered the item; otherwise the item reopens.
+    pub verify_drop_percent: u8,
+}
+
+/// Whether new cases may be filed under a code.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum CodeLifecycle {
+    #[default]
+    Active,
+    /// No new cases; the cases already filed keep it.
+    Deprecated { reason: String },
+    /// No new cases: file them under `into`. The cases already filed keep this code.
+    Merged { into: String, reason: String },
+}
+
+impl ExceptionCode {
+    pub fn is_active(&self) -> bool {
+        self.lifecycle == CodeLifecycle::Active
+    }
+
+    /// Checks every field, naming the first that is wrong.
+    pub fn validate(&self) -> Result<ExceptionCode, FieldError> {
+        let code = self.code.trim();
+        let well_formed = (3..=64).contains(&code.len())
+            && code.starts_with(|c: char| c.is_ascii_uppercase())
+            && code.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        if !well_formed {
+            return Err(FieldError::new("code", "use 3 to 64 UPPER_SNAKE_CASE characters, starting with a letter"));
+        }
+        if !(1..=525_600).contains(&self.sla_minutes) {
+            return Err(FieldError::new("sla_minutes", "must be 1 to 525600 minutes (a year)"));
+        }
+        if let Some(trigger) = &self.remediation {
+            trigger.validate()?;
+        }
+        Ok(ExceptionCode {
+            code: code.to_owned(),
+            category: required_text("category", &self.category, 100)?,
+            description: required_text("description", &self.description, 500)?,
+            owner: required_text("owner", &self.owner, 100)?,
+            queue: required_text("queue", &self.queue, 100)?,
+            playbook: optional_text("playbook", Some(&self.playbook), 4_000)?.unwrap_or_default(),
+            ..self.clone()
+        })
+    }
+}
+
+impl RemediationTrigger {
+    fn validate(&self) -> Result<(), FieldError> {
+        let field = |name: &str| format!("remediation.{name}");
+        if self.count.is_none() && self.amount_minor_units.is_none() {
+            return Err(FieldError::new(field("count"), "give a count, an amount, or both"));
+        }
+        if self.count == Some(0) {
+            return Err(FieldError::new(field("count"), "must be at least 1"));
+        }
+        if let Some(amount) = self.amount_minor_units {
+            if amount <= 0 {
+                return Err(FieldError::new(field("amount_minor_units"), "must be positive"));
+            }
+            let currency = self.currency.as_deref().unwrap_or_default();
+            crate::money::currency_exponent(currency).map_err(|error| {
+                FieldError::new(field("currency"), format!("an amount needs its currency: {error}"))
+            })?;
+        }
+        if !(1..=365).contains(&self.window_days) {
+            return Err(FieldError::new(field("window_days"), "must be 1 to 365 days"));
+        }
+        if !(1..=8_760).contains(&self.sla_hours) {
+            return Err(FieldError::new(field("sla_hours"), "must be 1 to 8760 hours (a year)"));
+        }
+        if !(1..=100).contains(&self.verify_drop_percent) {
+            return Err(FieldError::new(field("verify_drop_percent"), "must be 1 to 100"));
+        }
+        Ok(())
+    }
 }
 
 /// A versioned set of codes.
@@ -35,18 +151,62 @@ pub struct Taxonomy {
 }
 
 impl Taxonomy {
+    /// A code, whatever its lifecycle.
     pub fn get(&self, code: &str) -> Option<&ExceptionCode> {
         self.codes.iter().find(|entry| entry.code == code)
     }
 
-    /// Every valid code, sorted, for error messages.
+    /// The code a new case may be filed under, or why not, with the codes that are allowed.
+    pub fn code_for_new_case(&self, code: &str) -> Result<&ExceptionCode, FieldError> {
+        let refusal = |message: String| Err(FieldError::new("exception_code", message));
+        let result = match self.get(code) {
+            Some(entry) => match &entry.lifecycle {
+                CodeLifecycle::Active => Ok(entry),
+                CodeLifecycle::Deprecated { reason } => {
+                    refusal(format!("'{code}' is deprecated in taxonomy {} ({reason})", self.version))
+                }
+                CodeLifecycle::Merged { into, .. } => {
+                    refusal(format!("'{code}' was merged into {into} in taxonomy {}: use {into}", self.version))
+                }
+            },
+            None => refusal(format!("'{code}' is not a code in taxonomy {}", self.version)),
+        };
+        result.map_err(|error: FieldError| error.with_valid_values(self.valid_codes()))
+    }
+
+    /// Every code a new case may be filed under, sorted, for error messages.
     pub fn valid_codes(&self) -> Vec<String> {
-        let mut codes: Vec<String> = self.codes.iter().map(|entry| entry.code.clone()).collect();
+        let mut codes: Vec<String> =
+            self.codes.iter().filter(|entry| entry.is_active()).map(|entry| entry.code.clone()).collect();
         codes.sort();
         codes
     }
 
-    /// Parameters for the routing policy: code → queue, owning team and SLA.
+    /// What an administrator should know about the taxonomy's shape.
+    pub fn warnings(&self) -> Vec<String> {
+        let active = self.codes.iter().filter(|entry| entry.is_active()).count();
+        let (low, high) = (*HEALTHY_CODE_COUNT.start(), *HEALTHY_CODE_COUNT.end());
+        let mut warnings = Vec::new();
+        if active < low {
+            warnings.push(format!(
+                "{active} active codes, below the healthy range of {low}–{high}: broad codes hide causes; split them"
+            ));
+        }
+        if active > high {
+            warnings.push(format!(
+                "{active} active codes, above the healthy range of {low}–{high}: people file under the wrong one; merge some"
+            ));
+        }
+        for entry in self.codes.iter().filter(|entry| entry.is_active()) {
+            if entry.playbook.is_empty() {
+                warnings.push(format!("{} has no playbook", entry.code));
+            }
+        }
+        warnings
+    }
+
+    /// Parameters for the routing policy: code → queue, owning team and SLA (every code, so
+    /// that a case filed before a deprecation still routes).
     pub fn routing_params(&self) -> serde_json::Value {
         let codes: BTreeMap<&str, serde_json::Value> = self
             .codes
@@ -77,9 +237,61 @@ impl Taxonomy {
                 sla_minutes,
                 escalate_always: flags.contains("escalate"),
                 customer_comms_required: flags.contains("comms"),
+                playbook: default_playbook(category).to_owned(),
+                remediation: Some(RemediationTrigger {
+                    count: Some(20),
+                    amount_minor_units: None,
+                    currency: None,
+                    window_days: 30,
+                    sla_hours: 24 * 14,
+                    verify_drop_percent: 30,
+                }),
+                lifecycle: CodeLifecycle::Active,
             })
             .collect();
         Taxonomy { version: "default-2026.11".to_owned(), codes }
+    }
+}
+
+/// The starter playbook of a category: where an owner begins when its codes need fixing.
+fn default_playbook(category: &str) -> &'static str {
+    match category {
+        "billing" => {
+            "Pull the cases of the window and group them by invoice run, plan and promotion. Find the rule or \
+             data that produced the wrong charge, correct it, and re-run the affected invoices. Link the change."
+        }
+        "fulfilment" => {
+            "Group the cases by carrier, warehouse and lane. Raise the worst lane with the carrier or the \
+             warehouse lead, agree a corrective action, and link it."
+        }
+        "product" => {
+            "Group the cases by product and batch. Open a quality ticket for the worst, pull stock if it is \
+             unsafe or misdescribed, and correct the listing. Link the ticket."
+        }
+        "service" => {
+            "Match the cases to incidents and SLA breaches. Make sure each incident has a post-mortem with \
+             actions, and link the one that addresses this code."
+        }
+        "goodwill" => {
+            "Review the cases with the team leads: is goodwill standing in for a fix elsewhere? Move those to \
+             their real code, and tighten the goodwill guideline. Link the revised guideline."
+        }
+        "fees" => {
+            "Check the fee rules against the terms the customers accepted; correct notices or rules that \
+             surprise customers. Link the change."
+        }
+        "risk" => {
+            "Review the cases with payments risk: find the pattern (product, region, payment method) and add \
+             or tune the rule that stops it before the refund. Link the rule change."
+        }
+        "policy" => {
+            "Read the cases for the written policy they keep working around. Change the policy, or the \
+             system that computes it, so the exception is no longer needed. Link the revised policy."
+        }
+        _ => {
+            "Review the cases of the window with finance: find why balances become uncollectible (terms, \
+             dunning, credit checks), change the step that lets them, and link the change."
+        }
     }
 }
 
@@ -267,11 +479,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn default_taxonomy_is_in_the_healthy_range_with_unique_codes() {
+    fn default_taxonomy_is_in_the_healthy_range_with_unique_valid_codes() {
         let taxonomy = Taxonomy::default_taxonomy();
-        assert!((10..=30).contains(&taxonomy.codes.len()));
+        assert!(HEALTHY_CODE_COUNT.contains(&taxonomy.codes.len()));
         let mut codes = taxonomy.valid_codes();
         codes.dedup();
         assert_eq!(codes.len(), taxonomy.codes.len());
+        assert_eq!(taxonomy.warnings(), Vec::<String>::new());
+        for code in &taxonomy.codes {
+            assert_eq!(code.validate().as_ref(), Ok(code), "{}", code.code);
+        }
+    }
+
+    #[test]
+    fn deprecated_and_merged_codes_are_refused_for_new_cases_naming_the_valid_ones() {
+        let mut taxonomy = Taxonomy::default_taxonomy();
+        taxonomy.codes[0].lifecycle = CodeLifecycle::Deprecated { reason: "split".into() };
+        taxonomy.codes[1].lifecycle = CodeLifecycle::Merged { into: "PRICING_ERROR".into(), reason: "same".into() };
+        let deprecated = taxonomy.code_for_new_case("DUPLICATE_CHARGE").unwrap_err();
+        assert!(deprecated.message.contains("deprecated"), "{deprecated}");
+        assert!(!deprecated.valid_values.as_ref().unwrap().contains(&"DUPLICATE_CHARGE".to_owned()));
+        let merged = taxonomy.code_for_new_case("BILLING_ERROR").unwrap_err();
+        assert!(merged.message.contains("use PRICING_ERROR"), "{merged}");
+        assert!(taxonomy.code_for_new_case("NO_SUCH_CODE").unwrap_err().message.contains("not a code"));
+        assert!(taxonomy.code_for_new_case("PRICING_ERROR").is_ok());
+    }
+
+    #[test]
+    fn warns_outside_the_healthy_range() {
+        let mut taxonomy = Taxonomy::default_taxonomy();
+        taxonomy.codes.truncate(9);
+        assert!(taxonomy.warnings()[0].starts_with("9 active codes, below"), "{:?}", taxonomy.warnings());
+    }
+
+    #[test]
+    fn a_code_is_checked_field_by_field() {
+        let mut code = Taxonomy::default_taxonomy().codes[0].clone();
+        code.code = "lower".into();
+        assert_eq!(code.validate().unwrap_err().field, "code");
+        code.code = "FINE_CODE".into();
+        code.remediation.as_mut().unwrap().amount_minor_units = Some(10_000);
+        assert_eq!(code.validate().unwrap_err().field, "remediation.currency");
     }
 }

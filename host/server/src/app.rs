@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use levee_core::clock::SystemClock;
 use levee_core::identity::TokenDirectory;
 use levee_core::matrix::ApprovalMatrix;
+use levee_core::registry::ChainLink;
 use levee_core::taxonomy::Taxonomy;
 use levee_core::{Levee, Settings};
 use tokio::sync::oneshot;
@@ -23,19 +24,21 @@ pub const COMPILED_CACHE: &str = "compiled";
 /// Builds the service: opens the store, loads the policy chain, resolves tokens.
 pub fn build_levee(config: &ServeConfig) -> anyhow::Result<Levee> {
     std::fs::create_dir_all(&config.data_dir).with_context(|| format!("create {}", config.data_dir.display()))?;
-    let settings = Settings {
+    let mut settings = Settings {
         taxonomy: config.file.taxonomy.clone().unwrap_or_else(Taxonomy::default_taxonomy),
         matrix: config.file.matrix.clone().unwrap_or_else(ApprovalMatrix::default_matrix),
         tokens: token_directory(config)?,
+        configured_chain: Vec::new(),
     };
     let specs = config
         .chain()
         .iter()
         .map(|policy| policy_spec(policy, config, &settings))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let store = store::open(&config.file.store, &config.data_dir)?;
+    settings.configured_chain = configured_chain(&config.chain(), &specs, &*store)?;
     let cache = config.data_dir.join(COMPILED_CACHE);
     let engine = WasmPolicyEngine::new(specs, Some(&cache), config.file.sandbox)?;
-    let store = store::open(&config.file.store, &config.data_dir)?;
     let levee = Levee::new(store, Arc::new(engine), Arc::new(SystemClock), settings);
     // A chain activated through the registry replaces the configured one.
     levee.sync_policies().map_err(|error| anyhow::anyhow!("load the active policy chain: {error}"))?;
@@ -50,8 +53,32 @@ fn policy_spec(policy: &PolicyConfig, config: &ServeConfig, settings: &Settings)
         (None, Some(bytes)) => PolicySource::Builtin(bytes),
         (None, None) => bail!("policy {} is not built in, so it needs a `path`", policy.name),
     };
-    let params = policy.params.clone().unwrap_or_else(|| settings.default_params(&policy.name));
+    let params = policy.params.clone().unwrap_or_else(|| settings.default_params(&policy.name, &settings.taxonomy));
     Ok(LoadedPolicySpec { name: policy.name.clone(), source, params, limits: policy.limits(config.file.sandbox) })
+}
+
+/// The configured chain as the core reloads it (when the taxonomy changes, or on a rollback to
+/// it): built-ins by name, plugin files by digest, their bytes kept in the store like uploads.
+fn configured_chain(
+    policies: &[PolicyConfig],
+    specs: &[LoadedPolicySpec],
+    store: &dyn levee_core::store::Store,
+) -> anyhow::Result<Vec<ChainLink>> {
+    policies
+        .iter()
+        .zip(specs)
+        .map(|(policy, spec)| {
+            let digest = match &spec.source {
+                PolicySource::Builtin(_) => None,
+                PolicySource::Bytes(bytes) => {
+                    let digest = levee_core::ledger::sha256_hex(bytes);
+                    store.set(&levee_core::policy_admin::blob_key(&digest), bytes)?;
+                    Some(digest)
+                }
+            };
+            Ok(policy.chain_link(digest))
+        })
+        .collect()
 }
 
 fn token_directory(config: &ServeConfig) -> anyhow::Result<TokenDirectory> {

@@ -33,6 +33,7 @@ use anyhow::Context;
 use levee_core::engine::PolicyLimits;
 use levee_core::identity::{ApproverLevel, Authority, Principal, Role};
 use levee_core::matrix::ApprovalMatrix;
+use levee_core::registry::ChainLink;
 use levee_core::taxonomy::Taxonomy;
 use serde::{Deserialize, Serialize};
 
@@ -106,6 +107,18 @@ impl PolicyConfig {
             fuel: None,
             deadline_ms: None,
             memory_bytes: None,
+        }
+    }
+
+    /// This policy as a link of a chain, its file (if any) named by `digest`.
+    pub fn chain_link(&self, digest: Option<String>) -> ChainLink {
+        ChainLink {
+            name: self.name.clone(),
+            digest,
+            params: self.params.clone(),
+            fuel: self.fuel,
+            deadline_ms: self.deadline_ms,
+            memory_bytes: self.memory_bytes,
         }
     }
 

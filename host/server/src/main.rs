@@ -227,8 +227,9 @@ fn test_spec(plugin: &str, params: Option<&str>, limits: &LimitArgs) -> anyhow::
                 taxonomy: Taxonomy::default_taxonomy(),
                 matrix: ApprovalMatrix::default_matrix(),
                 tokens: Default::default(),
+                configured_chain: Vec::new(),
             };
-            defaults.default_params(&name)
+            defaults.default_params(&name, &defaults.taxonomy)
         }
     };
     let overrides =

@@ -9,6 +9,7 @@ mod meta;
 pub mod openapi;
 mod policies;
 mod queue;
+mod taxonomy;
 mod views;
 
 pub use error::{ApiError, ErrorBody};
@@ -42,11 +43,19 @@ struct Route {
 }
 
 static ROUTES: LazyLock<matchit::Router<Route>> = LazyLock::new(|| {
-    let table: [(&str, Route); 20] = [
+    let table: [(&str, Route); 25] = [
         ("/healthz", Route { methods: &[(Method::GET, meta::health)], allowed: &["GET"] }),
         ("/v1/openapi.json", Route { methods: &[(Method::GET, meta::openapi_document)], allowed: &["GET"] }),
         ("/v1/me", Route { methods: &[(Method::GET, meta::me)], allowed: &["GET"] }),
-        ("/v1/taxonomy", Route { methods: &[(Method::GET, meta::taxonomy)], allowed: &["GET"] }),
+        ("/v1/taxonomy", Route { methods: &[(Method::GET, taxonomy::current)], allowed: &["GET"] }),
+        ("/v1/taxonomy/revisions", Route { methods: &[(Method::GET, taxonomy::revisions)], allowed: &["GET"] }),
+        ("/v1/taxonomy/versions/{id}", Route { methods: &[(Method::GET, taxonomy::version)], allowed: &["GET"] }),
+        ("/v1/taxonomy/codes", Route { methods: &[(Method::POST, taxonomy::put_code)], allowed: &["POST"] }),
+        (
+            "/v1/taxonomy/codes/{id}/deprecate",
+            Route { methods: &[(Method::POST, taxonomy::deprecate)], allowed: &["POST"] },
+        ),
+        ("/v1/taxonomy/codes/{id}/merge", Route { methods: &[(Method::POST, taxonomy::merge)], allowed: &["POST"] }),
         ("/v1/cases", Route { methods: &[(Method::POST, cases::submit)], allowed: &["POST"] }),
         ("/v1/cases/{id}", Route { methods: &[(Method::GET, cases::get)], allowed: &["GET"] }),
         ("/v1/cases/{id}/approve", Route { methods: &[(Method::POST, cases::approve)], allowed: &["POST"] }),

@@ -3,13 +3,15 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, cases, meta, policies, queue};
+use super::{audit, cases, meta, policies, queue, taxonomy};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "levee", description = "Audit-ready refunds, credits, fee waivers and overrides."),
     paths(
-        meta::health, meta::openapi_document, meta::me, meta::taxonomy,
+        meta::health, meta::openapi_document, meta::me,
+        taxonomy::current, taxonomy::revisions, taxonomy::version, taxonomy::put_code, taxonomy::deprecate,
+        taxonomy::merge,
         cases::submit, cases::get, cases::approve, cases::reject, cases::cancel, cases::attach_evidence,
         queue::list, audit::verify, audit::ledger,
         policies::upload, policies::registry, policies::activate, policies::rollback, policies::backtest,

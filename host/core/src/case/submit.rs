@@ -101,13 +101,7 @@ impl SubmitRequest {
                 FieldError::new("amount.minor_units", error.to_string())
             }
         })?;
-        let code = taxonomy.get(self.exception_code.trim()).cloned().ok_or_else(|| {
-            FieldError::new(
-                "exception_code",
-                format!("'{}' is not a code in taxonomy {}", self.exception_code, taxonomy.version),
-            )
-            .with_valid_values(taxonomy.valid_codes())
-        })?;
+        let code = taxonomy.code_for_new_case(self.exception_code.trim())?.clone();
         if self.attributes.len() > MAX_ATTRIBUTES {
             return Err(FieldError::new("attributes", format!("at most {MAX_ATTRIBUTES} attributes")));
         }

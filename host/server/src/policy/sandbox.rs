@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use levee_core::engine::{
-    ChainPlugin, Facts, PluginInfo, PolicyEngine, PolicyEvaluation, PolicyFailure, PolicyIdentity, PolicyLimits,
+    ChainKey, ChainPlugin, Facts, PluginInfo, PolicyEngine, PolicyEvaluation, PolicyFailure, PolicyIdentity,
+    PolicyLimits,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -127,9 +128,7 @@ pub struct WasmPolicyEngine {
     /// The loaded chain. It is replaced whole, and each evaluation holds the chain it started
     /// with, so a swap never changes a decision in flight.
     chain: RwLock<Arc<LoadedChain>>,
-    /// The chain from the configuration, restored by a rollback to chain 0.
-    configured: Arc<LoadedChain>,
-    /// The chain running in shadow beside it, if any (number 0: none).
+    /// The chain running in shadow beside it, if any (chain 0: none).
     shadow: RwLock<Arc<LoadedChain>>,
     /// Limits for a plugin whose chain link sets none.
     defaults: SandboxLimits,
@@ -188,20 +187,9 @@ impl WasmPolicyEngine {
         let ticker = EpochTicker::start(engine.clone());
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let running = EvaluationSlots::new(cores.min(POOLED_INSTANCES as usize));
-        let configured = Arc::new(LoadedChain { number: 0, policies: Arc::new(policies) });
-        let chain = RwLock::new(configured.clone());
-        let shadow = RwLock::new(Arc::new(LoadedChain { number: 0, policies: Arc::new(Vec::new()) }));
-        Ok(WasmPolicyEngine {
-            engine,
-            chain,
-            configured,
-            shadow,
-            defaults,
-            memory_ceiling,
-            cache,
-            running,
-            _ticker: ticker,
-        })
+        let chain = RwLock::new(Arc::new(LoadedChain { key: ChainKey::default(), policies }));
+        let shadow = RwLock::new(Arc::new(LoadedChain { key: ChainKey::default(), policies: Vec::new() }));
+        Ok(WasmPolicyEngine { engine, chain, shadow, defaults, memory_ceiling, cache, running, _ticker: ticker })
     }
 
     /// Validates, compiles (or loads compiled) and pre-instantiates every plugin of a chain.
@@ -294,36 +282,33 @@ impl PolicyEngine for WasmPolicyEngine {
         builtin::by_name(name).is_some()
     }
 
-    fn load_chain(&self, chain: Vec<ChainPlugin>, number: u64) -> Result<(), String> {
-        let policies =
-            if chain.is_empty() { self.configured.policies.clone() } else { Arc::new(self.prepare_chain(chain)?) };
-        *self.chain.write().unwrap_or_else(|poisoned| poisoned.into_inner()) =
-            Arc::new(LoadedChain { number, policies });
-        tracing::info!(chain = number, "policy chain loaded");
+    fn load_chain(&self, chain: Vec<ChainPlugin>, key: ChainKey) -> Result<(), String> {
+        let policies = self.prepare_chain(chain)?;
+        *self.chain.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(LoadedChain { key, policies });
+        tracing::info!(chain = key.chain, taxonomy = key.taxonomy, "policy chain loaded");
         Ok(())
     }
 
-    fn loaded_chain(&self) -> u64 {
-        self.current().number
+    fn loaded_chain(&self) -> ChainKey {
+        self.current().key
     }
 
-    fn load_shadow(&self, chain: Option<Vec<ChainPlugin>>, number: u64) -> Result<(), String> {
-        let policies = Arc::new(match chain {
+    fn load_shadow(&self, chain: Option<Vec<ChainPlugin>>, key: ChainKey) -> Result<(), String> {
+        let policies = match chain {
             Some(chain) => self.prepare_chain(chain)?,
             None => Vec::new(),
-        });
-        *self.shadow.write().unwrap_or_else(|poisoned| poisoned.into_inner()) =
-            Arc::new(LoadedChain { number, policies });
+        };
+        *self.shadow.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(LoadedChain { key, policies });
         Ok(())
     }
 
-    fn loaded_shadow(&self) -> u64 {
-        self.current_shadow().number
+    fn loaded_shadow(&self) -> ChainKey {
+        self.current_shadow().key
     }
 
     fn evaluate_shadow(&self, facts: &Facts) -> Option<Vec<PolicyEvaluation>> {
         let shadow = self.current_shadow();
-        (shadow.number != 0).then(|| shadow.policies.iter().map(|policy| self.evaluate_one(policy, facts)).collect())
+        (shadow.key.chain != 0).then(|| shadow.policies.iter().map(|policy| self.evaluate_one(policy, facts)).collect())
     }
 
     fn evaluate_candidate(
@@ -336,11 +321,10 @@ impl PolicyEngine for WasmPolicyEngine {
     }
 }
 
-/// A chain ready to run, and its number in the registry (0: from the configuration).
+/// A chain ready to run, and which it is.
 struct LoadedChain {
-    number: u64,
-    /// Shared, so that restoring the configured chain needs no recompiling.
-    policies: Arc<Vec<ReadyPolicy>>,
+    key: ChainKey,
+    policies: Vec<ReadyPolicy>,
 }
 
 /// Fuel, epochs, the component model, and a pooling allocator sized for small policies.

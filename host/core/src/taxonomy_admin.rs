@@ -1,0 +1,244 @@
+//! Managing the exception taxonomy through the API: adding or changing a code, deprecating one,
+//! merging one into another. The taxonomy is a ledger subject: each change is an entry that
+//! carries the whole taxonomy after it, under a new version label (`<seed>.r<n>`), so any
+//! version a case was filed under can be read back. Until the first change, the taxonomy from
+//! the configuration is in force (revision 0).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::identity::Principal;
+use crate::ledger::EventType;
+use crate::service::{Levee, ServiceError};
+use crate::subject::Change;
+use crate::taxonomy::{CodeLifecycle, ExceptionCode, Taxonomy};
+use crate::validation::{FieldError, required_text};
+
+/// The taxonomy's id as a ledger subject.
+pub const TAXONOMY_SUBJECT: &str = "taxonomy";
+
+/// The taxonomy as changed through the API, with every revision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TaxonomyRecord {
+    pub version: u64,
+    pub ledger_seqs: Vec<u64>,
+    /// The version of the taxonomy the configuration started from.
+    pub seed_version: String,
+    pub taxonomy: Taxonomy,
+    /// One per change, oldest first; the n-th was recorded by the n-th ledger entry.
+    pub revisions: Vec<TaxonomyRevision>,
+}
+
+/// One change of the taxonomy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TaxonomyRevision {
+    /// The version label the change made.
+    pub taxonomy_version: String,
+    /// What changed, in a sentence.
+    pub change: String,
+    pub by: String,
+    pub at: DateTime<Utc>,
+    pub rationale: String,
+}
+
+/// The taxonomy in force and its revision (0: the configuration's).
+#[derive(Debug, Clone)]
+pub struct CurrentTaxonomy {
+    pub revision: u64,
+    pub taxonomy: Taxonomy,
+}
+
+/// `POST /v1/taxonomy/codes`: add a code, or change one (which also reinstates a deprecated or
+/// merged code).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutCodeRequest {
+    pub code: ExceptionCode,
+    pub rationale: String,
+    /// The taxonomy revision looked at; if it has moved on, 409.
+    #[serde(default)]
+    pub expected_revision: Option<u64>,
+}
+
+/// `POST /v1/taxonomy/codes/{code}/deprecate`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeprecateRequest {
+    pub rationale: String,
+}
+
+/// `POST /v1/taxonomy/codes/{code}/merge`: new cases go under `into` from now on.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    pub into: String,
+    pub rationale: String,
+}
+
+impl Levee {
+    /// The taxonomy in force.
+    pub fn current_taxonomy(&self) -> Result<CurrentTaxonomy, ServiceError> {
+        Ok(match self.load_subject::<TaxonomyRecord>(TAXONOMY_SUBJECT)? {
+            Some(record) => CurrentTaxonomy { revision: record.version, taxonomy: record.taxonomy },
+            None => CurrentTaxonomy { revision: 0, taxonomy: self.settings.taxonomy.clone() },
+        })
+    }
+
+    /// Every revision, oldest first (none until the first change).
+    pub fn taxonomy_revisions(&self) -> Result<Vec<TaxonomyRevision>, ServiceError> {
+        self.journal().settle()?;
+        Ok(self.load_subject::<TaxonomyRecord>(TAXONOMY_SUBJECT)?.map(|record| record.revisions).unwrap_or_default())
+    }
+
+    /// The taxonomy as it was at version `label`: the current one, the configuration's, or any
+    /// revision, read back from the ledger entry that made it.
+    pub fn taxonomy_version(&self, label: &str) -> Result<Taxonomy, ServiceError> {
+        self.journal().settle()?;
+        let Some(record) = self.load_subject::<TaxonomyRecord>(TAXONOMY_SUBJECT)? else {
+            return match label == self.settings.taxonomy.version {
+                true => Ok(self.settings.taxonomy.clone()),
+                false => Err(ServiceError::NotFound(format!("taxonomy version {label}"))),
+            };
+        };
+        let entry_of = |index: usize, field: &str| -> Result<Taxonomy, ServiceError> {
+            let seq = record.ledger_seqs.get(index).copied().unwrap_or_default();
+            let entry = self.journal().entries(&[seq])?.pop();
+            let taxonomy = entry.and_then(|entry| serde_json::from_value(entry.payload[field].clone()).ok());
+            taxonomy.ok_or_else(|| ServiceError::Integrity(format!("ledger entry {seq} does not hold its taxonomy")))
+        };
+        if label == record.seed_version {
+            return entry_of(0, "previous");
+        }
+        match record.revisions.iter().position(|revision| revision.taxonomy_version == label) {
+            Some(index) => entry_of(index, "taxonomy"),
+            None => Err(ServiceError::NotFound(format!("taxonomy version {label}"))),
+        }
+    }
+
+    /// Adds or changes a code.
+    pub fn put_code(&self, actor: &Principal, request: &PutCodeRequest) -> Result<CurrentTaxonomy, ServiceError> {
+        let rationale = required_text("rationale", &request.rationale, 2_000)?;
+        if request.code.lifecycle != CodeLifecycle::Active {
+            let message = "set to active here; deprecate or merge a code through its own endpoint";
+            return Err(FieldError::new("code.lifecycle", message).into());
+        }
+        let code =
+            request.code.validate().map_err(|error| FieldError { field: format!("code.{}", error.field), ..error })?;
+        self.change_taxonomy(actor, rationale, request.expected_revision, |taxonomy| {
+            let summary = match taxonomy.codes.iter_mut().find(|entry| entry.code == code.code) {
+                Some(existing) if existing.lifecycle != CodeLifecycle::Active => {
+                    *existing = code.clone();
+                    format!("reinstated and changed {}", code.code)
+                }
+                Some(existing) => {
+                    *existing = code.clone();
+                    format!("changed {}", code.code)
+                }
+                None => {
+                    taxonomy.codes.push(code.clone());
+                    format!("added {}", code.code)
+                }
+            };
+            Ok(summary)
+        })
+    }
+
+    /// Deprecates a code: no new cases under it; the cases filed under it keep it.
+    pub fn deprecate_code(
+        &self,
+        actor: &Principal,
+        code: &str,
+        request: &DeprecateRequest,
+    ) -> Result<CurrentTaxonomy, ServiceError> {
+        let rationale = required_text("rationale", &request.rationale, 2_000)?;
+        self.change_taxonomy(actor, rationale.clone(), None, |taxonomy| {
+            let entry = active_code(taxonomy, code, "code")?;
+            entry.lifecycle = CodeLifecycle::Deprecated { reason: rationale.clone() };
+            Ok(format!("deprecated {code}"))
+        })
+    }
+
+    /// Merges a code into another: new cases go under `into`; codes merged into this one
+    /// before now point at `into` too, so a merge is always one step.
+    pub fn merge_code(
+        &self,
+        actor: &Principal,
+        code: &str,
+        request: &MergeRequest,
+    ) -> Result<CurrentTaxonomy, ServiceError> {
+        let rationale = required_text("rationale", &request.rationale, 2_000)?;
+        let into = required_text("into", &request.into, 64)?;
+        if into == code {
+            return Err(FieldError::new("into", "a code cannot be merged into itself").into());
+        }
+        self.change_taxonomy(actor, rationale.clone(), None, |taxonomy| {
+            active_code(taxonomy, &into, "into")?;
+            let entry = active_code(taxonomy, code, "code")?;
+            entry.lifecycle = CodeLifecycle::Merged { into: into.clone(), reason: rationale.clone() };
+            for entry in &mut taxonomy.codes {
+                if let CodeLifecycle::Merged { into: target, .. } = &mut entry.lifecycle
+                    && target == code
+                {
+                    *target = into.clone();
+                }
+            }
+            Ok(format!("merged {code} into {into}"))
+        })
+    }
+
+    /// Commits one change of the taxonomy as a new revision, then reloads the policies whose
+    /// default parameters come from it.
+    fn change_taxonomy<F>(
+        &self,
+        actor: &Principal,
+        rationale: String,
+        expected_revision: Option<u64>,
+        mut apply: F,
+    ) -> Result<CurrentTaxonomy, ServiceError>
+    where
+        F: FnMut(&mut Taxonomy) -> Result<String, ServiceError>,
+    {
+        let seed = || TaxonomyRecord {
+            version: 0,
+            ledger_seqs: Vec::new(),
+            seed_version: self.settings.taxonomy.version.clone(),
+            taxonomy: self.settings.taxonomy.clone(),
+            revisions: Vec::new(),
+        };
+        let record = self.commit_subject(actor, TAXONOMY_SUBJECT, seed, expected_revision, |record, at| {
+            let mut next = record.clone();
+            let summary = apply(&mut next.taxonomy)?;
+            next.version += 1;
+            next.taxonomy.version = format!("{}.r{}", next.seed_version, next.version);
+            let revision = TaxonomyRevision {
+                taxonomy_version: next.taxonomy.version.clone(),
+                change: summary,
+                by: actor.actor.clone(),
+                at,
+                rationale: rationale.clone(),
+            };
+            next.revisions.push(revision.clone());
+            let payload = serde_json::json!({
+                "revision": revision,
+                "taxonomy": next.taxonomy,
+                "previous_version": record.taxonomy.version,
+                "previous": (record.version == 0).then_some(&record.taxonomy),
+                "warnings": next.taxonomy.warnings(),
+            });
+            Ok((next.clone(), Some(Change::of(next, EventType::TaxonomyChanged, payload))))
+        })?;
+        self.sync_policies()?;
+        Ok(CurrentTaxonomy { revision: record.version, taxonomy: record.taxonomy })
+    }
+}
+
+/// An active code of the taxonomy, to change; refused naming `field` otherwise.
+fn active_code<'a>(taxonomy: &'a mut Taxonomy, code: &str, field: &str) -> Result<&'a mut ExceptionCode, FieldError> {
+    let valid = taxonomy.valid_codes();
+    match taxonomy.codes.iter_mut().find(|entry| entry.code == code) {
+        Some(entry) if entry.is_active() => Ok(entry),
+        Some(_) => Err(FieldError::new(field, format!("{code} is no longer active")).with_valid_values(valid)),
+        None => Err(FieldError::new(field, format!("{code} is not a code of the taxonomy")).with_valid_values(valid)),
+    }
+}
