@@ -181,3 +181,27 @@ fn config_toml(options: &Options) -> String {
     }
     toml::to_string(&document).expect("config as TOML")
 }
+
+/// The JavaScript example plugin (guest-policies/js-repeat-guard) as a component: the file
+/// `LEVEE_JS_REPEAT_GUARD_WASM` names (scripts/test builds it there), or else built once per
+/// test run with the plugin's own `build.sh` (node and npm; the tool comes from the npm
+/// registry, pinned by its lockfile).
+pub fn javascript_plugin() -> Vec<u8> {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let path = BUILT.get_or_init(|| {
+        if let Some(path) = std::env::var_os("LEVEE_JS_REPEAT_GUARD_WASM") {
+            return PathBuf::from(path);
+        }
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let out = repo.join("target/js-repeat-guard/repeat_guard.wasm");
+        let status = std::process::Command::new("bash")
+            .arg(repo.join("guest-policies/js-repeat-guard/build.sh"))
+            .arg(&out)
+            .env("LEVEE_TOOLS_DIR", repo.join("target/tools"))
+            .status()
+            .expect("run guest-policies/js-repeat-guard/build.sh");
+        assert!(status.success(), "building the JavaScript plugin failed");
+        out
+    });
+    std::fs::read(path).unwrap_or_else(|error| panic!("read {}: {error}", path.display()))
+}
