@@ -37,7 +37,10 @@ async fn a_javascript_plugin_decides_cases_like_any_other() {
     let guard = run_of(&third, "repeat-guard");
     assert_eq!(guard["verdict"], "require_approval", "{third}");
     assert_eq!(guard["rule_id"], "repeat-guard/count");
-    assert_eq!((third["status"].as_str(), third["decision"]["level"].as_str()), (Some("pending_approval"), Some("manager")));
+    assert_eq!(
+        (third["status"].as_str(), third["decision"]["level"].as_str()),
+        (Some("pending_approval"), Some("manager"))
+    );
     assert!(third["decision"]["signals"].as_array().unwrap().contains(&json!("repeat-refund")), "{third}");
     assert_eq!(server.verify().await["ok"], true);
     server.stop().await;

@@ -4,6 +4,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use levee_core::clock::{Clock, ManualClock, SystemClock};
 
 use levee::app::RunningServer;
 use levee::config::{PolicyConfig, ServeConfig, TokenConfig};
@@ -21,6 +24,10 @@ pub struct Options {
     pub extra_tokens: Vec<TokenConfig>,
     /// Request body limit, if not the default.
     pub body_bytes: Option<usize>,
+    /// The clock levee runs on (SLA tests move it); the system clock if absent.
+    pub clock: Option<Arc<ManualClock>>,
+    /// How often background jobs run, in milliseconds, if not the default (30 s).
+    pub jobs_interval_ms: Option<u64>,
 }
 
 /// A running server, its data directory, and a client holding every demo token.
@@ -59,7 +66,11 @@ impl TestServer {
             true,
         )
         .expect("config");
-        let server = levee::app::start(config).await.expect("server starts");
+        let clock: Arc<dyn Clock> = match &options.clock {
+            Some(clock) => clock.clone(),
+            None => Arc::new(SystemClock),
+        };
+        let server = levee::app::start_on(config, clock).await.expect("server starts");
         let mut tokens: BTreeMap<String, String> =
             serde_json::from_slice(&std::fs::read(data_dir.join(levee::demo::TOKENS_FILE)).expect("demo tokens file"))
                 .expect("demo tokens are JSON");
@@ -178,6 +189,11 @@ fn config_toml(options: &Options) -> String {
         let mut http = toml::Table::new();
         http.insert("body_bytes".into(), toml::Value::Integer(body_bytes as i64));
         document.insert("http".into(), toml::Value::Table(http));
+    }
+    if let Some(interval_ms) = options.jobs_interval_ms {
+        let mut jobs = toml::Table::new();
+        jobs.insert("interval_ms".into(), toml::Value::Integer(interval_ms as i64));
+        document.insert("jobs".into(), toml::Value::Table(jobs));
     }
     toml::to_string(&document).expect("config as TOML")
 }

@@ -21,6 +21,8 @@ pub enum Role {
     Auditor,
     /// Administers levee; reads everything.
     Admin,
+    /// levee itself, acting on its own schedule (SLA escalation). No token may hold it.
+    System,
 }
 
 /// Approver levels, lowest to highest. Mirrors `approver-level` in the WIT contract.
@@ -37,6 +39,11 @@ impl ApproverLevel {
     pub const ALL: [ApproverLevel; 4] =
         [ApproverLevel::Lead, ApproverLevel::Manager, ApproverLevel::Finance, ApproverLevel::Director];
     pub const TOP: ApproverLevel = ApproverLevel::Director;
+
+    /// The level above this one, if any.
+    pub fn next(self) -> Option<ApproverLevel> {
+        ApproverLevel::ALL.into_iter().find(|level| *level > self)
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -80,13 +87,24 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// levee itself, as the actor of what it does on its own schedule (`job` names it).
+    pub fn system(job: &str) -> Principal {
+        Principal {
+            actor: "levee".to_owned(),
+            roles: vec![Role::System],
+            team: "levee".to_owned(),
+            authority: None,
+            source: format!("levee:{job}"),
+        }
+    }
+
     pub fn has_role(&self, role: Role) -> bool {
         self.roles.contains(&role)
     }
 
     /// The role the ledger records for an action: the most specific one held.
     pub fn primary_role(&self) -> Role {
-        [Role::Approver, Role::Agent, Role::Auditor, Role::Admin]
+        [Role::Approver, Role::Agent, Role::Auditor, Role::Admin, Role::System]
             .into_iter()
             .find(|role| self.has_role(*role))
             .unwrap_or(Role::Agent)

@@ -32,6 +32,9 @@ pub enum EventType {
     CaseRejected,
     #[serde(rename = "case.cancelled")]
     CaseCancelled,
+    /// Past its SLA while waiting: one approver level up.
+    #[serde(rename = "case.escalated")]
+    CaseEscalated,
     #[serde(rename = "policy.uploaded")]
     PolicyUploaded,
     /// A chain activated, or an earlier one restored (a rollback).

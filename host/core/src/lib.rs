@@ -19,6 +19,7 @@
 //! - `store`: the storage port and an in-memory reference backend.
 //! - `clock`: the clock port.
 //! - `service`: the workflow's operations over the ports.
+//! - `governance`: what levee does on its own schedule (SLA escalation).
 //! - `policy_admin`: uploading rule plugins, activating and rolling back chains.
 //! - `taxonomy_admin`: adding, changing, deprecating and merging exception codes.
 //! - `backtest`: replaying recorded facts through a candidate chain.
@@ -34,6 +35,7 @@ pub mod engine;
 pub mod evidence;
 #[cfg(test)]
 mod fixtures;
+pub mod governance;
 pub mod identity;
 pub mod journal;
 pub mod ledger;

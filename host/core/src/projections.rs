@@ -294,6 +294,6 @@ pub fn queue_item(case: &Case) -> Option<QueueItem> {
         approved_by: case.approvals.iter().map(|approval| approval.approver.clone()).collect(),
         missing_evidence: case.missing_evidence(),
         submitted_at: case.submitted_at,
-        sla_due_at: case.decision.sla_due_at,
+        sla_due_at: case.sla_due_at(),
     })
 }

@@ -314,7 +314,7 @@ impl Levee {
 
     /// Runs one transition of an existing case under compare-and-swap: a case that changed
     /// between reading it and committing makes the request lose with 409.
-    fn transition<F>(&self, case_id: &str, actor: &Principal, decide: F) -> Result<Case, ServiceError>
+    pub(crate) fn transition<F>(&self, case_id: &str, actor: &Principal, decide: F) -> Result<Case, ServiceError>
     where
         F: Fn(&Case, DateTime<Utc>) -> Result<Transition, TransitionError>,
     {

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use levee_core::clock::SystemClock;
+use levee_core::clock::{Clock, SystemClock};
 use levee_core::identity::TokenDirectory;
 use levee_core::matrix::ApprovalMatrix;
 use levee_core::registry::ChainLink;
@@ -21,8 +21,8 @@ use crate::{demo, http, store};
 /// Where compiled policies are kept, inside the data directory.
 pub const COMPILED_CACHE: &str = "compiled";
 
-/// Builds the service: opens the store, loads the policy chain, resolves tokens.
-pub fn build_levee(config: &ServeConfig) -> anyhow::Result<Levee> {
+/// Builds the service on `clock`: opens the store, loads the policy chain, resolves tokens.
+pub fn build_levee(config: &ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Levee> {
     std::fs::create_dir_all(&config.data_dir).with_context(|| format!("create {}", config.data_dir.display()))?;
     let mut settings = Settings {
         taxonomy: config.file.taxonomy.clone().unwrap_or_else(Taxonomy::default_taxonomy),
@@ -39,7 +39,7 @@ pub fn build_levee(config: &ServeConfig) -> anyhow::Result<Levee> {
     settings.configured_chain = configured_chain(&config.chain(), &specs, &*store)?;
     let cache = config.data_dir.join(COMPILED_CACHE);
     let engine = WasmPolicyEngine::new(specs, Some(&cache), config.file.sandbox)?;
-    let levee = Levee::new(store, Arc::new(engine), Arc::new(SystemClock), settings);
+    let levee = Levee::new(store, Arc::new(engine), clock, settings);
     // A chain activated through the registry replaces the configured one.
     levee.sync_policies().map_err(|error| anyhow::anyhow!("load the active policy chain: {error}"))?;
     Ok(levee)
@@ -108,16 +108,19 @@ fn token_directory(config: &ServeConfig) -> anyhow::Result<TokenDirectory> {
     Ok(tokens)
 }
 
-/// A server running in the background of the current tokio runtime.
+/// A server running in the background of the current tokio runtime, with its background jobs.
 pub struct RunningServer {
     pub addr: SocketAddr,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
+    jobs: JoinHandle<()>,
 }
 
 impl RunningServer {
-    /// Stops accepting, finishes requests in flight, and releases the store.
+    /// Stops the jobs and accepting, finishes requests in flight, and releases the store.
     pub async fn stop(self) -> anyhow::Result<()> {
+        self.jobs.abort();
+        let _ = self.jobs.await;
         let _ = self.shutdown.send(());
         self.task.await.context("server task")?.context("server")
     }
@@ -130,14 +133,22 @@ impl RunningServer {
     }
 }
 
-/// Builds levee and starts serving on `config.listen`.
+/// Builds levee and starts serving on `config.listen`, on the system clock.
 pub async fn start(config: ServeConfig) -> anyhow::Result<RunningServer> {
+    start_on(config, Arc::new(SystemClock)).await
+}
+
+/// Builds levee on `clock` (tests drive SLAs with a manual one) and starts serving and its jobs.
+pub async fn start_on(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result<RunningServer> {
     let limits = config.file.http;
     let listen = config.listen;
-    let levee = tokio::task::spawn_blocking(move || build_levee(&config)).await.context("start-up task")??;
+    let jobs_config = config.file.jobs;
+    let levee = tokio::task::spawn_blocking(move || build_levee(&config, clock)).await.context("start-up task")??;
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listen on {listen}"))?;
     let addr = listener.local_addr()?;
-    let app = http::app(Arc::new(levee), limits);
+    let levee = Arc::new(levee);
+    let jobs = crate::jobs::start(levee.clone(), jobs_config);
+    let app = http::app(levee, limits);
     let (shutdown, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -147,7 +158,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<RunningServer> {
             .await
     });
     tracing::info!(%addr, "levee listening");
-    Ok(RunningServer { addr, shutdown, task })
+    Ok(RunningServer { addr, shutdown, task, jobs })
 }
 
 async fn shutdown_signal() {

@@ -59,6 +59,8 @@ pub struct FileConfig {
     pub taxonomy: Option<Taxonomy>,
     /// Replaces the built-in approval matrix.
     pub matrix: Option<ApprovalMatrix>,
+    /// Background jobs (SLA escalation).
+    pub jobs: crate::jobs::JobsConfig,
 }
 
 /// Limits on every HTTP request: the body size, and how long receiving it may take.
@@ -156,6 +158,9 @@ impl TokenConfig {
         }
         if self.roles.is_empty() {
             anyhow::bail!("no roles");
+        }
+        if self.roles.contains(&Role::System) {
+            anyhow::bail!("the system role is levee's own; no token may hold it");
         }
         let approver = self.roles.contains(&Role::Approver);
         match (approver, self.level) {

@@ -14,5 +14,6 @@ pub mod audit;
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod jobs;
 pub mod policy;
 pub mod store;

@@ -43,16 +43,17 @@ pub struct CaseView {
 
 impl CaseView {
     pub fn new(case: Case, ledger: Option<Vec<LedgerEntry>>) -> Self {
-        let requirement = match case.decision.verdict {
+        // While pending, the level it waits for now (raised by any SLA escalation).
+        let requirement = case.pending_requirement().or(match case.decision.verdict {
             crate::decision::Verdict::RequireApproval { level, approvals_needed } => Some((level, approvals_needed)),
             _ => None,
-        };
+        });
         let decision = DecisionView {
             outcome: case.status,
             level: requirement.map(|(level, _)| level),
             approvals_needed: requirement.map(|(_, approvals)| approvals),
             approvals_received: case.approvals.len(),
-            sla_due_at: if case.is_pending() { case.decision.sla_due_at } else { None },
+            sla_due_at: case.sla_due_at(),
             reasons: case.decision.reasons.clone(),
             required_evidence: case.decision.required_evidence.iter().copied().collect(),
             missing_evidence: case.missing_evidence(),

@@ -4,8 +4,9 @@
 //! submitted ─┬─> auto_approved
 //!            ├─> rejected
 //!            └─> pending_approval ─┬─> approved
-//!                                  ├─> rejected
-//!                                  └─> cancelled
+//!                 │    ▲            ├─> rejected
+//!                 └────┘            └─> cancelled
+//!        escalated past its SLA (one level up; still pending)
 //! ```
 //!
 //! One file per transition; each is a pure function from the case as it stands (and the
@@ -16,12 +17,14 @@
 mod approve;
 mod attach_evidence;
 mod cancel;
+mod escalate;
 mod reject;
 pub mod submit;
 
 pub use approve::{ApproveRequest, approve};
 pub use attach_evidence::{EvidenceRequest, attach_evidence};
 pub use cancel::{CancelRequest, cancel};
+pub use escalate::{Escalation, escalate};
 pub use reject::{RejectRequest, reject};
 pub use submit::{SubmitContext, SubmitRequest, submit};
 
@@ -126,6 +129,9 @@ pub struct Case {
     /// this case instead of creating another.
     #[serde(default)]
     pub idempotency_key: Option<String>,
+    /// Each time the case went past its SLA while waiting, oldest first.
+    #[serde(default)]
+    pub escalations: Vec<Escalation>,
 }
 
 impl Case {
@@ -143,14 +149,24 @@ impl Case {
         crate::evidence::missing(&self.decision.required_evidence, &self.evidence_present())
     }
 
-    /// The level and number of approvals the case waits for, if it waits.
+    /// The level and number of approvals the case waits for, if it waits: the decision's level,
+    /// or the level its last SLA escalation raised it to.
     pub fn pending_requirement(&self) -> Option<(ApproverLevel, u8)> {
         match (self.status, &self.decision.verdict) {
             (CaseStatus::PendingApproval, crate::decision::Verdict::RequireApproval { level, approvals_needed }) => {
-                Some((*level, *approvals_needed))
+                let level = self.escalations.last().map_or(*level, |escalation| escalation.to);
+                Some((level, *approvals_needed))
             }
             _ => None,
         }
+    }
+
+    /// When the current level's SLA runs out, if the case waits and has an SLA.
+    pub fn sla_due_at(&self) -> Option<DateTime<Utc>> {
+        if !self.is_pending() {
+            return None;
+        }
+        self.escalations.last().map(|escalation| escalation.next_due_at).or(self.decision.sla_due_at)
     }
 
     pub fn is_pending(&self) -> bool {
@@ -227,6 +243,7 @@ pub struct Lineage {
     ledger_seqs: (usize, String),
     approvals: (usize, String),
     evidence: (usize, String),
+    escalations: (usize, String),
 }
 
 impl Lineage {
@@ -241,6 +258,7 @@ impl Lineage {
             ledger_seqs: prefix_digest(&case.ledger_seqs, case.ledger_seqs.len()),
             approvals: prefix_digest(&case.approvals, case.approvals.len()),
             evidence: prefix_digest(&case.evidence, case.evidence.len()),
+            escalations: prefix_digest(&case.escalations, case.escalations.len()),
         }
     }
 
@@ -265,8 +283,9 @@ impl Lineage {
         } else if !keeps_prefix(&next.ledger_seqs, &self.ledger_seqs)
             || !keeps_prefix(&next.approvals, &self.approvals)
             || !keeps_prefix(&next.evidence, &self.evidence)
+            || !keeps_prefix(&next.escalations, &self.escalations)
         {
-            Some(format!("earlier entries, approvals or evidence of case {} were rewritten", next.id))
+            Some(format!("earlier entries, approvals, evidence or escalations of case {} were rewritten", next.id))
         } else {
             None
         };

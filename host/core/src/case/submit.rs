@@ -173,6 +173,7 @@ pub fn submit(submission: ValidSubmission, context: SubmitContext<'_>) -> Transi
         updated_at: at,
         ledger_seqs: Vec::new(),
         idempotency_key,
+        escalations: Vec::new(),
     };
     let present = case.evidence_present();
     crate::decision::hold_for_missing_evidence(&mut case.decision, &present, case.submitted_at);

@@ -1,0 +1,59 @@
+//! What levee does on its own schedule, driven by a shell's background job on the clock port:
+//! SLA escalation of cases still waiting past their due time. Each run is idempotent, so any
+//! number of hosts may run it; a case escalated by one host is simply not overdue for another.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::case;
+use crate::identity::{ApproverLevel, Principal};
+use crate::projections::{self, QueueIndex};
+use crate::service::{Levee, ServiceError};
+
+/// What one run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct GovernanceRun {
+    /// Cases escalated one level (or, at the top level, reminded), by id.
+    pub escalated: Vec<String>,
+}
+
+impl Levee {
+    /// Escalates every pending case whose SLA ran out before now.
+    pub fn run_governance(&self) -> Result<GovernanceRun, ServiceError> {
+        self.journal().settle()?;
+        let now = self.clock.now();
+        let system = Principal::system("sla-escalation");
+        let mut run = GovernanceRun::default();
+        for case_id in self.overdue_cases(now)? {
+            match self.transition(&case_id, &system, case::escalate) {
+                Ok(_) => run.escalated.push(case_id),
+                // Decided, or escalated by another host, since the queue was read.
+                Err(ServiceError::Transition(case::TransitionError::WrongState(_))) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        if !run.escalated.is_empty() {
+            tracing::info!(cases = ?run.escalated, "escalated past their SLA");
+        }
+        Ok(run)
+    }
+
+    /// Pending cases past their SLA, from the approval queues.
+    fn overdue_cases(&self, now: chrono::DateTime<chrono::Utc>) -> Result<Vec<String>, ServiceError> {
+        let mut overdue = Vec::new();
+        for level in ApproverLevel::ALL {
+            let Some((index, _)) = projections::read::<QueueIndex>(&*self.store, &projections::queue_key(level))?
+            else {
+                continue;
+            };
+            overdue.extend(
+                index
+                    .items
+                    .into_values()
+                    .filter(|item| item.sla_due_at.is_some_and(|due| due < now))
+                    .map(|item| item.case_id),
+            );
+        }
+        Ok(overdue)
+    }
+}

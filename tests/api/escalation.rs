@@ -1,0 +1,68 @@
+//! SLA escalation over real HTTP, on a manual clock: the background job moves a case still
+//! waiting past its SLA one approver level up (never approving it), records it in the ledger,
+//! and the new level's queue and approvers take it over.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use levee_core::clock::ManualClock;
+use levee_tests::{Options, StatusCode, TestServer, refund};
+use serde_json::{Value, json};
+
+async fn case_of(server: &TestServer, case_id: &str) -> Value {
+    server.get("auditor", &format!("/v1/cases/{case_id}")).await.1
+}
+
+/// Waits (up to 10 s of real time) for the background job to have escalated the case `times`.
+async fn escalated(server: &TestServer, case_id: &str, times: usize) -> Value {
+    for _ in 0..200 {
+        let case = case_of(server, case_id).await;
+        if case["case"]["escalations"].as_array().map_or(0, Vec::len) >= times {
+            return case;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("case {case_id} was not escalated {times} time(s)");
+}
+
+#[tokio::test]
+async fn a_case_past_its_sla_escalates_one_level_and_is_never_approved_by_the_clock() {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let options = Options { clock: Some(clock.clone()), jobs_interval_ms: Some(20), ..Options::default() };
+    let server = TestServer::start_with(options).await;
+    let answer = server.submit(refund(40_000, "slow")).await;
+    let case_id = answer["case_id"].as_str().unwrap().to_owned();
+    assert_eq!(answer["decision"]["level"], "lead", "{answer}");
+    let due: chrono::DateTime<Utc> = answer["decision"]["sla_due_at"].as_str().unwrap().parse().unwrap();
+
+    // At the due time itself the case is not late yet.
+    clock.advance(due - clock_now(&clock));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(case_of(&server, &case_id).await["decision"]["level"], "lead", "not escalated at the boundary");
+
+    clock.advance(chrono::Duration::seconds(1));
+    let case = escalated(&server, &case_id, 1).await;
+    assert_eq!(case["status"], "pending_approval", "the clock never approves");
+    assert_eq!(case["decision"]["level"], "manager");
+    let escalation = &case["case"]["escalations"][0];
+    assert_eq!((escalation["from"].as_str(), escalation["to"].as_str()), (Some("lead"), Some("manager")));
+    let last = case["ledger"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!((last["event"].as_str(), last["actor"].as_str()), (Some("case.escalated"), Some("levee")));
+
+    // The lead's queue no longer holds it; the lead cannot approve it, the manager can.
+    let (_, queue) = server.get("lead", "/v1/queue").await;
+    assert!(!queue.as_array().unwrap().iter().any(|item| item["case_id"] == case_id.as_str()), "{queue}");
+    let approve = json!({"rationale": "checked the carrier's tracking"});
+    let (status, refused) = server.post("lead", &format!("/v1/cases/{case_id}/approve"), approve.clone()).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("approver_level")));
+    let (status, approved) = server.post("manager", &format!("/v1/cases/{case_id}/approve"), approve).await;
+    assert_eq!((status, approved["status"].as_str()), (StatusCode::OK, Some("approved")), "{approved}");
+    assert_eq!(server.verify().await["ok"], true);
+    server.stop().await;
+}
+
+fn clock_now(clock: &ManualClock) -> chrono::DateTime<Utc> {
+    use levee_core::clock::Clock;
+    clock.now()
+}
