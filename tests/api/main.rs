@@ -5,6 +5,7 @@
 mod approval_matrix;
 mod approvals;
 mod concurrency;
+mod delegation;
 mod escalation;
 mod javascript;
 mod ledger;

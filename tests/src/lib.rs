@@ -28,6 +28,8 @@ pub struct Options {
     pub clock: Option<Arc<ManualClock>>,
     /// How often background jobs run, in milliseconds, if not the default (30 s).
     pub jobs_interval_ms: Option<u64>,
+    /// N-of-M approval groups.
+    pub approval_groups: Vec<levee_core::identity::ApprovalGroup>,
 }
 
 /// A running server, its data directory, and a client holding every demo token.
@@ -189,6 +191,10 @@ fn config_toml(options: &Options) -> String {
         let mut http = toml::Table::new();
         http.insert("body_bytes".into(), toml::Value::Integer(body_bytes as i64));
         document.insert("http".into(), toml::Value::Table(http));
+    }
+    if !options.approval_groups.is_empty() {
+        let groups = toml::Value::try_from(&options.approval_groups).expect("groups as TOML");
+        document.insert("approval_groups".into(), groups);
     }
     if let Some(interval_ms) = options.jobs_interval_ms {
         let mut jobs = toml::Table::new();

@@ -69,6 +69,7 @@ pub fn submitted(case_id: &str, minor_units: i64, decision: CaseDecision) -> Tra
         at: at(),
         decision,
         idempotency_key: None,
+        approval_groups: &[],
     };
     case::submit(submission, context)
 }

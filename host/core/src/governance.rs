@@ -25,7 +25,8 @@ impl Levee {
         let system = Principal::system("sla-escalation");
         let mut run = GovernanceRun::default();
         for case_id in self.overdue_cases(now)? {
-            match self.transition(&case_id, &system, case::escalate) {
+            let groups = &self.settings.approval_groups;
+            match self.transition(&case_id, &system, |case, at| case::escalate(case, at, groups)) {
                 Ok(_) => run.escalated.push(case_id),
                 // Decided, or escalated by another host, since the queue was read.
                 Err(ServiceError::Transition(case::TransitionError::WrongState(_))) => {}

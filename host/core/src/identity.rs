@@ -122,11 +122,56 @@ impl Principal {
     }
 }
 
+/// N-of-M approval: cases waiting at `level` need `approvals` distinct approvals from the
+/// group's members (each also holding authority at that level over the amount), in addition to
+/// level-based routing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalGroup {
+    pub name: String,
+    pub level: ApproverLevel,
+    /// Actors (as their tokens name them).
+    pub members: Vec<String>,
+    /// How many of the members must approve (N of M).
+    pub approvals: u8,
+}
+
+impl ApprovalGroup {
+    /// Checks the group's shape, naming what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.name.trim().is_empty() {
+            return Err("a group needs a name".to_owned());
+        }
+        let mut members = self.members.clone();
+        members.sort();
+        members.dedup();
+        if members.len() != self.members.len() {
+            return Err(format!("group {} lists a member twice", self.name));
+        }
+        if self.approvals == 0 || usize::from(self.approvals) > self.members.len() {
+            return Err(format!(
+                "group {} asks for {} approvals of {} members: use 1 to {}",
+                self.name,
+                self.approvals,
+                self.members.len(),
+                self.members.len()
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn has_member(&self, actor: &str) -> bool {
+        self.members.iter().any(|member| member == actor)
+    }
+}
+
 /// Bearer tokens and the principals they stand for. Tokens are kept only as SHA-256 digests,
 /// so the table never holds a usable secret.
 #[derive(Debug, Clone, Default)]
 pub struct TokenDirectory {
     by_digest: HashMap<[u8; 32], Principal>,
+    /// Each actor's principal (their first token's), for delegation.
+    by_actor: HashMap<String, Principal>,
 }
 
 impl TokenDirectory {
@@ -135,10 +180,16 @@ impl TokenDirectory {
         match self.by_digest.entry(Sha256::digest(token.as_bytes()).into()) {
             std::collections::hash_map::Entry::Occupied(_) => false,
             std::collections::hash_map::Entry::Vacant(slot) => {
+                self.by_actor.entry(principal.actor.clone()).or_insert_with(|| principal.clone());
                 slot.insert(principal);
                 true
             }
         }
+    }
+
+    /// The principal of a known actor.
+    pub fn principal_of(&self, actor: &str) -> Option<&Principal> {
+        self.by_actor.get(actor)
     }
 
     /// The principal of an `Authorization: Bearer …` header value, if it names a known token.

@@ -45,7 +45,7 @@ impl LedgerSlot {
     pub fn into_case(self) -> Option<Case> {
         match self.subject {
             Subject::Case(case) => Some(*case),
-            Subject::PolicyRegistry(_) | Subject::Taxonomy(_) => None,
+            Subject::PolicyRegistry(_) | Subject::Taxonomy(_) | Subject::Delegations(_) => None,
         }
     }
 }
@@ -277,6 +277,10 @@ enum SuccessionRules {
     Taxonomy {
         revisions: usize,
     },
+    /// Delegations: one version on; granted ones are never removed, only revoked.
+    Delegations {
+        granted: usize,
+    },
 }
 
 impl Remembered {
@@ -287,6 +291,7 @@ impl Remembered {
                 SuccessionRules::Registry { uploads: registry.uploads.len(), chains: registry.chains.len() }
             }
             Subject::Taxonomy(record) => SuccessionRules::Taxonomy { revisions: record.revisions.len() },
+            Subject::Delegations(book) => SuccessionRules::Delegations { granted: book.delegations.len() },
         };
         Remembered {
             last_seq: slot.entry.seq,
@@ -341,6 +346,20 @@ fn follows(slot: &LedgerSlot, previous: Option<&Remembered>) -> Result<(), Strin
                 Ok(())
             } else {
                 Err("the taxonomy did not move one revision on, keeping its history".to_owned())
+            }
+        }
+        (Subject::Delegations(book), previous) => {
+            let granted = match previous {
+                Some(SuccessionRules::Delegations { granted }) => *granted,
+                _ => 0,
+            };
+            let legal = book.version == previous_version + 1
+                && seqs.last() == Some(&entry.seq)
+                && book.delegations.len() >= granted;
+            if legal {
+                Ok(())
+            } else {
+                Err("the delegations did not move one version on, keeping each grant".to_owned())
             }
         }
         (Subject::Case(case), Some(_)) => Err(format!("case {} reuses another subject's id", case.id)),

@@ -44,6 +44,10 @@ pub enum EventType {
     PolicyShadowStarted,
     #[serde(rename = "policy.shadow_stopped")]
     PolicyShadowStopped,
+    #[serde(rename = "delegation.granted")]
+    DelegationGranted,
+    #[serde(rename = "delegation.revoked")]
+    DelegationRevoked,
     /// A code added, changed, deprecated or merged.
     #[serde(rename = "taxonomy.changed")]
     TaxonomyChanged,

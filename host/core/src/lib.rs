@@ -19,6 +19,7 @@
 //! - `store`: the storage port and an in-memory reference backend.
 //! - `clock`: the clock port.
 //! - `service`: the workflow's operations over the ports.
+//! - `delegation`: approvers handing their authority to a colleague for a dated window.
 //! - `governance`: what levee does on its own schedule (SLA escalation).
 //! - `policy_admin`: uploading rule plugins, activating and rolling back chains.
 //! - `taxonomy_admin`: adding, changing, deprecating and merging exception codes.
@@ -31,6 +32,7 @@ pub mod backtest;
 pub mod case;
 pub mod clock;
 pub mod decision;
+pub mod delegation;
 pub mod engine;
 pub mod evidence;
 #[cfg(test)]

@@ -91,6 +91,9 @@ pub struct QueueItem {
     pub missing_evidence: Vec<EvidenceKind>,
     pub submitted_at: DateTime<Utc>,
     pub sla_due_at: Option<DateTime<Utc>>,
+    /// The approval group (N of M) whose members must approve, if any.
+    #[serde(default)]
+    pub approver_group: Option<crate::identity::ApprovalGroup>,
 }
 
 /// The cases waiting at one approver level.
@@ -142,7 +145,7 @@ pub fn apply(store: &dyn Store, entry: &LedgerEntry, subject: &Subject) -> Resul
     apply_subject_record(store, subject)?;
     match subject {
         Subject::Case(case) => apply_case_indexes(store, entry, case),
-        Subject::PolicyRegistry(_) | Subject::Taxonomy(_) => Ok(()),
+        Subject::PolicyRegistry(_) | Subject::Taxonomy(_) | Subject::Delegations(_) => Ok(()),
     }
 }
 
@@ -196,6 +199,7 @@ fn apply_subject_record(store: &dyn Store, subject: &Subject) -> Result<(), Stor
         Subject::Case(case) => encode(case)?,
         Subject::PolicyRegistry(registry) => encode(registry)?,
         Subject::Taxonomy(record) => encode(record)?,
+        Subject::Delegations(book) => encode(book)?,
     };
     /// Every subject's state has a version.
     #[derive(Deserialize)]
@@ -291,9 +295,15 @@ pub fn queue_item(case: &Case) -> Option<QueueItem> {
         queue: case.decision.queue.clone(),
         level,
         approvals_needed,
-        approved_by: case.approvals.iter().map(|approval| approval.approver.clone()).collect(),
+        // Everyone counted: the approvers, and whoever they acted for.
+        approved_by: case
+            .approvals
+            .iter()
+            .flat_map(|approval| std::iter::once(approval.approver.clone()).chain(approval.on_behalf_of.clone()))
+            .collect(),
         missing_evidence: case.missing_evidence(),
         submitted_at: case.submitted_at,
         sla_due_at: case.sla_due_at(),
+        approver_group: case.pending_group().cloned(),
     })
 }

@@ -32,6 +32,8 @@ pub struct Settings {
     /// The policy chain from the configuration (chain 0), which decides until a chain is
     /// activated. Plugins loaded from files are kept in the store by digest, like uploads.
     pub configured_chain: Vec<crate::registry::ChainLink>,
+    /// N-of-M approval groups, at most one per level.
+    pub approval_groups: Vec<crate::identity::ApprovalGroup>,
 }
 
 /// Why an operation did not happen. Nothing was written.
@@ -41,8 +43,12 @@ pub enum ServiceError {
     Invalid(#[from] FieldError),
     #[error("{0}")]
     Transition(#[from] TransitionError),
-    #[error("case {0} does not exist")]
+    /// What does not exist, e.g. `case LV-000009`.
+    #[error("{0} does not exist")]
     NotFound(String),
+    /// The actor may not do this at all.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -94,6 +100,8 @@ pub struct QueueEntry {
     /// Whether this approver can give the next approval, and if not, why.
     pub can_approve: bool,
     pub blocked_because: Option<String>,
+    /// Listed because a colleague delegated their authority: approve with `on_behalf_of` them.
+    pub on_behalf_of: Option<String>,
 }
 
 /// levee: the ports and the settings.
@@ -164,6 +172,7 @@ impl Levee {
             at,
             decision,
             idempotency_key: idempotency.as_ref().map(IdempotencyKey::recorded),
+            approval_groups: &self.settings.approval_groups,
         };
         let mut transition = case::submit(submission, context);
         let shadow = self.shadow_outcome(&facts, &transition.case);
@@ -210,7 +219,7 @@ impl Levee {
     fn replay(&self, key: Option<&IdempotencyKey>) -> Result<Option<Case>, ServiceError> {
         let Some(key) = key else { return Ok(None) };
         let Some((case_id, _)) = projections::read::<String>(&*self.store, &key.store_key)? else { return Ok(None) };
-        let case = self.load_case(&case_id)?.ok_or_else(|| ServiceError::NotFound(case_id.clone()))?;
+        let case = self.load_case(&case_id)?.ok_or_else(|| ServiceError::NotFound(format!("case {case_id}")))?;
         if case.idempotency_key.as_deref() != Some(key.recorded().as_str()) {
             return Err(ServiceError::Invalid(FieldError::new(
                 "Idempotency-Key",
@@ -234,13 +243,38 @@ impl Levee {
         Err(ServiceError::Invalid(FieldError::new("amount.currency", message).with_valid_values(supported)))
     }
 
+    /// One approval, in the approver's own name or, with `on_behalf_of`, under a delegation in
+    /// force to them.
     pub fn approve(
         &self,
         case_id: &str,
         actor: &Principal,
         request: &case::ApproveRequest,
     ) -> Result<Case, ServiceError> {
-        self.transition(case_id, actor, |case, at| case::approve(case, actor, request, at))
+        let Some(delegator) = request.on_behalf_of.as_deref() else {
+            return self
+                .transition(case_id, actor, |case, at| case::approve(case, &case::Acting::own(actor), request, at));
+        };
+        let now = self.clock.now();
+        let delegation = self.delegation_in_force(delegator, &actor.actor, now)?.ok_or_else(|| {
+            FieldError::new(
+                "on_behalf_of",
+                format!("no delegation from {delegator} to {} is in force now", actor.actor),
+            )
+        })?;
+        let delegator = self.settings.tokens.principal_of(delegator).ok_or_else(|| {
+            FieldError::new("on_behalf_of", format!("{delegator} is no longer an approver known to levee"))
+        })?;
+        self.transition(case_id, actor, |case, at| {
+            if !delegation.in_force(at) {
+                return Err(case::TransitionError::WrongState(format!(
+                    "delegation {} is no longer in force",
+                    delegation.id
+                )));
+            }
+            let acting = case::Acting { person: actor, delegation: Some((&delegation, delegator)) };
+            case::approve(case, &acting, request, at)
+        })
     }
 
     pub fn reject(
@@ -274,7 +308,7 @@ impl Levee {
     /// Reads a case (after settling the log, so an unfinished projection is finished first).
     pub fn case(&self, case_id: &str) -> Result<Case, ServiceError> {
         self.journal().settle()?;
-        self.load_case(case_id)?.ok_or_else(|| ServiceError::NotFound(case_id.to_owned()))
+        self.load_case(case_id)?.ok_or_else(|| ServiceError::NotFound(format!("case {case_id}")))
     }
 
     /// A case's ledger entries, oldest first.
@@ -288,15 +322,28 @@ impl Levee {
         Ok(self.journal().entries(&seqs)?)
     }
 
-    /// The pending cases at or below the approver's level, most urgent first.
+    /// The pending cases at or below the approver's level, and at or below the level of each
+    /// colleague whose authority they hold by delegation now, most urgent first.
     pub fn queue(&self, approver: &Principal) -> Result<Vec<QueueEntry>, ServiceError> {
         self.journal().settle()?;
-        let Some(authority) = &approver.authority else { return Ok(Vec::new()) };
-        let mut entries = Vec::new();
-        for level in crate::identity::ApproverLevel::ALL.into_iter().filter(|level| *level <= authority.level) {
-            let index = projections::read::<QueueIndex>(&*self.store, &projections::queue_key(level))?;
-            let items = index.map(|(index, _)| index.items).unwrap_or_default();
-            entries.extend(items.into_values().map(|item| queue_entry(item, approver)));
+        let mut holders: Vec<(&Principal, Option<String>)> = vec![(approver, None)];
+        for delegation in self.delegators_of(&approver.actor, self.clock.now())? {
+            if let Some(delegator) = self.settings.tokens.principal_of(&delegation.delegator) {
+                holders.push((delegator, Some(delegation.delegator.clone())));
+            }
+        }
+        let mut entries: Vec<QueueEntry> = Vec::new();
+        for (holder, on_behalf_of) in holders {
+            let Some(authority) = &holder.authority else { continue };
+            for level in crate::identity::ApproverLevel::ALL.into_iter().filter(|level| *level <= authority.level) {
+                let index = projections::read::<QueueIndex>(&*self.store, &projections::queue_key(level))?;
+                for item in index.map(|(index, _)| index.items).unwrap_or_default().into_values() {
+                    if !entries.iter().any(|entry| entry.item.case_id == item.case_id && entry.can_approve) {
+                        entries.retain(|entry| entry.item.case_id != item.case_id);
+                        entries.push(queue_entry(item, approver, holder, on_behalf_of.clone()));
+                    }
+                }
+            }
         }
         // Most urgent SLA first; cases without an SLA after every case with one.
         entries.sort_by_key(|entry| (entry.item.sla_due_at.is_none(), entry.item.sla_due_at, entry.item.submitted_at));
@@ -321,7 +368,7 @@ impl Levee {
         let mut seen_version = None;
         self.commit(|journal| {
             let tip = journal.settle()?;
-            let case = self.load_case(case_id)?.ok_or_else(|| ServiceError::NotFound(case_id.to_owned()))?;
+            let case = self.load_case(case_id)?.ok_or_else(|| ServiceError::NotFound(format!("case {case_id}")))?;
             if seen_version.is_some_and(|version| version != case.version) {
                 return Err(ServiceError::Conflict(format!(
                     "case {case_id} changed while this request was being applied: re-read it and act again"
@@ -402,21 +449,24 @@ fn role_name(role: Role) -> String {
     serde_json::to_value(role).ok().and_then(|value| value.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
-/// Whether `approver` can give the next approval of a queued case.
-fn queue_entry(item: QueueItem, approver: &Principal) -> QueueEntry {
-    let limit = approver.authority.as_ref().and_then(|authority| authority.limits.get(&item.amount.currency));
-    let blocked_because = if item.requester == approver.actor {
-        Some("you requested this case".to_owned())
-    } else if item.approved_by.contains(&approver.actor) {
-        Some("you have already approved this case".to_owned())
+/// Whether `approver` can give the next approval of a queued case with `holder`'s authority
+/// (their own, or a delegator's).
+fn queue_entry(item: QueueItem, approver: &Principal, holder: &Principal, on_behalf_of: Option<String>) -> QueueEntry {
+    let limit = holder.authority.as_ref().and_then(|authority| authority.limits.get(&item.amount.currency));
+    let blocked_because = if item.requester == approver.actor || item.requester == holder.actor {
+        Some("you (or the colleague you act for) requested this case".to_owned())
+    } else if item.approved_by.contains(&approver.actor) || item.approved_by.contains(&holder.actor) {
+        Some("you (or the colleague you act for) have already approved this case".to_owned())
+    } else if item.approver_group.as_ref().is_some_and(|group| !group.has_member(&holder.actor)) {
+        Some("only members of the case's approval group may approve it".to_owned())
     } else if limit.is_none_or(|limit| *limit < item.amount.minor_units) {
-        Some(format!("your authority limit does not cover {}", item.amount))
+        Some(format!("the authority limit does not cover {}", item.amount))
     } else if !item.missing_evidence.is_empty() && item.approved_by.len() + 1 >= usize::from(item.approvals_needed) {
         Some("required evidence is missing".to_owned())
     } else {
         None
     };
-    QueueEntry { item, can_approve: blocked_because.is_none(), blocked_because }
+    QueueEntry { item, can_approve: blocked_because.is_none(), blocked_because, on_behalf_of }
 }
 
 /// The case a committed slot holds (`None`: the slot went to another writer).

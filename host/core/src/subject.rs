@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::case::{self, Case};
+use crate::delegation::{DELEGATIONS_SUBJECT, DelegationBook};
 use crate::identity::{AuthoritySnapshot, Principal};
 use crate::journal::Journal;
 use crate::ledger::EventType;
@@ -26,6 +27,7 @@ pub enum Subject {
     Case(Box<Case>),
     PolicyRegistry(PolicyRegistry),
     Taxonomy(Box<TaxonomyRecord>),
+    Delegations(Box<DelegationBook>),
 }
 
 /// One kind of subject's state, as its record and its ledger slots hold it.
@@ -88,6 +90,7 @@ impl Subject {
             Subject::Case(case) => &case.id,
             Subject::PolicyRegistry(_) => REGISTRY_SUBJECT,
             Subject::Taxonomy(_) => TAXONOMY_SUBJECT,
+            Subject::Delegations(_) => DELEGATIONS_SUBJECT,
         }
     }
 
@@ -96,6 +99,7 @@ impl Subject {
             Subject::Case(case) => case.version,
             Subject::PolicyRegistry(registry) => registry.version,
             Subject::Taxonomy(record) => record.version,
+            Subject::Delegations(book) => book.version,
         }
     }
 
@@ -105,6 +109,7 @@ impl Subject {
             Subject::Case(case) => &case.ledger_seqs,
             Subject::PolicyRegistry(registry) => &registry.ledger_seqs,
             Subject::Taxonomy(record) => &record.ledger_seqs,
+            Subject::Delegations(book) => &book.ledger_seqs,
         }
     }
 
@@ -113,6 +118,7 @@ impl Subject {
             Subject::Case(case) => case.ledger_seqs.push(seq),
             Subject::PolicyRegistry(registry) => registry.ledger_seqs.push(seq),
             Subject::Taxonomy(record) => record.ledger_seqs.push(seq),
+            Subject::Delegations(book) => book.ledger_seqs.push(seq),
         }
     }
 
@@ -122,6 +128,7 @@ impl Subject {
             Subject::Case(case) => crate::ledger::sha256_of_json(case),
             Subject::PolicyRegistry(registry) => crate::ledger::sha256_of_json(registry),
             Subject::Taxonomy(record) => crate::ledger::sha256_of_json(record),
+            Subject::Delegations(book) => crate::ledger::sha256_of_json(book),
         }
     }
 

@@ -29,6 +29,7 @@ pub fn build_levee(config: &ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
         matrix: config.file.matrix.clone().unwrap_or_else(ApprovalMatrix::default_matrix),
         tokens: token_directory(config)?,
         configured_chain: Vec::new(),
+        approval_groups: approval_groups(config)?,
     };
     let specs = config
         .chain()
@@ -79,6 +80,18 @@ fn configured_chain(
             Ok(policy.chain_link(digest))
         })
         .collect()
+}
+
+/// The N-of-M approval groups, each checked, at most one per level.
+fn approval_groups(config: &ServeConfig) -> anyhow::Result<Vec<levee_core::identity::ApprovalGroup>> {
+    let groups = config.file.approval_groups.clone();
+    for (index, group) in groups.iter().enumerate() {
+        group.validate().map_err(|problem| anyhow::anyhow!("approval_groups[{index}]: {problem}"))?;
+        if groups[..index].iter().any(|earlier| earlier.level == group.level) {
+            bail!("approval_groups[{index}]: a second group for level {}", group.level.as_str());
+        }
+    }
+    Ok(groups)
 }
 
 fn token_directory(config: &ServeConfig) -> anyhow::Result<TokenDirectory> {

@@ -61,6 +61,8 @@ pub struct FileConfig {
     pub matrix: Option<ApprovalMatrix>,
     /// Background jobs (SLA escalation).
     pub jobs: crate::jobs::JobsConfig,
+    /// N-of-M approval groups: cases waiting at a group's level need its members' approvals.
+    pub approval_groups: Vec<levee_core::identity::ApprovalGroup>,
 }
 
 /// Limits on every HTTP request: the body size, and how long receiving it may take.

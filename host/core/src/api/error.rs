@@ -159,7 +159,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::Transition(TransitionError::WrongState(message)) | ServiceError::Conflict(message) => {
                 ApiError::Conflict(message)
             }
-            ServiceError::NotFound(id) => ApiError::NotFound(format!("case {id} does not exist")),
+            ServiceError::NotFound(what) => ApiError::NotFound(format!("{what} does not exist")),
+            ServiceError::Forbidden(message) => ApiError::Forbidden(message),
             ServiceError::Store(error) => error.into(),
             ServiceError::Integrity(message) => ApiError::Integrity(message),
             ServiceError::PluginRejected(message) => {

@@ -4,6 +4,7 @@
 
 mod audit;
 mod cases;
+mod delegations;
 mod error;
 mod meta;
 pub mod openapi;
@@ -43,7 +44,7 @@ struct Route {
 }
 
 static ROUTES: LazyLock<matchit::Router<Route>> = LazyLock::new(|| {
-    let table: [(&str, Route); 25] = [
+    let table: [(&str, Route); 27] = [
         ("/healthz", Route { methods: &[(Method::GET, meta::health)], allowed: &["GET"] }),
         ("/v1/openapi.json", Route { methods: &[(Method::GET, meta::openapi_document)], allowed: &["GET"] }),
         ("/v1/me", Route { methods: &[(Method::GET, meta::me)], allowed: &["GET"] }),
@@ -63,6 +64,14 @@ static ROUTES: LazyLock<matchit::Router<Route>> = LazyLock::new(|| {
         ("/v1/cases/{id}/cancel", Route { methods: &[(Method::POST, cases::cancel)], allowed: &["POST"] }),
         ("/v1/cases/{id}/evidence", Route { methods: &[(Method::POST, cases::attach_evidence)], allowed: &["POST"] }),
         ("/v1/queue", Route { methods: &[(Method::GET, queue::list)], allowed: &["GET"] }),
+        (
+            "/v1/delegations",
+            Route {
+                methods: &[(Method::GET, delegations::list), (Method::POST, delegations::grant)],
+                allowed: &["GET", "POST"],
+            },
+        ),
+        ("/v1/delegations/{id}/revoke", Route { methods: &[(Method::POST, delegations::revoke)], allowed: &["POST"] }),
         ("/v1/audit/verify", Route { methods: &[(Method::GET, audit::verify)], allowed: &["GET"] }),
         ("/v1/ledger", Route { methods: &[(Method::GET, audit::ledger)], allowed: &["GET"] }),
         (

@@ -1,5 +1,10 @@
 //! Approval: one approver's approval, checked against the floor the host enforces whatever a
 //! plugin said. The approval that completes the count approves the case.
+//!
+//! An approver may act on behalf of a colleague who delegated to them (`on_behalf_of`): the
+//! approval then uses exactly the delegator's authority, and every separation-of-duties rule
+//! holds for both people. Where an approval group (N of M) covers the level, the authority
+//! holder must be a member, and N distinct approvals are needed.
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -7,6 +12,7 @@ use utoipa::ToSchema;
 
 use super::submit::evidence_name;
 use super::{Approval, Case, CaseStatus, Transition, TransitionError, advanced, require_pending, require_rationale};
+use crate::delegation::{Delegation, DelegationUsed};
 use crate::identity::{AuthoritySnapshot, Principal, Role};
 use crate::ledger::EventType;
 
@@ -18,22 +24,73 @@ pub struct ApproveRequest {
     /// The case version the approver looked at; if the case has moved on, 409.
     #[serde(default)]
     pub expected_version: Option<u64>,
+    /// Approve with the authority a colleague delegated to you (their actor name).
+    #[serde(default)]
+    pub on_behalf_of: Option<String>,
+}
+
+/// Who approves: the person, and whose authority they use.
+#[derive(Debug, Clone, Copy)]
+pub struct Acting<'a> {
+    pub person: &'a Principal,
+    /// A delegation in force to this person, and the delegator as their token defines them now.
+    pub delegation: Option<(&'a Delegation, &'a Principal)>,
+}
+
+impl<'a> Acting<'a> {
+    /// Acting on one's own authority.
+    pub fn own(person: &'a Principal) -> Self {
+        Acting { person, delegation: None }
+    }
+
+    /// Whose authority the approval uses.
+    fn holder(&self) -> &'a Principal {
+        self.delegation.map_or(self.person, |(_, delegator)| delegator)
+    }
 }
 
 pub fn approve(
     case: &Case,
-    approver: &Principal,
+    acting: &Acting<'_>,
     request: &ApproveRequest,
     at: DateTime<Utc>,
 ) -> Result<Transition, TransitionError> {
+    let approver = acting.person;
     if !approver.has_role(Role::Approver) {
         return Err(TransitionError::Forbidden(format!("{} does not hold the approver role", approver.actor)));
     }
     let (level, approvals_needed) = require_pending(case, "approved")?;
     check_version(case, request.expected_version)?;
     let rationale = require_rationale(&request.rationale)?;
+    let holder = acting.holder();
     let mut checks = separation_of_duties(case, approver)?;
-    let authority = authority_covers(case, approver, level)?;
+    if let Some((delegation, delegator)) = acting.delegation {
+        checks.extend(separation_of_duties(case, delegator)?);
+        checks.push(format!(
+            "on behalf of {} under delegation {} ({} to {})",
+            delegator.actor, delegation.id, delegation.starts_at, delegation.ends_at
+        ));
+    }
+    if let Some(group) = case.pending_group() {
+        if !group.has_member(&holder.actor) {
+            return Err(TransitionError::Refused {
+                rule: "approval_group",
+                message: format!(
+                    "case {} needs {} approvals from group {} ({}); {} is not a member",
+                    case.id,
+                    group.approvals,
+                    group.name,
+                    group.members.join(", "),
+                    holder.actor
+                ),
+            });
+        }
+        checks.push(format!("{} is a member of approval group {}", holder.actor, group.name));
+    }
+    let mut authority = authority_covers(case, holder, level)?;
+    if let Some((delegation, delegator)) = acting.delegation {
+        authority.source = format!("delegation {} from {} ({})", delegation.id, delegator.actor, authority.source);
+    }
     checks.push(format!(
         "level {} at or above required {}; limit {} {} covers {}",
         authority.level.as_str(),
@@ -56,6 +113,13 @@ pub fn approve(
         rationale: rationale.clone(),
         at,
         checks: checks.clone(),
+        on_behalf_of: acting.delegation.map(|(_, delegator)| delegator.actor.clone()),
+        delegation: acting.delegation.map(|(delegation, _)| DelegationUsed {
+            id: delegation.id.clone(),
+            delegator: delegation.delegator.clone(),
+            starts_at: delegation.starts_at,
+            ends_at: delegation.ends_at,
+        }),
     });
     let event = if completes {
         next.status = CaseStatus::Approved;
@@ -86,7 +150,8 @@ pub(super) fn check_version(case: &Case, expected: Option<u64>) -> Result<(), Tr
     }
 }
 
-/// Approver ≠ requester, and no approver counts twice.
+/// Approver ≠ requester, and no person counts twice (whether they approved in their own name
+/// or on someone's behalf).
 fn separation_of_duties(case: &Case, approver: &Principal) -> Result<Vec<String>, TransitionError> {
     if approver.actor == case.requester {
         return Err(TransitionError::Refused {
@@ -94,7 +159,10 @@ fn separation_of_duties(case: &Case, approver: &Principal) -> Result<Vec<String>
             message: format!("{} requested case {} and cannot approve it", approver.actor, case.id),
         });
     }
-    if case.approvals.iter().any(|approval| approval.approver == approver.actor) {
+    let counted = |approval: &Approval| {
+        approval.approver == approver.actor || approval.on_behalf_of.as_deref() == Some(approver.actor.as_str())
+    };
+    if case.approvals.iter().any(counted) {
         return Err(TransitionError::Refused {
             rule: "distinct_approvers",
             message: format!(
@@ -170,7 +238,7 @@ mod tests {
     use crate::identity::ApproverLevel;
 
     fn request() -> ApproveRequest {
-        ApproveRequest { rationale: "checked".into(), expected_version: None }
+        ApproveRequest { rationale: "checked".into(), expected_version: None, on_behalf_of: None }
     }
 
     fn refused_rule(result: Result<Transition, TransitionError>) -> &'static str {
@@ -183,7 +251,7 @@ mod tests {
     #[test]
     fn approves_within_level_and_limit_recording_the_authority() {
         let lead = principal("lee", Role::Approver, Some(ApproverLevel::Lead), 100_000);
-        let transition = approve(&pending_case("LV-1"), &lead, &request(), at()).unwrap();
+        let transition = approve(&pending_case("LV-1"), &Acting::own(&lead), &request(), at()).unwrap();
         assert_eq!(transition.case.status, CaseStatus::Approved);
         assert_eq!(transition.event, EventType::CaseApproved);
         assert_eq!(transition.authority.map(|authority| authority.limit_minor_units), Some(Some(100_000)));
@@ -193,20 +261,26 @@ mod tests {
     fn refuses_the_requester_a_low_level_and_a_low_limit() {
         let case = pending_case("LV-1");
         let requester = principal("avery", Role::Approver, Some(ApproverLevel::Director), 10_000_000);
-        assert_eq!(refused_rule(approve(&case, &requester, &request(), at())), "separation_of_duties");
+        assert_eq!(refused_rule(approve(&case, &Acting::own(&requester), &request(), at())), "separation_of_duties");
         let junior = principal("jo", Role::Approver, Some(ApproverLevel::Lead), 100);
-        assert_eq!(refused_rule(approve(&case, &junior, &request(), at())), "authority_limit");
+        assert_eq!(refused_rule(approve(&case, &Acting::own(&junior), &request(), at())), "authority_limit");
         let no_authority = principal("ned", Role::Approver, None, 0);
-        assert_eq!(refused_rule(approve(&case, &no_authority, &request(), at())), "authority");
+        assert_eq!(refused_rule(approve(&case, &Acting::own(&no_authority), &request(), at())), "authority");
     }
 
     #[test]
     fn agents_cannot_approve_and_decided_cases_cannot_be_approved() {
         let agent = principal("amy", Role::Agent, None, 0);
-        assert!(matches!(approve(&pending_case("LV-1"), &agent, &request(), at()), Err(TransitionError::Forbidden(_))));
+        assert!(matches!(
+            approve(&pending_case("LV-1"), &Acting::own(&agent), &request(), at()),
+            Err(TransitionError::Forbidden(_))
+        ));
         let lead = principal("lee", Role::Approver, Some(ApproverLevel::Lead), 100_000);
-        let approved = approve(&pending_case("LV-1"), &lead, &request(), at()).unwrap().case;
+        let approved = approve(&pending_case("LV-1"), &Acting::own(&lead), &request(), at()).unwrap().case;
         let manager = principal("max", Role::Approver, Some(ApproverLevel::Manager), 500_000);
-        assert!(matches!(approve(&approved, &manager, &request(), at()), Err(TransitionError::WrongState(_))));
+        assert!(matches!(
+            approve(&approved, &Acting::own(&manager), &request(), at()),
+            Err(TransitionError::WrongState(_))
+        ));
     }
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{Case, Transition, TransitionError, advanced, require_pending};
-use crate::identity::ApproverLevel;
+use crate::identity::{ApprovalGroup, ApproverLevel};
 use crate::ledger::EventType;
 
 /// One escalation of a case past its SLA.
@@ -24,10 +24,14 @@ pub struct Escalation {
     pub missed_due_at: DateTime<Utc>,
     /// When the new level's SLA runs out.
     pub next_due_at: DateTime<Utc>,
+    /// The approval group (N of M) covering the new level, if any.
+    #[serde(default)]
+    pub approver_group: Option<ApprovalGroup>,
 }
 
-/// Escalates `case` if it is pending and its SLA ran out before `at`.
-pub fn escalate(case: &Case, at: DateTime<Utc>) -> Result<Transition, TransitionError> {
+/// Escalates `case` if it is pending and its SLA ran out before `at`; `groups` are the approval
+/// groups configured now, one of which may cover the new level.
+pub fn escalate(case: &Case, at: DateTime<Utc>, groups: &[ApprovalGroup]) -> Result<Transition, TransitionError> {
     let (from, approvals_needed) = require_pending(case, "escalated")?;
     let (Some(due), Some(minutes)) = (case.sla_due_at(), case.decision.sla_minutes) else {
         return Err(TransitionError::WrongState(format!("case {} has no SLA to escalate on", case.id)));
@@ -36,8 +40,14 @@ pub fn escalate(case: &Case, at: DateTime<Utc>) -> Result<Transition, Transition
         return Err(TransitionError::WrongState(format!("case {} is not past its SLA ({due})", case.id)));
     }
     let to = from.next().unwrap_or(from);
-    let escalation =
-        Escalation { at, from, to, missed_due_at: due, next_due_at: at + Duration::minutes(i64::from(minutes)) };
+    let escalation = Escalation {
+        at,
+        from,
+        to,
+        missed_due_at: due,
+        next_due_at: at + Duration::minutes(i64::from(minutes)),
+        approver_group: groups.iter().find(|group| group.level == to).cloned(),
+    };
     let mut next = advanced(case, at);
     next.escalations.push(escalation.clone());
     let payload = serde_json::json!({
@@ -59,8 +69,8 @@ mod tests {
     fn escalates_only_once_past_the_due_time_one_level_up() {
         let case = fixtures::pending_case("LV-1");
         let due = case.sla_due_at().unwrap();
-        assert!(matches!(escalate(&case, due), Err(TransitionError::WrongState(_))), "not at the due time itself");
-        let escalated = escalate(&case, due + Duration::seconds(1)).unwrap().case;
+        assert!(matches!(escalate(&case, due, &[]), Err(TransitionError::WrongState(_))), "not at the due time itself");
+        let escalated = escalate(&case, due + Duration::seconds(1), &[]).unwrap().case;
         assert_eq!(escalated.pending_requirement(), Some((ApproverLevel::Manager, 1)));
         assert_eq!(escalated.sla_due_at(), Some(due + Duration::seconds(1) + Duration::minutes(240)));
         assert!(escalated.is_pending(), "never decided by the clock");
@@ -74,10 +84,10 @@ mod tests {
             [ApproverLevel::Manager, ApproverLevel::Finance, ApproverLevel::Director, ApproverLevel::Director]
         {
             at = case.sla_due_at().unwrap() + Duration::seconds(1);
-            case = escalate(&case, at).unwrap().case;
+            case = escalate(&case, at, &[]).unwrap().case;
             assert_eq!(case.pending_requirement().map(|(level, _)| level), Some(expected));
         }
-        assert!(escalate(&case, at + Duration::minutes(1)).is_err(), "the new SLA has not run out");
+        assert!(escalate(&case, at + Duration::minutes(1), &[]).is_err(), "the new SLA has not run out");
         assert_eq!(case.escalations.len(), 4);
     }
 }

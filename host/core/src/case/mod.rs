@@ -21,7 +21,7 @@ mod escalate;
 mod reject;
 pub mod submit;
 
-pub use approve::{ApproveRequest, approve};
+pub use approve::{Acting, ApproveRequest, approve};
 pub use attach_evidence::{EvidenceRequest, attach_evidence};
 pub use cancel::{CancelRequest, cancel};
 pub use escalate::{Escalation, escalate};
@@ -36,7 +36,7 @@ use utoipa::ToSchema;
 
 use crate::decision::CaseDecision;
 use crate::evidence::{Evidence, EvidenceKind};
-use crate::identity::{ApproverLevel, AuthoritySnapshot, Role};
+use crate::identity::{ApprovalGroup, ApproverLevel, AuthoritySnapshot, Role};
 use crate::ledger::EventType;
 use crate::money::Money;
 
@@ -83,6 +83,11 @@ pub struct Approval {
     pub at: DateTime<Utc>,
     /// The separation-of-duties checks this approval passed.
     pub checks: Vec<String>,
+    /// The delegator whose authority was used, if the approver acted on their behalf.
+    #[serde(default)]
+    pub on_behalf_of: Option<String>,
+    #[serde(default)]
+    pub delegation: Option<crate::delegation::DelegationUsed>,
 }
 
 /// The close of a case that did not end in approval.
@@ -132,6 +137,9 @@ pub struct Case {
     /// Each time the case went past its SLA while waiting, oldest first.
     #[serde(default)]
     pub escalations: Vec<Escalation>,
+    /// The approval group (N of M) that covered the level the case first waited at, if any.
+    #[serde(default)]
+    pub approver_group: Option<ApprovalGroup>,
 }
 
 impl Case {
@@ -155,9 +163,19 @@ impl Case {
         match (self.status, &self.decision.verdict) {
             (CaseStatus::PendingApproval, crate::decision::Verdict::RequireApproval { level, approvals_needed }) => {
                 let level = self.escalations.last().map_or(*level, |escalation| escalation.to);
-                Some((level, *approvals_needed))
+                let group_approvals = self.pending_group().map_or(0, |group| group.approvals);
+                Some((level, (*approvals_needed).max(group_approvals)))
             }
             _ => None,
+        }
+    }
+
+    /// The approval group (N of M) whose members must give the approvals still needed: the one
+    /// covering the level the case waits at now.
+    pub fn pending_group(&self) -> Option<&ApprovalGroup> {
+        match self.escalations.last() {
+            Some(escalation) => escalation.approver_group.as_ref(),
+            None => self.approver_group.as_ref(),
         }
     }
 
@@ -313,6 +331,7 @@ fn fixed_digest(case: &Case) -> String {
         case.decision,
         case.submitted_at,
         case.idempotency_key,
+        case.approver_group,
     ]))
 }
 

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::{Case, CaseKind, CaseStatus, Transition};
 use crate::decision::{CaseDecision, Verdict};
 use crate::evidence::{Evidence, EvidenceKind};
-use crate::identity::Principal;
+use crate::identity::{ApprovalGroup, Principal};
 use crate::ledger::EventType;
 use crate::money::{MAX_MINOR_UNITS, Money, MoneyError};
 use crate::taxonomy::{ExceptionCode, Taxonomy};
@@ -140,11 +140,15 @@ pub struct SubmitContext<'a> {
     pub at: DateTime<Utc>,
     pub decision: CaseDecision,
     pub idempotency_key: Option<String>,
+    /// The approval groups (N of M) configured; the one covering the level the case waits
+    /// at, if any, is recorded on it.
+    pub approval_groups: &'a [ApprovalGroup],
 }
 
 /// The new case and its first ledger entry.
 pub fn submit(submission: ValidSubmission, context: SubmitContext<'_>) -> Transition {
-    let SubmitContext { case_id, requester, taxonomy_version, at, decision, idempotency_key } = context;
+    let SubmitContext { case_id, requester, taxonomy_version, at, decision, idempotency_key, approval_groups } =
+        context;
     let evidence: Vec<Evidence> =
         submission.evidence.into_iter().map(|item| item.into_evidence(&requester.actor, at)).collect();
     let mut case = Case {
@@ -174,6 +178,7 @@ pub fn submit(submission: ValidSubmission, context: SubmitContext<'_>) -> Transi
         ledger_seqs: Vec::new(),
         idempotency_key,
         escalations: Vec::new(),
+        approver_group: None,
     };
     let present = case.evidence_present();
     crate::decision::hold_for_missing_evidence(&mut case.decision, &present, case.submitted_at);
@@ -184,6 +189,9 @@ pub fn submit(submission: ValidSubmission, context: SubmitContext<'_>) -> Transi
     };
     if case.status != CaseStatus::PendingApproval {
         case.decided_at = Some(at);
+    }
+    if let Verdict::RequireApproval { level, .. } = case.decision.verdict {
+        case.approver_group = approval_groups.iter().find(|group| group.level == level).cloned();
     }
     let payload = serde_json::json!({
         "kind": case.kind,
