@@ -68,10 +68,10 @@ async fn repeat_refunds_escalate_one_level() {
 #[tokio::test]
 async fn overrides_and_write_offs_never_auto_approve() {
     let server = TestServer::start().await;
-    let mut override_case = case("override", 100, "USD", "ov", "SYSTEM_CALCULATION_OVERRIDE");
-    override_case["evidence"] = json!([evidence("customer_comms")]);
-    let answer = server.submit(override_case).await;
+    let answer = server.submit(case("override", 100, "USD", "ov", "SYSTEM_CALCULATION_OVERRIDE")).await;
     assert_eq!(outcome(&answer), ("pending_approval", Some("lead"), Some(1)), "{answer}");
+    // The threshold policy itself asks for approval (not only the hold for missing evidence).
+    assert_eq!(answer["decision"]["policies"][0]["verdict"], "require_approval", "{answer}");
     let write_off = server.submit(case("write_off", 1, "USD", "wo", "UNCOLLECTIBLE_BALANCE")).await;
     assert_eq!(outcome(&write_off), ("pending_approval", Some("lead"), Some(1)), "{write_off}");
     server.stop().await;

@@ -4,6 +4,7 @@
 
 mod approval_matrix;
 mod approvals;
+mod comms;
 mod concurrency;
 mod delegation;
 mod escalation;

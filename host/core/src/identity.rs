@@ -21,6 +21,8 @@ pub enum Role {
     Auditor,
     /// Administers levee; reads everything.
     Admin,
+    /// Reviews and approves messages to customers (customer-impact communications).
+    CommsReviewer,
     /// levee itself, acting on its own schedule (SLA escalation). No token may hold it.
     System,
 }
@@ -104,7 +106,7 @@ impl Principal {
 
     /// The role the ledger records for an action: the most specific one held.
     pub fn primary_role(&self) -> Role {
-        [Role::Approver, Role::Agent, Role::Auditor, Role::Admin, Role::System]
+        [Role::Approver, Role::CommsReviewer, Role::Agent, Role::Auditor, Role::Admin, Role::System]
             .into_iter()
             .find(|role| self.has_role(*role))
             .unwrap_or(Role::Agent)

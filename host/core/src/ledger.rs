@@ -32,6 +32,12 @@ pub enum EventType {
     CaseRejected,
     #[serde(rename = "case.cancelled")]
     CaseCancelled,
+    /// A message to the customer drafted (or redrafted).
+    #[serde(rename = "case.comms_drafted")]
+    CommsDrafted,
+    /// The message approved (and linked as evidence) or sent back.
+    #[serde(rename = "case.comms_reviewed")]
+    CommsReviewed,
     /// Past its SLA while waiting: one approver level up.
     #[serde(rename = "case.escalated")]
     CaseEscalated,

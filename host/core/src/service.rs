@@ -305,6 +305,33 @@ impl Levee {
         self.transition(case_id, actor, |case, at| case::attach_evidence(case, actor, evidence.clone(), at))
     }
 
+    /// Drafts (or redrafts) the customer message of a pending case, from its code's template
+    /// unless the request gives the text.
+    pub fn draft_comms(
+        &self,
+        case_id: &str,
+        actor: &Principal,
+        request: &case::DraftRequest,
+    ) -> Result<Case, ServiceError> {
+        let taxonomy = self.current_taxonomy()?.taxonomy;
+        self.transition(case_id, actor, |case, at| {
+            let template = taxonomy
+                .get(&case.exception_code)
+                .map_or(crate::taxonomy::GENERIC_COMMS_TEMPLATE, |code| code.comms_template());
+            case::draft_comms(case, actor, request, template, at)
+        })
+    }
+
+    /// A comms reviewer's verdict on the draft.
+    pub fn review_comms(
+        &self,
+        case_id: &str,
+        reviewer: &Principal,
+        request: &case::ReviewRequest,
+    ) -> Result<Case, ServiceError> {
+        self.transition(case_id, reviewer, |case, at| case::review_comms(case, reviewer, request, at))
+    }
+
     /// Reads a case (after settling the log, so an unfinished projection is finished first).
     pub fn case(&self, case_id: &str) -> Result<Case, ServiceError> {
         self.journal().settle()?;

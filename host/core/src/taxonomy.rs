@@ -38,6 +38,10 @@ pub struct ExceptionCode {
     /// What the owner does when the code needs fixing at the source: steps, or a link to them.
     #[serde(default)]
     pub playbook: String,
+    /// The customer message drafted for this code's cases, with `{case_id}`, `{amount}`,
+    /// `{kind}`, `{customer_ref}`, `{order_ref}` and `{code}` filled in; none: a generic one.
+    #[serde(default)]
+    pub comms_template: Option<String>,
     /// When the code's cases call for a remediation item; none: never.
     #[serde(default)]
     pub remediation: Option<RemediationTrigger>,
@@ -80,9 +84,19 @@ pub enum CodeLifecycle {
     Merged { into: String, reason: String },
 }
 
+/// The customer message for codes without a template of their own.
+pub const GENERIC_COMMS_TEMPLATE: &str = "Hello,\n\nWe are sorry for the trouble with {order_ref}. We have \
+     arranged a {kind} of {amount} for you (our reference {case_id}). You will see it on your account shortly; \
+     reply to this message if anything is unclear.\n\nKind regards,\nCustomer Support";
+
 impl ExceptionCode {
     pub fn is_active(&self) -> bool {
         self.lifecycle == CodeLifecycle::Active
+    }
+
+    /// The template a customer message for this code is drafted from.
+    pub fn comms_template(&self) -> &str {
+        self.comms_template.as_deref().unwrap_or(GENERIC_COMMS_TEMPLATE)
     }
 
     /// Checks every field, naming the first that is wrong.
@@ -107,6 +121,7 @@ impl ExceptionCode {
             owner: required_text("owner", &self.owner, 100)?,
             queue: required_text("queue", &self.queue, 100)?,
             playbook: optional_text("playbook", Some(&self.playbook), 4_000)?.unwrap_or_default(),
+            comms_template: optional_text("comms_template", self.comms_template.as_deref(), 10_000)?,
             ..self.clone()
         })
     }
@@ -238,6 +253,7 @@ impl Taxonomy {
                 escalate_always: flags.contains("escalate"),
                 customer_comms_required: flags.contains("comms"),
                 playbook: default_playbook(category).to_owned(),
+                comms_template: None,
                 remediation: Some(RemediationTrigger {
                     count: Some(20),
                     amount_minor_units: None,

@@ -126,14 +126,13 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
-    jobs: JoinHandle<()>,
+    jobs: crate::jobs::Jobs,
 }
 
 impl RunningServer {
     /// Stops the jobs and accepting, finishes requests in flight, and releases the store.
     pub async fn stop(self) -> anyhow::Result<()> {
-        self.jobs.abort();
-        let _ = self.jobs.await;
+        self.jobs.stop().await;
         let _ = self.shutdown.send(());
         self.task.await.context("server task")?.context("server")
     }

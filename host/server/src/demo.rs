@@ -24,6 +24,7 @@ const CAST: &[DemoPrincipal] = &[
     ("director", "dana.director", Role::Approver, "finance", Some((ApproverLevel::Director, 10_000_000))),
     ("director2", "drew.director", Role::Approver, "operations", Some((ApproverLevel::Director, 10_000_000))),
     ("auditor", "aude.auditor", Role::Auditor, "internal-audit", None),
+    ("comms", "casey.comms", Role::CommsReviewer, "customer-communications", None),
     ("admin", "ade.admin", Role::Admin, "platform", None),
 ];
 

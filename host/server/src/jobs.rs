@@ -1,6 +1,7 @@
 //! Background work on a timer: each tick runs levee's own schedule (`Levee::run_governance`:
 //! SLA escalation) on a blocking thread, as requests run. A failed run is logged and retried on
-//! the next tick; runs never overlap. Every host runs it; each run is idempotent.
+//! the next tick; runs never overlap. Every host runs it; each run is idempotent. Stopping
+//! waits for a run in progress to finish, so the store is released when `stop` returns.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,13 +24,31 @@ impl Default for JobsConfig {
     }
 }
 
-/// Starts the timer; the task runs until aborted.
-pub fn start(levee: Arc<Levee>, config: JobsConfig) -> JoinHandle<()> {
-    tokio::spawn(async move {
+/// The running timer.
+pub struct Jobs {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Jobs {
+    /// Stops the timer after the run in progress, if any, has finished.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Starts the timer; the first run is at once.
+pub fn start(levee: Arc<Levee>, config: JobsConfig) -> Jobs {
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(async move {
         let mut ticks = tokio::time::interval(Duration::from_millis(config.interval_ms.max(10)));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            ticks.tick().await;
+            tokio::select! {
+                _ = ticks.tick() => {}
+                _ = stopped.changed() => return,
+            }
             let levee = levee.clone();
             match tokio::task::spawn_blocking(move || levee.run_governance()).await {
                 Ok(Ok(_)) => {}
@@ -37,5 +56,6 @@ pub fn start(levee: Arc<Levee>, config: JobsConfig) -> JoinHandle<()> {
                 Err(error) => tracing::error!(%error, "the governance run panicked"),
             }
         }
-    })
+    });
+    Jobs { stop, task }
 }

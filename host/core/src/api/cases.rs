@@ -9,7 +9,7 @@ use crate::identity::Role;
 /// Who may submit a case.
 const SUBMITTERS: &[Role] = &[Role::Agent, Role::Approver, Role::Admin];
 /// Who may read any case.
-const READERS: &[Role] = &[Role::Agent, Role::Approver, Role::Auditor, Role::Admin];
+pub(super) const READERS: &[Role] = &[Role::Agent, Role::Approver, Role::CommsReviewer, Role::Auditor, Role::Admin];
 
 /// Submit a refund, credit, fee waiver, write-off or override and get the decision. Send an
 /// `Idempotency-Key` header to make retries safe: the same key and request return the case the

@@ -4,6 +4,7 @@
 
 mod audit;
 mod cases;
+mod comms;
 mod delegations;
 mod error;
 mod meta;
@@ -44,7 +45,7 @@ struct Route {
 }
 
 static ROUTES: LazyLock<matchit::Router<Route>> = LazyLock::new(|| {
-    let table: [(&str, Route); 27] = [
+    let table: [(&str, Route); 29] = [
         ("/healthz", Route { methods: &[(Method::GET, meta::health)], allowed: &["GET"] }),
         ("/v1/openapi.json", Route { methods: &[(Method::GET, meta::openapi_document)], allowed: &["GET"] }),
         ("/v1/me", Route { methods: &[(Method::GET, meta::me)], allowed: &["GET"] }),
@@ -63,6 +64,11 @@ static ROUTES: LazyLock<matchit::Router<Route>> = LazyLock::new(|| {
         ("/v1/cases/{id}/reject", Route { methods: &[(Method::POST, cases::reject)], allowed: &["POST"] }),
         ("/v1/cases/{id}/cancel", Route { methods: &[(Method::POST, cases::cancel)], allowed: &["POST"] }),
         ("/v1/cases/{id}/evidence", Route { methods: &[(Method::POST, cases::attach_evidence)], allowed: &["POST"] }),
+        (
+            "/v1/cases/{id}/comms",
+            Route { methods: &[(Method::GET, comms::read), (Method::POST, comms::draft)], allowed: &["GET", "POST"] },
+        ),
+        ("/v1/cases/{id}/comms/review", Route { methods: &[(Method::POST, comms::review)], allowed: &["POST"] }),
         ("/v1/queue", Route { methods: &[(Method::GET, queue::list)], allowed: &["GET"] }),
         (
             "/v1/delegations",

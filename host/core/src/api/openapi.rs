@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, cases, delegations, meta, policies, queue, taxonomy};
+use super::{audit, cases, comms, delegations, meta, policies, queue, taxonomy};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,7 +14,7 @@ use super::{audit, cases, delegations, meta, policies, queue, taxonomy};
         taxonomy::merge,
         cases::submit, cases::get, cases::approve, cases::reject, cases::cancel, cases::attach_evidence,
         queue::list, audit::verify, audit::ledger,
-        delegations::grant, delegations::list, delegations::revoke,
+        delegations::grant, delegations::list, delegations::revoke, comms::draft, comms::review, comms::read,
         policies::upload, policies::registry, policies::activate, policies::rollback, policies::backtest,
         policies::start_shadow, policies::stop_shadow, policies::shadow_differences,
     ),

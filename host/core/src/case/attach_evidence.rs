@@ -35,6 +35,13 @@ pub struct ValidEvidence {
 
 impl EvidenceRequest {
     pub fn validate(&self, field: &str) -> Result<ValidEvidence, FieldError> {
+        if self.kind == EvidenceKind::CustomerComms {
+            return Err(FieldError::new(
+                format!("{field}.kind"),
+                "customer comms are linked by review: draft the message (POST /v1/cases/{id}/comms) and have a \
+                 comms reviewer approve it",
+            ));
+        }
         Ok(ValidEvidence {
             kind: self.kind,
             reference: required_text(&format!("{field}.reference"), &self.reference, 2048)?,

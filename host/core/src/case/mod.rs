@@ -17,6 +17,7 @@
 mod approve;
 mod attach_evidence;
 mod cancel;
+mod comms;
 mod escalate;
 mod reject;
 pub mod submit;
@@ -24,6 +25,7 @@ pub mod submit;
 pub use approve::{Acting, ApproveRequest, approve};
 pub use attach_evidence::{EvidenceRequest, attach_evidence};
 pub use cancel::{CancelRequest, cancel};
+pub use comms::{CommsReview, CustomerMessage, DraftRequest, ReviewRequest, draft_comms, render, review_comms};
 pub use escalate::{Escalation, escalate};
 pub use reject::{RejectRequest, reject};
 pub use submit::{SubmitContext, SubmitRequest, submit};
@@ -140,6 +142,9 @@ pub struct Case {
     /// The approval group (N of M) that covered the level the case first waited at, if any.
     #[serde(default)]
     pub approver_group: Option<ApprovalGroup>,
+    /// The message to the customer, while drafted, and once reviewed.
+    #[serde(default)]
+    pub comms: Option<CustomerMessage>,
 }
 
 impl Case {

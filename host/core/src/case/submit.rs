@@ -179,6 +179,7 @@ pub fn submit(submission: ValidSubmission, context: SubmitContext<'_>) -> Transi
         idempotency_key,
         escalations: Vec::new(),
         approver_group: None,
+        comms: None,
     };
     let present = case.evidence_present();
     crate::decision::hold_for_missing_evidence(&mut case.decision, &present, case.submitted_at);
