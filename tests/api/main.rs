@@ -11,6 +11,7 @@ mod escalation;
 mod javascript;
 mod ledger;
 mod registry;
+mod remediation;
 mod sandbox;
 mod taxonomy;
 mod validation;

@@ -30,6 +30,8 @@ pub struct Options {
     pub jobs_interval_ms: Option<u64>,
     /// N-of-M approval groups.
     pub approval_groups: Vec<levee_core::identity::ApprovalGroup>,
+    /// Teams and their managers.
+    pub teams: Vec<levee::config::TeamConfig>,
 }
 
 /// A running server, its data directory, and a client holding every demo token.
@@ -191,6 +193,9 @@ fn config_toml(options: &Options) -> String {
         let mut http = toml::Table::new();
         http.insert("body_bytes".into(), toml::Value::Integer(body_bytes as i64));
         document.insert("http".into(), toml::Value::Table(http));
+    }
+    if !options.teams.is_empty() {
+        document.insert("teams".into(), toml::Value::try_from(&options.teams).expect("teams as TOML"));
     }
     if !options.approval_groups.is_empty() {
         let groups = toml::Value::try_from(&options.approval_groups).expect("groups as TOML");

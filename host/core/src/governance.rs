@@ -1,6 +1,8 @@
 //! What levee does on its own schedule, driven by a shell's background job on the clock port:
-//! SLA escalation of cases still waiting past their due time. Each run is idempotent, so any
-//! number of hosts may run it; a case escalated by one host is simply not overdue for another.
+//! SLA escalation of cases still waiting past their due time, and the remediation loop (opening
+//! items for codes that crossed their trigger, judging fixes, escalating overdue items). Each
+//! run is idempotent, so any number of hosts may run it: what one host did is simply not due
+//! for another, and a lost race is a conflict that the next run sees through.
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -15,6 +17,8 @@ use crate::service::{Levee, ServiceError};
 pub struct GovernanceRun {
     /// Cases escalated one level (or, at the top level, reminded), by id.
     pub escalated: Vec<String>,
+    /// Remediation items opened, verified, reopened or escalated, by id.
+    pub remediation: Vec<String>,
 }
 
 impl Levee {
@@ -35,6 +39,11 @@ impl Levee {
         }
         if !run.escalated.is_empty() {
             tracing::info!(cases = ?run.escalated, "escalated past their SLA");
+        }
+        match self.run_remediation(now) {
+            Ok(items) => run.remediation = items,
+            Err(ServiceError::Conflict(message)) => tracing::debug!(%message, "remediation raced another host"),
+            Err(error) => return Err(error),
         }
         Ok(run)
     }

@@ -45,7 +45,7 @@ impl LedgerSlot {
     pub fn into_case(self) -> Option<Case> {
         match self.subject {
             Subject::Case(case) => Some(*case),
-            Subject::PolicyRegistry(_) | Subject::Taxonomy(_) | Subject::Delegations(_) => None,
+            _ => None,
         }
     }
 }
@@ -281,6 +281,10 @@ enum SuccessionRules {
     Delegations {
         granted: usize,
     },
+    /// A remediation item: one version on; its history only grows.
+    Remediation {
+        steps: usize,
+    },
 }
 
 impl Remembered {
@@ -292,6 +296,7 @@ impl Remembered {
             }
             Subject::Taxonomy(record) => SuccessionRules::Taxonomy { revisions: record.revisions.len() },
             Subject::Delegations(book) => SuccessionRules::Delegations { granted: book.delegations.len() },
+            Subject::Remediation(item) => SuccessionRules::Remediation { steps: item.history.len() },
         };
         Remembered {
             last_seq: slot.entry.seq,
@@ -361,6 +366,15 @@ fn follows(slot: &LedgerSlot, previous: Option<&Remembered>) -> Result<(), Strin
             } else {
                 Err("the delegations did not move one version on, keeping each grant".to_owned())
             }
+        }
+        (Subject::Remediation(item), previous) => {
+            let steps = match previous {
+                Some(SuccessionRules::Remediation { steps }) => *steps,
+                _ => 0,
+            };
+            let legal =
+                item.version == previous_version + 1 && seqs.last() == Some(&entry.seq) && item.history.len() >= steps;
+            if legal { Ok(()) } else { Err(format!("remediation item {} did not move one version on", item.id)) }
         }
         (Subject::Case(case), Some(_)) => Err(format!("case {} reuses another subject's id", case.id)),
     }

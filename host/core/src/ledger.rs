@@ -50,6 +50,19 @@ pub enum EventType {
     PolicyShadowStarted,
     #[serde(rename = "policy.shadow_stopped")]
     PolicyShadowStopped,
+    #[serde(rename = "remediation.opened")]
+    RemediationOpened,
+    #[serde(rename = "remediation.started")]
+    RemediationStarted,
+    #[serde(rename = "remediation.fix_submitted")]
+    RemediationFixSubmitted,
+    #[serde(rename = "remediation.verified")]
+    RemediationVerified,
+    #[serde(rename = "remediation.reopened")]
+    RemediationReopened,
+    /// Past its SLA with no fix: escalated to the owner team's manager.
+    #[serde(rename = "remediation.escalated")]
+    RemediationEscalated,
     #[serde(rename = "delegation.granted")]
     DelegationGranted,
     #[serde(rename = "delegation.revoked")]

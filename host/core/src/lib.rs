@@ -23,6 +23,7 @@
 //! - `governance`: what levee does on its own schedule (SLA escalation).
 //! - `policy_admin`: uploading rule plugins, activating and rolling back chains.
 //! - `taxonomy_admin`: adding, changing, deprecating and merging exception codes.
+//! - `remediation`: the loop from a code crossing its trigger to a verified fix.
 //! - `backtest`: replaying recorded facts through a candidate chain.
 //! - `validation`: field-naming input checks.
 //! - `api`: HTTP routes as plain functions over `http` types, and the OpenAPI document.
@@ -46,6 +47,7 @@ pub mod money;
 pub mod policy_admin;
 pub mod projections;
 pub mod registry;
+pub mod remediation;
 pub mod service;
 pub mod store;
 pub mod subject;

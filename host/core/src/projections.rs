@@ -1,5 +1,6 @@
-//! Projections: records rebuilt from ledger entries so reads never replay the ledger. The case
-//! record, the approval queue per level, and each customer's refund history.
+//! Projections: records rebuilt from ledger entries so reads never replay the ledger. Each
+//! subject's record, the approval queue per level, each customer's refund history, each
+//! exception code's cases by day, and the index of remediation items.
 //!
 //! Applying an entry is idempotent and never moves a record backwards: each record carries
 //! the last sequence (or case version) applied to it, and writes go through compare-and-swap,
@@ -25,7 +26,60 @@ pub fn case_key(case_id: &str) -> String {
 
 /// Where a ledger subject's projection is stored.
 pub fn subject_key(subject: &str) -> String {
-    if subject == crate::registry::REGISTRY_SUBJECT { "policy/registry".to_owned() } else { case_key(subject) }
+    match subject {
+        crate::registry::REGISTRY_SUBJECT => "policy/registry".to_owned(),
+        crate::taxonomy_admin::TAXONOMY_SUBJECT | crate::delegation::DELEGATIONS_SUBJECT => subject.to_owned(),
+        item if crate::remediation::is_item_id(item) => format!("remediation/{item}"),
+        case_id => case_key(case_id),
+    }
+}
+
+/// Where an exception code's cases are counted, by day.
+pub fn code_stats_key(code: &str) -> String {
+    format!("stats/code/{code}")
+}
+
+/// The index of remediation items.
+pub const REMEDIATION_INDEX_KEY: &str = "remediation/index";
+/// How many days of a code's cases are kept: more than the longest trigger window twice over.
+pub const CODE_STATS_DAYS: i64 = 800;
+
+/// One day of a code's cases.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayFigures {
+    pub cases: u64,
+    /// Minor units per currency.
+    pub amounts: BTreeMap<String, i64>,
+}
+
+/// An exception code's cases by day (UTC), for remediation triggers and their verification.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeStats {
+    pub applied_seq: u64,
+    pub days: BTreeMap<chrono::NaiveDate, DayFigures>,
+}
+
+/// Every remediation item, by id, with what lists and triggers need.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemediationIndex {
+    pub items: BTreeMap<String, RemediationIndexEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemediationIndexEntry {
+    pub code: String,
+    pub version: u64,
+    pub status: crate::remediation::RemediationStatus,
+}
+
+impl RemediationIndex {
+    /// The item of `code` not yet verified, if any: a code has at most one at a time.
+    pub fn current_item(&self, code: &str) -> Option<&str> {
+        self.items
+            .iter()
+            .find(|(_, entry)| entry.code == code && entry.status != crate::remediation::RemediationStatus::Verified)
+            .map(|(id, _)| id.as_str())
+    }
 }
 
 pub fn queue_key(level: ApproverLevel) -> String {
@@ -145,6 +199,7 @@ pub fn apply(store: &dyn Store, entry: &LedgerEntry, subject: &Subject) -> Resul
     apply_subject_record(store, subject)?;
     match subject {
         Subject::Case(case) => apply_case_indexes(store, entry, case),
+        Subject::Remediation(item) => apply_remediation_index(store, item),
         Subject::PolicyRegistry(_) | Subject::Taxonomy(_) | Subject::Delegations(_) => Ok(()),
     }
 }
@@ -164,6 +219,9 @@ fn apply_case_indexes(store: &dyn Store, entry: &LedgerEntry, case: &Case) -> Re
     }
     if let (EventType::CaseSubmitted, Some(recorded)) = (entry.event, &case.idempotency_key) {
         apply_idempotency(store, case, recorded)?;
+    }
+    if entry.event == EventType::CaseSubmitted {
+        apply_code_stats(store, entry.seq, case)?;
     }
     let shadow =
         entry.payload.get("shadow").and_then(|value| serde_json::from_value::<ShadowOutcome>(value.clone()).ok());
@@ -200,6 +258,7 @@ fn apply_subject_record(store: &dyn Store, subject: &Subject) -> Result<(), Stor
         Subject::PolicyRegistry(registry) => encode(registry)?,
         Subject::Taxonomy(record) => encode(record)?,
         Subject::Delegations(book) => encode(book)?,
+        Subject::Remediation(item) => encode(item)?,
     };
     /// Every subject's state has a version.
     #[derive(Deserialize)]
@@ -270,6 +329,33 @@ fn apply_shadow_difference(store: &dyn Store, entry: &LedgerEntry, outcome: Shad
         differences.items.drain(..excess);
         differences.applied_seq = entry.seq;
         Some(differences)
+    })
+}
+
+/// Counts a new case on its code's day.
+fn apply_code_stats(store: &dyn Store, seq: u64, case: &Case) -> Result<(), StoreError> {
+    update(store, &code_stats_key(&case.exception_code), |mut stats: CodeStats| {
+        if stats.applied_seq >= seq {
+            return None;
+        }
+        let day = stats.days.entry(case.submitted_at.date_naive()).or_default();
+        day.cases += 1;
+        *day.amounts.entry(case.amount.currency.clone()).or_default() += case.amount.minor_units;
+        let oldest = (case.submitted_at - Duration::days(CODE_STATS_DAYS)).date_naive();
+        stats.days.retain(|day, _| *day >= oldest);
+        stats.applied_seq = seq;
+        Some(stats)
+    })
+}
+
+fn apply_remediation_index(store: &dyn Store, item: &crate::remediation::RemediationItem) -> Result<(), StoreError> {
+    let wanted = RemediationIndexEntry { code: item.code.clone(), version: item.version, status: item.status };
+    update(store, REMEDIATION_INDEX_KEY, |mut index: RemediationIndex| {
+        if index.items.get(&item.id).is_some_and(|entry| entry.version >= item.version) {
+            return None;
+        }
+        index.items.insert(item.id.clone(), wanted.clone());
+        Some(index)
     })
 }
 

@@ -34,6 +34,8 @@ pub struct Settings {
     pub configured_chain: Vec<crate::registry::ChainLink>,
     /// N-of-M approval groups, at most one per level.
     pub approval_groups: Vec<crate::identity::ApprovalGroup>,
+    /// Each team's manager (an actor), to whom its overdue remediation items escalate.
+    pub team_managers: std::collections::BTreeMap<String, String>,
 }
 
 /// Why an operation did not happen. Nothing was written.

@@ -17,6 +17,7 @@ use crate::journal::Journal;
 use crate::ledger::EventType;
 use crate::projections;
 use crate::registry::{PolicyRegistry, REGISTRY_SUBJECT};
+use crate::remediation::RemediationItem;
 use crate::service::{Levee, ServiceError};
 use crate::taxonomy_admin::{TAXONOMY_SUBJECT, TaxonomyRecord};
 
@@ -28,6 +29,7 @@ pub enum Subject {
     PolicyRegistry(PolicyRegistry),
     Taxonomy(Box<TaxonomyRecord>),
     Delegations(Box<DelegationBook>),
+    Remediation(Box<RemediationItem>),
 }
 
 /// One kind of subject's state, as its record and its ledger slots hold it.
@@ -91,6 +93,7 @@ impl Subject {
             Subject::PolicyRegistry(_) => REGISTRY_SUBJECT,
             Subject::Taxonomy(_) => TAXONOMY_SUBJECT,
             Subject::Delegations(_) => DELEGATIONS_SUBJECT,
+            Subject::Remediation(item) => &item.id,
         }
     }
 
@@ -100,6 +103,7 @@ impl Subject {
             Subject::PolicyRegistry(registry) => registry.version,
             Subject::Taxonomy(record) => record.version,
             Subject::Delegations(book) => book.version,
+            Subject::Remediation(item) => item.version,
         }
     }
 
@@ -110,6 +114,7 @@ impl Subject {
             Subject::PolicyRegistry(registry) => &registry.ledger_seqs,
             Subject::Taxonomy(record) => &record.ledger_seqs,
             Subject::Delegations(book) => &book.ledger_seqs,
+            Subject::Remediation(item) => &item.ledger_seqs,
         }
     }
 
@@ -119,6 +124,7 @@ impl Subject {
             Subject::PolicyRegistry(registry) => registry.ledger_seqs.push(seq),
             Subject::Taxonomy(record) => record.ledger_seqs.push(seq),
             Subject::Delegations(book) => book.ledger_seqs.push(seq),
+            Subject::Remediation(item) => item.ledger_seqs.push(seq),
         }
     }
 
@@ -129,6 +135,7 @@ impl Subject {
             Subject::PolicyRegistry(registry) => crate::ledger::sha256_of_json(registry),
             Subject::Taxonomy(record) => crate::ledger::sha256_of_json(record),
             Subject::Delegations(book) => crate::ledger::sha256_of_json(book),
+            Subject::Remediation(item) => crate::ledger::sha256_of_json(item),
         }
     }
 

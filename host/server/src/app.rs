@@ -29,6 +29,7 @@ pub fn build_levee(config: &ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
         matrix: config.file.matrix.clone().unwrap_or_else(ApprovalMatrix::default_matrix),
         tokens: token_directory(config)?,
         configured_chain: Vec::new(),
+        team_managers: config.file.teams.iter().map(|team| (team.name.clone(), team.manager.clone())).collect(),
         approval_groups: approval_groups(config)?,
     };
     let specs = config

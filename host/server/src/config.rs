@@ -63,6 +63,17 @@ pub struct FileConfig {
     pub jobs: crate::jobs::JobsConfig,
     /// N-of-M approval groups: cases waiting at a group's level need its members' approvals.
     pub approval_groups: Vec<levee_core::identity::ApprovalGroup>,
+    /// Teams and their managers, to whom overdue remediation items escalate.
+    pub teams: Vec<TeamConfig>,
+}
+
+/// `[[teams]]`: a team (as exception codes name their owners) and its manager.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamConfig {
+    pub name: String,
+    /// The manager's actor, as their token names them.
+    pub manager: String,
 }
 
 /// Limits on every HTTP request: the body size, and how long receiving it may take.

@@ -228,6 +228,7 @@ fn test_spec(plugin: &str, params: Option<&str>, limits: &LimitArgs) -> anyhow::
                 matrix: ApprovalMatrix::default_matrix(),
                 tokens: Default::default(),
                 configured_chain: Vec::new(),
+                team_managers: Default::default(),
                 approval_groups: Vec::new(),
             };
             defaults.default_params(&name, &defaults.taxonomy)

@@ -1,0 +1,67 @@
+//! Remediation endpoints: the board of items (any role), and the owner team's steps.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{ApiError, Call, ErrorBody, Response, ok};
+use crate::remediation::{FixRequest, Rag, RemediationItem, StartRequest};
+
+/// An item with its colour now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RemediationView {
+    #[serde(flatten)]
+    pub item: RemediationItem,
+    pub rag: Rag,
+    pub overdue: bool,
+    pub as_of: DateTime<Utc>,
+}
+
+impl RemediationView {
+    fn new(item: RemediationItem, now: DateTime<Utc>) -> Self {
+        RemediationView { rag: item.rag(now), overdue: item.is_overdue(now), item, as_of: now }
+    }
+}
+
+/// Every remediation item, newest first, with red/amber/green.
+#[utoipa::path(get, path = "/v1/remediation", tag = "remediation",
+    responses((status = 200, body = Vec<RemediationView>)), security(("bearer" = [])))]
+pub fn list(call: &Call<'_>) -> Result<Response, ApiError> {
+    call.principal()?;
+    let now = call.levee.clock.now();
+    let items = call.levee.remediation_items()?;
+    ok(&items.into_iter().map(|item| RemediationView::new(item, now)).collect::<Vec<_>>())
+}
+
+/// One item with its whole history.
+#[utoipa::path(get, path = "/v1/remediation/{id}", tag = "remediation",
+    params(("id" = String, Path, description = "e.g. RM-000001")),
+    responses((status = 200, body = RemediationView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub fn get(call: &Call<'_>) -> Result<Response, ApiError> {
+    call.principal()?;
+    ok(&RemediationView::new(call.levee.remediation_item(call.id())?, call.levee.clock.now()))
+}
+
+/// The owner team starts work on an open item.
+#[utoipa::path(post, path = "/v1/remediation/{id}/start", tag = "remediation", request_body = StartRequest,
+    params(("id" = String, Path)),
+    responses((status = 200, body = RemediationView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub fn start(call: &Call<'_>) -> Result<Response, ApiError> {
+    let actor = call.principal()?;
+    let request: StartRequest = call.json()?;
+    ok(&RemediationView::new(call.levee.start_remediation(actor, call.id(), &request)?, call.levee.clock.now()))
+}
+
+/// The owner team submits the fix with its closure evidence (playbook or SOP link, and what
+/// changed). One trigger window later levee verifies it, or reopens the item.
+#[utoipa::path(post, path = "/v1/remediation/{id}/fix", tag = "remediation", request_body = FixRequest,
+    params(("id" = String, Path)),
+    responses((status = 200, body = RemediationView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub fn fix(call: &Call<'_>) -> Result<Response, ApiError> {
+    let actor = call.principal()?;
+    let request: FixRequest = call.json()?;
+    ok(&RemediationView::new(call.levee.submit_fix(actor, call.id(), &request)?, call.levee.clock.now()))
+}

@@ -1,0 +1,551 @@
+//! The remediation loop: an exception code that comes too often (or costs too much) must be
+//! fixed at its source by the team that owns it.
+//!
+//! ```text
+//! (trigger crossed) ─> open ─> in_progress ─> fix_submitted ─┬─> verified
+//!                       ▲                                    │
+//!                       └──────────── reopened ──────────────┘
+//! ```
+//!
+//! - An item opens (red) for the code's owner when the code's cases within its trigger window
+//!   reach the trigger's count or amount; its SLA (`sla_hours`) starts.
+//! - The owner starts work, then submits the fix with closure evidence: a playbook or SOP link
+//!   and a note saying what changed.
+//! - One window after the fix, levee compares the code's cases in that window with the window
+//!   that triggered the item (the baseline): if they fell by at least `verify_drop_percent`, the
+//!   item is verified (green); otherwise it reopens with a new SLA.
+//! - An item past its SLA before a fix is submitted escalates to the owner team's manager.
+//!
+//! Each item is a ledger subject (`RM-000001`); every step is an entry. Opening, verification,
+//! reopening and escalation are levee's own (the governance run); starting and submitting a fix
+//! are the owner's.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::identity::{Principal, Role};
+use crate::ledger::EventType;
+use crate::projections::{self, CodeStats, RemediationIndex};
+use crate::service::{Levee, ServiceError};
+use crate::subject::{Change, Subject, SubjectState};
+use crate::taxonomy::{ExceptionCode, RemediationTrigger};
+use crate::validation::required_text;
+
+/// Where remediation items' numbers come from.
+const ITEM_COUNTER: &str = "seq/remediation";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RemediationStatus {
+    Open,
+    InProgress,
+    FixSubmitted,
+    Verified,
+}
+
+/// Red, amber or green, as a scorecard shows an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Rag {
+    Green,
+    Amber,
+    Red,
+}
+
+/// A code's cases within a window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WindowFigures {
+    /// The window is `(from, to]`.
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub cases: u64,
+    /// Their amounts, in minor units per currency.
+    pub amounts: BTreeMap<String, i64>,
+}
+
+/// What the owner says they changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FixEvidence {
+    /// The playbook, SOP or change that fixed the cause.
+    pub link: String,
+    pub note: String,
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
+/// How a fix was judged, one window after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Verification {
+    pub after_fix: WindowFigures,
+    pub baseline_cases: u64,
+    pub required_drop_percent: u8,
+    /// The largest case count that would have passed.
+    pub allowed_cases: u64,
+    pub verified: bool,
+}
+
+/// One step of an item's life, as its history lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RemediationStep {
+    pub at: DateTime<Utc>,
+    pub by: String,
+    pub status: RemediationStatus,
+    pub note: String,
+}
+
+/// The overdue escalation of an item to the owner team's manager.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RemediationEscalation {
+    pub at: DateTime<Utc>,
+    /// The manager's actor, if `[[teams]]` names one for the owner team.
+    pub to: Option<String>,
+    pub missed_due_at: DateTime<Utc>,
+}
+
+/// A remediation item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RemediationItem {
+    /// `RM-000001`, …
+    pub id: String,
+    pub version: u64,
+    pub ledger_seqs: Vec<u64>,
+    pub code: String,
+    /// The team that owns the code.
+    pub owner: String,
+    pub playbook: String,
+    pub status: RemediationStatus,
+    /// The trigger as it stood when the item opened.
+    pub trigger: RemediationTrigger,
+    /// The window that crossed the trigger.
+    pub baseline: WindowFigures,
+    pub opened_at: DateTime<Utc>,
+    /// When the owner's SLA runs out (from opening, or from the last reopening).
+    pub due_at: DateTime<Utc>,
+    pub reopened: u32,
+    pub fix: Option<FixEvidence>,
+    pub verification: Option<Verification>,
+    pub escalation: Option<RemediationEscalation>,
+    pub history: Vec<RemediationStep>,
+}
+
+impl RemediationItem {
+    /// Red while open (or overdue), amber while worked on, green once verified.
+    pub fn rag(&self, now: DateTime<Utc>) -> Rag {
+        match self.status {
+            RemediationStatus::Verified => Rag::Green,
+            RemediationStatus::Open => Rag::Red,
+            _ if self.is_overdue(now) => Rag::Red,
+            _ => Rag::Amber,
+        }
+    }
+
+    /// Past its SLA with no fix submitted.
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        matches!(self.status, RemediationStatus::Open | RemediationStatus::InProgress) && now > self.due_at
+    }
+
+    fn step(&mut self, at: DateTime<Utc>, by: &str, status: RemediationStatus, note: String) {
+        self.version += 1;
+        self.status = status;
+        self.history.push(RemediationStep { at, by: by.to_owned(), status, note });
+    }
+}
+
+impl SubjectState for RemediationItem {
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn ledger_seqs(&self) -> &[u64] {
+        &self.ledger_seqs
+    }
+    fn into_subject(self) -> Subject {
+        Subject::Remediation(Box::new(self))
+    }
+    fn from_subject(subject: Subject) -> Option<Self> {
+        if let Subject::Remediation(item) = subject { Some(*item) } else { None }
+    }
+}
+
+/// Whether `subject` names a remediation item.
+pub fn is_item_id(subject: &str) -> bool {
+    subject.starts_with("RM-")
+}
+
+/// `POST /v1/remediation/{id}/start`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartRequest {
+    pub note: String,
+}
+
+/// `POST /v1/remediation/{id}/fix`: the closure evidence.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FixRequest {
+    /// The playbook, SOP or change that fixed the cause (a URL or document id).
+    pub link: String,
+    /// What changed.
+    pub note: String,
+}
+
+impl CodeStats {
+    /// The code's cases in `(to - days, to]`, by day.
+    pub fn window(&self, to: DateTime<Utc>, days: u32) -> WindowFigures {
+        let from = to - Duration::days(i64::from(days));
+        let (first, last) = (from.date_naive(), to.date_naive());
+        let mut figures = WindowFigures { from, to, cases: 0, amounts: BTreeMap::new() };
+        for (_, day) in self.days.range(next_day(first)..=last) {
+            figures.cases += day.cases;
+            for (currency, amount) in &day.amounts {
+                *figures.amounts.entry(currency.clone()).or_default() += amount;
+            }
+        }
+        figures
+    }
+}
+
+fn next_day(day: NaiveDate) -> NaiveDate {
+    day.succ_opt().unwrap_or(day)
+}
+
+/// Whether `figures` reach `trigger`.
+fn crosses(trigger: &RemediationTrigger, figures: &WindowFigures) -> bool {
+    let by_count = trigger.count.is_some_and(|count| figures.cases >= u64::from(count));
+    let by_amount = match (trigger.amount_minor_units, &trigger.currency) {
+        (Some(limit), Some(currency)) => figures.amounts.get(currency).is_some_and(|amount| *amount >= limit),
+        _ => false,
+    };
+    by_count || by_amount
+}
+
+impl Levee {
+    /// Every item, newest first, as the index lists them.
+    pub fn remediation_items(&self) -> Result<Vec<RemediationItem>, ServiceError> {
+        self.journal().settle()?;
+        let index = self.remediation_index()?;
+        let mut items = Vec::new();
+        for id in index.items.keys().rev() {
+            if let Some(item) = self.load_subject::<RemediationItem>(id)? {
+                items.push(item);
+            }
+        }
+        Ok(items)
+    }
+
+    pub fn remediation_item(&self, id: &str) -> Result<RemediationItem, ServiceError> {
+        self.journal().settle()?;
+        self.load_subject::<RemediationItem>(id)?
+            .ok_or_else(|| ServiceError::NotFound(format!("remediation item {id}")))
+    }
+
+    fn remediation_index(&self) -> Result<RemediationIndex, ServiceError> {
+        Ok(projections::read::<RemediationIndex>(&*self.store, projections::REMEDIATION_INDEX_KEY)?
+            .map(|(index, _)| index)
+            .unwrap_or_default())
+    }
+
+    /// The owner starts work on an item.
+    pub fn start_remediation(
+        &self,
+        actor: &Principal,
+        id: &str,
+        request: &StartRequest,
+    ) -> Result<RemediationItem, ServiceError> {
+        let note = required_text("note", &request.note, 2_000)?;
+        self.change_item(actor, id, EventType::RemediationStarted, |item, at| {
+            if item.status != RemediationStatus::Open {
+                return Err(wrong_state(item, "started"));
+            }
+            item.step(at, &actor.actor, RemediationStatus::InProgress, note.clone());
+            Ok(serde_json::json!({"note": note}))
+        })
+    }
+
+    /// The owner submits the fix, with its closure evidence.
+    pub fn submit_fix(
+        &self,
+        actor: &Principal,
+        id: &str,
+        request: &FixRequest,
+    ) -> Result<RemediationItem, ServiceError> {
+        let link = required_text("link", &request.link, 2_000)?;
+        let note = required_text("note", &request.note, 4_000)?;
+        self.change_item(actor, id, EventType::RemediationFixSubmitted, |item, at| {
+            if !matches!(item.status, RemediationStatus::Open | RemediationStatus::InProgress) {
+                return Err(wrong_state(item, "given a fix"));
+            }
+            let fix = FixEvidence { link: link.clone(), note: note.clone(), by: actor.actor.clone(), at };
+            item.fix = Some(fix.clone());
+            item.verification = None;
+            item.step(at, &actor.actor, RemediationStatus::FixSubmitted, note.clone());
+            let verify_at = at + Duration::days(i64::from(item.trigger.window_days));
+            Ok(serde_json::json!({"fix": fix, "verified_from": verify_at}))
+        })
+    }
+
+    /// One owner step on an item: only its owner team (or an admin) may take it.
+    fn change_item<F>(
+        &self,
+        actor: &Principal,
+        id: &str,
+        event: EventType,
+        mut apply: F,
+    ) -> Result<RemediationItem, ServiceError>
+    where
+        F: FnMut(&mut RemediationItem, DateTime<Utc>) -> Result<serde_json::Value, ServiceError>,
+    {
+        let missing = || RemediationItem::missing(id);
+        self.commit_subject(actor, id, missing, None, |item, at| {
+            if item.version == 0 {
+                return Err(ServiceError::NotFound(format!("remediation item {id}")));
+            }
+            if actor.team != item.owner && !actor.has_role(Role::Admin) {
+                return Err(ServiceError::Forbidden(format!(
+                    "item {id} belongs to team {}; {} is in team {}",
+                    item.owner, actor.actor, actor.team
+                )));
+            }
+            let mut next = item.clone();
+            let payload = apply(&mut next, at)?;
+            Ok((next.clone(), Some(Change::of(next, event, payload))))
+        })
+    }
+
+    /// Opens items for codes that crossed their trigger, judges fixes whose window has passed,
+    /// and escalates overdue items. Returns the ids of items it changed.
+    pub(crate) fn run_remediation(&self, now: DateTime<Utc>) -> Result<Vec<String>, ServiceError> {
+        let system = Principal::system("remediation");
+        let index = self.remediation_index()?;
+        let mut changed = Vec::new();
+        for code in self.current_taxonomy()?.taxonomy.codes.iter().filter(|code| code.is_active()) {
+            let Some(trigger) = &code.remediation else { continue };
+            if index.current_item(&code.code).is_some() {
+                continue;
+            }
+            let figures = self.code_stats(&code.code)?.window(now, trigger.window_days);
+            if crosses(trigger, &figures) {
+                changed.push(self.open_item(&system, code, trigger, figures)?);
+            }
+        }
+        for (id, entry) in &index.items {
+            if entry.status == RemediationStatus::Verified {
+                continue;
+            }
+            let Some(item) = self.load_subject::<RemediationItem>(id)? else { continue };
+            if let Some(event) = self.judge_item(&system, item, now)? {
+                changed.push(event);
+            }
+        }
+        Ok(changed)
+    }
+
+    fn code_stats(&self, code: &str) -> Result<CodeStats, ServiceError> {
+        Ok(projections::read::<CodeStats>(&*self.store, &projections::code_stats_key(code))?
+            .map(|(stats, _)| stats)
+            .unwrap_or_default())
+    }
+
+    fn open_item(
+        &self,
+        system: &Principal,
+        code: &ExceptionCode,
+        trigger: &RemediationTrigger,
+        baseline: WindowFigures,
+    ) -> Result<String, ServiceError> {
+        let id = format!("RM-{:06}", self.store.increment(ITEM_COUNTER, 1)?);
+        let open = || RemediationItem::missing(&id);
+        self.commit_subject(system, &id, open, None, |_, at| {
+            let mut item = RemediationItem {
+                id: id.clone(),
+                version: 0,
+                ledger_seqs: Vec::new(),
+                code: code.code.clone(),
+                owner: code.owner.clone(),
+                playbook: code.playbook.clone(),
+                status: RemediationStatus::Open,
+                trigger: trigger.clone(),
+                baseline: baseline.clone(),
+                opened_at: at,
+                due_at: at + Duration::hours(i64::from(trigger.sla_hours)),
+                reopened: 0,
+                fix: None,
+                verification: None,
+                escalation: None,
+                history: Vec::new(),
+            };
+            let note = format!(
+                "{} cases of {} in {} days crossed the trigger",
+                baseline.cases, code.code, trigger.window_days
+            );
+            item.step(at, &system.actor, RemediationStatus::Open, note);
+            let payload = serde_json::json!({"baseline": baseline, "trigger": trigger, "due_at": item.due_at});
+            Ok((id.clone(), Some(Change::of(item, EventType::RemediationOpened, payload))))
+        })?;
+        tracing::info!(item = %id, code = %code.code, "remediation item opened");
+        Ok(id)
+    }
+
+    /// Verifies or reopens a fix whose window has passed; escalates an overdue item once per SLA.
+    fn judge_item(
+        &self,
+        system: &Principal,
+        item: RemediationItem,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, ServiceError> {
+        let window = Duration::days(i64::from(item.trigger.window_days));
+        let verdict = match (&item.fix, item.status) {
+            (Some(fix), RemediationStatus::FixSubmitted) if now >= fix.at + window => {
+                let after_fix = self.code_stats(&item.code)?.window(fix.at + window, item.trigger.window_days);
+                Some(self.verification(&item, after_fix))
+            }
+            _ => None,
+        };
+        let overdue = item.is_overdue(now) && item.escalation.as_ref().is_none_or(|e| e.missed_due_at != item.due_at);
+        if verdict.is_none() && !overdue {
+            return Ok(None);
+        }
+        let manager = self.settings.team_managers.get(&item.owner).cloned();
+        let id = item.id.clone();
+        self.commit_subject(
+            system,
+            &id,
+            || RemediationItem::missing(&id),
+            Some(item.version),
+            |current, at| {
+                let mut next = current.clone();
+                let (event, payload) = match &verdict {
+                    Some(verification) if verification.verified => {
+                        next.verification = Some(verification.clone());
+                        next.step(at, &system.actor, RemediationStatus::Verified, "the fix held".to_owned());
+                        (EventType::RemediationVerified, serde_json::json!({"verification": verification}))
+                    }
+                    Some(verification) => {
+                        next.verification = Some(verification.clone());
+                        next.reopened += 1;
+                        next.due_at = at + Duration::hours(i64::from(next.trigger.sla_hours));
+                        next.escalation = None;
+                        let note = format!(
+                            "{} cases after the fix, more than the {} allowed: reopened",
+                            verification.after_fix.cases, verification.allowed_cases
+                        );
+                        next.step(at, &system.actor, RemediationStatus::Open, note);
+                        (
+                            EventType::RemediationReopened,
+                            serde_json::json!({"verification": verification, "due_at": next.due_at}),
+                        )
+                    }
+                    None => {
+                        let escalation = RemediationEscalation { at, to: manager.clone(), missed_due_at: next.due_at };
+                        next.escalation = Some(escalation.clone());
+                        next.version += 1;
+                        (
+                            EventType::RemediationEscalated,
+                            serde_json::json!({"escalation": escalation, "owner": next.owner}),
+                        )
+                    }
+                };
+                Ok((id.clone(), Some(Change::of(next, event, payload))))
+            },
+        )
+        .map(Some)
+    }
+
+    fn verification(&self, item: &RemediationItem, after_fix: WindowFigures) -> Verification {
+        let keep = 100 - u64::from(item.trigger.verify_drop_percent.min(100));
+        let allowed_cases = item.baseline.cases * keep / 100;
+        Verification {
+            verified: after_fix.cases <= allowed_cases,
+            after_fix,
+            baseline_cases: item.baseline.cases,
+            required_drop_percent: item.trigger.verify_drop_percent,
+            allowed_cases,
+        }
+    }
+}
+
+impl RemediationItem {
+    /// The placeholder `commit_subject` starts from for an id with no entries yet.
+    fn missing(id: &str) -> RemediationItem {
+        RemediationItem {
+            id: id.to_owned(),
+            version: 0,
+            ledger_seqs: Vec::new(),
+            code: String::new(),
+            owner: String::new(),
+            playbook: String::new(),
+            status: RemediationStatus::Open,
+            trigger: RemediationTrigger {
+                count: None,
+                amount_minor_units: None,
+                currency: None,
+                window_days: 1,
+                sla_hours: 1,
+                verify_drop_percent: 1,
+            },
+            baseline: WindowFigures {
+                from: DateTime::UNIX_EPOCH,
+                to: DateTime::UNIX_EPOCH,
+                cases: 0,
+                amounts: BTreeMap::new(),
+            },
+            opened_at: DateTime::UNIX_EPOCH,
+            due_at: DateTime::UNIX_EPOCH,
+            reopened: 0,
+            fix: None,
+            verification: None,
+            escalation: None,
+            history: Vec::new(),
+        }
+    }
+}
+
+fn wrong_state(item: &RemediationItem, action: &str) -> ServiceError {
+    let status = serde_json::to_value(item.status).ok().and_then(|s| s.as_str().map(str::to_owned)).unwrap_or_default();
+    ServiceError::Conflict(format!("item {} is {status}, so it cannot be {action}", item.id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::projections::DayFigures;
+
+    fn stats(days: &[(&str, u64)]) -> CodeStats {
+        let days = days
+            .iter()
+            .map(|(day, cases)| {
+                let figures =
+                    DayFigures { cases: *cases, amounts: BTreeMap::from([("USD".to_owned(), *cases as i64 * 100)]) };
+                (day.parse().unwrap(), figures)
+            })
+            .collect();
+        CodeStats { applied_seq: 0, days }
+    }
+
+    #[test]
+    fn a_window_counts_the_days_after_its_start_up_to_its_end() {
+        let stats = stats(&[("2026-11-01", 5), ("2026-11-02", 1), ("2026-11-08", 2), ("2026-11-09", 7)]);
+        let to: DateTime<Utc> = "2026-11-08T12:00:00Z".parse().unwrap();
+        let figures = stats.window(to, 7);
+        assert_eq!((figures.cases, figures.amounts["USD"]), (3, 300), "2 Nov to 8 Nov");
+    }
+
+    #[test]
+    fn a_trigger_is_crossed_by_count_or_by_amount() {
+        let figures = stats(&[("2026-11-02", 3)]).window("2026-11-03T00:00:00Z".parse().unwrap(), 7);
+        let trigger = |count, amount| RemediationTrigger {
+            count,
+            amount_minor_units: amount,
+            currency: Some("USD".into()),
+            window_days: 7,
+            sla_hours: 24,
+            verify_drop_percent: 50,
+        };
+        assert!(crosses(&trigger(Some(3), None), &figures));
+        assert!(!crosses(&trigger(Some(4), None), &figures));
+        assert!(crosses(&trigger(None, Some(300)), &figures));
+        assert!(!crosses(&trigger(Some(4), Some(301)), &figures));
+    }
+}
