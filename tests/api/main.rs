@@ -10,6 +10,7 @@ mod delegation;
 mod escalation;
 mod javascript;
 mod ledger;
+mod outgoing_webhooks;
 mod registry;
 mod remediation;
 mod sandbox;

@@ -32,6 +32,8 @@ pub struct Options {
     pub approval_groups: Vec<levee_core::identity::ApprovalGroup>,
     /// Teams and their managers.
     pub teams: Vec<levee::config::TeamConfig>,
+    /// Outgoing webhook endpoints.
+    pub outgoing_webhooks: Vec<levee_core::outbox::OutgoingEndpoint>,
 }
 
 /// A running server, its data directory, and a client holding every demo token.
@@ -85,7 +87,7 @@ impl TestServer {
             base_url: format!("http://{}", server.addr),
             data_dir: data_dir.to_path_buf(),
             tokens,
-            client: reqwest::Client::new(),
+            client: levee::http_client(),
             server,
             _temp: None,
         }
@@ -193,6 +195,10 @@ fn config_toml(options: &Options) -> String {
         let mut http = toml::Table::new();
         http.insert("body_bytes".into(), toml::Value::Integer(body_bytes as i64));
         document.insert("http".into(), toml::Value::Table(http));
+    }
+    if !options.outgoing_webhooks.is_empty() {
+        let endpoints = toml::Value::try_from(&options.outgoing_webhooks).expect("webhooks as TOML");
+        document.insert("outgoing_webhooks".into(), endpoints);
     }
     if !options.teams.is_empty() {
         document.insert("teams".into(), toml::Value::try_from(&options.teams).expect("teams as TOML"));

@@ -24,6 +24,7 @@
 //! - `policy_admin`: uploading rule plugins, activating and rolling back chains.
 //! - `taxonomy_admin`: adding, changing, deprecating and merging exception codes.
 //! - `remediation`: the loop from a code crossing its trigger to a verified fix.
+//! - `outbox`: outgoing signals as Standard Webhooks, with the ledger as the outbox.
 //! - `backtest`: replaying recorded facts through a candidate chain.
 //! - `validation`: field-naming input checks.
 //! - `api`: HTTP routes as plain functions over `http` types, and the OpenAPI document.
@@ -44,6 +45,7 @@ pub mod journal;
 pub mod ledger;
 pub mod matrix;
 pub mod money;
+pub mod outbox;
 pub mod policy_admin;
 pub mod projections;
 pub mod registry;

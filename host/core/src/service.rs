@@ -36,6 +36,8 @@ pub struct Settings {
     pub approval_groups: Vec<crate::identity::ApprovalGroup>,
     /// Each team's manager (an actor), to whom its overdue remediation items escalate.
     pub team_managers: std::collections::BTreeMap<String, String>,
+    /// Where outgoing signals are sent.
+    pub outgoing_webhooks: Vec<crate::outbox::OutgoingEndpoint>,
 }
 
 /// Why an operation did not happen. Nothing was written.

@@ -30,6 +30,7 @@ pub fn build_levee(config: &ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
         tokens: token_directory(config)?,
         configured_chain: Vec::new(),
         team_managers: config.file.teams.iter().map(|team| (team.name.clone(), team.manager.clone())).collect(),
+        outgoing_webhooks: outgoing_webhooks(config)?,
         approval_groups: approval_groups(config)?,
     };
     let specs = config
@@ -81,6 +82,18 @@ fn configured_chain(
             Ok(policy.chain_link(digest))
         })
         .collect()
+}
+
+/// The outgoing webhook endpoints, each checked, with distinct names.
+fn outgoing_webhooks(config: &ServeConfig) -> anyhow::Result<Vec<levee_core::outbox::OutgoingEndpoint>> {
+    let endpoints = config.file.outgoing_webhooks.clone();
+    for (index, endpoint) in endpoints.iter().enumerate() {
+        endpoint.validate().map_err(|problem| anyhow::anyhow!("outgoing_webhooks[{index}]: {problem}"))?;
+        if endpoints[..index].iter().any(|earlier| earlier.name == endpoint.name) {
+            bail!("outgoing_webhooks[{index}]: a second endpoint named {}", endpoint.name);
+        }
+    }
+    Ok(endpoints)
 }
 
 /// The N-of-M approval groups, each checked, at most one per level.

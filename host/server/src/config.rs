@@ -65,6 +65,8 @@ pub struct FileConfig {
     pub approval_groups: Vec<levee_core::identity::ApprovalGroup>,
     /// Teams and their managers, to whom overdue remediation items escalate.
     pub teams: Vec<TeamConfig>,
+    /// Where outgoing signals (Standard Webhooks) are sent.
+    pub outgoing_webhooks: Vec<levee_core::outbox::OutgoingEndpoint>,
 }
 
 /// `[[teams]]`: a team (as exception codes name their owners) and its manager.

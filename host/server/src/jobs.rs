@@ -1,12 +1,15 @@
 //! Background work on a timer: each tick runs levee's own schedule (`Levee::run_governance`:
-//! SLA escalation) on a blocking thread, as requests run. A failed run is logged and retried on
-//! the next tick; runs never overlap. Every host runs it; each run is idempotent. Stopping
-//! waits for a run in progress to finish, so the store is released when `stop` returns.
+//! SLA escalation and the remediation loop) on a blocking thread, as requests run, then sends
+//! the outgoing signals that are due (`outbox`), over HTTP. A failed run is logged and retried
+//! on the next tick; runs never overlap. Every host runs it; each run is idempotent, and hosts
+//! take turns on each webhook endpoint through the outbox's lease. Stopping waits for a run in
+//! progress to finish, so the store is released when `stop` returns.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use levee_core::Levee;
+use levee_core::outbox::{DeliveryOutcome, OutgoingMessage};
 use serde::Deserialize;
 use tokio::task::JoinHandle;
 
@@ -41,6 +44,9 @@ impl Jobs {
 /// Starts the timer; the first run is at once.
 pub fn start(levee: Arc<Levee>, config: JobsConfig) -> Jobs {
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let client = crate::http_client();
+    // This host's name in the outbox leases.
+    let holder = format!("host-{:016x}", rand::random::<u64>());
     let task = tokio::spawn(async move {
         let mut ticks = tokio::time::interval(Duration::from_millis(config.interval_ms.max(10)));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -49,13 +55,56 @@ pub fn start(levee: Arc<Levee>, config: JobsConfig) -> Jobs {
                 _ = ticks.tick() => {}
                 _ = stopped.changed() => return,
             }
-            let levee = levee.clone();
-            match tokio::task::spawn_blocking(move || levee.run_governance()).await {
+            let run = levee.clone();
+            match tokio::task::spawn_blocking(move || run.run_governance()).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(error)) => tracing::warn!(%error, "the governance run failed; retrying on the next tick"),
                 Err(error) => tracing::error!(%error, "the governance run panicked"),
             }
+            for endpoint in levee.settings.outgoing_webhooks.iter().map(|endpoint| endpoint.name.clone()) {
+                if let Err(error) = deliver_due(&levee, &client, &holder, &endpoint).await {
+                    tracing::warn!(%endpoint, %error, "outgoing webhooks could not be sent; retrying on the next tick");
+                }
+            }
         }
     });
     Jobs { stop, task }
+}
+
+/// The most messages one endpoint is sent per tick.
+const MESSAGES_PER_TICK: usize = 50;
+/// How long a receiver has to answer.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Sends `endpoint` the messages that are due, in order, until one fails or none is due.
+async fn deliver_due(levee: &Arc<Levee>, client: &reqwest::Client, holder: &str, endpoint: &str) -> anyhow::Result<()> {
+    for _ in 0..MESSAGES_PER_TICK {
+        let (next, name, who) = (levee.clone(), endpoint.to_owned(), holder.to_owned());
+        let Some(message) = tokio::task::spawn_blocking(move || next.next_outgoing(&name, &who)).await?? else {
+            return Ok(());
+        };
+        let outcome = send(client, &message).await;
+        let delivered = matches!(outcome, DeliveryOutcome::Delivered { .. });
+        let (record, who) = (levee.clone(), holder.to_owned());
+        tokio::task::spawn_blocking(move || record.record_delivery(&message, &who, &outcome)).await??;
+        if !delivered {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// POSTs one message; 2xx is delivered, anything else (or no answer in time) failed.
+async fn send(client: &reqwest::Client, message: &OutgoingMessage) -> DeliveryOutcome {
+    let mut request = client.post(&message.url).timeout(SEND_TIMEOUT).body(message.body.clone());
+    for (name, value) in &message.headers {
+        request = request.header(*name, value);
+    }
+    match request.send().await {
+        Ok(response) if response.status().is_success() => {
+            DeliveryOutcome::Delivered { status: response.status().as_u16() }
+        }
+        Ok(response) => DeliveryOutcome::Failed { reason: format!("HTTP {}", response.status().as_u16()) },
+        Err(error) => DeliveryOutcome::Failed { reason: format!("no answer: {error}") },
+    }
 }

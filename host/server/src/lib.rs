@@ -8,6 +8,7 @@
 //! - `store`: the storage backends (redb, memory).
 //! - `demo`: demo tokens for every role.
 //! - `audit`: offline ledger verification.
+//! - `jobs`: the background timer (SLA escalation, remediation, outgoing webhooks).
 
 pub mod app;
 pub mod audit;
@@ -17,3 +18,15 @@ pub mod http;
 pub mod jobs;
 pub mod policy;
 pub mod store;
+
+/// Makes ring the process's TLS crypto provider, for HTTPS clients (outgoing webhooks, the
+/// CLI's server commands). Safe to call more than once.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// An HTTP(S) client, with the TLS provider installed first (reqwest needs one to build).
+pub fn http_client() -> reqwest::Client {
+    install_tls_provider();
+    reqwest::Client::new()
+}

@@ -141,6 +141,7 @@ enum AuditCommand {
 }
 
 fn main() -> ExitCode {
+    levee::install_tls_provider();
     let cli = Cli::parse();
     // The server logs what it does; one-shot commands only what went wrong.
     let default_level = if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn" };
@@ -229,6 +230,7 @@ fn test_spec(plugin: &str, params: Option<&str>, limits: &LimitArgs) -> anyhow::
                 tokens: Default::default(),
                 configured_chain: Vec::new(),
                 team_managers: Default::default(),
+                outgoing_webhooks: Vec::new(),
                 approval_groups: Vec::new(),
             };
             defaults.default_params(&name, &defaults.taxonomy)
@@ -259,7 +261,7 @@ fn call_server(
 ) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let (status, text) = runtime.block_on(async {
-        let response = reqwest::Client::new()
+        let response = levee::http_client()
             .request(method, &url)
             .bearer_auth(&server.token)
             .header("content-type", content_type)

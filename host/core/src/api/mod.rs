@@ -14,6 +14,7 @@ mod queue;
 mod remediation;
 mod taxonomy;
 mod views;
+mod webhooks;
 
 pub use error::{ApiError, ErrorBody};
 pub use views::{CaseView, DecisionView};
@@ -46,7 +47,7 @@ struct Route {
 }
 
 static ROUTES: LazyLock<matchit::Router<Route>> = LazyLock::new(|| {
-    let table: [(&str, Route); 33] = [
+    let table: [(&str, Route); 34] = [
         ("/healthz", Route { methods: &[(Method::GET, meta::health)], allowed: &["GET"] }),
         ("/v1/openapi.json", Route { methods: &[(Method::GET, meta::openapi_document)], allowed: &["GET"] }),
         ("/v1/me", Route { methods: &[(Method::GET, meta::me)], allowed: &["GET"] }),
@@ -83,6 +84,7 @@ static ROUTES: LazyLock<matchit::Router<Route>> = LazyLock::new(|| {
             },
         ),
         ("/v1/delegations/{id}/revoke", Route { methods: &[(Method::POST, delegations::revoke)], allowed: &["POST"] }),
+        ("/v1/webhooks/outgoing", Route { methods: &[(Method::GET, webhooks::outgoing)], allowed: &["GET"] }),
         ("/v1/audit/verify", Route { methods: &[(Method::GET, audit::verify)], allowed: &["GET"] }),
         ("/v1/ledger", Route { methods: &[(Method::GET, audit::ledger)], allowed: &["GET"] }),
         (

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, cases, comms, delegations, meta, policies, queue, remediation, taxonomy};
+use super::{audit, cases, comms, delegations, meta, policies, queue, remediation, taxonomy, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,7 +15,7 @@ use super::{audit, cases, comms, delegations, meta, policies, queue, remediation
         cases::submit, cases::get, cases::approve, cases::reject, cases::cancel, cases::attach_evidence,
         queue::list, audit::verify, audit::ledger,
         delegations::grant, delegations::list, delegations::revoke, comms::draft, comms::review, comms::read,
-        remediation::list, remediation::get, remediation::start, remediation::fix,
+        remediation::list, remediation::get, remediation::start, remediation::fix, webhooks::outgoing,
         policies::upload, policies::registry, policies::activate, policies::rollback, policies::backtest,
         policies::start_shadow, policies::stop_shadow, policies::shadow_differences,
     ),

@@ -71,7 +71,7 @@ async fn serve_demo_then_audit_verify_offline() {
     for role in ["agent", "lead", "manager", "finance", "director", "auditor", "admin"] {
         assert!(roles.contains(&role), "demo token for {role}");
     }
-    let client = reqwest::Client::new();
+    let client = levee::http_client();
     let body = json!({"kind": "refund", "amount": {"minor_units": 4000, "currency": "USD"}, "customer_ref": "cus_1",
                       "exception_code": "LATE_DELIVERY", "rationale": "late"});
     for _ in 0..2 {
@@ -193,7 +193,7 @@ async fn scaffolded_plugin_from_new_to_service_and_rollback() {
     let data = temp.path().join("levee-data");
     let (child, base) = serve_demo(&data);
     let tokens: Value = serde_json::from_slice(&std::fs::read(data.join("demo-tokens.json")).unwrap()).unwrap();
-    let server = Running { base: base.clone(), tokens, client: reqwest::Client::new() };
+    let server = Running { base: base.clone(), tokens, client: levee::http_client() };
     let admin = server.token("admin");
     // Two granted refunds for one customer, so a third is a repeat.
     for _ in 0..2 {

@@ -1,0 +1,155 @@
+//! Outgoing signals over real HTTP to a real local receiver: a decision awaiting a person is
+//! sent as a Standard Webhook, retried with backoff (on the manual clock) until the receiver
+//! accepts it, with the same webhook-id and a signature that verifies each time; nothing is
+//! lost when the receiver is down across a restart of levee.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration as Wait;
+
+use axum::http::{HeaderMap, StatusCode as Status};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use chrono::{Duration, Utc};
+use hmac::{Hmac, Mac};
+use levee_core::clock::ManualClock;
+use levee_core::outbox::OutgoingEndpoint;
+use levee_tests::{Options, TestServer, refund};
+use serde_json::Value;
+use sha2::Sha256;
+
+const KEY: [u8; 32] = [42; 32];
+
+/// What the receiver got: each request's headers and body.
+type Received = Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>;
+
+/// A receiver on `addr` (or a free port) that fails the first `failures` requests with 503.
+async fn receiver(addr: Option<SocketAddr>, failures: usize) -> (SocketAddr, Received, tokio::task::JoinHandle<()>) {
+    let received: Received = Arc::default();
+    let log = received.clone();
+    let app = axum::Router::new().route(
+        "/hooks",
+        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
+            let log = log.clone();
+            async move {
+                let mut log = log.lock().unwrap();
+                log.push((headers, body.to_vec()));
+                if log.len() <= failures { Status::SERVICE_UNAVAILABLE } else { Status::NO_CONTENT }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(addr.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap())).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (addr, received, task)
+}
+
+fn endpoint(addr: SocketAddr) -> OutgoingEndpoint {
+    OutgoingEndpoint {
+        name: "ops-alerts".into(),
+        url: format!("http://{addr}/hooks"),
+        secret: format!("whsec_{}", BASE64.encode(KEY)),
+        events: vec![],
+        retry_delays_ms: Some(vec![1_000, 1_000, 1_000]),
+    }
+}
+
+async fn requests_reach(received: &Received, count: usize) {
+    for _ in 0..200 {
+        if received.lock().unwrap().len() >= count {
+            return;
+        }
+        tokio::time::sleep(Wait::from_millis(25)).await;
+    }
+    panic!("the receiver did not get {count} requests");
+}
+
+/// Checks a request as a receiver must: the signature over id.timestamp.body, computed here.
+fn verified(headers: &HeaderMap, body: &[u8]) -> (String, Value) {
+    let header = |name: &str| headers.get(name).unwrap().to_str().unwrap().to_owned();
+    let (id, timestamp) = (header("webhook-id"), header("webhook-timestamp"));
+    let mut mac = Hmac::<Sha256>::new_from_slice(&KEY).unwrap();
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(body);
+    let expected = format!("v1,{}", BASE64.encode(mac.finalize().into_bytes()));
+    assert!(header("webhook-signature").split(' ').any(|signature| signature == expected), "signature verifies");
+    (id, serde_json::from_slice(body).unwrap())
+}
+
+#[tokio::test]
+async fn a_decision_awaiting_a_person_is_retried_until_accepted_and_signed_each_time() {
+    let (addr, received, _receiver) = receiver(None, 2).await;
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let options = Options {
+        clock: Some(clock.clone()),
+        jobs_interval_ms: Some(20),
+        outgoing_webhooks: vec![endpoint(addr)],
+        ..Options::default()
+    };
+    let server = TestServer::start_with(options).await;
+    server.submit(refund(4_000, "small")).await; // auto-approved: no signal
+    let pending = server.submit(refund(40_000, "waits")).await;
+    requests_reach(&received, 1).await;
+    tokio::time::sleep(Wait::from_millis(100)).await;
+    assert_eq!(received.lock().unwrap().len(), 1, "no retry before the backoff has passed");
+    clock.advance(Duration::seconds(1));
+    requests_reach(&received, 2).await;
+    clock.advance(Duration::seconds(1));
+    requests_reach(&received, 3).await;
+
+    let requests = received.lock().unwrap().clone();
+    let checked: Vec<(String, Value)> = requests.iter().map(|(headers, body)| verified(headers, body)).collect();
+    assert!(checked.iter().all(|(id, _)| *id == checked[0].0), "a retry keeps its webhook-id");
+    let body = &checked[2].1;
+    assert_eq!(body["type"], "case.awaiting_approval");
+    assert_eq!(body["data"]["subject"], pending["case_id"]);
+
+    let (_, endpoints) = server.get("auditor", "/v1/webhooks/outgoing").await;
+    let log = &endpoints[0];
+    assert_eq!((log["delivered"].as_u64(), log["attempts"].as_u64()), (Some(1), Some(0)), "{endpoints}");
+    let results: Vec<&str> =
+        log["log"].as_array().unwrap().iter().map(|record| record["result"].as_str().unwrap()).collect();
+    assert_eq!(results, ["HTTP 503", "HTTP 503", "204"]);
+    assert!(endpoints.to_string().find("whsec_").is_none(), "the secret is never shown");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn nothing_is_lost_while_the_receiver_is_down_across_a_restart() {
+    // A port with nothing listening: bind, note, close.
+    let addr = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let options = Options {
+        clock: Some(clock.clone()),
+        jobs_interval_ms: Some(20),
+        outgoing_webhooks: vec![endpoint(addr)],
+        ..Options::default()
+    };
+    let server = TestServer::start_with(options.clone()).await;
+    let pending = server.submit(refund(40_000, "while-down")).await;
+    let mut failed = false;
+    for _ in 0..200 {
+        let (_, endpoints) = server.get("auditor", "/v1/webhooks/outgoing").await;
+        if endpoints[0]["attempts"].as_u64() >= Some(1) {
+            assert!(endpoints[0]["log"][0]["result"].as_str().unwrap().starts_with("no answer"), "{endpoints}");
+            failed = true;
+            break;
+        }
+        tokio::time::sleep(Wait::from_millis(25)).await;
+    }
+    assert!(failed, "the first attempt failed while the receiver was down");
+    let data_dir = server.data_dir.clone();
+    let temp = server.stop().await;
+
+    let (_, received, _receiver) = receiver(Some(addr), 0).await;
+    clock.advance(Duration::seconds(1));
+    let server = TestServer::start_in(&data_dir, &options).await;
+    requests_reach(&received, 1).await;
+    let (headers, body) = received.lock().unwrap()[0].clone();
+    let (_, body) = verified(&headers, &body);
+    assert_eq!(body["data"]["subject"], pending["case_id"]);
+    server.stop().await;
+    drop(temp);
+}
