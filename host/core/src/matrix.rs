@@ -25,6 +25,37 @@ pub struct Ladder {
     pub attachment_above: i64,
 }
 
+impl Ladder {
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.auto_approve_up_to < 0 || self.rationale_above < 0 || self.attachment_above < 0 {
+            problems.push("amounts must not be negative".to_owned());
+        }
+        if self.bands.is_empty() {
+            problems.push("no bands: every amount above auto-approval would go to the top band".to_owned());
+        }
+        let mut floor = self.auto_approve_up_to;
+        let mut previous_level: Option<ApproverLevel> = None;
+        for (index, band) in self.bands.iter().enumerate() {
+            if band.up_to <= floor {
+                problems.push(format!(
+                    "bands[{index}] (up to {}) overlaps what comes before it (up to {floor}): bands must rise strictly",
+                    band.up_to
+                ));
+            }
+            if previous_level.is_some_and(|previous| band.level < previous) {
+                problems.push(format!(
+                    "bands[{index}] asks for a lower level ({}) than the band below it",
+                    band.level.as_str()
+                ));
+            }
+            floor = floor.max(band.up_to);
+            previous_level = Some(band.level);
+        }
+        problems
+    }
+}
+
 /// What amounts above the last band need.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TopBand {
@@ -89,6 +120,29 @@ impl ApprovalMatrix {
     /// The SLA of a level, in minutes (a day if the matrix does not say).
     pub fn sla_minutes(&self, level: ApproverLevel) -> u32 {
         self.sla_minutes.get(&level).copied().unwrap_or(1440)
+    }
+
+    /// What is wrong with the matrix, each problem named: a ladder for an unknown currency,
+    /// bands that overlap or are out of order, a level that goes down as amounts go up.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let kind_ladders = self.kind_ladders.iter().flat_map(|(kind, ladders)| {
+            ladders
+                .iter()
+                .map(move |(currency, ladder)| (format!("matrix.kind_ladders.{kind:?}.{currency}"), currency, ladder))
+        });
+        let ladders =
+            self.ladders.iter().map(|(currency, ladder)| (format!("matrix.ladders.{currency}"), currency, ladder));
+        for (place, currency, ladder) in ladders.chain(kind_ladders) {
+            if let Err(error) = crate::money::currency_exponent(currency) {
+                problems.push(format!("{place}: {error}"));
+            }
+            problems.extend(ladder.problems().into_iter().map(|problem| format!("{place}: {problem}")));
+        }
+        if self.above_top_band.approvals == 0 {
+            problems.push("matrix.above_top_band.approvals: must be at least 1".to_owned());
+        }
+        problems
     }
 
     pub fn to_params(&self) -> serde_json::Value {

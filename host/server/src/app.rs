@@ -23,6 +23,13 @@ pub const COMPILED_CACHE: &str = "compiled";
 
 /// Builds the service on `clock`: opens the store, loads the policy chain, resolves tokens.
 pub fn build_levee(config: &ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Levee> {
+    let report = crate::config_check::check(&config.file, config.demo);
+    if !report.is_ok() {
+        bail!("the configuration has errors (`levee config check` lists them):\n{}", report.render());
+    }
+    for warning in &report.warnings {
+        tracing::warn!("config: {warning}");
+    }
     std::fs::create_dir_all(&config.data_dir).with_context(|| format!("create {}", config.data_dir.display()))?;
     let mut settings = Settings {
         taxonomy: config.file.taxonomy.clone().unwrap_or_else(Taxonomy::default_taxonomy),

@@ -32,10 +32,16 @@ const DEMO_CURRENCIES: &[&str] = &["USD", "EUR", "GBP", "CAD", "AUD", "JPY"];
 
 /// Fresh random tokens for the demo cast, keyed by role name.
 pub fn demo_tokens() -> BTreeMap<&'static str, TokenConfig> {
+    cast_tokens("lv_demo")
+}
+
+/// Fresh random tokens (`<prefix>_<role>_<128 random bits>`) for the cast, keyed by role name:
+/// one per role, the starting point of a pilot's `[[tokens]]` too.
+pub fn cast_tokens(prefix: &str) -> BTreeMap<&'static str, TokenConfig> {
     let mut rng = rand::rng();
     CAST.iter()
         .map(|&(role_name, actor, role, team, authority)| {
-            let token = format!("lv_demo_{role_name}_{:032x}", rng.random::<u128>());
+            let token = format!("{prefix}_{role_name}_{:032x}", rng.random::<u128>());
             let limits = authority
                 .map(|(_, limit)| DEMO_CURRENCIES.iter().map(|currency| ((*currency).to_owned(), limit)).collect())
                 .unwrap_or_default();
@@ -71,7 +77,7 @@ pub fn publish(tokens: &BTreeMap<&'static str, TokenConfig>, data_dir: &Path) ->
 }
 
 /// Writes a file only its owner can read: it holds admin and director tokens.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

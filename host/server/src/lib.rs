@@ -1,7 +1,8 @@
 //! levee, the binary's library: everything `levee serve` and `levee audit verify` are made of,
 //! so black-box tests can start a real server in-process.
 //!
-//! - `config`: levee.toml, flags and defaults.
+//! - `config`: levee.toml, flags and defaults; `config_check`: every problem of one, named;
+//!   `init`: a commented starter levee.toml.
 //! - `app`: wiring the core to a store and a policy engine; starting and stopping the server.
 //! - `http`: the axum shell around levee-core's route table.
 //! - `policy`: the wasmtime engine that runs rule plugins in sandboxes.
@@ -13,8 +14,10 @@
 pub mod app;
 pub mod audit;
 pub mod config;
+pub mod config_check;
 pub mod demo;
 pub mod http;
+pub mod init;
 pub mod jobs;
 pub mod policy;
 pub mod store;

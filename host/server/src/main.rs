@@ -48,6 +48,33 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Write a commented starter levee.toml that walks the pilot checklist, with fresh tokens.
+    Init {
+        /// Where to write it.
+        #[arg(long, default_value = "levee.toml")]
+        out: PathBuf,
+        /// Replace the file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Configuration commands.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Name every problem of a configuration. Exits 1 if it has errors.
+    Check {
+        /// The levee.toml to check.
+        #[arg(long, env = "LEVEE_CONFIG", default_value = "levee.toml")]
+        config: PathBuf,
+        /// Count the demo cast as configured tokens (as `serve --demo` does).
+        #[arg(long)]
+        demo: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -201,6 +228,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let body = serde_json::to_vec(&serde_json::json!({"days": days, "params": params}))?;
             let url = format!("{}/v1/policies/{digest}/backtest", server.url.trim_end_matches('/'));
             call_server(&server, reqwest::Method::POST, url, "application/json", body)
+        }
+        Command::Init { out, force } => {
+            levee::init::write(&out, force)?;
+            println!(
+                "wrote {}: read it top to bottom, then `levee config check --config {}`",
+                out.display(),
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config { command: ConfigCommand::Check { config, demo } } => {
+            let file = levee::config::FileConfig::load(&config)?;
+            let report = levee::config_check::check(&file, demo);
+            print!("{}", report.render());
+            Ok(if report.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Audit { command: AuditCommand::Verify { data } } => {
             let report = levee::audit::verify(&data)?;

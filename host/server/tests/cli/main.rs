@@ -113,6 +113,57 @@ fn serve_without_tokens_refuses_to_start() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("no bearer tokens are configured"));
 }
 
+/// `levee init` writes a starter configuration that `levee config check` passes; a broken one
+/// has each problem named, and `serve` refuses to start with it.
+#[test]
+fn init_writes_a_configuration_that_checks_and_broken_ones_are_named() {
+    let temp = tempfile::tempdir().unwrap();
+    let (code, text) = levee(&["init", "--out", "levee.toml"], temp.path());
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = levee(&["init", "--out", "levee.toml"], temp.path());
+    assert_eq!(code, Some(2), "init never overwrites without --force: {text}");
+    let (code, text) = levee(&["config", "check", "--config", "levee.toml"], temp.path());
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("0 error(s)"), "{text}");
+
+    let broken = r#"
+        [[tokens]]
+        token = "lv_test_approver_token_0001"
+        actor = "ann"
+        roles = ["approver"]
+        team = "support"
+        level = "lead"
+        limits = { USD = 50000 }
+
+        [matrix]
+        version = "broken"
+        above_top_band = { level = "director", approvals = 2 }
+        never_auto_approve = []
+        customer_comms_for = []
+        repeat_refunds_90d = 2
+        sla_minutes = {}
+        [matrix.ladders.USD]
+        auto_approve_up_to = 5000
+        rationale_above = 5000
+        attachment_above = 100000
+        bands = [{ up_to = 50000, level = "manager" }, { up_to = 40000, level = "lead" }]
+
+        [[teams]]
+        name = "billing-ops"
+        manager = "nobody"
+    "#;
+    std::fs::write(temp.path().join("broken.toml"), broken).unwrap();
+    let (code, text) = levee(&["config", "check", "--config", "broken.toml"], temp.path());
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("matrix.ladders.USD: bands[1] (up to 40000) overlaps"), "{text}");
+    assert!(text.contains("matrix.ladders.USD: bands[1] asks for a lower level (lead)"), "{text}");
+    assert!(text.contains("teams[0] (billing-ops): manager nobody has no token"), "{text}");
+    let (code, text) =
+        levee(&["serve", "--listen", "127.0.0.1:0", "--config", "broken.toml", "--data", "d"], temp.path());
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("the configuration has errors") && text.contains("overlaps"), "{text}");
+}
+
 /// Verifying a directory with no store is an error, not a pass.
 #[test]
 fn audit_verify_without_a_store_is_an_error() {
