@@ -126,3 +126,40 @@ async fn a_fix_that_does_not_bring_the_rate_down_reopens() {
     assert_eq!(items.as_array().unwrap().len(), 1, "the reopened item is the code's one item, not a second");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn scorecards_colour_codes_and_teams_by_remediation_sla_and_evidence() {
+    let clock = start_of_day();
+    let server = server(&clock).await;
+    let card = |cards: &Value, kind: &str, name: &str| {
+        cards[kind].as_array().unwrap().iter().find(|card| card["name"] == name).cloned().unwrap()
+    };
+    let (_, cards) = server.get("auditor", "/v1/scorecards").await;
+    assert_eq!(card(&cards, "codes", CODE)["rag"], "green", "no cases, no item: {cards}");
+
+    // A large case rejected without its attachment: decided, but incomplete.
+    let large = server.submit(case("refund", 300_000, "USD", "large", CODE)).await;
+    let (status, _) = server
+        .post(
+            "finance",
+            &format!("/v1/cases/{}/reject", large["case_id"].as_str().unwrap()),
+            json!({"rationale": "no proof"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, cards) = server.get("auditor", "/v1/scorecards").await;
+    let code = card(&cards, "codes", CODE);
+    assert_eq!((code["decided"].as_u64(), code["complete"].as_u64()), (Some(1), Some(0)), "{code}");
+    assert_eq!(code["rag"], "red");
+    assert!(code["reasons"][0].as_str().unwrap().contains("0% of decided cases had all their evidence"), "{code}");
+
+    // Two more cases cross the trigger: the item opens, and the owner team's card turns red too.
+    file_cases(&server, 2, "more").await;
+    item_when(&server, |item| item["code"] == CODE).await;
+    let (_, cards) = server.get("auditor", "/v1/scorecards").await;
+    let (code, team) = (card(&cards, "codes", CODE), card(&cards, "teams", "finance-ops"));
+    assert_eq!((code["remediation"].as_str(), code["open_items"].as_array().unwrap().len()), (Some("red"), 1));
+    assert_eq!((team["rag"].as_str(), team["remediation"].as_str()), (Some("red"), Some("red")), "{team}");
+    assert_eq!(card(&cards, "teams", "logistics")["rag"], "green");
+    server.stop().await;
+}

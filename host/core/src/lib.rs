@@ -25,6 +25,7 @@
 //! - `taxonomy_admin`: adding, changing, deprecating and merging exception codes.
 //! - `remediation`: the loop from a code crossing its trigger to a verified fix.
 //! - `outbox`: outgoing signals as Standard Webhooks, with the ledger as the outbox.
+//! - `scorecard`: red/amber/green per code and per team.
 //! - `backtest`: replaying recorded facts through a candidate chain.
 //! - `validation`: field-naming input checks.
 //! - `api`: HTTP routes as plain functions over `http` types, and the OpenAPI document.
@@ -50,6 +51,7 @@ pub mod policy_admin;
 pub mod projections;
 pub mod registry;
 pub mod remediation;
+pub mod scorecard;
 pub mod service;
 pub mod store;
 pub mod subject;

@@ -47,9 +47,19 @@ pub const CODE_STATS_DAYS: i64 = 800;
 /// One day of a code's cases.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DayFigures {
+    /// Cases submitted.
     pub cases: u64,
-    /// Minor units per currency.
+    /// Their amounts, in minor units per currency.
     pub amounts: BTreeMap<String, i64>,
+    /// Cases decided (auto-approved, approved, rejected, cancelled) that day.
+    #[serde(default)]
+    pub decided: u64,
+    /// Of those, the ones that carried every piece of evidence their decision required.
+    #[serde(default)]
+    pub complete: u64,
+    /// SLA escalations that day.
+    #[serde(default)]
+    pub escalations: u64,
 }
 
 /// An exception code's cases by day (UTC), for remediation triggers and their verification.
@@ -220,9 +230,7 @@ fn apply_case_indexes(store: &dyn Store, entry: &LedgerEntry, case: &Case) -> Re
     if let (EventType::CaseSubmitted, Some(recorded)) = (entry.event, &case.idempotency_key) {
         apply_idempotency(store, case, recorded)?;
     }
-    if entry.event == EventType::CaseSubmitted {
-        apply_code_stats(store, entry.seq, case)?;
-    }
+    apply_code_stats(store, entry, case)?;
     let shadow =
         entry.payload.get("shadow").and_then(|value| serde_json::from_value::<ShadowOutcome>(value.clone()).ok());
     if let Some(outcome) = shadow.filter(|outcome| outcome.differs) {
@@ -332,18 +340,36 @@ fn apply_shadow_difference(store: &dyn Store, entry: &LedgerEntry, outcome: Shad
     })
 }
 
-/// Counts a new case on its code's day.
-fn apply_code_stats(store: &dyn Store, seq: u64, case: &Case) -> Result<(), StoreError> {
+/// Counts, on the code's day of the entry, a new case, a decision (and whether it had its
+/// evidence) or an SLA escalation.
+fn apply_code_stats(store: &dyn Store, entry: &LedgerEntry, case: &Case) -> Result<(), StoreError> {
+    let submitted = entry.event == EventType::CaseSubmitted;
+    let decided = case.decided_at == Some(entry.at)
+        && matches!(
+            entry.event,
+            EventType::CaseSubmitted | EventType::CaseApproved | EventType::CaseRejected | EventType::CaseCancelled
+        );
+    let escalated = entry.event == EventType::CaseEscalated;
+    if !(submitted || decided || escalated) {
+        return Ok(());
+    }
     update(store, &code_stats_key(&case.exception_code), |mut stats: CodeStats| {
-        if stats.applied_seq >= seq {
+        if stats.applied_seq >= entry.seq {
             return None;
         }
-        let day = stats.days.entry(case.submitted_at.date_naive()).or_default();
-        day.cases += 1;
-        *day.amounts.entry(case.amount.currency.clone()).or_default() += case.amount.minor_units;
-        let oldest = (case.submitted_at - Duration::days(CODE_STATS_DAYS)).date_naive();
+        let day = stats.days.entry(entry.at.date_naive()).or_default();
+        if submitted {
+            day.cases += 1;
+            *day.amounts.entry(case.amount.currency.clone()).or_default() += case.amount.minor_units;
+        }
+        if decided {
+            day.decided += 1;
+            day.complete += u64::from(case.missing_evidence().is_empty());
+        }
+        day.escalations += u64::from(escalated);
+        let oldest = (entry.at - Duration::days(CODE_STATS_DAYS)).date_naive();
         stats.days.retain(|day, _| *day >= oldest);
-        stats.applied_seq = seq;
+        stats.applied_seq = entry.seq;
         Some(stats)
     })
 }

@@ -64,6 +64,14 @@ pub struct WindowFigures {
     pub cases: u64,
     /// Their amounts, in minor units per currency.
     pub amounts: BTreeMap<String, i64>,
+    /// Cases decided in the window, and of those the ones with every required piece of evidence.
+    #[serde(default)]
+    pub decided: u64,
+    #[serde(default)]
+    pub complete: u64,
+    /// SLA escalations in the window.
+    #[serde(default)]
+    pub escalations: u64,
 }
 
 /// What the owner says they changed.
@@ -196,9 +204,13 @@ impl CodeStats {
     pub fn window(&self, to: DateTime<Utc>, days: u32) -> WindowFigures {
         let from = to - Duration::days(i64::from(days));
         let (first, last) = (from.date_naive(), to.date_naive());
-        let mut figures = WindowFigures { from, to, cases: 0, amounts: BTreeMap::new() };
+        let mut figures =
+            WindowFigures { from, to, cases: 0, amounts: BTreeMap::new(), decided: 0, complete: 0, escalations: 0 };
         for (_, day) in self.days.range(next_day(first)..=last) {
             figures.cases += day.cases;
+            figures.decided += day.decided;
+            figures.complete += day.complete;
+            figures.escalations += day.escalations;
             for (currency, amount) in &day.amounts {
                 *figures.amounts.entry(currency.clone()).or_default() += amount;
             }
@@ -485,12 +497,7 @@ impl RemediationItem {
                 sla_hours: 1,
                 verify_drop_percent: 1,
             },
-            baseline: WindowFigures {
-                from: DateTime::UNIX_EPOCH,
-                to: DateTime::UNIX_EPOCH,
-                cases: 0,
-                amounts: BTreeMap::new(),
-            },
+            baseline: CodeStats::default().window(DateTime::UNIX_EPOCH, 0),
             opened_at: DateTime::UNIX_EPOCH,
             due_at: DateTime::UNIX_EPOCH,
             reopened: 0,
@@ -516,8 +523,8 @@ mod tests {
         let days = days
             .iter()
             .map(|(day, cases)| {
-                let figures =
-                    DayFigures { cases: *cases, amounts: BTreeMap::from([("USD".to_owned(), *cases as i64 * 100)]) };
+                let amounts = BTreeMap::from([("USD".to_owned(), *cases as i64 * 100)]);
+                let figures = DayFigures { cases: *cases, amounts, ..DayFigures::default() };
                 (day.parse().unwrap(), figures)
             })
             .collect();

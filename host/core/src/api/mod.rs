@@ -47,7 +47,7 @@ struct Route {
 }
 
 static ROUTES: LazyLock<matchit::Router<Route>> = LazyLock::new(|| {
-    let table: [(&str, Route); 34] = [
+    let table: [(&str, Route); 35] = [
         ("/healthz", Route { methods: &[(Method::GET, meta::health)], allowed: &["GET"] }),
         ("/v1/openapi.json", Route { methods: &[(Method::GET, meta::openapi_document)], allowed: &["GET"] }),
         ("/v1/me", Route { methods: &[(Method::GET, meta::me)], allowed: &["GET"] }),
@@ -73,6 +73,7 @@ static ROUTES: LazyLock<matchit::Router<Route>> = LazyLock::new(|| {
         ("/v1/cases/{id}/comms/review", Route { methods: &[(Method::POST, comms::review)], allowed: &["POST"] }),
         ("/v1/queue", Route { methods: &[(Method::GET, queue::list)], allowed: &["GET"] }),
         ("/v1/remediation", Route { methods: &[(Method::GET, remediation::list)], allowed: &["GET"] }),
+        ("/v1/scorecards", Route { methods: &[(Method::GET, remediation::scorecards)], allowed: &["GET"] }),
         ("/v1/remediation/{id}", Route { methods: &[(Method::GET, remediation::get)], allowed: &["GET"] }),
         ("/v1/remediation/{id}/start", Route { methods: &[(Method::POST, remediation::start)], allowed: &["POST"] }),
         ("/v1/remediation/{id}/fix", Route { methods: &[(Method::POST, remediation::fix)], allowed: &["POST"] }),

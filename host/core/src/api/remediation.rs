@@ -1,4 +1,5 @@
-//! Remediation endpoints: the board of items (any role), and the owner team's steps.
+//! Remediation endpoints: the board of items (any role), the owner team's steps, and the
+//! scorecards per code and per team.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -31,6 +32,15 @@ pub fn list(call: &Call<'_>) -> Result<Response, ApiError> {
     let now = call.levee.clock.now();
     let items = call.levee.remediation_items()?;
     ok(&items.into_iter().map(|item| RemediationView::new(item, now)).collect::<Vec<_>>())
+}
+
+/// Red/amber/green per exception code and per owner team over the last 30 days, from
+/// remediation status, SLA health (escalations per case) and evidence completeness.
+#[utoipa::path(get, path = "/v1/scorecards", tag = "remediation",
+    responses((status = 200, body = crate::scorecard::Scorecards)), security(("bearer" = [])))]
+pub fn scorecards(call: &Call<'_>) -> Result<Response, ApiError> {
+    call.principal()?;
+    ok(&call.levee.scorecards()?)
 }
 
 /// One item with its whole history.

@@ -1,0 +1,170 @@
+//! Scorecards: red, amber or green per exception code and per owner team, over the last
+//! `SCORECARD_DAYS`, from three things a process owner answers for:
+//!
+//! - remediation: the code's current item (red while open or overdue, amber while worked on,
+//!   green when verified or when there is none);
+//! - SLA health: the share of the window's cases that went past their SLA (escalations per
+//!   case): red above 20%, amber above 5%;
+//! - evidence completeness: the share of the window's decided cases that carried every piece of
+//!   evidence their decision required: red below 80%, amber below 95%.
+//!
+//! The card takes the worst of the three. A team's card adds up its codes' figures and takes
+//! the worst remediation colour among them. Everything comes from maintained records (the
+//! per-code day buckets and the remediation index), never from scanning cases.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::remediation::{Rag, RemediationItem, WindowFigures};
+use crate::service::{Levee, ServiceError};
+
+/// The window a scorecard covers.
+pub const SCORECARD_DAYS: u32 = 30;
+const SLA_RED_ABOVE: f64 = 0.20;
+const SLA_AMBER_ABOVE: f64 = 0.05;
+const EVIDENCE_RED_BELOW: f64 = 0.80;
+const EVIDENCE_AMBER_BELOW: f64 = 0.95;
+
+/// One scorecard.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Scorecard {
+    /// The code, or the team.
+    pub name: String,
+    pub rag: Rag,
+    /// Why it has that colour, one line per reason (empty when green).
+    pub reasons: Vec<String>,
+    pub cases: u64,
+    pub escalations: u64,
+    /// Escalations per case, if there were cases.
+    pub escalation_rate: Option<f64>,
+    pub decided: u64,
+    pub complete: u64,
+    /// Decided cases with all their evidence, per decided case, if any were decided.
+    pub evidence_completeness: Option<f64>,
+    pub remediation: Rag,
+    /// The open remediation items, by id.
+    pub open_items: Vec<String>,
+}
+
+/// Every code's and every team's scorecard.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Scorecards {
+    pub window_days: u32,
+    pub as_of: DateTime<Utc>,
+    pub codes: Vec<Scorecard>,
+    pub teams: Vec<Scorecard>,
+}
+
+impl Levee {
+    pub fn scorecards(&self) -> Result<Scorecards, ServiceError> {
+        self.journal().settle()?;
+        let now = self.clock.now();
+        let taxonomy = self.current_taxonomy()?.taxonomy;
+        let items = self.remediation_items()?;
+        let mut codes = Vec::new();
+        let mut teams: BTreeMap<String, Vec<(WindowFigures, Vec<&RemediationItem>)>> = BTreeMap::new();
+        for code in &taxonomy.codes {
+            let figures = self.code_window(&code.code, now)?;
+            let current: Vec<&RemediationItem> = items.iter().filter(|item| item.code == code.code).take(1).collect();
+            codes.push(card(&code.code, &figures, &current, now));
+            teams.entry(code.owner.clone()).or_default().push((figures, current));
+        }
+        let teams = teams
+            .into_iter()
+            .map(|(team, codes)| {
+                let mut figures = empty(now);
+                codes.iter().for_each(|(code, _)| add(&mut figures, code));
+                let items: Vec<&RemediationItem> = codes.iter().flat_map(|(_, items)| items.iter().copied()).collect();
+                card(&team, &figures, &items, now)
+            })
+            .collect();
+        Ok(Scorecards { window_days: SCORECARD_DAYS, as_of: now, codes, teams })
+    }
+
+    fn code_window(&self, code: &str, now: DateTime<Utc>) -> Result<WindowFigures, ServiceError> {
+        let stats = crate::projections::read::<crate::projections::CodeStats>(
+            &*self.store,
+            &crate::projections::code_stats_key(code),
+        )?
+        .map(|(stats, _)| stats)
+        .unwrap_or_default();
+        Ok(stats.window(now, SCORECARD_DAYS))
+    }
+}
+
+fn empty(now: DateTime<Utc>) -> WindowFigures {
+    crate::projections::CodeStats::default().window(now, SCORECARD_DAYS)
+}
+
+/// Adds `figures` (of the same window) to `total`.
+fn add(total: &mut WindowFigures, figures: &WindowFigures) {
+    total.cases += figures.cases;
+    total.decided += figures.decided;
+    total.complete += figures.complete;
+    total.escalations += figures.escalations;
+    for (currency, amount) in &figures.amounts {
+        *total.amounts.entry(currency.clone()).or_default() += amount;
+    }
+}
+
+/// The card of `figures` and the remediation `items` (newest first) behind them.
+fn card(name: &str, figures: &WindowFigures, items: &[&RemediationItem], now: DateTime<Utc>) -> Scorecard {
+    let escalation_rate = (figures.cases > 0).then(|| figures.escalations as f64 / figures.cases as f64);
+    let evidence_completeness = (figures.decided > 0).then(|| figures.complete as f64 / figures.decided as f64);
+    let remediation = items.iter().map(|item| item.rag(now)).max().unwrap_or(Rag::Green);
+    let mut reasons = Vec::new();
+    let mut rag = remediation;
+    if remediation != Rag::Green {
+        reasons.push(format!("remediation is {}", name_of(remediation)));
+    }
+    if let Some(rate) = escalation_rate {
+        let colour = if rate > SLA_RED_ABOVE {
+            Rag::Red
+        } else if rate > SLA_AMBER_ABOVE {
+            Rag::Amber
+        } else {
+            Rag::Green
+        };
+        if colour != Rag::Green {
+            reasons.push(format!("{:.0}% of cases went past their SLA", rate * 100.0));
+        }
+        rag = rag.max(colour);
+    }
+    if let Some(share) = evidence_completeness {
+        let colour = if share < EVIDENCE_RED_BELOW {
+            Rag::Red
+        } else if share < EVIDENCE_AMBER_BELOW {
+            Rag::Amber
+        } else {
+            Rag::Green
+        };
+        if colour != Rag::Green {
+            reasons.push(format!("{:.0}% of decided cases had all their evidence", share * 100.0));
+        }
+        rag = rag.max(colour);
+    }
+    Scorecard {
+        name: name.to_owned(),
+        rag,
+        reasons,
+        cases: figures.cases,
+        escalations: figures.escalations,
+        escalation_rate,
+        decided: figures.decided,
+        complete: figures.complete,
+        evidence_completeness,
+        remediation,
+        open_items: items.iter().filter(|item| item.rag(now) != Rag::Green).map(|item| item.id.clone()).collect(),
+    }
+}
+
+fn name_of(rag: Rag) -> &'static str {
+    match rag {
+        Rag::Green => "green",
+        Rag::Amber => "amber",
+        Rag::Red => "red",
+    }
+}
