@@ -7,23 +7,20 @@ use std::time::Duration;
 
 use chrono::Utc;
 use levee_core::clock::ManualClock;
-use levee_tests::{Options, StatusCode, TestServer, refund};
+use levee_tests::{Options, StatusCode, TestServer, eventually, refund};
 use serde_json::{Value, json};
 
 async fn case_of(server: &TestServer, case_id: &str) -> Value {
     server.get("auditor", &format!("/v1/cases/{case_id}")).await.1
 }
 
-/// Waits (up to 10 s of real time) for the background job to have escalated the case `times`.
+/// The case once the background job has escalated it `times`.
 async fn escalated(server: &TestServer, case_id: &str, times: usize) -> Value {
-    for _ in 0..200 {
+    eventually(&format!("case {case_id} escalated {times} time(s)"), || async {
         let case = case_of(server, case_id).await;
-        if case["case"]["escalations"].as_array().map_or(0, Vec::len) >= times {
-            return case;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("case {case_id} was not escalated {times} time(s)");
+        (case["case"]["escalations"].as_array().map_or(0, Vec::len) >= times).then_some(case)
+    })
+    .await
 }
 
 #[tokio::test]

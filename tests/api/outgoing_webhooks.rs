@@ -14,7 +14,7 @@ use chrono::{Duration, Utc};
 use hmac::{Hmac, Mac};
 use levee_core::clock::ManualClock;
 use levee_core::outbox::OutgoingEndpoint;
-use levee_tests::{Options, TestServer, refund};
+use levee_tests::{Options, TestServer, eventually, refund};
 use serde_json::Value;
 use sha2::Sha256;
 
@@ -57,13 +57,8 @@ fn endpoint(addr: SocketAddr) -> OutgoingEndpoint {
 }
 
 async fn requests_reach(received: &Received, count: usize) {
-    for _ in 0..200 {
-        if received.lock().unwrap().len() >= count {
-            return;
-        }
-        tokio::time::sleep(Wait::from_millis(25)).await;
-    }
-    panic!("the receiver did not get {count} requests");
+    let reached = || async { (received.lock().unwrap().len() >= count).then_some(()) };
+    eventually(&format!("{count} requests at the receiver"), reached).await;
 }
 
 /// Checks a request as a receiver must: the signature over id.timestamp.body, computed here.
@@ -129,17 +124,12 @@ async fn nothing_is_lost_while_the_receiver_is_down_across_a_restart() {
     };
     let server = TestServer::start_with(options.clone()).await;
     let pending = server.submit(refund(40_000, "while-down")).await;
-    let mut failed = false;
-    for _ in 0..200 {
+    let first_failure = eventually("a first failed attempt", || async {
         let (_, endpoints) = server.get("auditor", "/v1/webhooks/outgoing").await;
-        if endpoints[0]["attempts"].as_u64() >= Some(1) {
-            assert!(endpoints[0]["log"][0]["result"].as_str().unwrap().starts_with("no answer"), "{endpoints}");
-            failed = true;
-            break;
-        }
-        tokio::time::sleep(Wait::from_millis(25)).await;
-    }
-    assert!(failed, "the first attempt failed while the receiver was down");
+        (endpoints[0]["attempts"].as_u64() >= Some(1)).then(|| endpoints[0]["log"][0]["result"].clone())
+    })
+    .await;
+    assert!(first_failure.as_str().unwrap().starts_with("no answer"), "{first_failure}");
     let data_dir = server.data_dir.clone();
     let temp = server.stop().await;
 

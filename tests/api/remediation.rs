@@ -9,7 +9,7 @@ use std::time::Duration as Wait;
 use chrono::{DateTime, Duration, Utc};
 use levee::config::TeamConfig;
 use levee_core::clock::ManualClock;
-use levee_tests::{Options, StatusCode, TestServer, case};
+use levee_tests::{Options, StatusCode, TestServer, case, eventually};
 use serde_json::{Value, json};
 
 const CODE: &str = "SUBSCRIPTION_DOUBLE_BILLED";
@@ -36,16 +36,13 @@ async fn file_cases(server: &TestServer, count: usize, customer: &str) {
     }
 }
 
-/// Polls (up to 10 s of real time) until the item of `CODE` satisfies `done`.
+/// The first remediation item that satisfies `done`, once there is one.
 async fn item_when(server: &TestServer, done: impl Fn(&Value) -> bool) -> Value {
-    for _ in 0..200 {
+    eventually("a remediation item in the expected state", || async {
         let (_, items) = server.get("auditor", "/v1/remediation").await;
-        if let Some(item) = items.as_array().and_then(|items| items.iter().find(|item| done(item))) {
-            return item.clone();
-        }
-        tokio::time::sleep(Wait::from_millis(50)).await;
-    }
-    panic!("no remediation item reached the expected state: {}", server.get("auditor", "/v1/remediation").await.1);
+        items.as_array().and_then(|items| items.iter().find(|item| done(item)).cloned())
+    })
+    .await
 }
 
 fn start_of_day() -> Arc<ManualClock> {

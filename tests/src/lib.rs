@@ -238,3 +238,19 @@ pub fn javascript_plugin() -> Vec<u8> {
     });
     std::fs::read(path).unwrap_or_else(|error| panic!("read {}: {error}", path.display()))
 }
+
+/// Polls `probe` every 25 ms, for up to 10 s of real time, until it gives a value: for what
+/// levee's background jobs do on their own timer. Panics naming `what` if it never comes.
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..400 {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting for {what}");
+}

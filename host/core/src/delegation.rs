@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use crate::identity::{Principal, Role};
 use crate::ledger::EventType;
 use crate::service::{Levee, ServiceError};
-use crate::subject::{Change, SubjectState};
+use crate::subject::Change;
 use crate::validation::{FieldError, required_text};
 
 /// The delegations' id as a ledger subject.
@@ -53,21 +53,6 @@ pub struct DelegationBook {
     pub version: u64,
     pub ledger_seqs: Vec<u64>,
     pub delegations: Vec<Delegation>,
-}
-
-impl SubjectState for DelegationBook {
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn ledger_seqs(&self) -> &[u64] {
-        &self.ledger_seqs
-    }
-    fn into_subject(self) -> crate::subject::Subject {
-        crate::subject::Subject::Delegations(Box::new(self))
-    }
-    fn from_subject(subject: crate::subject::Subject) -> Option<Self> {
-        if let crate::subject::Subject::Delegations(book) = subject { Some(*book) } else { None }
-    }
 }
 
 /// `POST /v1/delegations`: hand your authority to `delegate` from `starts_at` to `ends_at`.

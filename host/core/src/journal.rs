@@ -268,35 +268,27 @@ struct Remembered {
 /// How a subject's next entry must follow from its last.
 enum SuccessionRules {
     Case(Lineage),
-    /// The registry: one version on, and uploads are only ever added.
-    Registry {
-        uploads: usize,
-        chains: usize,
-    },
-    /// The taxonomy: one version on, one revision more.
-    Taxonomy {
-        revisions: usize,
-    },
-    /// Delegations: one version on; granted ones are never removed, only revoked.
-    Delegations {
-        granted: usize,
-    },
-    /// A remediation item: one version on; its history only grows.
-    Remediation {
-        steps: usize,
-    },
+    /// Any other subject: one version on, and what it keeps (uploads and chains, revisions,
+    /// grants, history steps) never shrinks.
+    Kept(Vec<usize>),
+}
+
+/// The lengths of what a subject other than a case keeps for good.
+fn kept(subject: &Subject) -> Vec<usize> {
+    match subject {
+        Subject::Case(_) => Vec::new(),
+        Subject::PolicyRegistry(registry) => vec![registry.uploads.len(), registry.chains.len()],
+        Subject::Taxonomy(record) => vec![record.revisions.len()],
+        Subject::Delegations(book) => vec![book.delegations.len()],
+        Subject::Remediation(item) => vec![item.history.len()],
+    }
 }
 
 impl Remembered {
     fn of(slot: &LedgerSlot) -> Remembered {
         let rules = match &slot.subject {
             Subject::Case(case) => SuccessionRules::Case(Lineage::of(case, &slot.entry.state_hash)),
-            Subject::PolicyRegistry(registry) => {
-                SuccessionRules::Registry { uploads: registry.uploads.len(), chains: registry.chains.len() }
-            }
-            Subject::Taxonomy(record) => SuccessionRules::Taxonomy { revisions: record.revisions.len() },
-            Subject::Delegations(book) => SuccessionRules::Delegations { granted: book.delegations.len() },
-            Subject::Remediation(item) => SuccessionRules::Remediation { steps: item.history.len() },
+            other => SuccessionRules::Kept(kept(other)),
         };
         Remembered {
             last_seq: slot.entry.seq,
@@ -320,63 +312,28 @@ fn check_slot(checker: &mut ChainChecker, slot: &LedgerSlot, previous: Option<&R
 /// Whether the slot's subject state legally follows the subject's previous entry.
 fn follows(slot: &LedgerSlot, previous: Option<&Remembered>) -> Result<(), String> {
     let (entry, seqs) = (&slot.entry, slot.subject.ledger_seqs());
-    let previous_version = previous.map_or(0, |remembered| remembered.version);
-    match (&slot.subject, previous.map(|remembered| &remembered.rules)) {
+    let rules = previous.map(|remembered| &remembered.rules);
+    match (&slot.subject, rules) {
         (Subject::Case(case), None) => Lineage::check_first(case, entry.event, entry.seq),
         (Subject::Case(case), Some(SuccessionRules::Case(lineage))) => lineage.check_successor(case, entry.seq),
-        (Subject::PolicyRegistry(registry), previous) => {
-            let (uploads, chains) = match previous {
-                Some(SuccessionRules::Registry { uploads, chains }) => (*uploads, *chains),
-                _ => (0, 0),
+        (Subject::Case(case), Some(SuccessionRules::Kept(_))) => {
+            Err(format!("case {} reuses another subject's id", case.id))
+        }
+        (other, Some(SuccessionRules::Case(_))) => Err(format!("{} reuses a case's subject id", other.id())),
+        (other, kept_before) => {
+            let previous_version = previous.map_or(0, |remembered| remembered.version);
+            let keeps = match kept_before {
+                Some(SuccessionRules::Kept(before)) => {
+                    before.iter().zip(kept(other)).all(|(before, now)| now >= *before)
+                }
+                _ => true,
             };
-            let legal = registry.version == previous_version + 1
-                && seqs.last() == Some(&entry.seq)
-                && registry.uploads.len() >= uploads
-                && registry.chains.len() >= chains;
-            if legal {
+            if other.version() == previous_version + 1 && seqs.last() == Some(&entry.seq) && keeps {
                 Ok(())
             } else {
-                Err("the policy registry did not move one version on, keeping its history".to_owned())
+                Err(format!("{} did not move one version on, keeping its history", other.id()))
             }
         }
-        (Subject::Taxonomy(record), previous) => {
-            let revisions = match previous {
-                Some(SuccessionRules::Taxonomy { revisions }) => *revisions,
-                _ => 0,
-            };
-            let legal = record.version == previous_version + 1
-                && seqs.last() == Some(&entry.seq)
-                && record.revisions.len() == revisions + 1;
-            if legal {
-                Ok(())
-            } else {
-                Err("the taxonomy did not move one revision on, keeping its history".to_owned())
-            }
-        }
-        (Subject::Delegations(book), previous) => {
-            let granted = match previous {
-                Some(SuccessionRules::Delegations { granted }) => *granted,
-                _ => 0,
-            };
-            let legal = book.version == previous_version + 1
-                && seqs.last() == Some(&entry.seq)
-                && book.delegations.len() >= granted;
-            if legal {
-                Ok(())
-            } else {
-                Err("the delegations did not move one version on, keeping each grant".to_owned())
-            }
-        }
-        (Subject::Remediation(item), previous) => {
-            let steps = match previous {
-                Some(SuccessionRules::Remediation { steps }) => *steps,
-                _ => 0,
-            };
-            let legal =
-                item.version == previous_version + 1 && seqs.last() == Some(&entry.seq) && item.history.len() >= steps;
-            if legal { Ok(()) } else { Err(format!("remediation item {} did not move one version on", item.id)) }
-        }
-        (Subject::Case(case), Some(_)) => Err(format!("case {} reuses another subject's id", case.id)),
     }
 }
 

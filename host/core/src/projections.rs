@@ -44,29 +44,41 @@ pub const REMEDIATION_INDEX_KEY: &str = "remediation/index";
 /// How many days of a code's cases are kept: more than the longest trigger window twice over.
 pub const CODE_STATS_DAYS: i64 = 800;
 
-/// One day of a code's cases.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DayFigures {
+/// A code's cases over a day or a window.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CaseCounts {
     /// Cases submitted.
     pub cases: u64,
     /// Their amounts, in minor units per currency.
     pub amounts: BTreeMap<String, i64>,
-    /// Cases decided (auto-approved, approved, rejected, cancelled) that day.
+    /// Cases decided (auto-approved, approved, rejected, cancelled).
     #[serde(default)]
     pub decided: u64,
     /// Of those, the ones that carried every piece of evidence their decision required.
     #[serde(default)]
     pub complete: u64,
-    /// SLA escalations that day.
+    /// SLA escalations.
     #[serde(default)]
     pub escalations: u64,
+}
+
+impl CaseCounts {
+    pub fn add(&mut self, other: &CaseCounts) {
+        self.cases += other.cases;
+        self.decided += other.decided;
+        self.complete += other.complete;
+        self.escalations += other.escalations;
+        for (currency, amount) in &other.amounts {
+            *self.amounts.entry(currency.clone()).or_default() += amount;
+        }
+    }
 }
 
 /// An exception code's cases by day (UTC), for remediation triggers and their verification.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodeStats {
     pub applied_seq: u64,
-    pub days: BTreeMap<chrono::NaiveDate, DayFigures>,
+    pub days: BTreeMap<chrono::NaiveDate, CaseCounts>,
 }
 
 /// Every remediation item, by id, with what lists and triggers need.
@@ -261,13 +273,7 @@ where
 /// Writes the subject's record, unless it already holds this version or a later one.
 fn apply_subject_record(store: &dyn Store, subject: &Subject) -> Result<(), StoreError> {
     let key = subject.record_key();
-    let encoded = match subject {
-        Subject::Case(case) => encode(case)?,
-        Subject::PolicyRegistry(registry) => encode(registry)?,
-        Subject::Taxonomy(record) => encode(record)?,
-        Subject::Delegations(book) => encode(book)?,
-        Subject::Remediation(item) => encode(item)?,
-    };
+    let encoded = subject.encode_state()?;
     /// Every subject's state has a version.
     #[derive(Deserialize)]
     struct Versioned {

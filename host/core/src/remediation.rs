@@ -20,17 +20,15 @@
 //! reopening and escalation are levee's own (the governance run); starting and submitting a fix
 //! are the owner's.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::identity::{Principal, Role};
 use crate::ledger::EventType;
-use crate::projections::{self, CodeStats, RemediationIndex};
+use crate::projections::{self, CaseCounts, CodeStats, RemediationIndex};
 use crate::service::{Levee, ServiceError};
-use crate::subject::{Change, Subject, SubjectState};
+use crate::subject::Change;
 use crate::taxonomy::{ExceptionCode, RemediationTrigger};
 use crate::validation::required_text;
 
@@ -61,17 +59,8 @@ pub struct WindowFigures {
     /// The window is `(from, to]`.
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
-    pub cases: u64,
-    /// Their amounts, in minor units per currency.
-    pub amounts: BTreeMap<String, i64>,
-    /// Cases decided in the window, and of those the ones with every required piece of evidence.
-    #[serde(default)]
-    pub decided: u64,
-    #[serde(default)]
-    pub complete: u64,
-    /// SLA escalations in the window.
-    #[serde(default)]
-    pub escalations: u64,
+    #[serde(flatten)]
+    pub counts: CaseCounts,
 }
 
 /// What the owner says they changed.
@@ -162,21 +151,6 @@ impl RemediationItem {
     }
 }
 
-impl SubjectState for RemediationItem {
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn ledger_seqs(&self) -> &[u64] {
-        &self.ledger_seqs
-    }
-    fn into_subject(self) -> Subject {
-        Subject::Remediation(Box::new(self))
-    }
-    fn from_subject(subject: Subject) -> Option<Self> {
-        if let Subject::Remediation(item) = subject { Some(*item) } else { None }
-    }
-}
-
 /// Whether `subject` names a remediation item.
 pub fn is_item_id(subject: &str) -> bool {
     subject.starts_with("RM-")
@@ -204,16 +178,9 @@ impl CodeStats {
     pub fn window(&self, to: DateTime<Utc>, days: u32) -> WindowFigures {
         let from = to - Duration::days(i64::from(days));
         let (first, last) = (from.date_naive(), to.date_naive());
-        let mut figures =
-            WindowFigures { from, to, cases: 0, amounts: BTreeMap::new(), decided: 0, complete: 0, escalations: 0 };
+        let mut figures = WindowFigures { from, to, counts: CaseCounts::default() };
         for (_, day) in self.days.range(next_day(first)..=last) {
-            figures.cases += day.cases;
-            figures.decided += day.decided;
-            figures.complete += day.complete;
-            figures.escalations += day.escalations;
-            for (currency, amount) in &day.amounts {
-                *figures.amounts.entry(currency.clone()).or_default() += amount;
-            }
+            figures.counts.add(day);
         }
         figures
     }
@@ -225,9 +192,9 @@ fn next_day(day: NaiveDate) -> NaiveDate {
 
 /// Whether `figures` reach `trigger`.
 fn crosses(trigger: &RemediationTrigger, figures: &WindowFigures) -> bool {
-    let by_count = trigger.count.is_some_and(|count| figures.cases >= u64::from(count));
+    let by_count = trigger.count.is_some_and(|count| figures.counts.cases >= u64::from(count));
     let by_amount = match (trigger.amount_minor_units, &trigger.currency) {
-        (Some(limit), Some(currency)) => figures.amounts.get(currency).is_some_and(|amount| *amount >= limit),
+        (Some(limit), Some(currency)) => figures.counts.amounts.get(currency).is_some_and(|amount| *amount >= limit),
         _ => false,
     };
     by_count || by_amount
@@ -390,7 +357,7 @@ impl Levee {
             };
             let note = format!(
                 "{} cases of {} in {} days crossed the trigger",
-                baseline.cases, code.code, trigger.window_days
+                baseline.counts.cases, code.code, trigger.window_days
             );
             item.step(at, &system.actor, RemediationStatus::Open, note);
             let payload = serde_json::json!({"baseline": baseline, "trigger": trigger, "due_at": item.due_at});
@@ -441,7 +408,7 @@ impl Levee {
                         next.escalation = None;
                         let note = format!(
                             "{} cases after the fix, more than the {} allowed: reopened",
-                            verification.after_fix.cases, verification.allowed_cases
+                            verification.after_fix.counts.cases, verification.allowed_cases
                         );
                         next.step(at, &system.actor, RemediationStatus::Open, note);
                         (
@@ -467,11 +434,11 @@ impl Levee {
 
     fn verification(&self, item: &RemediationItem, after_fix: WindowFigures) -> Verification {
         let keep = 100 - u64::from(item.trigger.verify_drop_percent.min(100));
-        let allowed_cases = item.baseline.cases * keep / 100;
+        let allowed_cases = item.baseline.counts.cases * keep / 100;
         Verification {
-            verified: after_fix.cases <= allowed_cases,
+            verified: after_fix.counts.cases <= allowed_cases,
             after_fix,
-            baseline_cases: item.baseline.cases,
+            baseline_cases: item.baseline.counts.cases,
             required_drop_percent: item.trigger.verify_drop_percent,
             allowed_cases,
         }
@@ -516,15 +483,16 @@ fn wrong_state(item: &RemediationItem, action: &str) -> ServiceError {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
-    use crate::projections::DayFigures;
 
     fn stats(days: &[(&str, u64)]) -> CodeStats {
         let days = days
             .iter()
             .map(|(day, cases)| {
                 let amounts = BTreeMap::from([("USD".to_owned(), *cases as i64 * 100)]);
-                let figures = DayFigures { cases: *cases, amounts, ..DayFigures::default() };
+                let figures = CaseCounts { cases: *cases, amounts, ..CaseCounts::default() };
                 (day.parse().unwrap(), figures)
             })
             .collect();
@@ -536,7 +504,7 @@ mod tests {
         let stats = stats(&[("2026-11-01", 5), ("2026-11-02", 1), ("2026-11-08", 2), ("2026-11-09", 7)]);
         let to: DateTime<Utc> = "2026-11-08T12:00:00Z".parse().unwrap();
         let figures = stats.window(to, 7);
-        assert_eq!((figures.cases, figures.amounts["USD"]), (3, 300), "2 Nov to 8 Nov");
+        assert_eq!((figures.counts.cases, figures.counts.amounts["USD"]), (3, 300), "2 Nov to 8 Nov");
     }
 
     #[test]

@@ -76,7 +76,7 @@ impl Levee {
             .into_iter()
             .map(|(team, codes)| {
                 let mut figures = empty(now);
-                codes.iter().for_each(|(code, _)| add(&mut figures, code));
+                codes.iter().for_each(|(code, _)| figures.counts.add(&code.counts));
                 let items: Vec<&RemediationItem> = codes.iter().flat_map(|(_, items)| items.iter().copied()).collect();
                 card(&team, &figures, &items, now)
             })
@@ -99,21 +99,12 @@ fn empty(now: DateTime<Utc>) -> WindowFigures {
     crate::projections::CodeStats::default().window(now, SCORECARD_DAYS)
 }
 
-/// Adds `figures` (of the same window) to `total`.
-fn add(total: &mut WindowFigures, figures: &WindowFigures) {
-    total.cases += figures.cases;
-    total.decided += figures.decided;
-    total.complete += figures.complete;
-    total.escalations += figures.escalations;
-    for (currency, amount) in &figures.amounts {
-        *total.amounts.entry(currency.clone()).or_default() += amount;
-    }
-}
-
 /// The card of `figures` and the remediation `items` (newest first) behind them.
 fn card(name: &str, figures: &WindowFigures, items: &[&RemediationItem], now: DateTime<Utc>) -> Scorecard {
-    let escalation_rate = (figures.cases > 0).then(|| figures.escalations as f64 / figures.cases as f64);
-    let evidence_completeness = (figures.decided > 0).then(|| figures.complete as f64 / figures.decided as f64);
+    let escalation_rate =
+        (figures.counts.cases > 0).then(|| figures.counts.escalations as f64 / figures.counts.cases as f64);
+    let evidence_completeness =
+        (figures.counts.decided > 0).then(|| figures.counts.complete as f64 / figures.counts.decided as f64);
     let remediation = items.iter().map(|item| item.rag(now)).max().unwrap_or(Rag::Green);
     let mut reasons = Vec::new();
     let mut rag = remediation;
@@ -150,11 +141,11 @@ fn card(name: &str, figures: &WindowFigures, items: &[&RemediationItem], now: Da
         name: name.to_owned(),
         rag,
         reasons,
-        cases: figures.cases,
-        escalations: figures.escalations,
+        cases: figures.counts.cases,
+        escalations: figures.counts.escalations,
         escalation_rate,
-        decided: figures.decided,
-        complete: figures.complete,
+        decided: figures.counts.decided,
+        complete: figures.counts.complete,
         evidence_completeness,
         remediation,
         open_items: items.iter().filter(|item| item.rag(now) != Rag::Green).map(|item| item.id.clone()).collect(),

@@ -40,49 +40,44 @@ pub trait SubjectState: Clone + PartialEq + Serialize + DeserializeOwned {
     fn from_subject(subject: Subject) -> Option<Self>;
 }
 
-impl SubjectState for Case {
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn ledger_seqs(&self) -> &[u64] {
-        &self.ledger_seqs
-    }
-    fn into_subject(self) -> Subject {
-        Subject::Case(Box::new(self))
-    }
-    fn from_subject(subject: Subject) -> Option<Self> {
-        if let Subject::Case(case) = subject { Some(*case) } else { None }
-    }
+/// Implements `SubjectState` for a state kept in `Subject::$variant` (boxed or not): every
+/// state has a `version` and its `ledger_seqs`.
+macro_rules! subject_state {
+    ($state:ty, $variant:ident, $wrap:expr, $unwrap:expr) => {
+        impl SubjectState for $state {
+            fn version(&self) -> u64 {
+                self.version
+            }
+            fn ledger_seqs(&self) -> &[u64] {
+                &self.ledger_seqs
+            }
+            fn into_subject(self) -> Subject {
+                Subject::$variant($wrap(self))
+            }
+            fn from_subject(subject: Subject) -> Option<Self> {
+                if let Subject::$variant(state) = subject { Some($unwrap(state)) } else { None }
+            }
+        }
+    };
 }
 
-impl SubjectState for PolicyRegistry {
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn ledger_seqs(&self) -> &[u64] {
-        &self.ledger_seqs
-    }
-    fn into_subject(self) -> Subject {
-        Subject::PolicyRegistry(self)
-    }
-    fn from_subject(subject: Subject) -> Option<Self> {
-        if let Subject::PolicyRegistry(registry) = subject { Some(registry) } else { None }
-    }
-}
+subject_state!(Case, Case, Box::new, |state: Box<Case>| *state);
+subject_state!(PolicyRegistry, PolicyRegistry, std::convert::identity, std::convert::identity);
+subject_state!(TaxonomyRecord, Taxonomy, Box::new, |state: Box<TaxonomyRecord>| *state);
+subject_state!(DelegationBook, Delegations, Box::new, |state: Box<DelegationBook>| *state);
+subject_state!(RemediationItem, Remediation, Box::new, |state: Box<RemediationItem>| *state);
 
-impl SubjectState for TaxonomyRecord {
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn ledger_seqs(&self) -> &[u64] {
-        &self.ledger_seqs
-    }
-    fn into_subject(self) -> Subject {
-        Subject::Taxonomy(Box::new(self))
-    }
-    fn from_subject(subject: Subject) -> Option<Self> {
-        if let Subject::Taxonomy(record) = subject { Some(*record) } else { None }
-    }
+/// Evaluates `$body` with `$state` bound to the state inside any subject.
+macro_rules! with_state {
+    ($subject:expr, $state:ident => $body:expr) => {
+        match $subject {
+            Subject::Case($state) => $body,
+            Subject::PolicyRegistry($state) => $body,
+            Subject::Taxonomy($state) => $body,
+            Subject::Delegations($state) => $body,
+            Subject::Remediation($state) => $body,
+        }
+    };
 }
 
 impl Subject {
@@ -98,45 +93,26 @@ impl Subject {
     }
 
     pub fn version(&self) -> u64 {
-        match self {
-            Subject::Case(case) => case.version,
-            Subject::PolicyRegistry(registry) => registry.version,
-            Subject::Taxonomy(record) => record.version,
-            Subject::Delegations(book) => book.version,
-            Subject::Remediation(item) => item.version,
-        }
+        with_state!(self, state => state.version)
     }
 
     /// The ledger entries about this subject, oldest first.
     pub fn ledger_seqs(&self) -> &[u64] {
-        match self {
-            Subject::Case(case) => &case.ledger_seqs,
-            Subject::PolicyRegistry(registry) => &registry.ledger_seqs,
-            Subject::Taxonomy(record) => &record.ledger_seqs,
-            Subject::Delegations(book) => &book.ledger_seqs,
-            Subject::Remediation(item) => &item.ledger_seqs,
-        }
+        with_state!(self, state => &state.ledger_seqs)
     }
 
     pub(crate) fn record_seq(&mut self, seq: u64) {
-        match self {
-            Subject::Case(case) => case.ledger_seqs.push(seq),
-            Subject::PolicyRegistry(registry) => registry.ledger_seqs.push(seq),
-            Subject::Taxonomy(record) => record.ledger_seqs.push(seq),
-            Subject::Delegations(book) => book.ledger_seqs.push(seq),
-            Subject::Remediation(item) => item.ledger_seqs.push(seq),
-        }
+        with_state!(self, state => state.ledger_seqs.push(seq))
     }
 
     /// SHA-256 of the state itself (what the subject's record holds).
     pub fn state_hash(&self) -> String {
-        match self {
-            Subject::Case(case) => crate::ledger::sha256_of_json(case),
-            Subject::PolicyRegistry(registry) => crate::ledger::sha256_of_json(registry),
-            Subject::Taxonomy(record) => crate::ledger::sha256_of_json(record),
-            Subject::Delegations(book) => crate::ledger::sha256_of_json(book),
-            Subject::Remediation(item) => crate::ledger::sha256_of_json(item),
-        }
+        with_state!(self, state => crate::ledger::sha256_of_json(state))
+    }
+
+    /// The state as its record stores it.
+    pub fn encode_state(&self) -> Result<Vec<u8>, crate::store::StoreError> {
+        with_state!(self, state => projections::encode(state))
     }
 
     /// Where the subject's projection is stored.
