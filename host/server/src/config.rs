@@ -23,7 +23,28 @@
 //! team = "billing-ops"
 //! level = "manager"
 //! limits = { USD = 500000, EUR = 500000 }
+//!
+//! [[approval_groups]]                   # N of M at a level (docs/governance.md)
+//! name = "finance-committee"
+//! level = "finance"
+//! members = ["frankie", "dana", "drew"]
+//! approvals = 2
+//!
+//! [[teams]]                             # code owners' managers, for remediation escalation
+//! name = "billing-ops"
+//! manager = "dana"
+//!
+//! [[outgoing_webhooks]]                 # Standard Webhooks for signals
+//! name = "ops-alerts"
+//! url = "https://hooks.example.com/levee"
+//! secret = "whsec_…"
+//!
+//! [jobs]
+//! interval_ms = 30000                   # SLA escalation, remediation, webhook delivery
 //! ```
+//!
+//! `[taxonomy]` and `[matrix]` replace the built-in exception taxonomy and approval matrix;
+//! `levee init` writes a starter file with both, and `levee config check` checks any file.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
