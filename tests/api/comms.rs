@@ -36,21 +36,29 @@ async fn a_credit_waits_for_a_reviewed_customer_message() {
     assert_eq!(status, StatusCode::OK, "{drafted}");
     let text = drafted["case"]["comms"]["text"].as_str().unwrap();
     assert!(text.contains(&case_id) && text.contains("400.00 USD"), "{text}");
-    let (status, _) = server.post("comms", &path("/comms/review"), json!({"approve": false, "note": ""})).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "sending back needs a note");
     let (status, _) =
-        server.post("comms", &path("/comms/review"), json!({"approve": false, "note": "name the outage"})).await;
+        server.post("comms", &path("/comms/review"), json!({"draft": 1, "approve": false, "note": ""})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "sending back needs a note");
+    let (status, _) = server
+        .post("comms", &path("/comms/review"), json!({"draft": 1, "approve": false, "note": "name the outage"}))
+        .await;
     assert_eq!(status, StatusCode::OK);
     let message = "We are sorry about the outage on 2 November. We have credited 400.00 USD to your account.";
     let (_, redrafted) = server.post("rae.admin", &path("/comms"), json!({"text": message})).await;
     assert_eq!(redrafted["case"]["comms"]["draft"], 2);
 
     // The drafter cannot review their own draft; a second person can.
-    let (_, refused) = server.post("rae.admin", &path("/comms/review"), json!({"approve": true, "note": ""})).await;
+    let (status, _) =
+        server.post("comms", &path("/comms/review"), json!({"draft": 1, "approve": true, "note": ""})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "draft 1 was replaced: a review names the draft it read");
+    let (_, refused) =
+        server.post("rae.admin", &path("/comms/review"), json!({"draft": 2, "approve": true, "note": ""})).await;
     assert_eq!(refused["error"]["code"], "comms_self_review", "{refused}");
-    let (status, _) = server.post("agent", &path("/comms/review"), json!({"approve": true, "note": ""})).await;
+    let (status, _) =
+        server.post("agent", &path("/comms/review"), json!({"draft": 2, "approve": true, "note": ""})).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "only comms reviewers review");
-    let (status, reviewed) = server.post("comms", &path("/comms/review"), json!({"approve": true, "note": "ok"})).await;
+    let (status, reviewed) =
+        server.post("comms", &path("/comms/review"), json!({"draft": 2, "approve": true, "note": "ok"})).await;
     assert_eq!(status, StatusCode::OK, "{reviewed}");
     let digest = hex::encode(Sha256::digest(message.as_bytes()));
     let linked = reviewed["case"]["evidence"].as_array().unwrap().last().unwrap().clone();

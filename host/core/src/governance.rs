@@ -32,8 +32,9 @@ impl Levee {
             let groups = &self.settings.approval_groups;
             match self.transition(&case_id, &system, |case, at| case::escalate(case, at, groups)) {
                 Ok(_) => run.escalated.push(case_id),
-                // Decided, or escalated by another host, since the queue was read.
-                Err(ServiceError::Transition(case::TransitionError::WrongState(_))) => {}
+                // Decided, or escalated or changed by another host, since the queue was read: the
+                // next run sees it as it is now.
+                Err(ServiceError::Transition(case::TransitionError::WrongState(_)) | ServiceError::Conflict(_)) => {}
                 Err(error) => return Err(error),
             }
         }

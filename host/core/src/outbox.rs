@@ -6,7 +6,8 @@
 //! with) in the store, and sends the entries after it, in order, one at a time. A message that
 //! fails is retried on a schedule of growing delays (by default about three days); only then is
 //! it recorded as failed and passed over. Because the cursor is in the store, nothing is lost
-//! when a receiver is down or levee restarts. Hosts take turns through a short lease on the
+//! when a receiver is down or levee restarts. An endpoint starts where the ledger ends when levee
+//! first sees it: it is sent what happens from then on, not the history. Hosts take turns through a short lease on the
 //! endpoint's state (compare-and-swap), and a retried message keeps its `webhook-id`, so a
 //! receiver can drop duplicates.
 //!
@@ -44,6 +45,8 @@ const SCAN_LIMIT: u64 = 500;
 const LOG_KEPT: usize = 200;
 /// The shortest secret accepted, in bytes.
 const MIN_SECRET_BYTES: usize = 24;
+/// The longest single retry delay accepted: a week.
+const MAX_RETRY_DELAY_MS: u64 = 7 * 24 * 3_600_000;
 
 /// `[[outgoing_webhooks]]`: where signals go.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -81,7 +84,21 @@ impl OutgoingEndpoint {
         if let Some(unknown) = self.events.iter().find(|event| !SIGNALS.contains(&event.as_str())) {
             return Err(format!("{}: unknown signal {unknown} (known: {})", self.name, SIGNALS.join(", ")));
         }
+        if self.retry_delays().iter().any(|delay| *delay > MAX_RETRY_DELAY_MS) {
+            return Err(format!("{}: a retry delay is over a week ({MAX_RETRY_DELAY_MS} ms)", self.name));
+        }
         Ok(())
+    }
+
+    /// The URL without credentials or query, which may hold secrets, for showing.
+    pub fn shown_url(&self) -> String {
+        let (scheme, rest) = self.url.split_once("://").unwrap_or(("", &self.url));
+        let rest = rest.split(['?', '#']).next().unwrap_or_default();
+        let (authority, path) = rest.split_once('/').map_or((rest, ""), |(authority, path)| (authority, path));
+        let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+        let hidden =
+            if self.url.contains('?') || authority.contains('@') { " (credentials and query hidden)" } else { "" };
+        format!("{scheme}://{host}/{path}{hidden}")
     }
 
     /// The signing key: the base64 after `whsec_`.
@@ -214,6 +231,12 @@ impl Levee {
         let tip = self.journal().settle()?.seq;
         let now = self.clock.now();
         let (mut state, raw) = self.outbox_state(endpoint)?;
+        if raw.is_none() {
+            // First seen: start at the end of the ledger.
+            state.cursor = tip;
+            self.store.compare_and_swap(&state_key(endpoint), None, &encode(&state)?)?;
+            return Ok(None);
+        }
         let leased_elsewhere = state.lease.as_ref().is_some_and(|lease| lease.holder != holder && lease.until > now);
         if leased_elsewhere || state.next_attempt_at.is_some_and(|at| at > now) || state.cursor >= tip {
             return Ok(None);
@@ -362,7 +385,10 @@ mod tests {
         assert_eq!(endpoint.validate(), Ok(()));
         let short = OutgoingEndpoint { secret: format!("whsec_{}", BASE64.encode([7u8; 8])), ..endpoint.clone() };
         assert!(short.validate().unwrap_err().contains("at least 24 bytes"));
-        let unknown = OutgoingEndpoint { events: vec!["case.approved".into()], ..endpoint };
+        let unknown = OutgoingEndpoint { events: vec!["case.approved".into()], ..endpoint.clone() };
         assert!(unknown.validate().unwrap_err().contains("unknown signal case.approved"));
+        let secret_url =
+            OutgoingEndpoint { url: "https://user:pw@hooks.example.com/levee/T0/B1?token=x".into(), ..endpoint };
+        assert_eq!(secret_url.shown_url(), "https://hooks.example.com/levee/T0/B1 (credentials and query hidden)");
     }
 }

@@ -32,9 +32,6 @@ use crate::subject::Change;
 use crate::taxonomy::{ExceptionCode, RemediationTrigger};
 use crate::validation::required_text;
 
-/// Where remediation items' numbers come from.
-const ITEM_COUNTER: &str = "seq/remediation";
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RemediationStatus {
@@ -215,6 +212,9 @@ impl Levee {
     }
 
     pub fn remediation_item(&self, id: &str) -> Result<RemediationItem, ServiceError> {
+        if !is_item_id(id) {
+            return Err(ServiceError::NotFound(format!("remediation item {id}")));
+        }
         self.journal().settle()?;
         self.load_subject::<RemediationItem>(id)?
             .ok_or_else(|| ServiceError::NotFound(format!("remediation item {id}")))
@@ -276,12 +276,16 @@ impl Levee {
     where
         F: FnMut(&mut RemediationItem, DateTime<Utc>) -> Result<serde_json::Value, ServiceError>,
     {
+        if !is_item_id(id) {
+            return Err(ServiceError::NotFound(format!("remediation item {id}")));
+        }
         let missing = || RemediationItem::missing(id);
         self.commit_subject(actor, id, missing, None, |item, at| {
             if item.version == 0 {
                 return Err(ServiceError::NotFound(format!("remediation item {id}")));
             }
-            if actor.team != item.owner && !actor.has_role(Role::Admin) {
+            let may_act = [Role::Agent, Role::Approver, Role::Admin].iter().any(|role| actor.has_role(*role));
+            if !may_act || (actor.team != item.owner && !actor.has_role(Role::Admin)) {
                 return Err(ServiceError::Forbidden(format!(
                     "item {id} belongs to team {}; {} is in team {}",
                     item.owner, actor.actor, actor.team
@@ -306,7 +310,8 @@ impl Levee {
             }
             let figures = self.code_stats(&code.code)?.window(now, trigger.window_days);
             if crosses(trigger, &figures) {
-                changed.push(self.open_item(&system, code, trigger, figures)?);
+                let number = index.items.values().filter(|entry| entry.code == code.code).count() + 1;
+                changed.extend(self.open_item(&system, code, trigger, figures, number)?);
             }
         }
         for (id, entry) in &index.items {
@@ -333,10 +338,16 @@ impl Levee {
         code: &ExceptionCode,
         trigger: &RemediationTrigger,
         baseline: WindowFigures,
-    ) -> Result<String, ServiceError> {
-        let id = format!("RM-{:06}", self.store.increment(ITEM_COUNTER, 1)?);
+        number: usize,
+    ) -> Result<Option<String>, ServiceError> {
+        // The id is the code's own n-th item, so hosts opening it at once name the same subject
+        // and the ledger's compare-and-swap lets one of them through.
+        let id = format!("RM-{}-{number}", code.code);
         let open = || RemediationItem::missing(&id);
-        self.commit_subject(system, &id, open, None, |_, at| {
+        self.commit_subject(system, &id, open, None, |existing, at| {
+            if existing.version > 0 {
+                return Ok((None, None));
+            }
             let mut item = RemediationItem {
                 id: id.clone(),
                 version: 0,
@@ -361,10 +372,13 @@ impl Levee {
             );
             item.step(at, &system.actor, RemediationStatus::Open, note);
             let payload = serde_json::json!({"baseline": baseline, "trigger": trigger, "due_at": item.due_at});
-            Ok((id.clone(), Some(Change::of(item, EventType::RemediationOpened, payload))))
-        })?;
-        tracing::info!(item = %id, code = %code.code, "remediation item opened");
-        Ok(id)
+            Ok((Some(id.clone()), Some(Change::of(item, EventType::RemediationOpened, payload))))
+        })
+        .inspect(|opened| {
+            if opened.is_some() {
+                tracing::info!(item = %id, code = %code.code, "remediation item opened");
+            }
+        })
     }
 
     /// Verifies or reopens a fix whose window has passed; escalates an overdue item once per SLA.

@@ -259,25 +259,20 @@ impl Levee {
             return self
                 .transition(case_id, actor, |case, at| case::approve(case, &case::Acting::own(actor), request, at));
         };
-        let now = self.clock.now();
-        let delegation = self.delegation_in_force(delegator, &actor.actor, now)?.ok_or_else(|| {
-            FieldError::new(
-                "on_behalf_of",
-                format!("no delegation from {delegator} to {} is in force now", actor.actor),
-            )
-        })?;
-        let delegator = self.settings.tokens.principal_of(delegator).ok_or_else(|| {
+        let delegator_principal = self.settings.tokens.principal_of(delegator).ok_or_else(|| {
             FieldError::new("on_behalf_of", format!("{delegator} is no longer an approver known to levee"))
         })?;
-        self.transition(case_id, actor, |case, at| {
-            if !delegation.in_force(at) {
-                return Err(case::TransitionError::WrongState(format!(
-                    "delegation {} is no longer in force",
-                    delegation.id
-                )));
-            }
-            let acting = case::Acting { person: actor, delegation: Some((&delegation, delegator)) };
-            case::approve(case, &acting, request, at)
+        // The delegation is read after the log is settled, in the same attempt as the commit:
+        // a revocation that lands first moves the ledger on, so this attempt loses and re-reads.
+        self.transition_with(case_id, actor, |case, at| {
+            let delegation = self.delegation_in_force(delegator, &actor.actor, at)?.ok_or_else(|| {
+                FieldError::new(
+                    "on_behalf_of",
+                    format!("no delegation from {delegator} to {} is in force now", actor.actor),
+                )
+            })?;
+            let acting = case::Acting { person: actor, delegation: Some((&delegation, delegator_principal)) };
+            Ok(case::approve(case, &acting, request, at)?)
         })
     }
 
@@ -385,8 +380,12 @@ impl Levee {
         Ok(self.journal().verify()?)
     }
 
-    /// A case, as its last ledger entry recorded it (see `load_subject`).
+    /// A case, as its last ledger entry recorded it (see `load_subject`); an id that is not a
+    /// case's names no case.
     fn load_case(&self, case_id: &str) -> Result<Option<Case>, ServiceError> {
+        if !case::is_case_id(case_id) {
+            return Ok(None);
+        }
         self.load_subject::<Case>(case_id)
     }
 
@@ -395,6 +394,14 @@ impl Levee {
     pub(crate) fn transition<F>(&self, case_id: &str, actor: &Principal, decide: F) -> Result<Case, ServiceError>
     where
         F: Fn(&Case, DateTime<Utc>) -> Result<Transition, TransitionError>,
+    {
+        self.transition_with(case_id, actor, |case, at| Ok(decide(case, at)?))
+    }
+
+    /// `transition`, for a decision that also reads the store (after the log is settled).
+    pub(crate) fn transition_with<F>(&self, case_id: &str, actor: &Principal, decide: F) -> Result<Case, ServiceError>
+    where
+        F: Fn(&Case, DateTime<Utc>) -> Result<Transition, ServiceError>,
     {
         let mut seen_version = None;
         self.commit(|journal| {

@@ -66,6 +66,9 @@ pub struct PutCodeRequest {
 #[serde(deny_unknown_fields)]
 pub struct DeprecateRequest {
     pub rationale: String,
+    /// The taxonomy revision looked at; if it has moved on, 409.
+    #[serde(default)]
+    pub expected_revision: Option<u64>,
 }
 
 /// `POST /v1/taxonomy/codes/{code}/merge`: new cases go under `into` from now on.
@@ -74,6 +77,9 @@ pub struct DeprecateRequest {
 pub struct MergeRequest {
     pub into: String,
     pub rationale: String,
+    /// The taxonomy revision looked at; if it has moved on, 409.
+    #[serde(default)]
+    pub expected_revision: Option<u64>,
 }
 
 impl Levee {
@@ -152,7 +158,20 @@ impl Levee {
         request: &DeprecateRequest,
     ) -> Result<CurrentTaxonomy, ServiceError> {
         let rationale = required_text("rationale", &request.rationale, 2_000)?;
-        self.change_taxonomy(actor, rationale.clone(), None, |taxonomy| {
+        self.change_taxonomy(actor, rationale.clone(), request.expected_revision, |taxonomy| {
+            let merged_in: Vec<String> = taxonomy
+                .codes
+                .iter()
+                .filter(|entry| matches!(&entry.lifecycle, CodeLifecycle::Merged { into, .. } if into == code))
+                .map(|entry| entry.code.clone())
+                .collect();
+            if !merged_in.is_empty() {
+                let message = format!(
+                    "{} merged into {code}; merge {code} into another code instead, so they point somewhere active",
+                    merged_in.join(", ")
+                );
+                return Err(FieldError::new("code", message).into());
+            }
             let entry = active_code(taxonomy, code, "code")?;
             entry.lifecycle = CodeLifecycle::Deprecated { reason: rationale.clone() };
             Ok(format!("deprecated {code}"))
@@ -172,7 +191,7 @@ impl Levee {
         if into == code {
             return Err(FieldError::new("into", "a code cannot be merged into itself").into());
         }
-        self.change_taxonomy(actor, rationale.clone(), None, |taxonomy| {
+        self.change_taxonomy(actor, rationale.clone(), request.expected_revision, |taxonomy| {
             active_code(taxonomy, &into, "into")?;
             let entry = active_code(taxonomy, code, "code")?;
             entry.lifecycle = CodeLifecycle::Merged { into: into.clone(), reason: rationale.clone() };

@@ -68,6 +68,13 @@ fn check_tokens(file: &FileConfig, demo: bool, report: &mut CheckReport) -> BTre
         if !seen.insert(token.token.clone()) {
             report.errors.push(format!("tokens[{index}] ({}): repeats an earlier token", token.actor));
         }
+        let first = file.tokens[..index].iter().find(|earlier| earlier.actor == token.actor);
+        if first.is_some_and(|first| (first.level, &first.limits) != (token.level, &token.limits)) {
+            report.warnings.push(format!(
+                "tokens[{index}] ({}): another token of this actor holds different authority; delegation uses the first",
+                token.actor
+            ));
+        }
         actors.entry(token.actor.clone()).or_default().extend(token.roles.iter().copied());
     }
     if demo {

@@ -78,9 +78,19 @@ pub fn publish(tokens: &BTreeMap<&'static str, TokenConfig>, data_dir: &Path) ->
 
 /// Writes a file only its owner can read: it holds admin and director tokens.
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_private_file(path, bytes, true)
+}
+
+/// `write_private`; with `replace` false, a file that exists (even one made a moment ago) is
+/// never touched: the write fails with `AlreadyExists`.
+pub fn write_private_file(path: &Path, bytes: &[u8], replace: bool) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    if replace {
+        options.write(true).create(true).truncate(true);
+    } else {
+        options.write(true).create_new(true);
+    }
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(path)?;

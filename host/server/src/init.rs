@@ -38,10 +38,12 @@ fn table<T: serde::Serialize>(name: &str, value: &T) -> anyhow::Result<String> {
 /// Writes the starter configuration to `path` (only its owner may read it: it holds tokens),
 /// refusing to replace a file unless `force`.
 pub fn write(path: &Path, force: bool) -> anyhow::Result<()> {
-    if path.exists() && !force {
-        bail!("{} exists: choose another path, or --force to replace it", path.display());
+    match crate::demo::write_private_file(path, render()?.as_bytes(), force) {
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            bail!("{} exists: choose another path, or --force to replace it", path.display())
+        }
+        result => result.with_context(|| format!("write {}", path.display())),
     }
-    crate::demo::write_private(path, render()?.as_bytes()).with_context(|| format!("write {}", path.display()))
 }
 
 #[cfg(test)]

@@ -38,13 +38,13 @@ pub fn outgoing(call: &Call<'_>) -> Result<Response, ApiError> {
         .outbox_states()?
         .into_iter()
         .map(|(endpoint, state): (_, OutboxState)| EndpointView {
+            url: endpoint.shown_url(),
             events: if endpoint.events.is_empty() {
                 crate::outbox::SIGNALS.iter().map(|signal| (*signal).to_owned()).collect()
             } else {
                 endpoint.events
             },
             name: endpoint.name,
-            url: endpoint.url,
             cursor: state.cursor,
             attempts: state.attempts,
             next_attempt_at: state.next_attempt_at,

@@ -99,7 +99,11 @@ pub fn approve(
         authority.currency,
         case.amount
     ));
-    let completes = case.approvals.len() + 1 >= usize::from(approvals_needed);
+    // With a group, its members' approvals must reach its N on their own: approvals given
+    // before an escalation by people outside it count only towards the total.
+    let group_met =
+        case.pending_group().is_none_or(|group| case.group_approvals(group) + 1 >= usize::from(group.approvals));
+    let completes = group_met && case.approvals.len() + 1 >= usize::from(approvals_needed);
     if completes {
         require_evidence(case)?;
         checks.push("required evidence present".to_owned());
@@ -282,5 +286,31 @@ mod tests {
             approve(&approved, &Acting::own(&manager), &request(), at()),
             Err(TransitionError::WrongState(_))
         ));
+    }
+
+    #[test]
+    fn a_group_needs_its_own_members_approvals_whatever_came_before() {
+        use crate::identity::ApprovalGroup;
+        let mut case = pending_case("LV-1");
+        case.approver_group = Some(ApprovalGroup {
+            name: "committee".into(),
+            level: ApproverLevel::Lead,
+            members: vec!["gil".into(), "gus".into()],
+            approvals: 2,
+        });
+        let outsider = principal("olive", Role::Approver, Some(ApproverLevel::Lead), 100_000);
+        assert_eq!(refused_rule(approve(&case, &Acting::own(&outsider), &request(), at())), "approval_group");
+        // An approval from outside the group given earlier (say, before an escalation).
+        let mut earlier = approve(&pending_case("LV-1"), &Acting::own(&outsider), &request(), at()).unwrap().case;
+        earlier.status = CaseStatus::PendingApproval;
+        earlier.approver_group = case.approver_group.clone();
+        let gil = principal("gil", Role::Approver, Some(ApproverLevel::Lead), 100_000);
+        let after_gil = approve(&earlier, &Acting::own(&gil), &request(), at()).unwrap().case;
+        assert_eq!(after_gil.status, CaseStatus::PendingApproval, "one member of two is not enough");
+        let gus = principal("gus", Role::Approver, Some(ApproverLevel::Lead), 100_000);
+        assert_eq!(
+            approve(&after_gil, &Acting::own(&gus), &request(), at()).unwrap().case.status,
+            CaseStatus::Approved
+        );
     }
 }

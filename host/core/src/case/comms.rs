@@ -54,6 +54,9 @@ pub struct DraftRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewRequest {
+    /// The draft number reviewed: if another draft has replaced it since, the review is
+    /// refused (409), so no one approves words they did not read.
+    pub draft: u32,
     /// Approve the draft as written, or send it back.
     pub approve: bool,
     pub note: String,
@@ -113,6 +116,12 @@ pub fn review_comms(
     let Some(message) = case.comms.as_ref().filter(|message| message.review.is_none()) else {
         return Err(TransitionError::WrongState(format!("case {} has no customer message awaiting review", case.id)));
     };
+    if message.draft != request.draft {
+        return Err(TransitionError::WrongState(format!(
+            "draft {} of case {}'s customer message is the one awaiting review, not draft {}: read it and review again",
+            message.draft, case.id, request.draft
+        )));
+    }
     if message.drafted_by == reviewer.actor {
         return Err(TransitionError::refused(
             "comms_self_review",
@@ -175,7 +184,12 @@ mod tests {
         let message = drafted.comms.clone().unwrap();
         assert_eq!(message.text, "We refunded 400.00 USD (LV-1).");
         assert_eq!(message.sha256, sha256_hex(message.text.as_bytes()));
-        let approve = ReviewRequest { approve: true, note: String::new() };
+        let stale = ReviewRequest { draft: 2, approve: true, note: String::new() };
+        assert!(matches!(
+            review_comms(&drafted, &reviewer("casey"), &stale, at()),
+            Err(TransitionError::WrongState(_))
+        ));
+        let approve = ReviewRequest { draft: 1, approve: true, note: String::new() };
         let reviewed = review_comms(&drafted, &reviewer("casey"), &approve, at()).unwrap().case;
         let linked = reviewed.evidence.last().unwrap();
         assert_eq!(
@@ -191,12 +205,12 @@ mod tests {
         admin.roles.push(Role::Admin);
         let case = pending_case("LV-1");
         let drafted = draft_comms(&case, &admin, &DraftRequest { text: Some("Hi".into()) }, "", at()).unwrap().case;
-        let approve = ReviewRequest { approve: true, note: String::new() };
+        let approve = ReviewRequest { draft: 1, approve: true, note: String::new() };
         assert!(matches!(
             review_comms(&drafted, &drafter, &approve, at()),
             Err(TransitionError::Refused { rule: "comms_self_review", .. })
         ));
-        let send_back = ReviewRequest { approve: false, note: " ".into() };
+        let send_back = ReviewRequest { draft: 1, approve: false, note: " ".into() };
         assert!(review_comms(&drafted, &reviewer("rae"), &send_back, at()).is_err());
         let agent = principal("amy", Role::Agent, None, 0);
         assert!(matches!(review_comms(&drafted, &agent, &approve, at()), Err(TransitionError::Forbidden(_))));

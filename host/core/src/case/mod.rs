@@ -75,6 +75,11 @@ impl CaseStatus {
     }
 }
 
+/// Whether `id` has the shape of a case id (`LV-000001`), as opposed to another subject's.
+pub fn is_case_id(id: &str) -> bool {
+    id.strip_prefix("LV-").is_some_and(|number| !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// An approval given by one approver, with the authority they held when they gave it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Approval {
@@ -182,6 +187,12 @@ impl Case {
             Some(escalation) => escalation.approver_group.as_ref(),
             None => self.approver_group.as_ref(),
         }
+    }
+
+    /// The approvals given by (or on behalf of) members of `group`.
+    pub fn group_approvals(&self, group: &ApprovalGroup) -> usize {
+        let holder = |approval: &&Approval| approval.on_behalf_of.clone().unwrap_or_else(|| approval.approver.clone());
+        self.approvals.iter().filter(|approval| group.has_member(&holder(approval))).count()
     }
 
     /// When the current level's SLA runs out, if the case waits and has an SLA.
