@@ -268,20 +268,62 @@ struct Remembered {
 /// How a subject's next entry must follow from its last.
 enum SuccessionRules {
     Case(Lineage),
-    /// Any other subject: one version on, and what it keeps (uploads and chains, revisions,
-    /// grants, history steps) never shrinks.
-    Kept(Vec<usize>),
+    /// Any other subject: one version on, and what it keeps never changes (see `kept`).
+    Kept(Vec<Vec<Kept>>),
 }
 
-/// The lengths of what a subject other than a case keeps for good.
-fn kept(subject: &Subject) -> Vec<usize> {
+/// One element a subject keeps for good: the digest of what may never change, and of what may
+/// be set once and then never change (a delegation's revocation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Kept {
+    fixed: String,
+    set_once: Option<String>,
+}
+
+impl Kept {
+    fn of<T: serde::Serialize>(element: &T) -> Kept {
+        Kept { fixed: sha256_of_json(element), set_once: None }
+    }
+
+    /// Whether `next` is this element, unchanged but for a first setting of `set_once`.
+    fn kept_by(&self, next: &Kept) -> bool {
+        self.fixed == next.fixed && (self.set_once.is_none() || self.set_once == next.set_once)
+    }
+}
+
+/// What a subject other than a case keeps for good, collection by collection, oldest first:
+/// activated chains, taxonomy revisions, delegations (whose revocation may be set once), and a
+/// remediation item's history. Uploads are keyed by their content's digest, so only their
+/// number is kept here.
+fn kept(subject: &Subject) -> Vec<Vec<Kept>> {
     match subject {
         Subject::Case(_) => Vec::new(),
-        Subject::PolicyRegistry(registry) => vec![registry.uploads.len(), registry.chains.len()],
-        Subject::Taxonomy(record) => vec![record.revisions.len()],
-        Subject::Delegations(book) => vec![book.delegations.len()],
-        Subject::Remediation(item) => vec![item.history.len()],
+        Subject::PolicyRegistry(registry) => {
+            vec![registry.uploads.keys().map(Kept::of).collect(), registry.chains.iter().map(Kept::of).collect()]
+        }
+        Subject::Taxonomy(record) => vec![record.revisions.iter().map(Kept::of).collect()],
+        Subject::Delegations(book) => vec![
+            book.delegations
+                .iter()
+                .map(|delegation| Kept {
+                    fixed: sha256_of_json(&crate::delegation::Delegation { revoked: None, ..delegation.clone() }),
+                    set_once: delegation.revoked.as_ref().map(sha256_of_json),
+                })
+                .collect(),
+        ],
+        Subject::Remediation(item) => vec![item.history.iter().map(Kept::of).collect()],
     }
+}
+
+/// Whether every element of `before` is still there, at its place, in `now` (uploads: by key,
+/// anywhere).
+fn keeps(before: &[Vec<Kept>], now: &[Vec<Kept>], keyed_first: bool) -> bool {
+    before.iter().zip(now).enumerate().all(|(index, (before, now))| {
+        if keyed_first && index == 0 {
+            return before.iter().all(|element| now.contains(element));
+        }
+        before.len() <= now.len() && before.iter().zip(now).all(|(before, now)| before.kept_by(now))
+    })
 }
 
 impl Remembered {
@@ -322,13 +364,13 @@ fn follows(slot: &LedgerSlot, previous: Option<&Remembered>) -> Result<(), Strin
         (other, Some(SuccessionRules::Case(_))) => Err(format!("{} reuses a case's subject id", other.id())),
         (other, kept_before) => {
             let previous_version = previous.map_or(0, |remembered| remembered.version);
-            let keeps = match kept_before {
+            let kept_all = match kept_before {
                 Some(SuccessionRules::Kept(before)) => {
-                    before.iter().zip(kept(other)).all(|(before, now)| now >= *before)
+                    keeps(before, &kept(other), matches!(other, Subject::PolicyRegistry(_)))
                 }
                 _ => true,
             };
-            if other.version() == previous_version + 1 && seqs.last() == Some(&entry.seq) && keeps {
+            if other.version() == previous_version + 1 && seqs.last() == Some(&entry.seq) && kept_all {
                 Ok(())
             } else {
                 Err(format!("{} did not move one version on, keeping its history", other.id()))
@@ -474,5 +516,47 @@ mod tests {
         let report = journal.verify().unwrap();
         assert_eq!(report.first_mismatch.map(|mismatch| mismatch.seq), Some(2));
         assert_eq!(report.entries_checked, 1);
+    }
+
+    /// A delegation whose window is widened, or whose revocation is undone, in a resealed
+    /// entry is named by verify, though every hash is right.
+    #[test]
+    fn verify_names_a_rewritten_delegation() {
+        use crate::delegation::{Delegation, DelegationBook, Revocation};
+        use crate::subject::Change;
+        for forge in [
+            |book: &mut DelegationBook| book.delegations[0].ends_at += chrono::Duration::days(30),
+            |book: &mut DelegationBook| book.delegations[0].revoked = None,
+        ] {
+            let store = MemoryStore::new();
+            let journal = Journal::new(&store);
+            let delegation = Delegation {
+                id: "DG-1".into(),
+                delegator: "morgan".into(),
+                delegate: "lee".into(),
+                starts_at: at(),
+                ends_at: at() + chrono::Duration::days(7),
+                reason: "leave".into(),
+                granted_at: at(),
+                revoked: None,
+            };
+            let mut book = DelegationBook { version: 1, ledger_seqs: vec![], delegations: vec![delegation] };
+            let next = |book: &DelegationBook| {
+                let tip = journal.settle().unwrap();
+                let change = Change::of(book.clone(), EventType::DelegationGranted, serde_json::json!({}));
+                journal.try_append(&tip, change, context()).unwrap().unwrap();
+            };
+            next(&book);
+            book.ledger_seqs = vec![1];
+            book.version = 2;
+            book.delegations[0].revoked = Some(Revocation { by: "morgan".into(), at: at(), reason: "back".into() });
+            next(&book);
+            book.ledger_seqs.push(2);
+            book.version = 3;
+            forge(&mut book);
+            next(&book);
+            let mismatch = journal.verify().unwrap().first_mismatch.expect("the rewrite is named");
+            assert_eq!(mismatch.seq, 3, "{}", mismatch.problem);
+        }
     }
 }

@@ -278,6 +278,8 @@ pub struct Lineage {
     approvals: (usize, String),
     evidence: (usize, String),
     escalations: (usize, String),
+    /// The customer message once approved: it never changes after that.
+    approved_comms: Option<String>,
 }
 
 impl Lineage {
@@ -293,6 +295,7 @@ impl Lineage {
             approvals: prefix_digest(&case.approvals, case.approvals.len()),
             evidence: prefix_digest(&case.evidence, case.evidence.len()),
             escalations: prefix_digest(&case.escalations, case.escalations.len()),
+            approved_comms: approved_comms(case),
         }
     }
 
@@ -320,11 +323,21 @@ impl Lineage {
             || !keeps_prefix(&next.escalations, &self.escalations)
         {
             Some(format!("earlier entries, approvals, evidence or escalations of case {} were rewritten", next.id))
+        } else if self.approved_comms.is_some() && approved_comms(next) != self.approved_comms {
+            Some(format!("the approved customer message of case {} was rewritten", next.id))
         } else {
             None
         };
         problem.map_or(Ok(()), Err)
     }
+}
+
+/// The digest of the case's customer message, once a reviewer has approved it.
+fn approved_comms(case: &Case) -> Option<String> {
+    case.comms
+        .as_ref()
+        .filter(|message| message.review.as_ref().is_some_and(|review| review.approved))
+        .map(crate::ledger::sha256_of_json)
 }
 
 /// The parts of a case no transition after submission may change.
