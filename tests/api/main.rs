@@ -8,6 +8,7 @@ mod comms;
 mod concurrency;
 mod delegation;
 mod escalation;
+mod intake;
 mod javascript;
 mod ledger;
 mod outgoing_webhooks;

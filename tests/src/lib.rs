@@ -34,6 +34,8 @@ pub struct Options {
     pub teams: Vec<levee::config::TeamConfig>,
     /// Outgoing webhook endpoints.
     pub outgoing_webhooks: Vec<levee_core::outbox::OutgoingEndpoint>,
+    /// Helpdesks whose webhooks become cases.
+    pub webhook_sources: Vec<levee_core::intake::WebhookSource>,
 }
 
 /// A running server, its data directory, and a client holding every demo token.
@@ -125,6 +127,15 @@ impl TestServer {
         answer(request).await
     }
 
+    /// A webhook delivery: no token, the vendor's headers, the raw body.
+    pub async fn post_webhook(&self, source: &str, headers: &[(String, String)], body: &[u8]) -> (StatusCode, Value) {
+        let mut request = self.client.post(format!("{}/v1/webhooks/{source}", self.base_url)).body(body.to_vec());
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        answer(request).await
+    }
+
     /// A request without a token.
     pub async fn get_anonymous(&self, path: &str) -> (StatusCode, Value) {
         answer(self.client.get(format!("{}{path}", self.base_url))).await
@@ -195,6 +206,10 @@ fn config_toml(options: &Options) -> String {
         let mut http = toml::Table::new();
         http.insert("body_bytes".into(), toml::Value::Integer(body_bytes as i64));
         document.insert("http".into(), toml::Value::Table(http));
+    }
+    if !options.webhook_sources.is_empty() {
+        let sources = toml::Value::try_from(&options.webhook_sources).expect("sources as TOML");
+        document.insert("webhook_sources".into(), sources);
     }
     if !options.outgoing_webhooks.is_empty() {
         let endpoints = toml::Value::try_from(&options.outgoing_webhooks).expect("webhooks as TOML");

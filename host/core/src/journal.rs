@@ -312,6 +312,7 @@ fn kept(subject: &Subject) -> Vec<Vec<Kept>> {
                 .collect(),
         ],
         Subject::Remediation(item) => vec![item.history.iter().map(Kept::of).collect()],
+        Subject::Intake(log) => vec![log.rejections.iter().map(Kept::of).collect()],
     }
 }
 

@@ -63,6 +63,9 @@ pub enum EventType {
     /// Past its SLA with no fix: escalated to the owner team's manager.
     #[serde(rename = "remediation.escalated")]
     RemediationEscalated,
+    /// A helpdesk delivery that did not make a valid case.
+    #[serde(rename = "intake.rejected")]
+    IntakeRejected,
     #[serde(rename = "delegation.granted")]
     DelegationGranted,
     #[serde(rename = "delegation.revoked")]

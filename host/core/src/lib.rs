@@ -24,6 +24,8 @@
 //! - `policy_admin`: uploading rule plugins, activating and rolling back chains.
 //! - `taxonomy_admin`: adding, changing, deprecating and merging exception codes.
 //! - `remediation`: the loop from a code crossing its trigger to a verified fix.
+//! - `inbound`: verifying inbound webhooks by each vendor's signature scheme.
+//! - `intake`: helpdesk tickets becoming cases, and rejected intakes recorded.
 //! - `outbox`: outgoing signals as Standard Webhooks, with the ledger as the outbox.
 //! - `scorecard`: red/amber/green per code and per team.
 //! - `backtest`: replaying recorded facts through a candidate chain.
@@ -42,6 +44,8 @@ pub mod evidence;
 mod fixtures;
 pub mod governance;
 pub mod identity;
+pub mod inbound;
+pub mod intake;
 pub mod journal;
 pub mod ledger;
 pub mod matrix;

@@ -28,7 +28,9 @@ pub fn case_key(case_id: &str) -> String {
 pub fn subject_key(subject: &str) -> String {
     match subject {
         crate::registry::REGISTRY_SUBJECT => "policy/registry".to_owned(),
-        crate::taxonomy_admin::TAXONOMY_SUBJECT | crate::delegation::DELEGATIONS_SUBJECT => subject.to_owned(),
+        crate::taxonomy_admin::TAXONOMY_SUBJECT
+        | crate::delegation::DELEGATIONS_SUBJECT
+        | crate::intake::INTAKE_SUBJECT => subject.to_owned(),
         item if crate::remediation::is_item_id(item) => format!("remediation/{item}"),
         case_id => case_key(case_id),
     }
@@ -222,7 +224,7 @@ pub fn apply(store: &dyn Store, entry: &LedgerEntry, subject: &Subject) -> Resul
     match subject {
         Subject::Case(case) => apply_case_indexes(store, entry, case),
         Subject::Remediation(item) => apply_remediation_index(store, item),
-        Subject::PolicyRegistry(_) | Subject::Taxonomy(_) | Subject::Delegations(_) => Ok(()),
+        Subject::PolicyRegistry(_) | Subject::Taxonomy(_) | Subject::Delegations(_) | Subject::Intake(_) => Ok(()),
     }
 }
 

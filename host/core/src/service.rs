@@ -38,6 +38,8 @@ pub struct Settings {
     pub team_managers: std::collections::BTreeMap<String, String>,
     /// Where outgoing signals are sent.
     pub outgoing_webhooks: Vec<crate::outbox::OutgoingEndpoint>,
+    /// Helpdesks that send refund requests.
+    pub webhook_sources: Vec<crate::intake::WebhookSource>,
 }
 
 /// Why an operation did not happen. Nothing was written.
@@ -63,6 +65,12 @@ pub enum ServiceError {
     /// A rule plugin was refused at upload; the text names why.
     #[error("the plugin {0}")]
     PluginRejected(String),
+    /// An inbound webhook's signature did not verify.
+    #[error("{0}")]
+    Webhook(crate::inbound::Refusal),
+    /// A body that is not what it must be (an inbound payload that is not JSON).
+    #[error("{0}")]
+    Malformed(String),
 }
 
 /// A submission's outcome: the case, and whether it was created by an earlier attempt with

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::case::{self, Case};
 use crate::delegation::{DELEGATIONS_SUBJECT, DelegationBook};
 use crate::identity::{AuthoritySnapshot, Principal};
+use crate::intake::{INTAKE_SUBJECT, IntakeLog};
 use crate::journal::Journal;
 use crate::ledger::EventType;
 use crate::projections;
@@ -30,6 +31,7 @@ pub enum Subject {
     Taxonomy(Box<TaxonomyRecord>),
     Delegations(Box<DelegationBook>),
     Remediation(Box<RemediationItem>),
+    Intake(Box<IntakeLog>),
 }
 
 /// One kind of subject's state, as its record and its ledger slots hold it.
@@ -66,6 +68,7 @@ subject_state!(PolicyRegistry, PolicyRegistry, std::convert::identity, std::conv
 subject_state!(TaxonomyRecord, Taxonomy, Box::new, |state: Box<TaxonomyRecord>| *state);
 subject_state!(DelegationBook, Delegations, Box::new, |state: Box<DelegationBook>| *state);
 subject_state!(RemediationItem, Remediation, Box::new, |state: Box<RemediationItem>| *state);
+subject_state!(IntakeLog, Intake, Box::new, |state: Box<IntakeLog>| *state);
 
 /// Evaluates `$body` with `$state` bound to the state inside any subject.
 macro_rules! with_state {
@@ -76,6 +79,7 @@ macro_rules! with_state {
             Subject::Taxonomy($state) => $body,
             Subject::Delegations($state) => $body,
             Subject::Remediation($state) => $body,
+            Subject::Intake($state) => $body,
         }
     };
 }
@@ -89,6 +93,7 @@ impl Subject {
             Subject::Taxonomy(_) => TAXONOMY_SUBJECT,
             Subject::Delegations(_) => DELEGATIONS_SUBJECT,
             Subject::Remediation(item) => &item.id,
+            Subject::Intake(_) => INTAKE_SUBJECT,
         }
     }
 

@@ -38,6 +38,7 @@ pub fn build_levee(config: &ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
         configured_chain: Vec::new(),
         team_managers: config.file.teams.iter().map(|team| (team.name.clone(), team.manager.clone())).collect(),
         outgoing_webhooks: outgoing_webhooks(config)?,
+        webhook_sources: config.file.webhook_sources.clone(),
         approval_groups: approval_groups(config)?,
     };
     let specs = config

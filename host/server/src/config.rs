@@ -88,6 +88,8 @@ pub struct FileConfig {
     pub teams: Vec<TeamConfig>,
     /// Where outgoing signals (Standard Webhooks) are sent.
     pub outgoing_webhooks: Vec<levee_core::outbox::OutgoingEndpoint>,
+    /// Helpdesks whose ticket webhooks become cases (`POST /v1/webhooks/{name}`).
+    pub webhook_sources: Vec<levee_core::intake::WebhookSource>,
 }
 
 /// `[[teams]]`: a team (as exception codes name their owners) and its manager.

@@ -169,6 +169,14 @@ fn check_teams(file: &FileConfig, actors: &BTreeMap<String, Vec<Role>>, report: 
 }
 
 fn check_webhooks(file: &FileConfig, report: &mut CheckReport) {
+    for (index, source) in file.webhook_sources.iter().enumerate() {
+        if let Err(problem) = source.validate() {
+            report.errors.push(format!("webhook_sources[{index}]: {problem}"));
+        }
+        if file.webhook_sources[..index].iter().any(|earlier| earlier.name == source.name) {
+            report.errors.push(format!("webhook_sources[{index}]: a second source named {}", source.name));
+        }
+    }
     for (index, endpoint) in file.outgoing_webhooks.iter().enumerate() {
         if let Err(problem) = endpoint.validate() {
             report.errors.push(format!("outgoing_webhooks[{index}]: {problem}"));

@@ -273,6 +273,7 @@ fn test_spec(plugin: &str, params: Option<&str>, limits: &LimitArgs) -> anyhow::
                 configured_chain: Vec::new(),
                 team_managers: Default::default(),
                 outgoing_webhooks: Vec::new(),
+                webhook_sources: Vec::new(),
                 approval_groups: Vec::new(),
             };
             defaults.default_params(&name, &defaults.taxonomy)

@@ -34,6 +34,8 @@ pub enum ApiError {
     Unavailable(String),
     /// The store holds a record the ledger does not vouch for.
     Integrity(String),
+    /// An inbound webhook whose signature does not verify.
+    SignatureRejected(String),
     /// The request body did not arrive in time.
     RequestTimeout {
         limit_ms: u64,
@@ -63,7 +65,7 @@ impl ApiError {
         match self {
             ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
             ApiError::Invalid(_) | ApiError::RuleRefused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthenticated | ApiError::SignatureRejected(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -97,6 +99,7 @@ impl ApiError {
             ApiError::Unauthenticated => {
                 detail("unauthenticated", "send a valid token as 'Authorization: Bearer <token>'".to_owned())
             }
+            ApiError::SignatureRejected(message) => detail("signature_rejected", message.clone()),
             ApiError::Forbidden(message) => detail("forbidden", message.clone()),
             ApiError::NotFound(message) => detail("not_found", message.clone()),
             ApiError::MethodNotAllowed(allowed) => {
@@ -161,6 +164,8 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::NotFound(what) => ApiError::NotFound(format!("{what} does not exist")),
             ServiceError::Forbidden(message) => ApiError::Forbidden(message),
+            ServiceError::Webhook(refusal) => ApiError::SignatureRejected(refusal.to_string()),
+            ServiceError::Malformed(message) => ApiError::MalformedJson(message),
             ServiceError::Store(error) => error.into(),
             ServiceError::Integrity(message) => ApiError::Integrity(message),
             ServiceError::PluginRejected(message) => {

@@ -1,12 +1,15 @@
-//! The outgoing webhooks' delivery log: where each endpoint is in the ledger, what it sent, and
-//! what failed.
+//! Webhooks: helpdesk deliveries coming in (intake), and the outgoing webhooks' delivery log
+//! (where each endpoint is in the ledger, what it sent, and what failed).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{ApiError, Call, ErrorBody, Response, ok};
+use http::StatusCode;
+
+use super::{ApiError, Call, ErrorBody, Response, json_response, ok};
 use crate::identity::Role;
+use crate::intake::{IntakeOutcome, IntakeRejection};
 use crate::outbox::{DeliveryRecord, OutboxState};
 
 /// One endpoint and its progress (its secret is never shown).
@@ -54,4 +57,41 @@ pub fn outgoing(call: &Call<'_>) -> Result<Response, ApiError> {
         })
         .collect();
     ok(&views)
+}
+
+/// A helpdesk's webhook: verified by the source's own signature scheme before anything is
+/// parsed (no bearer token: the signature is the credential). A ticket that asks for a refund
+/// becomes a case (201; 200 when the same delivery came before); one that does not make a valid
+/// case is recorded as a rejected intake with the reason (202; 200 on a replay).
+#[utoipa::path(post, path = "/v1/webhooks/{source}", tag = "webhooks",
+    params(("source" = String, Path, description = "A configured webhook source")),
+    request_body(content = Object, description = "The vendor's payload, as the vendor sends it"),
+    responses(
+        (status = 201, description = "A new case", body = super::CaseView),
+        (status = 200, description = "A delivery seen before: what it did then"),
+        (status = 202, description = "Recorded as a rejected intake", body = IntakeRejection),
+        (status = 400, body = ErrorBody), (status = 401, description = "The signature does not verify", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ))]
+pub fn receive(call: &Call<'_>) -> Result<Response, ApiError> {
+    let header = |name: &str| call.header(name);
+    let outcome = call.levee.receive_webhook(call.id(), &header, call.request.body())?;
+    Ok(match outcome {
+        IntakeOutcome::Case { case, replayed } => {
+            let status = if replayed { StatusCode::OK } else { StatusCode::CREATED };
+            json_response(status, &super::CaseView::new(*case, None))
+        }
+        IntakeOutcome::Rejected { rejection, replayed } => {
+            let status = if replayed { StatusCode::OK } else { StatusCode::ACCEPTED };
+            json_response(status, &rejection)
+        }
+    })
+}
+
+/// Helpdesk deliveries that did not make a valid case, with the reason, oldest first.
+#[utoipa::path(get, path = "/v1/intake/rejections", tag = "webhooks",
+    responses((status = 200, body = Vec<IntakeRejection>), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+pub fn rejections(call: &Call<'_>) -> Result<Response, ApiError> {
+    call.principal_with(&[Role::Admin, Role::Auditor, Role::Agent], "reading rejected intakes")?;
+    ok(&call.levee.intake_rejections()?)
 }

@@ -1,0 +1,302 @@
+//! Helpdesk intake: a verified ticket webhook carrying a refund request becomes a case, decided
+//! like any other, with the ticket id as its reference. What a payload means is configured per
+//! source (`IntakeMapping`): each field is a JSON pointer into the payload (`/ticket/id`), a tag
+//! (`tag:/ticket/tags:code_`, the rest of the first tag with that prefix), or a constant
+//! (`=refund`). A payload that does not make a valid case (no valid code, no amount) is recorded
+//! in the ledger as a rejected intake with the reason, never dropped silently. Every delivery is
+//! idempotent by its id: a replay changes nothing.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::case::{Case, SubmitRequest};
+use crate::identity::{Principal, Role};
+use crate::inbound::{self, Delivery, Scheme};
+use crate::ledger::EventType;
+use crate::money::currency_exponent;
+use crate::service::{Levee, ServiceError};
+use crate::subject::Change;
+use crate::validation::FieldError;
+
+/// The rejected intakes' id as a ledger subject.
+pub const INTAKE_SUBJECT: &str = "intake-rejections";
+
+/// `[[webhook_sources]]`: a helpdesk that sends refund requests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSource {
+    /// The `{source}` of `POST /v1/webhooks/{source}`: lowercase letters, digits, hyphens.
+    pub name: String,
+    /// How its deliveries are signed.
+    pub signature: Scheme,
+    /// One secret, or two during a rotation.
+    #[schema(value_type = Vec<String>)]
+    pub secrets: Vec<String>,
+    pub intake: IntakeMapping,
+}
+
+/// Where each field of a case is found in a ticket payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeMapping {
+    /// The ticket id: the case's reference, and its `ticket` attribute.
+    pub ticket: String,
+    pub kind: String,
+    pub amount: String,
+    /// `minor` (integer minor units, the default) or `decimal` ("12.50").
+    #[serde(default)]
+    pub amount_format: AmountFormat,
+    pub currency: String,
+    pub exception_code: String,
+    pub customer_ref: String,
+    #[serde(default)]
+    pub order_ref: Option<String>,
+    #[serde(default)]
+    pub rationale: Option<String>,
+    /// The team cases are filed for (default: the source's name).
+    #[serde(default)]
+    pub team: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AmountFormat {
+    #[default]
+    Minor,
+    Decimal,
+}
+
+/// A delivery that verified but did not make a valid case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct IntakeRejection {
+    pub source: String,
+    pub delivery_id: String,
+    /// The field at fault, as the case would name it.
+    pub field: String,
+    pub reason: String,
+    pub valid_values: Option<Vec<String>>,
+    pub at: DateTime<Utc>,
+    /// SHA-256 of the payload, to find it in the helpdesk's own log.
+    pub payload_sha256: String,
+}
+
+/// Every rejected intake.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct IntakeLog {
+    pub version: u64,
+    pub ledger_seqs: Vec<u64>,
+    pub rejections: Vec<IntakeRejection>,
+}
+
+/// What a delivery did.
+#[derive(Debug)]
+pub enum IntakeOutcome {
+    /// A new case; `replayed` when an earlier delivery with this id made it.
+    Case { case: Box<Case>, replayed: bool },
+    /// Recorded as rejected; `replayed` when an earlier delivery with this id was.
+    Rejected { rejection: IntakeRejection, replayed: bool },
+}
+
+impl Levee {
+    /// Verifies and takes in one delivery to `source`.
+    pub fn receive_webhook(
+        &self,
+        source: &str,
+        header: &dyn Fn(&str) -> Option<String>,
+        body: &[u8],
+    ) -> Result<IntakeOutcome, ServiceError> {
+        let Some(config) = self.settings.webhook_sources.iter().find(|candidate| candidate.name == source) else {
+            return Err(ServiceError::NotFound(format!("webhook source {source}")));
+        };
+        let delivery = Delivery { header, body, now: self.clock.now() };
+        let delivery_id =
+            inbound::verify(&config.signature, &config.secrets, &delivery).map_err(ServiceError::Webhook)?;
+        let payload: serde_json::Value = serde_json::from_slice(body)
+            .map_err(|error| ServiceError::Malformed(format!("the payload is not JSON: {error}")))?;
+        let requester = Principal {
+            actor: format!("webhook:{source}"),
+            roles: vec![Role::Agent],
+            team: config.intake.team.clone().unwrap_or_else(|| source.to_owned()),
+            authority: None,
+            source: format!("webhook source {source}"),
+        };
+        let submitted = config
+            .intake
+            .request(&payload)
+            .map_err(ServiceError::Invalid)
+            .and_then(|request| self.submit(&requester, &request, Some(&delivery_id)));
+        match submitted {
+            Ok(submitted) => Ok(IntakeOutcome::Case { case: Box::new(submitted.case), replayed: submitted.replayed }),
+            Err(ServiceError::Invalid(error)) => self.reject_intake(&requester, source, &delivery_id, body, error),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Records a rejected intake once per delivery.
+    fn reject_intake(
+        &self,
+        requester: &Principal,
+        source: &str,
+        delivery_id: &str,
+        body: &[u8],
+        error: FieldError,
+    ) -> Result<IntakeOutcome, ServiceError> {
+        let mut replayed = false;
+        let rejection = self.commit_subject(requester, INTAKE_SUBJECT, IntakeLog::default, None, |log, at| {
+            let earlier = log.rejections.iter().find(|r| r.source == source && r.delivery_id == delivery_id);
+            if let Some(earlier) = earlier {
+                replayed = true;
+                return Ok((earlier.clone(), None));
+            }
+            let rejection = IntakeRejection {
+                source: source.to_owned(),
+                delivery_id: delivery_id.to_owned(),
+                field: error.field.clone(),
+                reason: error.message.clone(),
+                valid_values: error.valid_values.clone(),
+                at,
+                payload_sha256: crate::ledger::sha256_hex(body),
+            };
+            let mut next = log.clone();
+            next.version += 1;
+            next.rejections.push(rejection.clone());
+            let payload = serde_json::json!({"rejection": rejection});
+            Ok((rejection, Some(Change::of(next, EventType::IntakeRejected, payload))))
+        })?;
+        Ok(IntakeOutcome::Rejected { rejection, replayed })
+    }
+
+    /// Every rejected intake, oldest first.
+    pub fn intake_rejections(&self) -> Result<Vec<IntakeRejection>, ServiceError> {
+        self.journal().settle()?;
+        Ok(self.load_subject::<IntakeLog>(INTAKE_SUBJECT)?.map(|log| log.rejections).unwrap_or_default())
+    }
+}
+
+impl WebhookSource {
+    /// Checks the source's shape, naming what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        let name_ok = !self.name.is_empty()
+            && self.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !name_ok || self.name == "outgoing" {
+            return Err(format!("'{}': use lowercase letters, digits and hyphens (not 'outgoing')", self.name));
+        }
+        if self.secrets.is_empty() || self.secrets.len() > 2 {
+            return Err(format!("{}: give one secret, or two during a rotation", self.name));
+        }
+        if self.secrets.iter().any(|secret| secret.len() < 16) {
+            return Err(format!("{}: a secret must be at least 16 characters", self.name));
+        }
+        if matches!(self.signature, Scheme::Stripe | Scheme::Shopify) {
+            return Err(format!(
+                "{}: Stripe and Shopify send executed refunds, which levee does not record yet; only helpdesk intake is built",
+                self.name
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl IntakeMapping {
+    /// The case a payload asks for; the error names the case field that could not be found.
+    pub fn request(&self, payload: &serde_json::Value) -> Result<SubmitRequest, FieldError> {
+        let ticket = required(payload, &self.ticket, "ticket")?;
+        let currency = required(payload, &self.currency, "amount.currency")?.to_ascii_uppercase();
+        let amount = required(payload, &self.amount, "amount.minor_units")?;
+        let minor_units = match self.amount_format {
+            AmountFormat::Minor => amount.parse::<i64>().map_err(|_| {
+                FieldError::new("amount.minor_units", format!("'{amount}' is not a whole number of minor units"))
+            })?,
+            AmountFormat::Decimal => decimal_to_minor(&amount, &currency)?,
+        };
+        let request = serde_json::json!({
+            "kind": required(payload, &self.kind, "kind")?.to_ascii_lowercase(),
+            "amount": {"minor_units": minor_units, "currency": currency},
+            "customer_ref": required(payload, &self.customer_ref, "customer_ref")?,
+            "order_ref": self.order_ref.as_deref().and_then(|spec| field(payload, spec)),
+            "exception_code": required(payload, &self.exception_code, "exception_code")?.to_ascii_uppercase(),
+            "rationale": self.rationale.as_deref().and_then(|spec| field(payload, spec)).unwrap_or_default(),
+            "channel": "webhook",
+            "attributes": {"ticket": ticket},
+        });
+        serde_json::from_value(request).map_err(|error| FieldError::new("kind", error.to_string()))
+    }
+}
+
+/// A field by its spec: `/pointer`, `tag:/pointer:prefix`, or `=constant`.
+fn field(payload: &serde_json::Value, spec: &str) -> Option<String> {
+    if let Some(constant) = spec.strip_prefix('=') {
+        return Some(constant.to_owned());
+    }
+    if let Some(tag) = spec.strip_prefix("tag:") {
+        let (pointer, prefix) = tag.rsplit_once(':')?;
+        let tags = payload.pointer(pointer)?.as_array()?;
+        return tags.iter().filter_map(|tag| tag.as_str()?.strip_prefix(prefix)).next().map(str::to_owned);
+    }
+    match payload.pointer(spec)? {
+        serde_json::Value::String(text) if !text.trim().is_empty() => Some(text.trim().to_owned()),
+        serde_json::Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    }
+}
+
+fn required(payload: &serde_json::Value, spec: &str, name: &str) -> Result<String, FieldError> {
+    field(payload, spec).ok_or_else(|| FieldError::new(name, format!("the payload has nothing at {spec}")))
+}
+
+/// "12.5" USD → 1250; more decimals than the currency has is refused, never rounded.
+fn decimal_to_minor(amount: &str, currency: &str) -> Result<i64, FieldError> {
+    let field = "amount.minor_units";
+    let exponent =
+        currency_exponent(currency).map_err(|error| FieldError::new("amount.currency", error.to_string()))?;
+    let (whole, fraction) = amount.split_once('.').unwrap_or((amount, ""));
+    let digits = |text: &str| text.bytes().all(|byte| byte.is_ascii_digit());
+    if whole.is_empty() || !digits(whole) || !digits(fraction) || fraction.len() > usize::from(exponent) {
+        return Err(FieldError::new(field, format!("'{amount}' is not an amount in {currency}")));
+    }
+    let padded = format!("{whole}{fraction:0<width$}", width = usize::from(exponent));
+    padded.parse::<i64>().map_err(|_| FieldError::new(field, format!("'{amount}' is too large")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mapping() -> IntakeMapping {
+        IntakeMapping {
+            ticket: "/ticket/id".into(),
+            kind: "=refund".into(),
+            amount: "/ticket/fields/amount".into(),
+            amount_format: AmountFormat::Decimal,
+            currency: "/ticket/fields/currency".into(),
+            exception_code: "tag:/ticket/tags:code_".into(),
+            customer_ref: "/ticket/requester/email".into(),
+            order_ref: Some("/ticket/fields/order".into()),
+            rationale: Some("/ticket/subject".into()),
+            team: None,
+        }
+    }
+
+    #[test]
+    fn maps_pointers_tags_constants_and_decimal_amounts() {
+        let payload = serde_json::json!({"ticket": {
+            "id": 4711, "subject": "Parcel never arrived", "tags": ["vip", "code_late_delivery"],
+            "requester": {"email": "ann@example.com"},
+            "fields": {"amount": "12.5", "currency": "usd", "order": "#1001"}}});
+        let request = serde_json::to_value(mapping().request(&payload).unwrap()).unwrap();
+        assert_eq!(request["amount"], serde_json::json!({"minor_units": 1250, "currency": "USD"}));
+        assert_eq!(request["exception_code"], "LATE_DELIVERY");
+        assert_eq!(request["attributes"]["ticket"], "4711");
+        assert_eq!(request["order_ref"], "#1001");
+    }
+
+    #[test]
+    fn refuses_missing_fields_and_inexact_amounts_naming_them() {
+        let payload = serde_json::json!({"ticket": {"id": 1, "tags": [], "requester": {"email": "a@b"},
+            "fields": {"amount": "12.505", "currency": "USD"}}});
+        assert_eq!(mapping().request(&payload).unwrap_err().field, "amount.minor_units");
+        assert_eq!(decimal_to_minor("100", "JPY"), Ok(100));
+        assert!(decimal_to_minor("1.5", "JPY").is_err());
+    }
+}
