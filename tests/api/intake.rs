@@ -59,7 +59,7 @@ fn mapping(ticket: &str, amount: &str, currency: &str, code: &str, customer: &st
 }
 
 fn source(name: &str, signature: Scheme, intake: IntakeMapping) -> WebhookSource {
-    WebhookSource { name: name.into(), signature, secrets: vec![OLD.into(), NEW.into()], intake }
+    WebhookSource { name: name.into(), signature, secrets: vec![OLD.into(), NEW.into()], intake: Some(intake) }
 }
 
 fn vendors() -> Vec<Vendor> {

@@ -12,6 +12,7 @@ mod intake;
 mod javascript;
 mod ledger;
 mod outgoing_webhooks;
+mod reconciliation;
 mod registry;
 mod remediation;
 mod sandbox;

@@ -19,6 +19,8 @@ pub struct GovernanceRun {
     pub escalated: Vec<String>,
     /// Remediation items opened, verified, reopened or escalated, by id.
     pub remediation: Vec<String>,
+    /// Executions whose silent finding a late approval resolved, by id.
+    pub rematched: Vec<String>,
 }
 
 impl Levee {
@@ -44,6 +46,11 @@ impl Levee {
         match self.run_remediation(now) {
             Ok(items) => run.remediation = items,
             Err(ServiceError::Conflict(message)) => tracing::debug!(%message, "remediation raced another host"),
+            Err(error) => return Err(error),
+        }
+        match self.rematch_silent() {
+            Ok(executions) => run.rematched = executions,
+            Err(ServiceError::Conflict(message)) => tracing::debug!(%message, "reconciliation raced another host"),
             Err(error) => return Err(error),
         }
         Ok(run)

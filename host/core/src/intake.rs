@@ -1,4 +1,6 @@
-//! Helpdesk intake: a verified ticket webhook carrying a refund request becomes a case, decided
+//! Webhook intake. From a payment tool (Stripe, Shopify), a verified delivery reports executed
+//! refunds, which are recorded and reconciled (`executions`, `reconcile`). From a helpdesk, a
+//! verified ticket webhook carrying a refund request becomes a case, decided
 //! like any other, with the ticket id as its reference. What a payload means is configured per
 //! source (`IntakeMapping`): each field is a JSON pointer into the payload (`/ticket/id`), a tag
 //! (`tag:/ticket/tags:code_`, the rest of the first tag with that prefix), or a constant
@@ -33,7 +35,10 @@ pub struct WebhookSource {
     /// One secret, or two during a rotation.
     #[schema(value_type = Vec<String>)]
     pub secrets: Vec<String>,
-    pub intake: IntakeMapping,
+    /// For a helpdesk: where each field of a case is in a ticket payload. None for Stripe and
+    /// Shopify, whose payloads are known.
+    #[serde(default)]
+    pub intake: Option<IntakeMapping>,
 }
 
 /// Where each field of a case is found in a ticket payload.
@@ -96,6 +101,8 @@ pub enum IntakeOutcome {
     Case { case: Box<Case>, replayed: bool },
     /// Recorded as rejected; `replayed` when an earlier delivery with this id was.
     Rejected { rejection: IntakeRejection, replayed: bool },
+    /// Executed refunds from a payment tool, each with whether it was new.
+    Executions(Vec<(crate::reconcile::ExecutionRecord, bool)>),
 }
 
 impl Levee {
@@ -114,15 +121,27 @@ impl Levee {
             inbound::verify(&config.signature, &config.secrets, &delivery).map_err(ServiceError::Webhook)?;
         let payload: serde_json::Value = serde_json::from_slice(body)
             .map_err(|error| ServiceError::Malformed(format!("the payload is not JSON: {error}")))?;
+        let Some(intake) = &config.intake else {
+            let reports = match config.signature {
+                Scheme::Stripe => crate::executions::from_stripe(&payload),
+                Scheme::Shopify if header("x-shopify-topic").as_deref() == Some("refunds/create") => {
+                    crate::executions::from_shopify(&payload).map(|report| report.into_iter().collect())
+                }
+                _ => Ok(Vec::new()),
+            }
+            .map_err(|problem| {
+                ServiceError::Malformed(format!("the payload is not a refund this source sends: {problem}"))
+            })?;
+            return Ok(IntakeOutcome::Executions(self.record_executions(source, reports)?));
+        };
         let requester = Principal {
             actor: format!("webhook:{source}"),
             roles: vec![Role::Agent],
-            team: config.intake.team.clone().unwrap_or_else(|| source.to_owned()),
+            team: intake.team.clone().unwrap_or_else(|| source.to_owned()),
             authority: None,
             source: format!("webhook source {source}"),
         };
-        let submitted = config
-            .intake
+        let submitted = intake
             .request(&payload)
             .map_err(ServiceError::Invalid)
             .and_then(|request| self.submit(&requester, &request, Some(&delivery_id)));
@@ -188,13 +207,12 @@ impl WebhookSource {
         if self.secrets.iter().any(|secret| secret.len() < 16) {
             return Err(format!("{}: a secret must be at least 16 characters", self.name));
         }
-        if matches!(self.signature, Scheme::Stripe | Scheme::Shopify) {
-            return Err(format!(
-                "{}: Stripe and Shopify send executed refunds, which levee does not record yet; only helpdesk intake is built",
-                self.name
-            ));
+        let payments = matches!(self.signature, Scheme::Stripe | Scheme::Shopify);
+        match (payments, &self.intake) {
+            (true, Some(_)) => Err(format!("{}: Stripe and Shopify report executed refunds; drop [intake]", self.name)),
+            (false, None) => Err(format!("{}: a helpdesk source needs [intake], the field mapping", self.name)),
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 

@@ -313,6 +313,17 @@ fn kept(subject: &Subject) -> Vec<Vec<Kept>> {
         ],
         Subject::Remediation(item) => vec![item.history.iter().map(Kept::of).collect()],
         Subject::Intake(log) => vec![log.rejections.iter().map(Kept::of).collect()],
+        Subject::Execution(record) => vec![
+            vec![Kept::of(&(&record.report, &record.source))],
+            record
+                .findings
+                .iter()
+                .map(|finding| Kept {
+                    fixed: sha256_of_json(&crate::reconcile::Finding { resolved_at: None, ..finding.clone() }),
+                    set_once: finding.resolved_at.as_ref().map(sha256_of_json),
+                })
+                .collect(),
+        ],
     }
 }
 

@@ -63,6 +63,12 @@ pub enum EventType {
     /// Past its SLA with no fix: escalated to the owner team's manager.
     #[serde(rename = "remediation.escalated")]
     RemediationEscalated,
+    /// An executed refund reported by a payment tool, with what was found about it.
+    #[serde(rename = "execution.recorded")]
+    ExecutionRecorded,
+    /// An execution matched again (a late approval resolved a silent finding).
+    #[serde(rename = "execution.rematched")]
+    ExecutionRematched,
     /// A helpdesk delivery that did not make a valid case.
     #[serde(rename = "intake.rejected")]
     IntakeRejected,

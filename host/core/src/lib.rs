@@ -26,6 +26,8 @@
 //! - `remediation`: the loop from a code crossing its trigger to a verified fix.
 //! - `inbound`: verifying inbound webhooks by each vendor's signature scheme.
 //! - `intake`: helpdesk tickets becoming cases, and rejected intakes recorded.
+//! - `executions`: executed refunds as Stripe and Shopify report them (pure parsing).
+//! - `reconcile`: matching executions to approved cases; findings of leakage.
 //! - `outbox`: outgoing signals as Standard Webhooks, with the ledger as the outbox.
 //! - `scorecard`: red/amber/green per code and per team.
 //! - `backtest`: replaying recorded facts through a candidate chain.
@@ -40,6 +42,7 @@ pub mod decision;
 pub mod delegation;
 pub mod engine;
 pub mod evidence;
+pub mod executions;
 #[cfg(test)]
 mod fixtures;
 pub mod governance;
@@ -53,6 +56,7 @@ pub mod money;
 pub mod outbox;
 pub mod policy_admin;
 pub mod projections;
+pub mod reconcile;
 pub mod registry;
 pub mod remediation;
 pub mod scorecard;

@@ -7,7 +7,8 @@
 //! fails is retried on a schedule of growing delays (by default about three days); only then is
 //! it recorded as failed and passed over. Because the cursor is in the store, nothing is lost
 //! when a receiver is down or levee restarts. An endpoint starts where the ledger ends when levee
-//! first sees it: it is sent what happens from then on, not the history. Hosts take turns through a short lease on the
+//! first starts with it (`start_outbox`, before any request is served): it is sent everything
+//! from then on, not the history. Hosts take turns through a short lease on the
 //! endpoint's state (compare-and-swap), and a retried message keeps its `webhook-id`, so a
 //! receiver can drop duplicates.
 //!
@@ -206,6 +207,17 @@ fn signal_of(entry: &LedgerEntry) -> Option<&'static str> {
 }
 
 impl Levee {
+    /// Gives each endpoint seen for the first time its place at the end of the ledger. Run at
+    /// start-up, before requests are served, so nothing that happens after it is missed.
+    pub fn start_outbox(&self) -> Result<(), ServiceError> {
+        let tip = self.journal().settle()?.seq;
+        for endpoint in &self.settings.outgoing_webhooks {
+            let state = OutboxState { cursor: tip, ..OutboxState::default() };
+            self.store.compare_and_swap(&state_key(&endpoint.name), None, &encode(&state)?)?;
+        }
+        Ok(())
+    }
+
     /// Each endpoint's state, for the delivery log.
     pub fn outbox_states(&self) -> Result<Vec<(OutgoingEndpoint, OutboxState)>, ServiceError> {
         self.settings
@@ -231,12 +243,6 @@ impl Levee {
         let tip = self.journal().settle()?.seq;
         let now = self.clock.now();
         let (mut state, raw) = self.outbox_state(endpoint)?;
-        if raw.is_none() {
-            // First seen: start at the end of the ledger.
-            state.cursor = tip;
-            self.store.compare_and_swap(&state_key(endpoint), None, &encode(&state)?)?;
-            return Ok(None);
-        }
         let leased_elsewhere = state.lease.as_ref().is_some_and(|lease| lease.holder != holder && lease.until > now);
         if leased_elsewhere || state.next_attempt_at.is_some_and(|at| at > now) || state.cursor >= tip {
             return Ok(None);

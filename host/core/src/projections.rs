@@ -32,6 +32,7 @@ pub fn subject_key(subject: &str) -> String {
         | crate::delegation::DELEGATIONS_SUBJECT
         | crate::intake::INTAKE_SUBJECT => subject.to_owned(),
         item if crate::remediation::is_item_id(item) => format!("remediation/{item}"),
+        execution if crate::reconcile::is_execution_id(execution) => format!("execution/{execution}"),
         case_id => case_key(case_id),
     }
 }
@@ -39,6 +40,39 @@ pub fn subject_key(subject: &str) -> String {
 /// Where an exception code's cases are counted, by day.
 pub fn code_stats_key(code: &str) -> String {
     format!("stats/code/{code}")
+}
+
+/// Cases by a reference an execution can name them by (`order`, `charge`, `payment_intent`,
+/// `ticket`).
+pub fn case_reference_key(kind: &str, value: &str) -> String {
+    format!("refs/case/{kind}/{value}")
+}
+
+/// Executions by the case or order they refunded: execution id → minor units.
+pub fn execution_reference_key(kind: &str, value: &str) -> String {
+    format!("refs/execution/{kind}/{value}")
+}
+
+/// Every finding of every execution.
+pub const FINDINGS_INDEX_KEY: &str = "findings/index";
+
+/// A finding as `GET /v1/findings` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FindingSummary {
+    pub execution_id: String,
+    pub source: String,
+    /// The refund as the payment tool names it.
+    pub refund_id: String,
+    #[serde(flatten)]
+    pub finding: crate::reconcile::Finding,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingsIndex {
+    /// By `<execution>/<finding index>`.
+    pub findings: BTreeMap<String, FindingSummary>,
+    /// The version of each execution applied.
+    pub applied: BTreeMap<String, u64>,
 }
 
 /// The index of remediation items.
@@ -224,6 +258,7 @@ pub fn apply(store: &dyn Store, entry: &LedgerEntry, subject: &Subject) -> Resul
     match subject {
         Subject::Case(case) => apply_case_indexes(store, entry, case),
         Subject::Remediation(item) => apply_remediation_index(store, item),
+        Subject::Execution(record) => apply_execution_indexes(store, record),
         Subject::PolicyRegistry(_) | Subject::Taxonomy(_) | Subject::Delegations(_) | Subject::Intake(_) => Ok(()),
     }
 }
@@ -245,6 +280,9 @@ fn apply_case_indexes(store: &dyn Store, entry: &LedgerEntry, case: &Case) -> Re
         apply_idempotency(store, case, recorded)?;
     }
     apply_code_stats(store, entry, case)?;
+    if entry.event == EventType::CaseSubmitted {
+        apply_case_references(store, case)?;
+    }
     let shadow =
         entry.payload.get("shadow").and_then(|value| serde_json::from_value::<ShadowOutcome>(value.clone()).ok());
     if let Some(outcome) = shadow.filter(|outcome| outcome.differs) {
@@ -379,6 +417,60 @@ fn apply_code_stats(store: &dyn Store, entry: &LedgerEntry, case: &Case) -> Resu
         stats.days.retain(|day, _| *day >= oldest);
         stats.applied_seq = entry.seq;
         Some(stats)
+    })
+}
+
+/// Indexes a new case by the references executions may name it by.
+fn apply_case_references(store: &dyn Store, case: &Case) -> Result<(), StoreError> {
+    let references = case.order_ref.iter().map(|order| ("order", order)).chain(
+        ["charge", "payment_intent", "ticket"]
+            .into_iter()
+            .filter_map(|kind| case.attributes.get(kind).map(|value| (kind, value))),
+    );
+    for (kind, value) in references {
+        update(store, &case_reference_key(kind, value), |mut ids: Vec<String>| {
+            if ids.contains(&case.id) {
+                return None;
+            }
+            ids.push(case.id.clone());
+            Some(ids)
+        })?;
+    }
+    Ok(())
+}
+
+/// Indexes an execution by its case and order, and lists its findings.
+fn apply_execution_indexes(store: &dyn Store, record: &crate::reconcile::ExecutionRecord) -> Result<(), StoreError> {
+    let by = record
+        .case_id
+        .iter()
+        .map(|case| ("case", case))
+        .chain(record.report.references.get("order").map(|order| ("order", order)));
+    for (kind, value) in by {
+        update(store, &execution_reference_key(kind, value), |mut map: BTreeMap<String, i64>| {
+            if map.contains_key(&record.id) {
+                return None;
+            }
+            map.insert(record.id.clone(), record.report.amount.minor_units);
+            Some(map)
+        })?;
+    }
+    update(store, FINDINGS_INDEX_KEY, |mut index: FindingsIndex| {
+        if index.applied.get(&record.id).is_some_and(|version| *version >= record.version) {
+            return None;
+        }
+        index.findings.retain(|key, _| !key.starts_with(&format!("{}/", record.id)));
+        for (number, finding) in record.findings.iter().enumerate() {
+            let summary = FindingSummary {
+                execution_id: record.id.clone(),
+                source: record.source.clone(),
+                refund_id: record.report.id.clone(),
+                finding: finding.clone(),
+            };
+            index.findings.insert(format!("{}/{number:03}", record.id), summary);
+        }
+        index.applied.insert(record.id.clone(), record.version);
+        Some(index)
     })
 }
 

@@ -390,7 +390,7 @@ impl Levee {
 
     /// A case, as its last ledger entry recorded it (see `load_subject`); an id that is not a
     /// case's names no case.
-    fn load_case(&self, case_id: &str) -> Result<Option<Case>, ServiceError> {
+    pub(crate) fn load_case(&self, case_id: &str) -> Result<Option<Case>, ServiceError> {
         if !case::is_case_id(case_id) {
             return Ok(None);
         }

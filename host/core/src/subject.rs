@@ -17,6 +17,7 @@ use crate::intake::{INTAKE_SUBJECT, IntakeLog};
 use crate::journal::Journal;
 use crate::ledger::EventType;
 use crate::projections;
+use crate::reconcile::ExecutionRecord;
 use crate::registry::{PolicyRegistry, REGISTRY_SUBJECT};
 use crate::remediation::RemediationItem;
 use crate::service::{Levee, ServiceError};
@@ -32,6 +33,7 @@ pub enum Subject {
     Delegations(Box<DelegationBook>),
     Remediation(Box<RemediationItem>),
     Intake(Box<IntakeLog>),
+    Execution(Box<ExecutionRecord>),
 }
 
 /// One kind of subject's state, as its record and its ledger slots hold it.
@@ -69,6 +71,7 @@ subject_state!(TaxonomyRecord, Taxonomy, Box::new, |state: Box<TaxonomyRecord>| 
 subject_state!(DelegationBook, Delegations, Box::new, |state: Box<DelegationBook>| *state);
 subject_state!(RemediationItem, Remediation, Box::new, |state: Box<RemediationItem>| *state);
 subject_state!(IntakeLog, Intake, Box::new, |state: Box<IntakeLog>| *state);
+subject_state!(ExecutionRecord, Execution, Box::new, |state: Box<ExecutionRecord>| *state);
 
 /// Evaluates `$body` with `$state` bound to the state inside any subject.
 macro_rules! with_state {
@@ -80,6 +83,7 @@ macro_rules! with_state {
             Subject::Delegations($state) => $body,
             Subject::Remediation($state) => $body,
             Subject::Intake($state) => $body,
+            Subject::Execution($state) => $body,
         }
     };
 }
@@ -94,6 +98,7 @@ impl Subject {
             Subject::Delegations(_) => DELEGATIONS_SUBJECT,
             Subject::Remediation(item) => &item.id,
             Subject::Intake(_) => INTAKE_SUBJECT,
+            Subject::Execution(record) => &record.id,
         }
     }
 

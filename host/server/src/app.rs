@@ -53,6 +53,7 @@ pub fn build_levee(config: &ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
     let levee = Levee::new(store, Arc::new(engine), clock, settings);
     // A chain activated through the registry replaces the configured one.
     levee.sync_policies().map_err(|error| anyhow::anyhow!("load the active policy chain: {error}"))?;
+    levee.start_outbox().map_err(|error| anyhow::anyhow!("place new outgoing webhook endpoints: {error}"))?;
     Ok(levee)
 }
 

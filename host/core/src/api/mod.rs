@@ -47,7 +47,7 @@ struct Route {
 }
 
 static ROUTES: LazyLock<matchit::Router<Route>> = LazyLock::new(|| {
-    let table: [(&str, Route); 37] = [
+    let table: [(&str, Route); 38] = [
         ("/healthz", Route { methods: &[(Method::GET, meta::health)], allowed: &["GET"] }),
         ("/v1/openapi.json", Route { methods: &[(Method::GET, meta::openapi_document)], allowed: &["GET"] }),
         ("/v1/me", Route { methods: &[(Method::GET, meta::me)], allowed: &["GET"] }),
@@ -88,6 +88,7 @@ static ROUTES: LazyLock<matchit::Router<Route>> = LazyLock::new(|| {
         ("/v1/webhooks/outgoing", Route { methods: &[(Method::GET, webhooks::outgoing)], allowed: &["GET"] }),
         ("/v1/webhooks/{id}", Route { methods: &[(Method::POST, webhooks::receive)], allowed: &["POST"] }),
         ("/v1/intake/rejections", Route { methods: &[(Method::GET, webhooks::rejections)], allowed: &["GET"] }),
+        ("/v1/findings", Route { methods: &[(Method::GET, webhooks::findings)], allowed: &["GET"] }),
         ("/v1/audit/verify", Route { methods: &[(Method::GET, audit::verify)], allowed: &["GET"] }),
         ("/v1/ledger", Route { methods: &[(Method::GET, audit::ledger)], allowed: &["GET"] }),
         (

@@ -16,7 +16,7 @@ use super::{audit, cases, comms, delegations, meta, policies, queue, remediation
         queue::list, audit::verify, audit::ledger,
         delegations::grant, delegations::list, delegations::revoke, comms::draft, comms::review, comms::read,
         remediation::list, remediation::get, remediation::start, remediation::fix, remediation::scorecards, webhooks::outgoing,
-        webhooks::receive, webhooks::rejections,
+        webhooks::receive, webhooks::rejections, webhooks::findings,
         policies::upload, policies::registry, policies::activate, policies::rollback, policies::backtest,
         policies::start_shadow, policies::stop_shadow, policies::shadow_differences,
     ),

@@ -85,7 +85,22 @@ pub fn receive(call: &Call<'_>) -> Result<Response, ApiError> {
             let status = if replayed { StatusCode::OK } else { StatusCode::ACCEPTED };
             json_response(status, &rejection)
         }
+        IntakeOutcome::Executions(records) => {
+            let status = if records.iter().any(|(_, created)| *created) { StatusCode::CREATED } else { StatusCode::OK };
+            let records: Vec<_> = records.into_iter().map(|(record, _)| record).collect();
+            json_response(status, &records)
+        }
     })
+}
+
+/// Executed refunds that do not add up: silent (no approved case), executed before approval,
+/// overage, duplicate, and Shopify refund discrepancies, each with its amount; newest first.
+#[utoipa::path(get, path = "/v1/findings", tag = "webhooks",
+    responses((status = 200, body = Vec<crate::projections::FindingSummary>), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub fn findings(call: &Call<'_>) -> Result<Response, ApiError> {
+    call.principal_with(&[Role::Admin, Role::Auditor, Role::Approver], "reading reconciliation findings")?;
+    ok(&call.levee.findings_list()?)
 }
 
 /// Helpdesk deliveries that did not make a valid case, with the reason, oldest first.

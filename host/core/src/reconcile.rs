@@ -1,0 +1,290 @@
+//! Reconciliation: every executed refund is matched to an approved case, and what does not add
+//! up is a finding, with an amount, a ledger entry, and a place in `GET /v1/findings`.
+//!
+//! An execution matches the case its references name (in this order: the case id, the charge,
+//! the payment intent, the order, the ticket; cases are indexed by `order_ref` and by their
+//! `charge`, `payment_intent` and `ticket` attributes). Findings:
+//!
+//! - **silent**: no case matches, or the case matched was never approved: the whole amount;
+//! - **executed before approval**: the case was approved, but after the money left;
+//! - **overage**: the executions matched to one case add up to more than it approved: the excess;
+//! - **duplicate**: another execution refunded the same order by the same amount: this amount;
+//! - **refund discrepancy** (Shopify): what Shopify recorded as not refunded.
+//!
+//! Each execution is a ledger subject (`EX-<source>-<id>`), recorded once however often the
+//! tool retries. A silent finding is looked at again on every governance run: an approval that
+//! arrives late resolves it (and, since it came after the money left, opens an executed-before-
+//! approval finding instead).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::case::{Case, CaseStatus};
+use crate::executions::ExecutionReport;
+use crate::identity::Principal;
+use crate::ledger::EventType;
+use crate::money::Money;
+use crate::projections::{self, FindingsIndex};
+use crate::service::{Levee, ServiceError};
+use crate::subject::Change;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    Silent,
+    ExecutedBeforeApproval,
+    Overage,
+    Duplicate,
+    RefundDiscrepancy,
+}
+
+/// One thing that does not add up about an execution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Finding {
+    pub kind: FindingKind,
+    /// What leaked, or is in question.
+    pub amount: Money,
+    pub case_id: Option<String>,
+    pub detail: String,
+    pub opened_at: DateTime<Utc>,
+    /// When a late approval answered it (silent findings only).
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+/// An executed refund, as recorded, with what was found about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ExecutionRecord {
+    /// `EX-<source>-<the tool's refund id>`.
+    pub id: String,
+    pub version: u64,
+    pub ledger_seqs: Vec<u64>,
+    pub source: String,
+    pub report: ExecutionReport,
+    pub recorded_at: DateTime<Utc>,
+    /// The case it was matched to, if any.
+    pub case_id: Option<String>,
+    pub findings: Vec<Finding>,
+}
+
+/// Whether `subject` names an execution.
+pub fn is_execution_id(subject: &str) -> bool {
+    subject.starts_with("EX-")
+}
+
+impl Levee {
+    /// Records executions reported by `source`; returns each with whether it was new.
+    pub fn record_executions(
+        &self,
+        source: &str,
+        reports: Vec<ExecutionReport>,
+    ) -> Result<Vec<(ExecutionRecord, bool)>, ServiceError> {
+        let system = Principal::system(&format!("webhook:{source}"));
+        reports.into_iter().map(|report| self.record_execution(&system, source, report)).collect()
+    }
+
+    fn record_execution(
+        &self,
+        system: &Principal,
+        source: &str,
+        report: ExecutionReport,
+    ) -> Result<(ExecutionRecord, bool), ServiceError> {
+        let id = format!("EX-{source}-{}", report.id);
+        let missing = || ExecutionRecord::missing(&id, source, &report);
+        let mut created = true;
+        let record = self.commit_subject(system, &id, missing, None, |existing, at| {
+            if existing.version > 0 {
+                created = false;
+                return Ok((existing.clone(), None));
+            }
+            let case = self.matching_case(&report)?;
+            let mut record = existing.clone();
+            record.version = 1;
+            record.recorded_at = at;
+            record.case_id = case.as_ref().map(|case| case.id.clone());
+            record.findings = self.findings(&report, case.as_ref(), at)?;
+            let payload =
+                serde_json::json!({"execution": report, "case_id": record.case_id, "findings": record.findings});
+            Ok((record.clone(), Some(Change::of(record, EventType::ExecutionRecorded, payload))))
+        })?;
+        Ok((record, created))
+    }
+
+    /// The case an execution's references name, first match wins.
+    fn matching_case(&self, report: &ExecutionReport) -> Result<Option<Case>, ServiceError> {
+        for kind in ["case", "charge", "payment_intent", "order", "ticket"] {
+            let Some(value) = report.references.get(kind) else { continue };
+            let ids = if kind == "case" { vec![value.clone()] } else { self.cases_by_reference(kind, value)? };
+            for id in ids {
+                let case = self.load_case(&id)?.filter(|case| case.amount.currency == report.amount.currency);
+                if case.is_some() {
+                    return Ok(case);
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn cases_by_reference(&self, kind: &str, value: &str) -> Result<Vec<String>, ServiceError> {
+        Ok(projections::read::<Vec<String>>(&*self.store, &projections::case_reference_key(kind, value))?
+            .map(|(ids, _)| ids)
+            .unwrap_or_default())
+    }
+
+    /// What an execution that is being recorded shows, against its case and the executions
+    /// recorded before it.
+    fn findings(
+        &self,
+        report: &ExecutionReport,
+        case: Option<&Case>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Finding>, ServiceError> {
+        let finding = |kind, amount: Money, detail: String| Finding {
+            kind,
+            amount,
+            case_id: case.map(|case| case.id.clone()),
+            detail,
+            opened_at: at,
+            resolved_at: None,
+        };
+        let mut findings = Vec::new();
+        match case {
+            Some(case) if is_approved(case) => {
+                if approved_after(case, report.executed_at) {
+                    let detail = format!("executed at {} but approved at {:?}", report.executed_at, case.decided_at);
+                    findings.push(finding(FindingKind::ExecutedBeforeApproval, report.amount.clone(), detail));
+                }
+                let before: i64 = self.executions_of_case(&case.id)?.values().sum();
+                let total = before + report.amount.minor_units;
+                let approved = case.amount.minor_units;
+                if total > approved {
+                    let excess = (total - approved).min(report.amount.minor_units);
+                    let detail = format!("{total} minor units executed against {approved} approved");
+                    let excess = Money::new(excess, &case.amount.currency)
+                        .map_err(|error| ServiceError::Integrity(format!("an overage of {excess}: {error}")))?;
+                    findings.push(finding(FindingKind::Overage, excess, detail));
+                }
+            }
+            Some(case) => {
+                let detail = format!("case {} is {}, not approved", case.id, case.status.as_str());
+                findings.push(finding(FindingKind::Silent, report.amount.clone(), detail));
+            }
+            None => {
+                let detail = "no case matches its references".to_owned();
+                findings.push(finding(FindingKind::Silent, report.amount.clone(), detail));
+            }
+        }
+        if let Some(order) = report.references.get("order") {
+            let same = self.executions_of_order(order)?;
+            if same.values().any(|amount| *amount == report.amount.minor_units) {
+                let detail = format!("order {order} was already refunded {}", report.amount);
+                findings.push(finding(FindingKind::Duplicate, report.amount.clone(), detail));
+            }
+        }
+        if let Some(short) = &report.discrepancy {
+            let detail = format!("Shopify recorded {short} of this refund as a discrepancy");
+            findings.push(finding(FindingKind::RefundDiscrepancy, short.clone(), detail));
+        }
+        Ok(findings)
+    }
+
+    fn executions_of_case(&self, case_id: &str) -> Result<BTreeMap<String, i64>, ServiceError> {
+        Ok(projections::read(&*self.store, &projections::execution_reference_key("case", case_id))?
+            .map(|(map, _)| map)
+            .unwrap_or_default())
+    }
+
+    fn executions_of_order(&self, order: &str) -> Result<BTreeMap<String, i64>, ServiceError> {
+        Ok(projections::read(&*self.store, &projections::execution_reference_key("order", order))?
+            .map(|(map, _)| map)
+            .unwrap_or_default())
+    }
+
+    /// Every finding, newest first.
+    pub fn findings_list(&self) -> Result<Vec<projections::FindingSummary>, ServiceError> {
+        self.journal().settle()?;
+        let index = projections::read::<FindingsIndex>(&*self.store, projections::FINDINGS_INDEX_KEY)?
+            .map(|(index, _)| index)
+            .unwrap_or_default();
+        let mut findings: Vec<_> = index.findings.into_values().collect();
+        findings
+            .sort_by(|a, b| b.finding.opened_at.cmp(&a.finding.opened_at).then(b.execution_id.cmp(&a.execution_id)));
+        Ok(findings)
+    }
+
+    /// Looks again at executions with an open silent finding: an approval that arrived since
+    /// resolves it. Returns the executions changed.
+    pub(crate) fn rematch_silent(&self) -> Result<Vec<String>, ServiceError> {
+        let index = projections::read::<FindingsIndex>(&*self.store, projections::FINDINGS_INDEX_KEY)?
+            .map(|(index, _)| index)
+            .unwrap_or_default();
+        let open: Vec<String> = index
+            .findings
+            .values()
+            .filter(|summary| summary.finding.kind == FindingKind::Silent && summary.finding.resolved_at.is_none())
+            .map(|summary| summary.execution_id.clone())
+            .collect();
+        let system = Principal::system("reconciliation");
+        let mut changed = Vec::new();
+        for id in open {
+            let Some(record) = self.load_subject::<ExecutionRecord>(&id)? else { continue };
+            let Some(case) = self.matching_case(&record.report)?.filter(is_approved) else { continue };
+            let missing = || ExecutionRecord::missing(&id, &record.source, &record.report);
+            self.commit_subject(&system, &id, missing, Some(record.version), |current, at| {
+                let mut next = current.clone();
+                next.version += 1;
+                next.case_id = Some(case.id.clone());
+                for finding in
+                    next.findings.iter_mut().filter(|f| f.kind == FindingKind::Silent && f.resolved_at.is_none())
+                {
+                    finding.resolved_at = Some(at);
+                }
+                if approved_after(&case, next.report.executed_at) {
+                    next.findings.push(Finding {
+                        kind: FindingKind::ExecutedBeforeApproval,
+                        amount: next.report.amount.clone(),
+                        case_id: Some(case.id.clone()),
+                        detail: format!(
+                            "approved at {:?}, after the money left at {}",
+                            case.decided_at, next.report.executed_at
+                        ),
+                        opened_at: at,
+                        resolved_at: None,
+                    });
+                }
+                let payload = serde_json::json!({"case_id": case.id, "findings": next.findings});
+                Ok(((), Some(Change::of(next, EventType::ExecutionRematched, payload))))
+            })?;
+            changed.push(id);
+        }
+        Ok(changed)
+    }
+}
+
+/// Whether the case was approved after `executed_at`, to the second (payment tools stamp
+/// executions in whole seconds).
+fn approved_after(case: &Case, executed_at: DateTime<Utc>) -> bool {
+    case.decided_at.is_some_and(|decided| decided.timestamp() > executed_at.timestamp())
+}
+
+fn is_approved(case: &Case) -> bool {
+    matches!(case.status, CaseStatus::Approved | CaseStatus::AutoApproved)
+}
+
+impl ExecutionRecord {
+    /// The placeholder `commit_subject` starts from before an execution is recorded.
+    fn missing(id: &str, source: &str, report: &ExecutionReport) -> ExecutionRecord {
+        ExecutionRecord {
+            id: id.to_owned(),
+            version: 0,
+            ledger_seqs: Vec::new(),
+            source: source.to_owned(),
+            report: report.clone(),
+            recorded_at: DateTime::UNIX_EPOCH,
+            case_id: None,
+            findings: Vec::new(),
+        }
+    }
+}
