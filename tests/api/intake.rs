@@ -162,7 +162,6 @@ fn vendors() -> Vec<Vendor> {
                     algorithm: HmacAlgorithm::Sha256,
                     encoding: Encoding::Hex,
                     prefix: Some("sha256=".into()),
-                    id_header: Some("X-Delivery".into()),
                 },
                 mapping("/ticket", "/refund/amount", "/refund/currency", "/refund/code", "/customer"),
             ),

@@ -192,3 +192,27 @@ async fn payment_webhooks_are_refused_unless_signed_as_their_vendor_signs() {
     assert_eq!(server.ledger_len().await, 0, "refusals write nothing");
     server.stop().await;
 }
+
+/// Two approved partial refunds of one order, executed once each, add up; a third is both an
+/// overage and a duplicate.
+#[tokio::test]
+async fn partial_refunds_of_one_order_match_their_own_cases() {
+    let server = server().await;
+    for _ in 0..2 {
+        let mut partial = case("refund", 1_000, "USD", "P", "LATE_DELIVERY");
+        partial["order_ref"] = json!("order-P");
+        assert_eq!(server.submit(partial).await["status"], "auto_approved");
+    }
+    for refund in ["re_P1", "re_P2"] {
+        let (status, _) = stripe(&server, refund, 1_000, "order-P").await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    assert_eq!(findings(&server).await, BTreeSet::new(), "two approved partial refunds, two executions");
+    stripe(&server, "re_P3", 1_000, "order-P").await;
+    let expected = BTreeSet::from([
+        planted("overage", "EX-stripe-re_P3", 1_000, false),
+        planted("duplicate", "EX-stripe-re_P3", 1_000, false),
+    ]);
+    assert_eq!(findings(&server).await, expected);
+    server.stop().await;
+}

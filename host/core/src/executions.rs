@@ -96,18 +96,22 @@ pub fn from_shopify(refund: &Value) -> Result<Option<ExecutionReport>, String> {
         total = Some(match total {
             None => amount,
             Some(sum) if sum.currency == amount.currency => {
-                Money::new(sum.minor_units + amount.minor_units, &sum.currency).map_err(|error| error.to_string())?
+                let total = sum.minor_units.checked_add(amount.minor_units).ok_or("the refund adds up to too much")?;
+                Money::new(total, &sum.currency).map_err(|error| error.to_string())?
             }
             Some(_) => return Err("refund transactions in more than one currency".to_owned()),
         });
     }
     let Some(amount) = total else { return Ok(None) };
     let adjustments = refund.get("order_adjustments").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+    // A negative discrepancy is money the refund fell short by; a positive one is not a shortfall.
     let mut short = 0i64;
     for adjustment in adjustments.iter().filter(|a| a.get("kind").and_then(Value::as_str) == Some("refund_discrepancy"))
     {
         let value = text(adjustment, "/amount").ok_or("a refund discrepancy has no amount")?;
-        short += decimal_money(value.trim_start_matches('-'), &amount.currency)?.minor_units;
+        let Some(shortfall) = value.strip_prefix('-') else { continue };
+        let minor = decimal_money(shortfall, &amount.currency)?.minor_units;
+        short = short.checked_add(minor).ok_or("the refund discrepancies add up to too much")?;
     }
     let discrepancy =
         if short > 0 { Some(Money::new(short, &amount.currency).map_err(|e| e.to_string())?) } else { None };

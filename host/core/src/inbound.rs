@@ -3,7 +3,7 @@
 //!
 //! | source | header | signed bytes | MAC, encoding | replay |
 //! | --- | --- | --- | --- | --- |
-//! | Zendesk | `X-Zendesk-Webhook-Signature` + `…-Timestamp` | timestamp then body | HMAC-SHA256, base64 | 5 min |
+//! | Zendesk | `X-Zendesk-Webhook-Signature` + `…-Timestamp` | timestamp then body | HMAC-SHA256, base64 | 5 min, body digest |
 //! | Stripe | `Stripe-Signature: t=…,v1=…[,v1=…]` | `t.body` | HMAC-SHA256, hex | 5 min |
 //! | Shopify | `X-Shopify-Hmac-Sha256` | body | HMAC-SHA256, base64 | event id |
 //! | Intercom | `X-Hub-Signature: sha1=…` | body | HMAC-SHA1, hex | notification id |
@@ -13,8 +13,10 @@
 //!
 //! Every comparison is constant-time; each source takes two secrets during a rotation (any
 //! listed secret that verifies is enough); where the vendor signs a timestamp, a delivery more
-//! than five minutes from now is refused. Each verified delivery gets an id for deduplication:
-//! the vendor's delivery or event id, or else the sha256 of the body.
+//! than five minutes from now is refused. Each verified delivery gets an id for deduplication,
+//! taken only from what the signature covers: the event id inside a signed Stripe or Intercom
+//! body, or else the sha256 of the body (an unsigned header id could be changed by anyone
+//! replaying a captured delivery). Shopify's executions are deduplicated by their refund id.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -48,9 +50,6 @@ pub enum Scheme {
         encoding: Encoding,
         #[serde(default)]
         prefix: Option<String>,
-        /// A header holding the delivery's id, for deduplication.
-        #[serde(default)]
-        id_header: Option<String>,
     },
 }
 
@@ -111,7 +110,8 @@ pub fn verify(scheme: &Scheme, secrets: &[String], delivery: &Delivery<'_>) -> R
             })?;
             fresh(signed_at.timestamp(), delivery.now)?;
             any_secret(secrets, HmacAlgorithm::Sha256, &[timestamp.as_bytes(), body], &[signature])?;
-            Ok((delivery.header)("x-zendesk-webhook-invocation-id").unwrap_or_else(|| body_id(body)))
+            // The invocation id is not signed, so the signed bytes are what identify a delivery.
+            Ok(body_id(body))
         }
         Scheme::Stripe => {
             let (timestamp, signatures) = stripe_header(&delivery.required("stripe-signature")?)?;
@@ -144,13 +144,15 @@ pub fn verify(scheme: &Scheme, secrets: &[String], delivery: &Delivery<'_>) -> R
         }
         Scheme::SharedSecret { header } => {
             let presented = delivery.required(&header.to_ascii_lowercase())?;
-            let matches = secrets.iter().any(|secret| bool::from(secret.as_bytes().ct_eq(presented.as_bytes())));
+            // Digests are compared, so neither the secret's bytes nor its length leak.
+            let presented = Sha256::digest(presented.as_bytes());
+            let matches = secrets.iter().any(|secret| bool::from(Sha256::digest(secret.as_bytes()).ct_eq(&presented)));
             if !matches {
                 return Err(Refusal::BadSignature);
             }
             Ok(body_id(body))
         }
-        Scheme::Hmac { header, algorithm, encoding, prefix, id_header } => {
+        Scheme::Hmac { header, algorithm, encoding, prefix } => {
             let name = header.to_ascii_lowercase();
             let value = delivery.required(&name)?;
             let encoded = match prefix {
@@ -161,16 +163,18 @@ pub fn verify(scheme: &Scheme, secrets: &[String], delivery: &Delivery<'_>) -> R
                 None => value.as_str(),
             };
             any_secret(secrets, *algorithm, &[body], &[decode(*encoding, &name, encoded)?])?;
-            let id = id_header.as_ref().and_then(|id| (delivery.header)(&id.to_ascii_lowercase()));
-            Ok(id.unwrap_or_else(|| body_id(body)))
+            Ok(body_id(body))
         }
     }
 }
 
-/// Refuses a signed time more than the tolerance from now (either way).
+/// Refuses a signed time more than the tolerance from now (either way), whatever the number.
 fn fresh(signed_at_unix: i64, now: DateTime<Utc>) -> Result<(), Refusal> {
-    let seconds = now.timestamp() - signed_at_unix;
-    if seconds.abs() > TOLERANCE_SECONDS { Err(Refusal::Stale { seconds }) } else { Ok(()) }
+    let distance = now.timestamp().abs_diff(signed_at_unix);
+    if distance > TOLERANCE_SECONDS.unsigned_abs() {
+        return Err(Refusal::Stale { seconds: now.timestamp().saturating_sub(signed_at_unix) });
+    }
+    Ok(())
 }
 
 /// `t=…,v1=…,v1=…`: the timestamp and every v1 signature (other schemes are ignored).
@@ -286,7 +290,7 @@ mod tests {
             ("x-zendesk-webhook-signature-timestamp", timestamp),
             ("x-zendesk-webhook-invocation-id", "inv-9".to_owned()),
         ];
-        assert_eq!(check(&Scheme::Zendesk, &headers, body, &["zd-secret"]), Ok("inv-9".into()));
+        assert_eq!(check(&Scheme::Zendesk, &headers, body, &["zd-secret"]), Ok(body_id(body)));
         let mut changed = body.to_vec();
         changed[3] ^= 1;
         assert_eq!(check(&Scheme::Zendesk, &headers, &changed, &["zd-secret"]), Err(Refusal::BadSignature));

@@ -48,7 +48,7 @@ pub fn case_reference_key(kind: &str, value: &str) -> String {
     format!("refs/case/{kind}/{value}")
 }
 
-/// Executions by the case or order they refunded: execution id → minor units.
+/// Executions by the case or order they refunded: execution id → amount.
 pub fn execution_reference_key(kind: &str, value: &str) -> String {
     format!("refs/execution/{kind}/{value}")
 }
@@ -447,11 +447,11 @@ fn apply_execution_indexes(store: &dyn Store, record: &crate::reconcile::Executi
         .map(|case| ("case", case))
         .chain(record.report.references.get("order").map(|order| ("order", order)));
     for (kind, value) in by {
-        update(store, &execution_reference_key(kind, value), |mut map: BTreeMap<String, i64>| {
+        update(store, &execution_reference_key(kind, value), |mut map: BTreeMap<String, Money>| {
             if map.contains_key(&record.id) {
                 return None;
             }
-            map.insert(record.id.clone(), record.report.amount.minor_units);
+            map.insert(record.id.clone(), record.report.amount.clone());
             Some(map)
         })?;
     }

@@ -8,7 +8,8 @@
 //! - **silent**: no case matches, or the case matched was never approved: the whole amount;
 //! - **executed before approval**: the case was approved, but after the money left;
 //! - **overage**: the executions matched to one case add up to more than it approved: the excess;
-//! - **duplicate**: another execution refunded the same order by the same amount: this amount;
+//! - **duplicate**: another execution refunded the same order by the same amount, and no
+//!   approved case had room for this one: this amount;
 //! - **refund discrepancy** (Shopify): what Shopify recorded as not refunded.
 //!
 //! Each execution is a ledger subject (`EX-<source>-<id>`), recorded once however often the
@@ -99,12 +100,12 @@ impl Levee {
                 created = false;
                 return Ok((existing.clone(), None));
             }
-            let case = self.matching_case(&report)?;
+            let case = self.matching_case(&report, &id)?;
             let mut record = existing.clone();
             record.version = 1;
             record.recorded_at = at;
             record.case_id = case.as_ref().map(|case| case.id.clone());
-            record.findings = self.findings(&report, case.as_ref(), at)?;
+            record.findings = self.findings(&id, &report, case.as_ref(), at)?;
             let payload =
                 serde_json::json!({"execution": report, "case_id": record.case_id, "findings": record.findings});
             Ok((record.clone(), Some(Change::of(record, EventType::ExecutionRecorded, payload))))
@@ -112,19 +113,34 @@ impl Levee {
         Ok((record, created))
     }
 
-    /// The case an execution's references name, first match wins.
-    fn matching_case(&self, report: &ExecutionReport) -> Result<Option<Case>, ServiceError> {
+    /// The case an execution's references name: among the cases in its currency that the first
+    /// reference finding any names, an approved one with approved amount left over, else any
+    /// approved one, else the first.
+    fn matching_case(&self, report: &ExecutionReport, own_id: &str) -> Result<Option<Case>, ServiceError> {
         for kind in ["case", "charge", "payment_intent", "order", "ticket"] {
             let Some(value) = report.references.get(kind) else { continue };
             let ids = if kind == "case" { vec![value.clone()] } else { self.cases_by_reference(kind, value)? };
+            let mut candidates = Vec::new();
             for id in ids {
-                let case = self.load_case(&id)?.filter(|case| case.amount.currency == report.amount.currency);
-                if case.is_some() {
-                    return Ok(case);
+                if let Some(case) = self.load_case(&id)?.filter(|case| case.amount.currency == report.amount.currency) {
+                    let used = self.executed_against(&case.id, own_id)?;
+                    candidates.push((case, used));
                 }
+            }
+            let with_room =
+                candidates.iter().position(|(case, used)| is_approved(case) && *used < case.amount.minor_units);
+            let approved = candidates.iter().position(|(case, _)| is_approved(case));
+            if let Some(index) = with_room.or(approved).or((!candidates.is_empty()).then_some(0)) {
+                return Ok(Some(candidates.swap_remove(index).0));
             }
         }
         Ok(None)
+    }
+
+    /// The minor units executed against a case, by executions other than `own_id`.
+    fn executed_against(&self, case_id: &str, own_id: &str) -> Result<i64, ServiceError> {
+        let executions = self.executions_of_case(case_id)?;
+        Ok(executions.iter().filter(|(id, _)| id.as_str() != own_id).map(|(_, amount)| amount.minor_units).sum())
     }
 
     fn cases_by_reference(&self, kind: &str, value: &str) -> Result<Vec<String>, ServiceError> {
@@ -137,6 +153,7 @@ impl Levee {
     /// recorded before it.
     fn findings(
         &self,
+        own_id: &str,
         report: &ExecutionReport,
         case: Option<&Case>,
         at: DateTime<Utc>,
@@ -156,8 +173,7 @@ impl Levee {
                     let detail = format!("executed at {} but approved at {:?}", report.executed_at, case.decided_at);
                     findings.push(finding(FindingKind::ExecutedBeforeApproval, report.amount.clone(), detail));
                 }
-                let before: i64 = self.executions_of_case(&case.id)?.values().sum();
-                let total = before + report.amount.minor_units;
+                let total = self.executed_against(&case.id, own_id)?.saturating_add(report.amount.minor_units);
                 let approved = case.amount.minor_units;
                 if total > approved {
                     let excess = (total - approved).min(report.amount.minor_units);
@@ -176,9 +192,15 @@ impl Levee {
                 findings.push(finding(FindingKind::Silent, report.amount.clone(), detail));
             }
         }
-        if let Some(order) = report.references.get("order") {
+        // A second refund of an order by the same amount is a duplicate unless an approved case
+        // still had room for it (two approved partial refunds of one order).
+        let covered = match case {
+            Some(case) if is_approved(case) => self.executed_against(&case.id, own_id)? < case.amount.minor_units,
+            _ => false,
+        };
+        if let Some(order) = report.references.get("order").filter(|_| !covered) {
             let same = self.executions_of_order(order)?;
-            if same.values().any(|amount| *amount == report.amount.minor_units) {
+            if same.iter().any(|(id, amount)| id.as_str() != own_id && *amount == report.amount) {
                 let detail = format!("order {order} was already refunded {}", report.amount);
                 findings.push(finding(FindingKind::Duplicate, report.amount.clone(), detail));
             }
@@ -190,13 +212,13 @@ impl Levee {
         Ok(findings)
     }
 
-    fn executions_of_case(&self, case_id: &str) -> Result<BTreeMap<String, i64>, ServiceError> {
+    fn executions_of_case(&self, case_id: &str) -> Result<BTreeMap<String, Money>, ServiceError> {
         Ok(projections::read(&*self.store, &projections::execution_reference_key("case", case_id))?
             .map(|(map, _)| map)
             .unwrap_or_default())
     }
 
-    fn executions_of_order(&self, order: &str) -> Result<BTreeMap<String, i64>, ServiceError> {
+    fn executions_of_order(&self, order: &str) -> Result<BTreeMap<String, Money>, ServiceError> {
         Ok(projections::read(&*self.store, &projections::execution_reference_key("order", order))?
             .map(|(map, _)| map)
             .unwrap_or_default())
@@ -215,12 +237,15 @@ impl Levee {
     }
 
     /// Looks again at executions with an open silent finding: an approval that arrived since
-    /// resolves it. Returns the executions changed.
+    /// resolves it, and the execution is then checked against that case as if it had just
+    /// arrived (executed before approval, overage). Returns the executions changed; one lost to
+    /// another host is left for the next run.
     pub(crate) fn rematch_silent(&self) -> Result<Vec<String>, ServiceError> {
+        self.journal().settle()?;
         let index = projections::read::<FindingsIndex>(&*self.store, projections::FINDINGS_INDEX_KEY)?
             .map(|(index, _)| index)
             .unwrap_or_default();
-        let open: Vec<String> = index
+        let open: std::collections::BTreeSet<String> = index
             .findings
             .values()
             .filter(|summary| summary.finding.kind == FindingKind::Silent && summary.finding.resolved_at.is_none())
@@ -229,37 +254,38 @@ impl Levee {
         let system = Principal::system("reconciliation");
         let mut changed = Vec::new();
         for id in open {
-            let Some(record) = self.load_subject::<ExecutionRecord>(&id)? else { continue };
-            let Some(case) = self.matching_case(&record.report)?.filter(is_approved) else { continue };
-            let missing = || ExecutionRecord::missing(&id, &record.source, &record.report);
-            self.commit_subject(&system, &id, missing, Some(record.version), |current, at| {
-                let mut next = current.clone();
-                next.version += 1;
-                next.case_id = Some(case.id.clone());
-                for finding in
-                    next.findings.iter_mut().filter(|f| f.kind == FindingKind::Silent && f.resolved_at.is_none())
-                {
-                    finding.resolved_at = Some(at);
-                }
-                if approved_after(&case, next.report.executed_at) {
-                    next.findings.push(Finding {
-                        kind: FindingKind::ExecutedBeforeApproval,
-                        amount: next.report.amount.clone(),
-                        case_id: Some(case.id.clone()),
-                        detail: format!(
-                            "approved at {:?}, after the money left at {}",
-                            case.decided_at, next.report.executed_at
-                        ),
-                        opened_at: at,
-                        resolved_at: None,
-                    });
-                }
-                let payload = serde_json::json!({"case_id": case.id, "findings": next.findings});
-                Ok(((), Some(Change::of(next, EventType::ExecutionRematched, payload))))
-            })?;
-            changed.push(id);
+            match self.rematch(&system, &id) {
+                Ok(true) => changed.push(id),
+                Ok(false) | Err(ServiceError::Conflict(_)) => {}
+                Err(error) => return Err(error),
+            }
         }
         Ok(changed)
+    }
+
+    /// Re-matches one execution; whether it changed.
+    fn rematch(&self, system: &Principal, id: &str) -> Result<bool, ServiceError> {
+        let Some(record) = self.load_subject::<ExecutionRecord>(id)? else { return Ok(false) };
+        let Some(case) = self.matching_case(&record.report, id)?.filter(is_approved) else { return Ok(false) };
+        let missing = || ExecutionRecord::missing(id, &record.source, &record.report);
+        self.commit_subject(system, id, missing, Some(record.version), |current, at| {
+            let mut next = current.clone();
+            next.version += 1;
+            next.case_id = Some(case.id.clone());
+            for finding in next.findings.iter_mut().filter(|f| f.kind == FindingKind::Silent && f.resolved_at.is_none())
+            {
+                finding.resolved_at = Some(at);
+            }
+            let against_case = self.findings(id, &next.report, Some(&case), at)?;
+            next.findings.extend(
+                against_case.into_iter().filter(|finding| {
+                    matches!(finding.kind, FindingKind::ExecutedBeforeApproval | FindingKind::Overage)
+                }),
+            );
+            let payload = serde_json::json!({"case_id": case.id, "findings": next.findings});
+            Ok(((), Some(Change::of(next, EventType::ExecutionRematched, payload))))
+        })?;
+        Ok(true)
     }
 }
 

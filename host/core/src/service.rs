@@ -162,14 +162,16 @@ impl Levee {
         request: &case::SubmitRequest,
         idempotency_key: Option<&str>,
     ) -> Result<Submitted, ServiceError> {
-        let taxonomy = self.current_taxonomy()?.taxonomy;
-        let submission = request.validate(requester, &taxonomy)?;
-        self.check_currency_has_a_ladder(&submission)?;
-        self.sync_policies()?;
+        // A retry is answered before anything else is checked: the taxonomy or matrix may have
+        // changed since the first attempt, and the case it made stands.
         let idempotency = idempotency_key.map(|key| IdempotencyKey::new(requester, key, request)).transpose()?;
         if let Some(case) = self.replay(idempotency.as_ref())? {
             return Ok(Submitted { case, replayed: true });
         }
+        let taxonomy = self.current_taxonomy()?.taxonomy;
+        let submission = request.validate(requester, &taxonomy)?;
+        self.check_currency_has_a_ladder(&submission)?;
+        self.sync_policies()?;
         let at = self.clock.now();
         let number = self.store.increment("seq/case", 1)?;
         let case_id = format!("LV-{number:06}");
