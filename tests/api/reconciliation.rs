@@ -15,6 +15,8 @@ use levee_tests::{Options, StatusCode, TestServer, case, eventually};
 use serde_json::{Value, json};
 
 const STRIPE_SECRET: &str = "whsec_test_0123456789abcdef";
+/// The secret being rotated to: both are configured.
+const STRIPE_ROTATED: &str = "whsec_next_0123456789abcdef";
 const SHOPIFY_OLD: &str = "shpss_old_0123456789abcdef";
 const SHOPIFY_NEW: &str = "shpss_new_0123456789abcdef";
 
@@ -61,7 +63,7 @@ async fn server() -> TestServer {
         WebhookSource {
             name: "stripe".into(),
             signature: Scheme::Stripe,
-            secrets: vec![STRIPE_SECRET.into()],
+            secrets: vec![STRIPE_ROTATED.into(), STRIPE_SECRET.into()],
             intake: None,
         },
         WebhookSource {
@@ -189,7 +191,16 @@ async fn payment_webhooks_are_refused_unless_signed_as_their_vendor_signs() {
     let (status, _) =
         server.post_webhook("shopify", &shopify_headers("shpss_wrong_000000000", &shopify_body), &shopify_body).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = server.post_webhook("shopify", &shopify_headers(SHOPIFY_OLD, &garbage), &garbage).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "Shopify: malformed JSON, signed");
+    let mut unsigned = shopify_headers(SHOPIFY_OLD, &shopify_body);
+    unsigned.retain(|(name, _)| name != "X-Shopify-Hmac-Sha256");
+    let (status, _) = server.post_webhook("shopify", &unsigned, &shopify_body).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "Shopify: no signature");
     assert_eq!(server.ledger_len().await, 0, "refusals write nothing");
+    let rotated = stripe_event("re_R", 1_000, "order-R", 0);
+    let (status, _) = server.post_webhook("stripe", &stripe_headers(STRIPE_ROTATED, &rotated, now), &rotated).await;
+    assert_eq!(status, StatusCode::CREATED, "Stripe: the new secret during a rotation");
     server.stop().await;
 }
 
