@@ -56,6 +56,16 @@ fn endpoint(addr: SocketAddr) -> OutgoingEndpoint {
     }
 }
 
+/// A server on `clock` that sends every signal to the receiver at `addr`, its jobs ticking fast.
+fn options(addr: SocketAddr, clock: &Arc<ManualClock>) -> Options {
+    Options {
+        clock: Some(clock.clone()),
+        jobs_interval_ms: Some(20),
+        outgoing_webhooks: vec![endpoint(addr)],
+        ..Options::default()
+    }
+}
+
 async fn requests_reach(received: &Received, count: usize) {
     let reached = || async { (received.lock().unwrap().len() >= count).then_some(()) };
     eventually(&format!("{count} requests at the receiver"), reached).await;
@@ -77,12 +87,7 @@ fn verified(headers: &HeaderMap, body: &[u8]) -> (String, Value) {
 async fn a_decision_awaiting_a_person_is_retried_until_accepted_and_signed_each_time() {
     let (addr, received, _receiver) = receiver(None, 2).await;
     let clock = Arc::new(ManualClock::new(Utc::now()));
-    let options = Options {
-        clock: Some(clock.clone()),
-        jobs_interval_ms: Some(20),
-        outgoing_webhooks: vec![endpoint(addr)],
-        ..Options::default()
-    };
+    let options = options(addr, &clock);
     let server = TestServer::start_with(options).await;
     server.submit(refund(4_000, "small")).await; // auto-approved: no signal
     let pending = server.submit(refund(40_000, "waits")).await;
@@ -116,12 +121,7 @@ async fn nothing_is_lost_while_the_receiver_is_down_across_a_restart() {
     // A port with nothing listening: bind, note, close.
     let addr = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
     let clock = Arc::new(ManualClock::new(Utc::now()));
-    let options = Options {
-        clock: Some(clock.clone()),
-        jobs_interval_ms: Some(20),
-        outgoing_webhooks: vec![endpoint(addr)],
-        ..Options::default()
-    };
+    let options = options(addr, &clock);
     let server = TestServer::start_with(options.clone()).await;
     let pending = server.submit(refund(40_000, "while-down")).await;
     let first_failure = eventually("a first failed attempt", || async {
