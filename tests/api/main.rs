@@ -4,13 +4,18 @@
 
 mod approval_matrix;
 mod approvals;
+mod browser;
 mod comms;
 mod concurrency;
+mod console;
 mod delegation;
+mod demo_seed;
 mod escalation;
+mod export;
 mod intake;
 mod javascript;
 mod ledger;
+mod metrics;
 mod outgoing_webhooks;
 mod reconciliation;
 mod registry;

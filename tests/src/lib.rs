@@ -2,6 +2,8 @@
 //! `levee serve` runs) on 127.0.0.1:0 with a temporary redb store and demo tokens, and talks
 //! to it over real HTTP.
 
+pub mod browser;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -36,6 +38,8 @@ pub struct Options {
     pub outgoing_webhooks: Vec<levee_core::outbox::OutgoingEndpoint>,
     /// Helpdesks whose webhooks become cases.
     pub webhook_sources: Vec<levee_core::intake::WebhookSource>,
+    /// Seed six months of synthetic activity first, as `serve --demo` does (off by default).
+    pub seed_demo_data: bool,
 }
 
 /// A running server, its data directory, and a client holding every demo token.
@@ -67,13 +71,14 @@ impl TestServer {
         std::fs::create_dir_all(data_dir).expect("data directory");
         let config_path = data_dir.with_extension("toml");
         std::fs::write(&config_path, config_toml(options)).expect("write config");
-        let config = ServeConfig::resolve(
+        let mut config = ServeConfig::resolve(
             Some("127.0.0.1:0".parse().expect("address")),
             Some(data_dir.to_path_buf()),
             Some(config_path),
             true,
         )
         .expect("config");
+        config.seed_demo_data = options.seed_demo_data;
         let clock: Arc<dyn Clock> = match &options.clock {
             Some(clock) => clock.clone(),
             None => Arc::new(SystemClock),
@@ -134,6 +139,16 @@ impl TestServer {
             request = request.header(name, value);
         }
         answer(request).await
+    }
+
+    /// A GET answered with text (SVG, HTML, Prometheus), with its content type.
+    pub async fn get_text(&self, who: &str, path: &str) -> (StatusCode, String, String) {
+        let request = self.client.get(format!("{}{path}", self.base_url)).bearer_auth(self.token(who));
+        let response = request.send().await.expect("the server answers");
+        let status = response.status();
+        let content_type =
+            response.headers().get("content-type").and_then(|value| value.to_str().ok()).unwrap_or_default().to_owned();
+        (status, content_type, response.text().await.expect("a body"))
     }
 
     /// A request without a token.

@@ -3,6 +3,7 @@
 //! items for codes that crossed their trigger, judging fixes, escalating overdue items). Each
 //! run is idempotent, so any number of hosts may run it: what one host did is simply not due
 //! for another, and a lost race is a conflict that the next run sees through.
+//! Each run ends by folding new ledger entries into the metrics (`metrics::fold`).
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -21,7 +22,12 @@ pub struct GovernanceRun {
     pub remediation: Vec<String>,
     /// Executions whose silent finding a late approval resolved, by id.
     pub rematched: Vec<String>,
+    /// Ledger entries folded into the metrics.
+    pub metrics_folded: u64,
 }
+
+/// The most ledger entries one governance run folds into the metrics.
+pub const METRICS_FOLD_PER_RUN: u64 = 50_000;
 
 impl Levee {
     /// Escalates every pending case whose SLA ran out before now.
@@ -53,6 +59,9 @@ impl Levee {
             Err(ServiceError::Conflict(message)) => tracing::debug!(%message, "reconciliation raced another host"),
             Err(error) => return Err(error),
         }
+        // Everything above is in the ledger now: fold it, and whatever else is new, into the
+        // metrics so dashboards stay current without folding on their own reads.
+        run.metrics_folded = self.fold_metrics(METRICS_FOLD_PER_RUN)?.entries;
         Ok(run)
     }
 

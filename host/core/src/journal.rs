@@ -126,6 +126,17 @@ impl<'a> Journal<'a> {
         Ok(read::<LedgerSlot>(self.store, &entry_key(seq))?.map(|(slot, _)| slot))
     }
 
+    /// The slots `from..=through`, read in one batch, stopping at the first absent one.
+    pub fn slots(&self, from: u64, through: u64) -> Result<Vec<LedgerSlot>, StoreError> {
+        let keys: Vec<String> = (from..=through).map(entry_key).collect();
+        let mut slots = Vec::with_capacity(keys.len());
+        for (key, bytes) in keys.iter().zip(self.store.get_many(&keys)?) {
+            let Some(bytes) = bytes else { break };
+            slots.push(decode_slot(key, &bytes)?);
+        }
+        Ok(slots)
+    }
+
     /// The entries at `seqs`, skipping any that are absent.
     pub fn entries(&self, seqs: &[u64]) -> Result<Vec<LedgerEntry>, StoreError> {
         let keys: Vec<String> = seqs.iter().map(|seq| entry_key(*seq)).collect();
@@ -313,6 +324,7 @@ fn kept(subject: &Subject) -> Vec<Vec<Kept>> {
         ],
         Subject::Remediation(item) => vec![item.history.iter().map(Kept::of).collect()],
         Subject::Intake(log) => vec![log.rejections.iter().map(Kept::of).collect()],
+        Subject::Baselines(book) => vec![book.history.iter().map(Kept::of).collect()],
         Subject::Execution(record) => vec![
             vec![Kept::of(&(&record.report, &record.source))],
             record

@@ -79,6 +79,9 @@ pub enum EventType {
     /// A code added, changed, deprecated or merged.
     #[serde(rename = "taxonomy.changed")]
     TaxonomyChanged,
+    /// A team's baseline weeks marked, for metrics to compare against.
+    #[serde(rename = "baseline.set")]
+    BaselineSet,
 }
 
 /// One entry of the ledger.

@@ -30,7 +30,12 @@
 //! - `reconcile`: matching executions to approved cases; findings of leakage.
 //! - `outbox`: outgoing signals as Standard Webhooks, with the ledger as the outbox.
 //! - `scorecard`: red/amber/green per code and per team.
+//! - `metrics`: leakage, cycle time, evidence, outliers and drift, folded from the ledger
+//!   into aggregates; charts, Prometheus text and the monthly review.
 //! - `backtest`: replaying recorded facts through a candidate chain.
+//! - `export`: cases and ledger entries in a date range as CSV or NDJSON, for auditors.
+//! - `workflow`: the workflow the configuration in force draws (chain, ladders, SLAs, escalation).
+//! - `timeline`: one case's ledger entries and the check of its lineage.
 //! - `validation`: field-naming input checks.
 //! - `api`: HTTP routes as plain functions over `http` types, and the OpenAPI document.
 
@@ -43,6 +48,7 @@ pub mod delegation;
 pub mod engine;
 pub mod evidence;
 pub mod executions;
+pub mod export;
 #[cfg(test)]
 mod fixtures;
 pub mod governance;
@@ -52,6 +58,7 @@ pub mod intake;
 pub mod journal;
 pub mod ledger;
 pub mod matrix;
+pub mod metrics;
 pub mod money;
 pub mod outbox;
 pub mod policy_admin;
@@ -65,6 +72,8 @@ pub mod store;
 pub mod subject;
 pub mod taxonomy;
 pub mod taxonomy_admin;
+pub mod timeline;
 pub mod validation;
+pub mod workflow;
 
 pub use service::{Levee, Settings};

@@ -30,7 +30,8 @@ pub fn subject_key(subject: &str) -> String {
         crate::registry::REGISTRY_SUBJECT => "policy/registry".to_owned(),
         crate::taxonomy_admin::TAXONOMY_SUBJECT
         | crate::delegation::DELEGATIONS_SUBJECT
-        | crate::intake::INTAKE_SUBJECT => subject.to_owned(),
+        | crate::intake::INTAKE_SUBJECT
+        | crate::metrics::baseline::BASELINES_SUBJECT => subject.to_owned(),
         item if crate::remediation::is_item_id(item) => format!("remediation/{item}"),
         execution if crate::reconcile::is_execution_id(execution) => format!("execution/{execution}"),
         case_id => case_key(case_id),
@@ -259,7 +260,11 @@ pub fn apply(store: &dyn Store, entry: &LedgerEntry, subject: &Subject) -> Resul
         Subject::Case(case) => apply_case_indexes(store, entry, case),
         Subject::Remediation(item) => apply_remediation_index(store, item),
         Subject::Execution(record) => apply_execution_indexes(store, record),
-        Subject::PolicyRegistry(_) | Subject::Taxonomy(_) | Subject::Delegations(_) | Subject::Intake(_) => Ok(()),
+        Subject::PolicyRegistry(_)
+        | Subject::Taxonomy(_)
+        | Subject::Delegations(_)
+        | Subject::Intake(_)
+        | Subject::Baselines(_) => Ok(()),
     }
 }
 
@@ -293,7 +298,7 @@ fn apply_case_indexes(store: &dyn Store, entry: &LedgerEntry, case: &Case) -> Re
 
 /// Updates `key` with `change` until it sticks; `change` returns `None` when there is nothing
 /// to do (already applied, or no difference).
-fn update<T, F>(store: &dyn Store, key: &str, mut change: F) -> Result<(), StoreError>
+pub(crate) fn update<T, F>(store: &dyn Store, key: &str, mut change: F) -> Result<(), StoreError>
 where
     T: Serialize + DeserializeOwned + Default,
     F: FnMut(T) -> Option<T>,
@@ -390,11 +395,7 @@ fn apply_shadow_difference(store: &dyn Store, entry: &LedgerEntry, outcome: Shad
 /// evidence) or an SLA escalation.
 fn apply_code_stats(store: &dyn Store, entry: &LedgerEntry, case: &Case) -> Result<(), StoreError> {
     let submitted = entry.event == EventType::CaseSubmitted;
-    let decided = case.decided_at == Some(entry.at)
-        && matches!(
-            entry.event,
-            EventType::CaseSubmitted | EventType::CaseApproved | EventType::CaseRejected | EventType::CaseCancelled
-        );
+    let decided = decided_by(entry, case);
     let escalated = entry.event == EventType::CaseEscalated;
     if !(submitted || decided || escalated) {
         return Ok(());
@@ -418,6 +419,15 @@ fn apply_code_stats(store: &dyn Store, entry: &LedgerEntry, case: &Case) -> Resu
         stats.applied_seq = entry.seq;
         Some(stats)
     })
+}
+
+/// Whether `entry` is the one that brought `case` to its final status.
+pub fn decided_by(entry: &LedgerEntry, case: &Case) -> bool {
+    case.decided_at == Some(entry.at)
+        && matches!(
+            entry.event,
+            EventType::CaseSubmitted | EventType::CaseApproved | EventType::CaseRejected | EventType::CaseCancelled
+        )
 }
 
 /// Indexes a new case by the references executions may name it by.

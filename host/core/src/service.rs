@@ -40,6 +40,8 @@ pub struct Settings {
     pub outgoing_webhooks: Vec<crate::outbox::OutgoingEndpoint>,
     /// Helpdesks that send refund requests.
     pub webhook_sources: Vec<crate::intake::WebhookSource>,
+    /// The limits metrics signals are judged by.
+    pub metrics: crate::metrics::MetricsSettings,
 }
 
 /// Why an operation did not happen. Nothing was written.
@@ -125,6 +127,8 @@ pub struct Levee {
     /// Serializes this process's commits so that its own requests queue instead of racing
     /// for the same ledger slot; other hosts still race, through compare-and-swap.
     commit_lock: Mutex<()>,
+    /// Metric slices as last decoded (`metrics::query`).
+    pub(crate) slice_cache: crate::metrics::query::SliceCache,
 }
 
 impl Settings {
@@ -146,7 +150,7 @@ impl Levee {
         clock: Arc<dyn Clock>,
         settings: Settings,
     ) -> Self {
-        Levee { store, engine, clock, settings, commit_lock: Mutex::new(()) }
+        Levee { store, engine, clock, settings, commit_lock: Mutex::new(()), slice_cache: Default::default() }
     }
 
     pub(crate) fn journal(&self) -> Journal<'_> {

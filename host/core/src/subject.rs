@@ -16,6 +16,7 @@ use crate::identity::{AuthoritySnapshot, Principal};
 use crate::intake::{INTAKE_SUBJECT, IntakeLog};
 use crate::journal::Journal;
 use crate::ledger::EventType;
+use crate::metrics::baseline::{BASELINES_SUBJECT, BaselineBook};
 use crate::projections;
 use crate::reconcile::ExecutionRecord;
 use crate::registry::{PolicyRegistry, REGISTRY_SUBJECT};
@@ -34,6 +35,7 @@ pub enum Subject {
     Remediation(Box<RemediationItem>),
     Intake(Box<IntakeLog>),
     Execution(Box<ExecutionRecord>),
+    Baselines(Box<BaselineBook>),
 }
 
 /// One kind of subject's state, as its record and its ledger slots hold it.
@@ -72,6 +74,7 @@ subject_state!(DelegationBook, Delegations, Box::new, |state: Box<DelegationBook
 subject_state!(RemediationItem, Remediation, Box::new, |state: Box<RemediationItem>| *state);
 subject_state!(IntakeLog, Intake, Box::new, |state: Box<IntakeLog>| *state);
 subject_state!(ExecutionRecord, Execution, Box::new, |state: Box<ExecutionRecord>| *state);
+subject_state!(BaselineBook, Baselines, Box::new, |state: Box<BaselineBook>| *state);
 
 /// Evaluates `$body` with `$state` bound to the state inside any subject.
 macro_rules! with_state {
@@ -84,6 +87,7 @@ macro_rules! with_state {
             Subject::Remediation($state) => $body,
             Subject::Intake($state) => $body,
             Subject::Execution($state) => $body,
+            Subject::Baselines($state) => $body,
         }
     };
 }
@@ -99,6 +103,7 @@ impl Subject {
             Subject::Remediation(item) => &item.id,
             Subject::Intake(_) => INTAKE_SUBJECT,
             Subject::Execution(record) => &record.id,
+            Subject::Baselines(_) => BASELINES_SUBJECT,
         }
     }
 

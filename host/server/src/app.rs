@@ -40,6 +40,7 @@ pub fn build_levee(config: &ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
         outgoing_webhooks: outgoing_webhooks(config)?,
         webhook_sources: config.file.webhook_sources.clone(),
         approval_groups: approval_groups(config)?,
+        metrics: config.file.metrics.clone(),
     };
     let specs = config
         .chain()
@@ -53,6 +54,10 @@ pub fn build_levee(config: &ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
     let levee = Levee::new(store, Arc::new(engine), clock, settings);
     // A chain activated through the registry replaces the configured one.
     levee.sync_policies().map_err(|error| anyhow::anyhow!("load the active policy chain: {error}"))?;
+    // Before the outbox is placed, so new endpoints start after the seeded history.
+    if config.seed_demo_data {
+        crate::demo_seed::seed_if_empty(&levee)?;
+    }
     levee.start_outbox().map_err(|error| anyhow::anyhow!("place new outgoing webhook endpoints: {error}"))?;
     Ok(levee)
 }

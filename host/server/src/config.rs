@@ -90,6 +90,8 @@ pub struct FileConfig {
     pub outgoing_webhooks: Vec<levee_core::outbox::OutgoingEndpoint>,
     /// Helpdesks whose ticket webhooks become cases (`POST /v1/webhooks/{name}`).
     pub webhook_sources: Vec<levee_core::intake::WebhookSource>,
+    /// `[metrics]`: the limits signals are judged by (fast approvals, outliers, drift).
+    pub metrics: levee_core::metrics::MetricsSettings,
 }
 
 /// `[[teams]]`: a team (as exception codes name their owners) and its manager.
@@ -231,6 +233,9 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     /// Add demo tokens for every role and write them to `<data>/demo-tokens.json`.
     pub demo: bool,
+    /// Seed about six months of synthetic activity into an empty store before serving (`serve
+    /// --demo`, unless `--no-seed`). Off unless set: `resolve` leaves it false.
+    pub seed_demo_data: bool,
     pub file: FileConfig,
     /// Where `file` came from, for the provenance of token authority.
     pub config_path: Option<PathBuf>,
@@ -260,6 +265,7 @@ impl ServeConfig {
             listen: listen.or(file.listen).unwrap_or(default_listen),
             data_dir: data.or_else(|| file.data.clone()).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA)),
             demo,
+            seed_demo_data: false,
             file,
             config_path,
         })

@@ -51,6 +51,7 @@ pub fn check(file: &FileConfig, demo: bool) -> CheckReport {
     check_taxonomy(&taxonomy, file, &mut report);
     let matrix = file.matrix.clone().unwrap_or_else(ApprovalMatrix::default_matrix);
     report.errors.extend(matrix.problems());
+    report.errors.extend(file.metrics.problems().into_iter().map(|problem| format!("metrics.{problem}")));
     check_groups(file, &actors, &mut report);
     check_teams(file, &actors, &mut report);
     check_webhooks(file, &mut report);

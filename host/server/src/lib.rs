@@ -7,7 +7,8 @@
 //! - `http`: the axum shell around levee-core's route table.
 //! - `policy`: the wasmtime engine that runs rule plugins in sandboxes.
 //! - `store`: the storage backends (redb, memory).
-//! - `demo`: demo tokens for every role.
+//! - `demo`: demo tokens for every role; `demo_seed`: six months of synthetic activity for
+//!   `serve --demo` on an empty store.
 //! - `audit`: offline ledger verification.
 //! - `jobs`: the background timer (SLA escalation, remediation, outgoing webhooks).
 
@@ -16,6 +17,7 @@ pub mod audit;
 pub mod config;
 pub mod config_check;
 pub mod demo;
+pub mod demo_seed;
 pub mod http;
 pub mod init;
 pub mod jobs;

@@ -34,9 +34,14 @@ enum Command {
         /// A levee.toml with tokens, policies, limits and store.
         #[arg(long, env = "LEVEE_CONFIG")]
         config: Option<PathBuf>,
-        /// Add demo tokens for every role, written to <data>/demo-tokens.json.
+        /// Add demo tokens for every role, written to <data>/demo-tokens.json. On an empty store,
+        /// first seed about six months of synthetic activity (cases, approvals, escalations,
+        /// executed refunds with a few planted leaks), all through the ledger.
         #[arg(long, env = "LEVEE_DEMO")]
         demo: bool,
+        /// With --demo, do not seed the synthetic activity: start with an empty ledger.
+        #[arg(long, env = "LEVEE_NO_SEED")]
+        no_seed: bool,
     },
     /// Audit commands.
     Audit {
@@ -61,6 +66,19 @@ enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Write a month's review (leakage, exceptions by code, evidence completeness, cycle time,
+    /// drift signals, red remediation items) as one self-contained HTML page, from a running
+    /// levee (an approver's, auditor's or admin's token).
+    Report {
+        /// The month, YYYY-MM.
+        #[arg(long)]
+        month: String,
+        /// Where to write the page [default: levee-review-<month>.html].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        server: ServerArgs,
     },
 }
 
@@ -187,8 +205,9 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { listen, data, config, demo } => {
-            let config = ServeConfig::resolve(listen, data, config, demo)?;
+        Command::Serve { listen, data, config, demo, no_seed } => {
+            let mut config = ServeConfig::resolve(listen, data, config, demo)?;
+            config.seed_demo_data = demo && !no_seed;
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
                 let server = levee::app::start(config).await?;
@@ -244,6 +263,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", report.render());
             Ok(if report.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
+        Command::Report { month, out, server } => {
+            let url = format!("{}/v1/reports/monthly?month={month}", server.url.trim_end_matches('/'));
+            let (status, page) = fetch(&server, reqwest::Method::GET, url, "text/html", Vec::new())?;
+            if !status.is_success() {
+                eprintln!("levee answered {status}:\n{page}");
+                return Ok(ExitCode::FAILURE);
+            }
+            let out = out.unwrap_or_else(|| PathBuf::from(format!("levee-review-{month}.html")));
+            std::fs::write(&out, page).with_context(|| format!("write {}", out.display()))?;
+            println!("wrote {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Audit { command: AuditCommand::Verify { data } } => {
             let report = levee::audit::verify(&data)?;
             println!("{}", levee::audit::describe(&report));
@@ -275,6 +306,7 @@ fn test_spec(plugin: &str, params: Option<&str>, limits: &LimitArgs) -> anyhow::
                 outgoing_webhooks: Vec::new(),
                 webhook_sources: Vec::new(),
                 approval_groups: Vec::new(),
+                metrics: Default::default(),
             };
             defaults.default_params(&name, &defaults.taxonomy)
         }
@@ -302,19 +334,7 @@ fn call_server(
     content_type: &str,
     body: Vec<u8>,
 ) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let (status, text) = runtime.block_on(async {
-        let response = levee::http_client()
-            .request(method, &url)
-            .bearer_auth(&server.token)
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .await
-            .with_context(|| format!("reach levee at {url}"))?;
-        let status = response.status();
-        anyhow::Ok((status, response.text().await?))
-    })?;
+    let (status, text) = fetch(server, method, url, content_type, body)?;
     let pretty = serde_json::from_str::<serde_json::Value>(&text)
         .and_then(|value| serde_json::to_string_pretty(&value))
         .unwrap_or(text);
@@ -325,4 +345,27 @@ fn call_server(
         eprintln!("levee answered {status}:\n{pretty}");
         Ok(ExitCode::FAILURE)
     }
+}
+
+/// One request to a running levee: its status and body.
+fn fetch(
+    server: &ServerArgs,
+    method: reqwest::Method,
+    url: String,
+    content_type: &str,
+    body: Vec<u8>,
+) -> anyhow::Result<(reqwest::StatusCode, String)> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let response = levee::http_client()
+            .request(method, &url)
+            .bearer_auth(&server.token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .with_context(|| format!("reach levee at {url}"))?;
+        let status = response.status();
+        anyhow::Ok((status, response.text().await?))
+    })
 }

@@ -5,16 +5,21 @@
 mod audit;
 mod cases;
 mod comms;
+mod console;
 mod delegations;
 mod error;
+mod export;
 mod meta;
+mod metrics;
 pub mod openapi;
 mod policies;
 mod queue;
 mod remediation;
 mod taxonomy;
+mod timeline;
 mod views;
 mod webhooks;
+mod workflow;
 
 pub use error::{ApiError, ErrorBody};
 pub use views::{CaseView, DecisionView};
@@ -47,7 +52,7 @@ struct Route {
 }
 
 static ROUTES: LazyLock<matchit::Router<Route>> = LazyLock::new(|| {
-    let table: [(&str, Route); 38] = [
+    let table: Vec<(&str, Route)> = vec![
         ("/healthz", Route { methods: &[(Method::GET, meta::health)], allowed: &["GET"] }),
         ("/v1/openapi.json", Route { methods: &[(Method::GET, meta::openapi_document)], allowed: &["GET"] }),
         ("/v1/me", Route { methods: &[(Method::GET, meta::me)], allowed: &["GET"] }),
@@ -107,6 +112,30 @@ static ROUTES: LazyLock<matchit::Router<Route>> = LazyLock::new(|| {
             "/v1/policies/shadow/differences",
             Route { methods: &[(Method::GET, policies::shadow_differences)], allowed: &["GET"] },
         ),
+        ("/v1/export/cases", Route { methods: &[(Method::GET, export::cases)], allowed: &["GET"] }),
+        ("/v1/export/ledger", Route { methods: &[(Method::GET, export::ledger)], allowed: &["GET"] }),
+        ("/metrics", Route { methods: &[(Method::GET, metrics::prometheus)], allowed: &["GET"] }),
+        ("/v1/metrics/summary", Route { methods: &[(Method::GET, metrics::summary)], allowed: &["GET"] }),
+        ("/v1/metrics/leakage", Route { methods: &[(Method::GET, metrics::leakage)], allowed: &["GET"] }),
+        ("/v1/metrics/cycle-time", Route { methods: &[(Method::GET, metrics::cycle_time)], allowed: &["GET"] }),
+        ("/v1/metrics/evidence", Route { methods: &[(Method::GET, metrics::evidence)], allowed: &["GET"] }),
+        ("/v1/metrics/outliers", Route { methods: &[(Method::GET, metrics::outliers)], allowed: &["GET"] }),
+        ("/v1/metrics/drift", Route { methods: &[(Method::GET, metrics::drift)], allowed: &["GET"] }),
+        (
+            "/v1/metrics/baselines",
+            Route {
+                methods: &[(Method::GET, metrics::baselines), (Method::POST, metrics::set_baseline)],
+                allowed: &["GET", "POST"],
+            },
+        ),
+        ("/v1/charts/{id}", Route { methods: &[(Method::GET, metrics::chart)], allowed: &["GET"] }),
+        ("/v1/reports/monthly", Route { methods: &[(Method::GET, metrics::monthly_report)], allowed: &["GET"] }),
+        ("/", Route { methods: &[(Method::GET, console::redirect)], allowed: &["GET"] }),
+        ("/console", Route { methods: &[(Method::GET, console::redirect)], allowed: &["GET"] }),
+        ("/console/", Route { methods: &[(Method::GET, console::index)], allowed: &["GET"] }),
+        ("/console/{id}", Route { methods: &[(Method::GET, console::asset)], allowed: &["GET"] }),
+        ("/v1/workflow", Route { methods: &[(Method::GET, workflow::get)], allowed: &["GET"] }),
+        ("/v1/cases/{id}/timeline", Route { methods: &[(Method::GET, timeline::get)], allowed: &["GET"] }),
     ];
     let mut router = matchit::Router::new();
     for (path, route) in table {

@@ -3,7 +3,10 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, cases, comms, delegations, meta, policies, queue, remediation, taxonomy, webhooks};
+use super::{
+    audit, cases, comms, delegations, export, meta, metrics, policies, queue, remediation, taxonomy, timeline,
+    webhooks, workflow,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,6 +22,10 @@ use super::{audit, cases, comms, delegations, meta, policies, queue, remediation
         webhooks::receive, webhooks::rejections, webhooks::findings,
         policies::upload, policies::registry, policies::activate, policies::rollback, policies::backtest,
         policies::start_shadow, policies::stop_shadow, policies::shadow_differences,
+        metrics::summary, metrics::leakage, metrics::cycle_time, metrics::evidence, metrics::outliers, metrics::drift,
+        metrics::baselines, metrics::set_baseline, metrics::chart, metrics::monthly_report, metrics::prometheus,
+        workflow::get, timeline::get,
+        export::cases, export::ledger,
     ),
     modifiers(&BearerAuth),
 )]

@@ -25,10 +25,11 @@ impl Drop for ServerProcess {
     }
 }
 
-/// Starts `levee serve --demo` on a free port; returns the process and its base URL.
+/// Starts `levee serve --demo --no-seed` (an empty ledger, without the seeded demo story) on a
+/// free port; returns the process and its base URL.
 fn serve_demo(data: &Path) -> (ServerProcess, String) {
     let mut child = Command::new(LEVEE)
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
+        .args(["serve", "--demo", "--no-seed", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())

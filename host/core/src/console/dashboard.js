@@ -1,0 +1,116 @@
+// Dashboard (#/dashboard): the headline figures and signals of GET /v1/metrics/summary, and the
+// six charts the server draws as SVG (GET /v1/charts/{id}), for one team or all. Each chart is
+// fetched with the token, parsed as SVG, cleaned and imported as a node: never written as HTML.
+
+import { describe, getJson, getText } from './api.js';
+import { SVG_NS, badge, empty, h } from './dom.js';
+
+/** The charts, in the order they are shown. */
+const CHARTS = [
+  { id: 'leakage', title: 'Refund leakage' },
+  { id: 'cycle-time', title: 'Cycle time' },
+  { id: 'pareto', title: 'Exception codes (Pareto)' },
+  { id: 'approver-outliers', title: 'Approver outliers' },
+  { id: 'remediation-sla', title: 'Remediation SLA' },
+  { id: 'drift', title: 'Drift, week over week' },
+];
+
+/** Elements an SVG from the API may not bring in. */
+const UNSAFE_ELEMENTS = ['script', 'foreignObject', 'iframe', 'object', 'embed', 'style'];
+
+export async function render(page, { query }) {
+  const team = query.get('team') || '';
+  const suffix = team ? `?team=${encodeURIComponent(team)}` : '';
+  const toolbar = h('div', { class: 'toolbar' });
+  const headline = h('section', { class: 'cards', 'aria-label': 'Headline figures' });
+  const signals = h('section', { class: 'signals', 'aria-labelledby': 'signals-title' });
+  const charts = h('section', { class: 'charts', 'aria-label': 'Charts' }, CHARTS.map(chartFigure));
+  page.append(h('h1', {}, 'Dashboard'), toolbar, headline, signals, charts);
+  for (const figure of charts.children) loadChart(figure, suffix);
+  const summary = await getJson(`/v1/metrics/summary${suffix}`);
+  toolbar.append(period(summary), teamPicker(summary.teams ?? [], team));
+  headline.append(...(summary.headline ?? []).map(card));
+  signals.append(h('h2', { id: 'signals-title' }, 'Signals'), signalList(summary.signals ?? []));
+}
+
+function period(summary) {
+  const scope = summary.team ? `team ${summary.team}` : 'all teams';
+  return h('p', { class: 'period' }, `${summary.from} to ${summary.to}, ${scope}`);
+}
+
+/** A team selector; choosing one reloads the page for that team. */
+function teamPicker(teams, current) {
+  const select = h('select', { id: 'team', name: 'team' },
+    h('option', { value: '' }, 'All teams'),
+    teams.map((team) => h('option', { value: team, selected: team === current }, team)));
+  select.addEventListener('change', () => {
+    location.hash = select.value ? `#/dashboard?team=${encodeURIComponent(select.value)}` : '#/dashboard';
+  });
+  return h('p', { class: 'picker' }, h('label', { for: 'team' }, 'Team '), select);
+}
+
+function card(figure) {
+  const change = figure.change_vs_baseline;
+  const direction = change && change.startsWith('-') ? 'down' : 'up';
+  return h('article', { class: 'card', 'data-figure': figure.id },
+    h('h2', {}, figure.label),
+    h('p', { class: 'value' }, figure.value),
+    figure.detail ? h('p', { class: 'detail' }, figure.detail) : null,
+    change ? h('p', { class: `change change-${direction}` }, `${change} vs baseline`) : null);
+}
+
+function signalList(signals) {
+  if (!signals.length) return empty('No signals: nothing stands out.');
+  return h('ul', { class: 'signal-list' }, signals.map((signal) =>
+    h('li', { 'data-signal': signal.kind, class: `signal severity-${signal.severity}` },
+      badge(signal.severity), ' ',
+      h('span', { class: 'signal-kind' }, signal.kind.replaceAll('_', ' ')), ' ',
+      h('strong', {}, signal.subject), ' ',
+      h('span', { class: 'signal-detail' }, signal.detail))));
+}
+
+function chartFigure(chart) {
+  const caption = h('figcaption', { id: `chart-${chart.id}-title` }, chart.title);
+  return h('figure', { class: 'chart', 'data-chart': chart.id, 'data-state': 'loading' },
+    caption, h('div', { class: 'chart-body' }, h('p', { class: 'muted' }, 'Loading…')));
+}
+
+async function loadChart(figure, suffix) {
+  const id = figure.dataset.chart;
+  const body = figure.querySelector('.chart-body');
+  try {
+    const text = await getText(`/v1/charts/${encodeURIComponent(id)}${suffix}`, 'image/svg+xml');
+    const image = importSvg(text);
+    image.setAttribute('role', 'img');
+    image.setAttribute('aria-labelledby', `chart-${id}-title`);
+    body.replaceChildren(image);
+    figure.dataset.state = 'loaded';
+  } catch (error) {
+    body.replaceChildren(h('p', { class: 'chart-error' }, `This chart could not be drawn: ${describe(error)}`));
+    figure.dataset.state = 'error';
+  }
+}
+
+/** Parses SVG text into a node of this document, without scripts, handlers or foreign content. */
+export function importSvg(text) {
+  const parsed = new DOMParser().parseFromString(text, 'image/svg+xml');
+  const root = parsed.documentElement;
+  if (parsed.getElementsByTagName('parsererror').length || root.namespaceURI !== SVG_NS || root.localName !== 'svg') {
+    throw new Error('the server did not send an SVG image');
+  }
+  for (const name of UNSAFE_ELEMENTS) {
+    for (const element of [...root.getElementsByTagName(name)]) element.remove();
+  }
+  for (const element of [root, ...root.querySelectorAll('*')]) scrubAttributes(element);
+  return document.importNode(root, true);
+}
+
+function scrubAttributes(element) {
+  for (const attribute of [...element.attributes]) {
+    const name = attribute.name.toLowerCase();
+    const link = name === 'href' || name.endsWith(':href');
+    if (name.startsWith('on') || name === 'style' || (link && !attribute.value.startsWith('#'))) {
+      element.removeAttribute(attribute.name);
+    }
+  }
+}

@@ -1,0 +1,121 @@
+//! Baselines: a team marks the weeks before its pilot, and every metric shows its change
+//! against them. A ledger subject (`baselines`): each marking is an entry, and the history of
+//! markings is kept for good; a team's latest marking is its baseline.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::identity::{Principal, Role};
+use crate::ledger::EventType;
+use crate::service::{Levee, ServiceError};
+use crate::subject::Change;
+use crate::validation::FieldError;
+
+pub const BASELINES_SUBJECT: &str = "baselines";
+/// The whole organisation's baseline is kept under this team name.
+pub const ALL_TEAMS: &str = "all";
+/// The longest baseline, in weeks.
+pub const MAX_BASELINE_WEEKS: i64 = 26;
+
+/// A team's baseline: whole ISO weeks, Monday `from` to Sunday `to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Baseline {
+    pub team: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub note: String,
+    pub set_by: String,
+    pub set_at: chrono::DateTime<Utc>,
+}
+
+/// Every baseline ever marked, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaselineBook {
+    pub version: u64,
+    pub ledger_seqs: Vec<u64>,
+    pub history: Vec<Baseline>,
+}
+
+impl BaselineBook {
+    /// Each team's latest baseline.
+    pub fn current(&self) -> BTreeMap<String, Baseline> {
+        self.history.iter().map(|baseline| (baseline.team.clone(), baseline.clone())).collect()
+    }
+}
+
+/// `POST /v1/metrics/baselines`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineRequest {
+    /// A team, or `all` for the whole organisation.
+    pub team: String,
+    /// Any day of the first baseline week.
+    pub from: NaiveDate,
+    /// Any day of the last baseline week (before the current week).
+    pub to: NaiveDate,
+    #[serde(default)]
+    pub note: String,
+}
+
+fn monday_of(day: NaiveDate) -> NaiveDate {
+    day - Duration::days(i64::from(day.weekday().num_days_from_monday()))
+}
+
+impl BaselineRequest {
+    /// The request as whole weeks, or the field at fault.
+    fn weeks(&self, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), FieldError> {
+        let from = monday_of(self.from);
+        let to = monday_of(self.to) + Duration::days(6);
+        if self.team.trim().is_empty() {
+            return Err(FieldError::new("team", "name a team, or `all` for the whole organisation"));
+        }
+        if to < from {
+            return Err(FieldError::new("to", "must not be before `from`"));
+        }
+        if to >= monday_of(today) {
+            return Err(FieldError::new("to", "a baseline is made of past weeks: end it before the current week"));
+        }
+        if (to - from).num_days() + 1 > MAX_BASELINE_WEEKS * 7 {
+            return Err(FieldError::new("to", format!("a baseline spans at most {MAX_BASELINE_WEEKS} weeks")));
+        }
+        Ok((from, to))
+    }
+}
+
+impl Levee {
+    /// Marks a team's baseline weeks. Admins may mark any team's (and `all`); an approver
+    /// marks their own team's.
+    pub fn set_baseline(&self, actor: &Principal, request: &BaselineRequest) -> Result<Baseline, ServiceError> {
+        let own_team = actor.has_role(Role::Approver) && actor.team == request.team;
+        if !(actor.has_role(Role::Admin) || own_team) {
+            return Err(ServiceError::Forbidden(format!(
+                "marking {}'s baseline needs the admin role, or an approver of that team",
+                request.team
+            )));
+        }
+        let (from, to) = request.weeks(self.clock.now().date_naive())?;
+        self.commit_subject(actor, BASELINES_SUBJECT, BaselineBook::default, None, |book: &BaselineBook, at| {
+            let baseline = Baseline {
+                team: request.team.clone(),
+                from,
+                to,
+                note: request.note.clone(),
+                set_by: actor.actor.clone(),
+                set_at: at,
+            };
+            let mut next = book.clone();
+            next.version += 1;
+            next.history.push(baseline.clone());
+            let payload = serde_json::json!({ "baseline": baseline });
+            Ok((baseline, Some(Change::of(next, EventType::BaselineSet, payload))))
+        })
+    }
+
+    /// Each team's current baseline.
+    pub fn baselines(&self) -> Result<BTreeMap<String, Baseline>, ServiceError> {
+        Ok(self.load_subject::<BaselineBook>(BASELINES_SUBJECT)?.map(|book| book.current()).unwrap_or_default())
+    }
+}

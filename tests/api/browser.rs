@@ -1,0 +1,191 @@
+//! The web console in a real browser (headless Chromium through chromedriver, see
+//! `levee_tests::browser`): signing in, the dashboard's figures and charts, approving from the
+//! queue, a case page with its ledger, and what a role may not do kept out of sight. Each test
+//! runs against its own levee with cases planted over the API.
+
+use std::panic::AssertUnwindSafe;
+
+use futures::FutureExt as _;
+use levee_tests::browser::{self, Browser};
+use levee_tests::{TestServer, case};
+use serde_json::{Value, json};
+
+/// The six charts the dashboard draws.
+const CHARTS: [&str; 6] = ["leakage", "cycle-time", "pareto", "approver-outliers", "remediation-sla", "drift"];
+
+/// A $400 refund, which waits for a lead.
+const LEAD_BAND: i64 = 40_000;
+
+/// The customer given three fee waivers for the same code, which makes a repeat worth a signal.
+const REPEAT_CUSTOMER: &str = "cus-repeat";
+
+/// Submits a case as the agent; its id.
+async fn submit(server: &TestServer, body: Value) -> String {
+    server.submit(body).await["case_id"].as_str().expect("case_id").to_owned()
+}
+
+/// Approves `id` as `who` over the API.
+async fn approve(server: &TestServer, who: &str, id: &str) {
+    let (status, answer) =
+        server.post(who, &format!("/v1/cases/{id}/approve"), json!({"rationale": "matches the carrier report"})).await;
+    assert_eq!(answer["status"], "approved", "{status}: {answer}");
+}
+
+/// Five cases: three $40 fee waivers for late deliveries to one customer (auto-approved: fee
+/// waivers, unlike refunds, do not escalate as repeats), and two $400 refunds for damaged
+/// parcels, one approved by the lead and one still waiting for a lead. Returns the waiting
+/// one's id.
+async fn plant_cases(server: &TestServer) -> String {
+    for _ in 0..3 {
+        let answer = server.submit(case("fee_waiver", 4_000, "USD", REPEAT_CUSTOMER, "LATE_DELIVERY")).await;
+        assert_eq!(answer["status"], "auto_approved", "{answer}");
+    }
+    let damaged = |customer| case("refund", LEAD_BAND, "USD", customer, "DAMAGED_IN_TRANSIT");
+    let approved = submit(server, damaged("damaged-1")).await;
+    approve(server, "lead", &approved).await;
+    submit(server, damaged("damaged-2")).await
+}
+
+/// A levee with the planted cases, and Chromium on its console signed in as `role`; with the
+/// waiting case's id.
+async fn console_with_cases(role: &str) -> (TestServer, Browser, String) {
+    let server = TestServer::start().await;
+    let waiting = plant_cases(&server).await;
+    let browser = Browser::open(&server).await;
+    browser.sign_in_as(server.token(role)).await;
+    (server, browser, waiting)
+}
+
+fn row(id: &str) -> String {
+    format!("tr[data-case=\"{id}\"]")
+}
+
+/// The lead's token signs in and `#whoami` names them; a bad token shows `#error` and signs
+/// nobody in; signing out brings the sign-in form back.
+#[tokio::test]
+async fn signing_in_shows_who_and_a_bad_token_an_error() {
+    let server = TestServer::start().await;
+    let browser = Browser::open(&server).await;
+
+    browser.sign_in("lv_not_a_token").await;
+    let error = browser.text("#error").await;
+    assert!(error.contains("401"), "the error says the token was refused: {error:?}");
+    assert_eq!(browser.count("#whoami").await, 0, "nobody is signed in");
+
+    assert!(browser.sign_in_as(server.token("lead")).await.contains("lee.lead"));
+    browser.wait_until_gone("#error").await;
+    browser.wait_for("a[data-nav=\"dashboard\"]").await;
+    assert_eq!(browser.count("a[data-nav=\"queue\"]").await, 1, "an approver sees the queue");
+
+    browser.click("button#sign-out").await;
+    browser.wait_for("input#token").await;
+    assert_eq!(browser.count("#whoami").await, 0, "signed out");
+    server.stop().await;
+}
+
+/// With cases planted, the dashboard draws all six charts as SVG, and its figures are the
+/// planted ones: five exceptions, three of them auto-approved, both codes in the Pareto, and
+/// the customer with three fee waivers for one code as a signal.
+#[tokio::test]
+async fn the_dashboard_draws_every_chart_from_the_planted_cases() {
+    let (server, browser, _) = console_with_cases("lead").await;
+    browser.go("#/dashboard").await;
+
+    for chart in CHARTS {
+        browser.wait_for(&format!("figure[data-chart=\"{chart}\"][data-state=\"loaded\"] svg")).await;
+    }
+    assert_eq!(browser.count("figure[data-chart][data-state=\"error\"]").await, 0);
+
+    let cases = browser.text("[data-figure=\"cases\"]").await;
+    assert!(cases.lines().any(|line| line.trim() == "5"), "five exceptions: {cases:?}");
+    assert!(cases.contains("60.0% auto-approved"), "three of five auto-approved: {cases:?}");
+    let pareto = browser.text_content("figure[data-chart=\"pareto\"] svg").await;
+    for code in ["LATE_DELIVERY", "DAMAGED_IN_TRANSIT"] {
+        assert!(pareto.contains(code), "the Pareto names {code}: {pareto:?}");
+    }
+    let repeat = browser.text("li[data-signal=\"repeat_customer\"]").await;
+    assert!(repeat.contains(REPEAT_CUSTOMER) && repeat.contains("3 cases with LATE_DELIVERY"), "{repeat:?}");
+    server.stop().await;
+}
+
+/// The lead approves a waiting case from the queue with a rationale; the API then reports it
+/// approved by them, and its case page shows the status, its ledger entries and a verified chain.
+#[tokio::test]
+async fn a_lead_approves_from_the_queue_and_the_case_page_shows_it() {
+    let (server, browser, id) = console_with_cases("lead").await;
+    browser.go("#/queue").await;
+
+    let row = row(&id);
+    browser.wait_for(&format!("{row} a[data-open-case]")).await;
+    let rationale = "photos in the ticket match the carrier's damage report";
+    browser.type_into(&format!("{row} textarea[name=\"rationale\"]"), rationale).await;
+    browser.click(&format!("{row} button[data-action=\"approve\"]")).await;
+    let result = format!("{row} [data-result=\"approved\"]");
+    let done = async || (browser.count(&row).await == 0 || browser.count(&result).await > 0).then_some(());
+    browser.until("the row to go or say approved", done).await;
+
+    let (_, view) = server.get("auditor", &format!("/v1/cases/{id}")).await;
+    assert_eq!(view["status"], "approved", "{view}");
+    assert_eq!(view["case"]["approvals"][0]["approver"], "lee.lead");
+    assert_eq!(view["case"]["approvals"][0]["rationale"], rationale);
+
+    browser.go(&format!("#/cases/{id}")).await;
+    assert_eq!(browser.text_content("#case-status").await, "approved");
+    let seqs: Vec<String> = ledger_of(&view).iter().map(|entry| entry["seq"].to_string()).collect();
+    assert_eq!(browser.attributes("ol#timeline > li[data-seq]", "data-seq").await, seqs);
+    let timeline = browser.texts("ol#timeline > li[data-seq]").await;
+    assert!(timeline[0].contains("case.submitted"), "{timeline:?}");
+    assert!(timeline[timeline.len() - 1].contains("case.approved"), "{timeline:?}");
+    browser.wait_for("#verify[data-ok=\"true\"]").await;
+    server.stop().await;
+}
+
+/// The case's ledger entries as `GET /v1/cases/{id}` gives them: a submission and an approval.
+fn ledger_of(view: &Value) -> &Vec<Value> {
+    let entries = view["ledger"].as_array().expect("the case's ledger");
+    let events: Vec<&str> = entries.iter().filter_map(|entry| entry["event"].as_str()).collect();
+    assert_eq!(events, ["case.submitted", "case.approved"]);
+    entries
+}
+
+/// An agent sees no queue in the navigation and no approve button anywhere; neither does an
+/// auditor on a case that waits for approval.
+#[tokio::test]
+async fn what_a_role_may_not_do_is_not_shown() {
+    let server = TestServer::start().await;
+    let waiting = plant_cases(&server).await;
+    let browser = Browser::open(&server).await;
+
+    for role in ["agent", "auditor"] {
+        assert!(browser.sign_in_as(server.token(role)).await.contains(&format!(".{role}")));
+        browser.wait_for("a[data-nav]").await;
+        assert_eq!(browser.count("a[data-nav=\"queue\"]").await, 0, "{role} sees no queue");
+
+        browser.go(&format!("#/cases/{waiting}")).await;
+        assert_eq!(browser.text_content("#case-status").await, "pending_approval");
+        assert_eq!(browser.count("button[data-action=\"approve\"]").await, 0, "{role}: no approve button on the case");
+
+        // The case page showed no error, so this one is the queue's.
+        browser.go("#/queue").await;
+        browser.wait_for("#error").await;
+        assert_eq!(browser.count("button[data-action=\"approve\"]").await, 0, "{role}: no approve button in the queue");
+        browser.click("button#sign-out").await;
+    }
+    server.stop().await;
+}
+
+/// A failing browser test leaves a screenshot of its page behind, named after the test.
+#[tokio::test]
+async fn a_failing_browser_test_leaves_a_screenshot() {
+    let path = browser::screenshot_path();
+    let _ = std::fs::remove_file(&path);
+    let failing = AssertUnwindSafe(async {
+        let browser = Browser::launch("data:text/html,<p id=there>a page to photograph</p>").await;
+        browser.go("").await;
+        browser.wait_for("#there").await;
+        panic!("a deliberate failure");
+    });
+    assert!(failing.catch_unwind().await.is_err(), "the test fails");
+    let png = std::fs::read(&path).unwrap_or_else(|error| panic!("no screenshot at {}: {error}", path.display()));
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{} is not a PNG", path.display());
+}
