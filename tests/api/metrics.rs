@@ -21,7 +21,7 @@ use hmac::{Hmac, Mac};
 use levee_core::clock::{Clock, ManualClock};
 use levee_core::inbound::Scheme;
 use levee_core::intake::WebhookSource;
-use levee_tests::{Options, StatusCode, TestServer, case};
+use levee_tests::{Options, StatusCode, TestServer, case, evidence};
 use serde_json::{Value, json};
 
 const STRIPE_SECRET: &str = "whsec_metrics_0123456789abcdef";
@@ -206,10 +206,11 @@ async fn the_summary_compares_with_the_baseline_and_the_pages_render() {
     assert_eq!(card("leakage")["value"], "523.45 USD");
     assert_eq!(card("cycle-time")["value"], "2.0 h");
     assert_eq!(card("evidence")["value"], "88.9%");
-    // October has 5 ISO weeks: 9 cases is 1.8 a week against W41's 7, and $523.45 is $104.69
-    // a week against W41's $400: both −74%.
-    assert_eq!(card("cases")["change_vs_baseline"], "-74%");
-    assert_eq!(card("leakage")["change_vs_baseline"], "-74%");
+    // By today (19 October) 19 days of October have passed, 19/7 weeks: 9 cases is 3.32 a
+    // week against W41's 7 (−53%), and $523.45 is $192.85 a week against W41's $400 (−52%).
+    assert_eq!(card("cases")["change_vs_baseline"], "-53%");
+    assert_eq!(card("leakage")["change_vs_baseline"], "-52%");
+    assert_eq!(card("leakage")["detail"], "192.85 USD per week");
     let kinds: Vec<&str> = summary["signals"].as_array().unwrap().iter().map(|s| s["kind"].as_str().unwrap()).collect();
     assert!(kinds.contains(&"rubber_stamp") && kinds.contains(&"leakage") && kinds.contains(&"drift"), "{kinds:?}");
     assert!(kinds.contains(&"repeat_customer"), "{kinds:?}");
@@ -245,4 +246,35 @@ async fn the_summary_compares_with_the_baseline_and_the_pages_render() {
     let (status, error) = server.get("auditor", "/v1/reports/monthly?month=October").await;
     assert_eq!((status, error["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("month")));
     assert_eq!(server.verify().await["ok"], true);
+}
+
+/// Every approval counts for its approver, not only the one that completes the case: the first
+/// of two directors' approvals is an `approval_recorded` entry.
+#[tokio::test]
+async fn every_approval_counts_for_its_approver() {
+    let clock = Arc::new(ManualClock::new(start_time()));
+    let server = server(clock.clone()).await;
+    let big = submit(&server, 4_000_000, "cus_big", "BILLING_ERROR").await;
+    let (status, answer) = server.post("agent", &format!("/v1/cases/{big}/evidence"), evidence("attachment")).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    clock.advance(Duration::seconds(20));
+    act(&server, "director", &big, "approve", "ok").await;
+    clock.advance(Duration::seconds(600));
+    act(&server, "director2", &big, "approve", "confirmed with billing, invoice attached").await;
+    let (_, outliers) = server.get("auditor", &format!("/v1/metrics/outliers?{OCTOBER}")).await;
+    let director = |actor: &str| {
+        outliers["approvers"].as_array().unwrap().iter().find(|line| line["approver"] == actor).cloned().unwrap()
+    };
+    assert_eq!(
+        (director("dana.director")["approvals"].as_u64(), director("dana.director")["fast_approvals"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        (director("drew.director")["approvals"].as_u64(), director("drew.director")["fast_approvals"].as_u64()),
+        (Some(1), Some(0))
+    );
+    // The leak is the fast first approver's, not the careful second one's.
+    let (_, leakage) = server.get("auditor", &format!("/v1/metrics/leakage?{OCTOBER}")).await;
+    assert_eq!(leakage["by_approver"][0]["key"], "dana.director", "{leakage}");
+    assert_eq!(leakage["by_approver"][0]["minor_units"], 4_000_000);
 }

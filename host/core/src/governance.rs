@@ -38,7 +38,8 @@ impl Levee {
         let mut run = GovernanceRun::default();
         for case_id in self.overdue_cases(now)? {
             let groups = &self.settings.approval_groups;
-            match self.transition(&case_id, &system, |case, at| case::escalate(case, at, groups)) {
+            match self.transition(&case_id, &system, |case, at| case::escalate(case, at, groups, &self.settings.matrix))
+            {
                 Ok(_) => run.escalated.push(case_id),
                 // Decided, or escalated or changed by another host, since the queue was read: the
                 // next run sees it as it is now.

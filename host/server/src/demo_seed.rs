@@ -92,5 +92,25 @@ fn tell(levee: &Levee, clock: &ManualClock, end: chrono::DateTime<chrono::Utc>) 
     for execution in leaks::silent(story.rng(), end) {
         story.execute(execution);
     }
-    story.play()
+    let tally = story.play()?;
+    mark_baseline(levee, &cast.admin, end)?;
+    Ok(tally)
+}
+
+/// The organisation marks the story's first eight weeks as the weeks before its pilot, so every
+/// headline on the dashboard shows its change against them.
+fn mark_baseline(
+    levee: &Levee,
+    admin: &levee_core::identity::Principal,
+    end: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    let first = (end - Duration::days(plan::STORY_DAYS)).date_naive() + Duration::days(7);
+    let request = levee_core::metrics::baseline::BaselineRequest {
+        team: levee_core::metrics::baseline::ALL_TEAMS.to_owned(),
+        from: first,
+        to: first + Duration::days(7 * 7),
+        note: "the eight weeks before the levee pilot".to_owned(),
+    };
+    levee.set_baseline(admin, &request).context("mark the baseline weeks")?;
+    Ok(())
 }

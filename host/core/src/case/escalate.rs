@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use super::{Case, Transition, TransitionError, advanced, require_pending};
 use crate::identity::{ApprovalGroup, ApproverLevel};
 use crate::ledger::EventType;
+use crate::matrix::ApprovalMatrix;
 
 /// One escalation of a case past its SLA.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -29,11 +30,17 @@ pub struct Escalation {
     pub approver_group: Option<ApprovalGroup>,
 }
 
-/// Escalates `case` if it is pending and its SLA ran out before `at`; `groups` are the approval
-/// groups configured now, one of which may cover the new level.
-pub fn escalate(case: &Case, at: DateTime<Utc>, groups: &[ApprovalGroup]) -> Result<Transition, TransitionError> {
+/// Escalates `case` if it is pending and its SLA ran out before `at`. `groups` are the approval
+/// groups configured now, one of which may cover the new level; the new level's SLA is the
+/// matrix's for that level (at the top level, the top level's again, as a reminder period).
+pub fn escalate(
+    case: &Case,
+    at: DateTime<Utc>,
+    groups: &[ApprovalGroup],
+    matrix: &ApprovalMatrix,
+) -> Result<Transition, TransitionError> {
     let (from, approvals_needed) = require_pending(case, "escalated")?;
-    let (Some(due), Some(minutes)) = (case.sla_due_at(), case.decision.sla_minutes) else {
+    let Some(due) = case.sla_due_at() else {
         return Err(TransitionError::WrongState(format!("case {} has no SLA to escalate on", case.id)));
     };
     if at <= due {
@@ -45,7 +52,7 @@ pub fn escalate(case: &Case, at: DateTime<Utc>, groups: &[ApprovalGroup]) -> Res
         from,
         to,
         missed_due_at: due,
-        next_due_at: at + Duration::minutes(i64::from(minutes)),
+        next_due_at: at + Duration::minutes(i64::from(matrix.sla_minutes(to))),
         approver_group: groups.iter().find(|group| group.level == to).cloned(),
     };
     let mut next = advanced(case, at);
@@ -65,14 +72,22 @@ mod tests {
     use super::*;
     use crate::fixtures;
 
+    fn matrix() -> ApprovalMatrix {
+        ApprovalMatrix::default_matrix()
+    }
+
     #[test]
     fn escalates_only_once_past_the_due_time_one_level_up() {
         let case = fixtures::pending_case("LV-1");
         let due = case.sla_due_at().unwrap();
-        assert!(matches!(escalate(&case, due, &[]), Err(TransitionError::WrongState(_))), "not at the due time itself");
-        let escalated = escalate(&case, due + Duration::seconds(1), &[]).unwrap().case;
+        assert!(
+            matches!(escalate(&case, due, &[], &matrix()), Err(TransitionError::WrongState(_))),
+            "not at the due time itself"
+        );
+        let escalated = escalate(&case, due + Duration::seconds(1), &[], &matrix()).unwrap().case;
         assert_eq!(escalated.pending_requirement(), Some((ApproverLevel::Manager, 1)));
-        assert_eq!(escalated.sla_due_at(), Some(due + Duration::seconds(1) + Duration::minutes(240)));
+        // The manager's SLA in the matrix (8 h), not the lead's the case started with.
+        assert_eq!(escalated.sla_due_at(), Some(due + Duration::seconds(1) + Duration::minutes(480)));
         assert!(escalated.is_pending(), "never decided by the clock");
     }
 
@@ -84,10 +99,10 @@ mod tests {
             [ApproverLevel::Manager, ApproverLevel::Finance, ApproverLevel::Director, ApproverLevel::Director]
         {
             at = case.sla_due_at().unwrap() + Duration::seconds(1);
-            case = escalate(&case, at, &[]).unwrap().case;
+            case = escalate(&case, at, &[], &matrix()).unwrap().case;
             assert_eq!(case.pending_requirement().map(|(level, _)| level), Some(expected));
         }
-        assert!(escalate(&case, at + Duration::minutes(1), &[]).is_err(), "the new SLA has not run out");
+        assert!(escalate(&case, at + Duration::minutes(1), &[], &matrix()).is_err(), "the new SLA has not run out");
         assert_eq!(case.escalations.len(), 4);
     }
 }

@@ -12,7 +12,7 @@ const CHARTS = [
   { id: 'pareto', title: 'Exception codes (Pareto)' },
   { id: 'approver-outliers', title: 'Approver outliers' },
   { id: 'remediation-sla', title: 'Remediation SLA' },
-  { id: 'drift', title: 'Drift, week over week' },
+  { id: 'drift', title: 'Drift in the code mix' },
 ];
 
 /** Elements an SVG from the API may not bring in. */

@@ -19,6 +19,8 @@ pub const BASELINES_SUBJECT: &str = "baselines";
 pub const ALL_TEAMS: &str = "all";
 /// The longest baseline, in weeks.
 pub const MAX_BASELINE_WEEKS: i64 = 26;
+const MAX_NAME: usize = 100;
+const MAX_NOTE: usize = 1_000;
 
 /// A team's baseline: whole ISO weeks, Monday `from` to Sunday `to`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -69,8 +71,15 @@ impl BaselineRequest {
     fn weeks(&self, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), FieldError> {
         let from = monday_of(self.from);
         let to = monday_of(self.to) + Duration::days(6);
-        if self.team.trim().is_empty() {
-            return Err(FieldError::new("team", "name a team, or `all` for the whole organisation"));
+        if self.team.trim().is_empty() || self.team.len() > MAX_NAME {
+            return Err(FieldError::new("team", "name a team (up to 100 bytes), or `all` for the whole organisation"));
+        }
+        if self.note.len() > MAX_NOTE {
+            return Err(FieldError::new("note", format!("at most {MAX_NOTE} bytes")));
+        }
+        let years = super::query::MIN_YEAR..=super::query::MAX_YEAR;
+        if !years.contains(&self.from.year()) || !years.contains(&self.to.year()) {
+            return Err(FieldError::new("from", "a baseline lies between the years 2000 and 9998"));
         }
         if to < from {
             return Err(FieldError::new("to", "must not be before `from`"));
@@ -89,7 +98,8 @@ impl Levee {
     /// Marks a team's baseline weeks. Admins may mark any team's (and `all`); an approver
     /// marks their own team's.
     pub fn set_baseline(&self, actor: &Principal, request: &BaselineRequest) -> Result<Baseline, ServiceError> {
-        let own_team = actor.has_role(Role::Approver) && actor.team == request.team;
+        // `all` is the organisation's, whatever a team happens to be called.
+        let own_team = actor.has_role(Role::Approver) && actor.team == request.team && request.team != ALL_TEAMS;
         if !(actor.has_role(Role::Admin) || own_team) {
             return Err(ServiceError::Forbidden(format!(
                 "marking {}'s baseline needs the admin role, or an approver of that team",

@@ -14,6 +14,7 @@ use crate::ledger::{EventType, LedgerEntry};
 use crate::matrix::ApprovalMatrix;
 use crate::money::Money;
 use crate::reconcile::{ExecutionRecord, Finding, FindingKind};
+use crate::store::StoreError;
 use crate::subject::Subject;
 
 /// Where leakage no case explains is counted.
@@ -31,19 +32,24 @@ pub struct Contribution {
 pub struct DeriveContext<'a> {
     pub matrix: &'a ApprovalMatrix,
     pub settings: &'a MetricsSettings,
-    /// The case a finding names, as it stands now.
-    pub case: &'a dyn Fn(&str) -> Option<Case>,
-    /// An execution as it stood before this entry.
-    pub previous_execution: &'a dyn Fn(&ExecutionRecord) -> Option<ExecutionRecord>,
+    /// The case a finding names, as it stands now. A store error fails the fold's batch, which
+    /// is retried: a guess here would be frozen into the slices.
+    pub case: &'a dyn Fn(&str) -> Result<Option<Case>, StoreError>,
+    /// An execution as it stood before this entry (`None`: this is its first entry).
+    pub previous_execution: &'a dyn Fn(&ExecutionRecord) -> Result<Option<ExecutionRecord>, StoreError>,
 }
 
 /// The contributions of one entry (none for subjects metrics do not count).
-pub fn contributions(entry: &LedgerEntry, subject: &Subject, context: &DeriveContext<'_>) -> Vec<Contribution> {
-    match subject {
+pub fn contributions(
+    entry: &LedgerEntry,
+    subject: &Subject,
+    context: &DeriveContext<'_>,
+) -> Result<Vec<Contribution>, StoreError> {
+    Ok(match subject {
         Subject::Case(case) => case_contributions(entry, case, context).into_iter().collect(),
-        Subject::Execution(record) => execution_contributions(record, context),
+        Subject::Execution(record) => execution_contributions(record, context)?,
         _ => Vec::new(),
-    }
+    })
 }
 
 fn case_contributions(entry: &LedgerEntry, case: &Case, context: &DeriveContext<'_>) -> Option<Contribution> {
@@ -57,7 +63,9 @@ fn case_contributions(entry: &LedgerEntry, case: &Case, context: &DeriveContext<
             minor_units: case.amount.minor_units,
             requester: case.requester.clone(),
         }),
-        EventType::CaseApproved => {
+        // An approval short of the count (`approval_recorded`) counts for its approver as
+        // much as the one that completes it.
+        EventType::CaseApproved | EventType::ApprovalRecorded => {
             effects.extend(case.approvals.last().map(|approval| approval_given(case, approval, context.settings)));
         }
         EventType::CaseRejected => effects.extend(case.closure.as_ref().map(|closure| Effect::Rejection {
@@ -146,21 +154,21 @@ fn approval_given(case: &Case, approval: &Approval, settings: &MetricsSettings) 
 }
 
 /// The leak a granted case carries, counted once under its first cause in the order: above
-/// authority, missing evidence, fast without a rationale.
+/// authority, missing evidence, fast without a rationale; blamed on the approver whose approval
+/// carried the cause (the last approver for missing evidence).
 fn decision_leak(case: &Case, band: &str, settings: &MetricsSettings) -> Option<Leak> {
     if !matches!(case.status, CaseStatus::Approved | CaseStatus::AutoApproved) {
         return None;
     }
-    let cause = if case.approvals.iter().any(|approval| over_authority(case, approval)) {
-        LeakCause::OverAuthority
+    let who = |approval: &Approval| approval.approver.clone();
+    let (cause, approver) = if let Some(approval) = case.approvals.iter().find(|a| over_authority(case, a)) {
+        (LeakCause::OverAuthority, who(approval))
     } else if !case.missing_evidence().is_empty() {
-        LeakCause::MissingEvidence
-    } else if case
-        .approvals
-        .iter()
-        .any(|approval| is_fast(case, approval, settings) && lacks_rationale(&approval.rationale))
+        (LeakCause::MissingEvidence, last_approver(case))
+    } else if let Some(approval) =
+        case.approvals.iter().find(|a| is_fast(case, a, settings) && lacks_rationale(&a.rationale))
     {
-        LeakCause::FastWithoutRationale
+        (LeakCause::FastWithoutRationale, who(approval))
     } else {
         return None;
     };
@@ -169,7 +177,7 @@ fn decision_leak(case: &Case, band: &str, settings: &MetricsSettings) -> Option<
         cause,
         band: band.to_owned(),
         code: case.exception_code.clone(),
-        approver: last_approver(case),
+        approver,
         minor_units: case.amount.minor_units,
         count: 1,
     })
@@ -179,18 +187,29 @@ fn last_approver(case: &Case) -> String {
     case.approvals.last().map_or_else(|| "auto".to_owned(), |approval| approval.approver.clone())
 }
 
-/// The leakage an execution entry adds: its open findings now, less those before it.
-fn execution_contributions(record: &ExecutionRecord, context: &DeriveContext<'_>) -> Vec<Contribution> {
-    let before = (context.previous_execution)(record).map(|previous| previous.findings).unwrap_or_default();
+/// The leakage an execution entry adds: the open findings it opened, less those it closed or
+/// changed. A finding that stays as it was adds nothing; one that leaves is taken out where it
+/// was counted (by the execution as it stood then).
+fn execution_contributions(
+    record: &ExecutionRecord,
+    context: &DeriveContext<'_>,
+) -> Result<Vec<Contribution>, StoreError> {
+    let previous = (context.previous_execution)(record)?;
+    let open = |record: &ExecutionRecord| -> Vec<Finding> {
+        record.findings.iter().filter(|finding| finding.resolved_at.is_none()).cloned().collect()
+    };
+    let now = open(record);
+    let before = previous.as_ref().map(open).unwrap_or_default();
     let mut contributions = Vec::new();
-    for (findings, sign) in [(&record.findings, 1), (&before, -1)] {
-        for finding in findings.iter().filter(|finding| finding.resolved_at.is_none()) {
-            if let Some(contribution) = finding_leak(record, finding, sign, context) {
-                contributions.push(contribution);
-            }
+    for finding in now.iter().filter(|finding| !before.contains(finding)) {
+        contributions.extend(finding_leak(record, finding, 1, context)?);
+    }
+    if let Some(previous) = &previous {
+        for finding in before.iter().filter(|finding| !now.contains(finding)) {
+            contributions.extend(finding_leak(previous, finding, -1, context)?);
         }
     }
-    contributions
+    Ok(contributions)
 }
 
 fn finding_cause(kind: FindingKind) -> Option<LeakCause> {
@@ -209,9 +228,12 @@ fn finding_leak(
     finding: &Finding,
     sign: i64,
     context: &DeriveContext<'_>,
-) -> Option<Contribution> {
-    let cause = finding_cause(finding.kind)?;
-    let case = finding.case_id.as_deref().or(record.case_id.as_deref()).and_then(|id| (context.case)(id));
+) -> Result<Option<Contribution>, StoreError> {
+    let Some(cause) = finding_cause(finding.kind) else { return Ok(None) };
+    let case = match finding.case_id.as_deref().or(record.case_id.as_deref()) {
+        Some(id) => (context.case)(id)?,
+        None => None,
+    };
     let (team, band, code, approver) = match &case {
         Some(case) => {
             (case.team.clone(), band_label(context.matrix, case), case.exception_code.clone(), last_approver(case))
@@ -227,7 +249,7 @@ fn finding_leak(
         minor_units: sign * finding.amount.minor_units,
         count: sign,
     };
-    Some(Contribution { at: record.report.executed_at, team, effects: vec![Effect::Leak(leak)] })
+    Ok(Some(Contribution { at: record.report.executed_at, team, effects: vec![Effect::Leak(leak)] }))
 }
 
 /// The threshold band of a case's amount in the matrix, e.g. `lead ≤ 500.00 USD`,

@@ -144,6 +144,11 @@ impl Levee {
         let through = tip.min(cursor.saturating_add(limit));
         let mut folded = cursor;
         while folded < through {
+            // Another host may have folded past us meanwhile: go on from where it got to.
+            folded = folded.max(read::<Cursor>(store, CURSOR_KEY)?.map(|(cursor, _)| cursor.seq).unwrap_or(0));
+            if folded >= through {
+                break;
+            }
             let end = through.min(folded + FOLD_BATCH);
             let slots = self.journal().slots(folded + 1, end)?;
             let Some(last) = slots.last().map(|slot| slot.entry.seq) else { break };
@@ -151,12 +156,12 @@ impl Levee {
             advance_cursor(store, last)?;
             folded = last;
         }
-        Ok(FoldReport { through: folded, entries: folded - cursor, behind: tip.saturating_sub(folded) })
+        Ok(FoldReport { through: folded, entries: folded.saturating_sub(cursor), behind: tip.saturating_sub(folded) })
     }
 
     fn fold_slots(&self, slots: &[LedgerSlot]) -> Result<(), StoreError> {
         let store = &*self.store;
-        let case = |id: &str| read::<Case>(store, &projections::case_key(id)).ok().flatten().map(|(case, _)| case);
+        let case = |id: &str| Ok(read::<Case>(store, &projections::case_key(id))?.map(|(case, _)| case));
         let previous_execution = |record: &ExecutionRecord| previous_execution(self, record);
         let context = DeriveContext {
             matrix: &self.settings.matrix,
@@ -166,7 +171,7 @@ impl Levee {
         };
         let mut batch = Batch::default();
         for slot in slots {
-            for contribution in derive::contributions(&slot.entry, &slot.subject, &context) {
+            for contribution in derive::contributions(&slot.entry, &slot.subject, &context)? {
                 batch.add(slot.entry.seq, contribution);
             }
             if let (crate::ledger::EventType::CaseSubmitted, Subject::Case(case)) = (slot.entry.event, &slot.subject) {
@@ -185,13 +190,13 @@ impl Levee {
     }
 }
 
-/// The execution as its previous ledger slot holds it.
-fn previous_execution(levee: &Levee, record: &ExecutionRecord) -> Option<ExecutionRecord> {
+/// The execution as its previous ledger slot holds it (`None` for its first entry).
+fn previous_execution(levee: &Levee, record: &ExecutionRecord) -> Result<Option<ExecutionRecord>, StoreError> {
     let seqs = &record.ledger_seqs;
-    let previous = *seqs.get(seqs.len().checked_sub(2)?)?;
-    match levee.journal().slot(previous).ok()??.subject {
-        Subject::Execution(before) => Some(*before),
-        _ => None,
+    let Some(previous) = seqs.len().checked_sub(2).and_then(|index| seqs.get(index)) else { return Ok(None) };
+    match levee.journal().slot(*previous)?.map(|slot| slot.subject) {
+        Some(Subject::Execution(before)) => Ok(Some(*before)),
+        _ => Err(StoreError::Backend(format!("ledger entry {previous} is not {}'s", record.id))),
     }
 }
 
@@ -256,10 +261,13 @@ fn write_repeats(store: &dyn Store, submissions: &[Submission]) -> Result<(), St
             record.pairs.insert(format!("{}/{}", repeat.customer, repeat.code), repeat.clone());
         }
         if record.pairs.len() > REPEATS_KEPT {
-            let mut counts: Vec<u64> = record.pairs.values().map(|repeat| repeat.count).collect();
-            counts.sort_unstable_by(|a, b| b.cmp(a));
-            let floor = counts[REPEATS_KEPT - 1];
-            record.pairs.retain(|_, repeat| repeat.count >= floor);
+            // Keep exactly the most repeated (the most recent first among equals).
+            let mut ranked: Vec<(u64, DateTime<Utc>, String)> =
+                record.pairs.iter().map(|(key, repeat)| (repeat.count, repeat.last_at, key.clone())).collect();
+            ranked.sort_unstable_by(|a, b| b.cmp(a));
+            for (_, _, key) in ranked.into_iter().skip(REPEATS_KEPT) {
+                record.pairs.remove(&key);
+            }
         }
         Some(record)
     })

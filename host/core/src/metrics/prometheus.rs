@@ -91,11 +91,15 @@ impl Levee {
             .collect();
         out.gauge("levee_cycle_time_seconds", "Submission to decision by a person this month.", &quantiles);
 
-        let completeness = if total.decided > 0 { total.complete as f64 / total.decided as f64 } else { 1.0 };
+        // No sample until something is decided: 0/0 is not 100%.
+        let completeness: Vec<_> = (total.decided > 0)
+            .then(|| (vec![m()], total.complete as f64 / total.decided as f64))
+            .into_iter()
+            .collect();
         out.gauge(
             "levee_evidence_completeness_ratio",
             "Share of decided cases with every required piece of evidence this month.",
-            &[(vec![m()], completeness)],
+            &completeness,
         );
 
         let approvals: Vec<_> = total

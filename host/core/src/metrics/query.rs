@@ -44,8 +44,14 @@ fn first_of_month(day: NaiveDate) -> NaiveDate {
 
 fn parse_month(field: &str, text: &str) -> Result<NaiveDate, FieldError> {
     NaiveDate::parse_from_str(&format!("{text}-01"), "%Y-%m-%d")
-        .map_err(|_| FieldError::new(field, format!("'{text}' is not a month: use YYYY-MM")))
+        .ok()
+        .filter(|day| (MIN_YEAR..=MAX_YEAR).contains(&day.year()) && text.len() == 7)
+        .ok_or_else(|| FieldError::new(field, format!("'{text}' is not a month: use YYYY-MM")))
 }
+
+/// The years a scope may name (date arithmetic stays far from chrono's limits).
+pub const MIN_YEAR: i32 = 2000;
+pub const MAX_YEAR: i32 = 9998;
 
 impl Scope {
     /// The scope a request asks for: `from` and `to` as `YYYY-MM` (default: the last six
@@ -85,6 +91,13 @@ impl Scope {
             month = month + Months::new(1);
         }
         months
+    }
+
+    /// How many weeks of the scope have happened by `today` (a running month counts only its
+    /// days so far): what totals are divided by to compare as rates per week.
+    pub fn elapsed_weeks(&self, today: NaiveDate) -> f64 {
+        let days = (self.to.min(today) - self.from).num_days() + 1;
+        days.max(1) as f64 / 7.0
     }
 
     /// The weeks before the scope's first that drift compares it with, oldest first.
@@ -192,6 +205,11 @@ impl Levee {
     /// Folds what is left, then loads the slices of `scope`.
     pub fn load_metrics(&self, scope: &Scope) -> Result<Loaded, ServiceError> {
         self.fold_metrics(FOLD_ON_READ)?;
+        self.read_scope(scope)
+    }
+
+    /// The slices of `scope` as they stand, without folding first.
+    pub fn read_scope(&self, scope: &Scope) -> Result<Loaded, ServiceError> {
         let teams = self.metric_teams()?;
         let teams: Vec<String> = match &scope.team {
             Some(team) => teams.into_iter().filter(|known| known == team).collect(),
@@ -524,32 +542,42 @@ fn approver_lines(total: &Slice, main: Option<&str>, settings: &MetricsSettings)
         })
         .collect();
     let levels: BTreeSet<Option<String>> = lines.iter().map(|line| line.level.clone()).collect();
+    let points = |_: f64| RATE_SPREAD_FLOOR;
+    let share_of_mean = |mean: f64| AMOUNT_SPREAD_FLOOR * mean.abs();
     for level in levels {
-        let peers: Vec<usize> = (0..lines.len()).filter(|index| lines[*index].level == level).collect();
-        score_peers(&mut lines, &peers, |line| line.approval_rate, |line, z| line.z_approval_rate = z);
-        score_peers(
-            &mut lines,
-            &peers,
-            |line| line.mean_approved_minor_units.map(|v| v as f64),
-            |line, z| line.z_mean_approved = z,
-        );
-        score_peers(&mut lines, &peers, |line| line.fast_share, |line, z| line.z_fast_share = z);
+        // Approvers with too few decisions to judge are neither scored nor counted as peers.
+        let peers: Vec<usize> = (0..lines.len())
+            .filter(|index| lines[*index].level == level)
+            .filter(|index| lines[*index].approvals + lines[*index].rejections >= MIN_DECISIONS_TO_SCORE)
+            .collect();
+        score_peers(&mut lines, &peers, |line| line.approval_rate, points, |line, z| line.z_approval_rate = z);
+        let mean_amount = |line: &ApproverLine| line.mean_approved_minor_units.map(|v| v as f64);
+        score_peers(&mut lines, &peers, mean_amount, share_of_mean, |line, z| line.z_mean_approved = z);
+        score_peers(&mut lines, &peers, |line| line.fast_share, points, |line, z| line.z_fast_share = z);
     }
     lines.iter_mut().for_each(|line| line.flags = approver_flags(line, settings));
     lines
 }
+
+/// An approver is scored against peers once they have made this many decisions.
+pub const MIN_DECISIONS_TO_SCORE: u64 = 10;
+/// The least spread of peers' rates a score divides by: 2 percentage points.
+const RATE_SPREAD_FLOOR: f64 = 0.02;
+/// The least spread of peers' mean amounts a score divides by: 5% of their mean.
+const AMOUNT_SPREAD_FLOOR: f64 = 0.05;
 
 /// Scores the peers that have a value; the others keep `None`.
 fn score_peers(
     lines: &mut [ApproverLine],
     peers: &[usize],
     value: impl Fn(&ApproverLine) -> Option<f64>,
+    min_spread: impl Fn(f64) -> f64,
     set: impl Fn(&mut ApproverLine, Option<f64>),
 ) {
     let valued: Vec<(usize, f64)> =
         peers.iter().filter_map(|index| value(&lines[*index]).map(|v| (*index, v))).collect();
     let values: Vec<f64> = valued.iter().map(|(_, value)| *value).collect();
-    for ((index, _), z) in valued.iter().zip(leave_one_out_z(&values)) {
+    for ((index, _), z) in valued.iter().zip(leave_one_out_z(&values, min_spread)) {
         set(&mut lines[*index], z);
     }
 }
@@ -595,7 +623,7 @@ fn team_lines(teams: &BTreeMap<String, Slice>, settings: &MetricsSettings) -> Ve
         })
         .collect();
     let values: Vec<f64> = lines.iter().map(|line| line.cases_per_requester.unwrap_or(0.0)).collect();
-    for (line, z) in lines.iter_mut().zip(leave_one_out_z(&values)) {
+    for (line, z) in lines.iter_mut().zip(leave_one_out_z(&values, |mean| 0.05 * mean.abs())) {
         line.z = z;
         line.flagged = z.is_some_and(|z| z >= settings.outlier_z);
     }
@@ -674,8 +702,10 @@ pub struct DriftReport {
     pub latest: Option<DriftWeek>,
 }
 
+/// Cases submitted per code (codes with only decisions or escalations in the week are left
+/// out: they are not part of its mix).
 fn code_mix(slice: &Slice) -> BTreeMap<String, u64> {
-    slice.by_code.iter().map(|(code, figures)| (code.clone(), figures.cases)).collect()
+    slice.by_code.iter().filter(|(_, figures)| figures.cases > 0).map(|(code, f)| (code.clone(), f.cases)).collect()
 }
 
 fn approval_rate(slice: &Slice) -> Option<f64> {

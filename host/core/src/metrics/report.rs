@@ -118,12 +118,14 @@ impl Levee {
         let scope = Scope::month(month, None)?;
         let previous =
             Scope { from: scope.from - Months::new(1), to: scope.from - chrono::Duration::days(1), team: None };
-        let loaded = self.load_metrics(&scope)?;
-        let before = self.load_metrics(&previous)?;
+        self.fold_metrics(query::FOLD_ON_READ)?;
+        let loaded = self.read_scope(&scope)?;
+        let before = self.read_scope(&previous)?;
         let taxonomy = self.current_taxonomy()?.taxonomy;
         let actionable = |code: &str| taxonomy.get(code).is_some_and(|entry| !entry.playbook.trim().is_empty());
-        let now_figures = summary::figures_of(&loaded, &actionable);
-        let then_figures = summary::figures_of(&before, &actionable);
+        let today = self.clock.now().date_naive();
+        let now_figures = summary::figures_of(&loaded, scope.elapsed_weeks(today), &actionable);
+        let then_figures = summary::figures_of(&before, previous.elapsed_weeks(today), &actionable);
 
         let mut page = Page { html: String::new() };
         page.push(&format!(
@@ -167,7 +169,7 @@ impl Levee {
         }
         // Six months of context, ending with this one.
         let context = Scope { from: scope.from - Months::new(5), to: scope.to, team: None };
-        let context_loaded = self.load_metrics(&context)?;
+        let context_loaded = self.read_scope(&context)?;
         let currency = query::main_currency(&context_loaded.total()).unwrap_or_else(|| "USD".to_owned());
         page.chart(charts::leakage(&query::leakage(&context, &context_loaded), &currency));
         let by_code: Vec<Vec<String>> = report

@@ -193,7 +193,7 @@ impl Slice {
                 *self.by_currency.entry(currency.clone()).or_default() += 1;
                 let figures = self.by_code.entry(code.clone()).or_default();
                 figures.cases += 1;
-                *figures.amounts.entry(currency.clone()).or_default() += minor_units;
+                add_money(figures.amounts.entry(currency.clone()).or_default(), *minor_units);
                 *self.by_band.entry(band.clone()).or_default() += 1;
                 *self.requesters.entry(requester.clone()).or_default() += 1;
             }
@@ -202,7 +202,7 @@ impl Slice {
             Effect::Rejection { approver, level } => {
                 let figures = self.approvers.entry(approver.clone()).or_default();
                 figures.rejections += 1;
-                figures.level = figures.level.or(*level);
+                figures.level = level.or(figures.level);
             }
             Effect::Escalated { code } => {
                 self.escalations += 1;
@@ -242,7 +242,7 @@ impl Slice {
         figures.fast += u64::from(approval.fast);
         figures.fast_without_rationale += u64::from(approval.fast && approval.without_rationale);
         figures.over_authority += u64::from(approval.over_authority);
-        *figures.approved.entry(approval.currency.clone()).or_default() += approval.minor_units;
+        add_money(figures.approved.entry(approval.currency.clone()).or_default(), approval.minor_units);
         *figures.approved_cases.entry(approval.currency.clone()).or_default() += 1;
         figures.wait.record(approval.wait_seconds);
     }
@@ -250,7 +250,7 @@ impl Slice {
     fn add_leak(&mut self, leak: &Leak) {
         match self.leakage.iter_mut().find(|existing| existing.same_place(leak)) {
             Some(existing) => {
-                existing.minor_units += leak.minor_units;
+                add_money(&mut existing.minor_units, leak.minor_units);
                 existing.count += leak.count;
             }
             None => self.leakage.push(leak.clone()),
@@ -285,7 +285,8 @@ impl Slice {
         }
         for (approver, figures) in &other.approvers {
             let mine = self.approvers.entry(approver.clone()).or_default();
-            mine.level = mine.level.or(figures.level);
+            // Slices are added oldest first: the latest level held wins.
+            mine.level = figures.level.or(mine.level);
             mine.approvals += figures.approvals;
             mine.rejections += figures.rejections;
             mine.fast += figures.fast;
@@ -299,6 +300,11 @@ impl Slice {
     }
 }
 
+/// Adds minor units, saturating: amounts reach 2^53 each, so a sum of many could pass i64.
+fn add_money(into: &mut i64, amount: i64) {
+    *into = into.saturating_add(amount);
+}
+
 fn add_counts(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
     for (key, count) in from {
         *into.entry(key.clone()).or_default() += count;
@@ -307,7 +313,7 @@ fn add_counts(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
 
 fn add_amounts(into: &mut BTreeMap<String, i64>, from: &BTreeMap<String, i64>) {
     for (currency, amount) in from {
-        *into.entry(currency.clone()).or_default() += amount;
+        add_money(into.entry(currency.clone()).or_default(), *amount);
     }
 }
 

@@ -4,7 +4,9 @@
 //!   the peers' standard deviations (population form), with the member itself left out of
 //!   the mean and deviation. With the member included, one outlier among five can never
 //!   score above 2 (the bound is (n−1)/√n); left out, a rubber-stamper among steady peers
-//!   stands out as it should. Needs at least two peers.
+//!   stands out as it should. Needs at least two peers. The peers' spread is floored (by the
+//!   caller, e.g. 2 points of a rate, 5% of a mean amount), so peers who happen to agree
+//!   exactly do not turn a trivial difference into a huge score.
 //! - **Population stability index** (PSI) of a mix of categories between two periods:
 //!   Σ (aᵢ − eᵢ) · ln(aᵢ / eᵢ) over the shares aᵢ (now) and eᵢ (before). Each count gets half a
 //!   case added before shares are taken (additive smoothing), so a category that appears or
@@ -24,8 +26,8 @@ pub const Z_CAP: f64 = 99.0;
 const SMOOTHING: f64 = 0.5;
 
 /// Each value's z-score against the others, or `None` for every value when there are fewer
-/// than three values.
-pub fn leave_one_out_z(values: &[f64]) -> Vec<Option<f64>> {
+/// than three values. `min_spread(peer mean)` is the smallest standard deviation used.
+pub fn leave_one_out_z(values: &[f64], min_spread: impl Fn(f64) -> f64) -> Vec<Option<f64>> {
     if values.len() < 3 {
         return vec![None; values.len()];
     }
@@ -35,9 +37,10 @@ pub fn leave_one_out_z(values: &[f64]) -> Vec<Option<f64>> {
                 values.iter().enumerate().filter(|(other, _)| *other != index).map(|(_, value)| *value).collect();
             let mean = peers.iter().sum::<f64>() / peers.len() as f64;
             let variance = peers.iter().map(|value| (value - mean).powi(2)).sum::<f64>() / peers.len() as f64;
+            let spread = variance.sqrt().max(min_spread(mean));
             let difference = values[index] - mean;
-            let z = if variance > 0.0 {
-                difference / variance.sqrt()
+            let z = if spread > 0.0 {
+                difference / spread
             } else if difference == 0.0 {
                 0.0
             } else {
@@ -84,12 +87,16 @@ mod tests {
     #[test]
     fn an_outlier_among_steady_peers_stands_out() {
         // Peers 0.8, 0.9, 0.8, 0.9 (mean 0.85, sd 0.05); the fifth approves everything.
-        let z = leave_one_out_z(&[0.8, 0.9, 0.8, 0.9, 1.0]);
+        let none = |_: f64| 0.0;
+        let z = leave_one_out_z(&[0.8, 0.9, 0.8, 0.9, 1.0], none);
         let last = z[4].unwrap();
         assert!((last - 3.0).abs() < 1e-9, "(1.0 - 0.85) / 0.05 = 3, got {last}");
-        assert_eq!(leave_one_out_z(&[1.0, 2.0]), vec![None, None]);
-        assert_eq!(leave_one_out_z(&[1.0, 1.0, 1.0, 2.0])[3], Some(Z_CAP));
-        assert_eq!(leave_one_out_z(&[1.0, 1.0, 1.0])[0], Some(0.0));
+        assert_eq!(leave_one_out_z(&[1.0, 2.0], none), vec![None, None]);
+        assert_eq!(leave_one_out_z(&[1.0, 1.0, 1.0, 2.0], none)[3], Some(Z_CAP));
+        assert_eq!(leave_one_out_z(&[1.0, 1.0, 1.0], none)[0], Some(0.0));
+        // Peers at exactly 100%: 99% is 0.5 below with a floor of 2 points, not −99.
+        let floored = leave_one_out_z(&[1.0, 1.0, 1.0, 0.99], |_| 0.02)[3].unwrap();
+        assert!((floored + 0.5).abs() < 1e-9, "{floored}");
     }
 
     #[test]

@@ -64,7 +64,7 @@ pub struct Figures {
 
 impl Figures {
     /// `total` covers `weeks` weeks; leakage is taken in `currency`.
-    pub fn of(total: &Slice, weeks: usize, currency: Option<&str>, actionable: &dyn Fn(&str) -> bool) -> Figures {
+    pub fn of(total: &Slice, weeks: f64, currency: Option<&str>, actionable: &dyn Fn(&str) -> bool) -> Figures {
         let cycle = total.cycle.get("all");
         let leakage = currency.map(|currency| Money {
             minor_units: total
@@ -78,7 +78,7 @@ impl Figures {
         let actionable_cases: u64 =
             total.by_code.iter().filter(|(code, _)| actionable(code)).map(|(_, figures)| figures.cases).sum();
         Figures {
-            weeks: weeks.max(1) as f64,
+            weeks: weeks.max(1.0 / 7.0),
             leakage,
             p50_cycle_seconds: cycle.and_then(|histogram| histogram.percentile(0.5)),
             p90_cycle_seconds: cycle.and_then(|histogram| histogram.percentile(0.9)),
@@ -265,7 +265,8 @@ impl Levee {
         let currency = query::main_currency(&total);
         let taxonomy = self.current_taxonomy()?.taxonomy;
         let actionable = |code: &str| taxonomy.get(code).is_some_and(|entry| !entry.playbook.trim().is_empty());
-        let now = Figures::of(&total, loaded.weeks.len(), currency.as_deref(), &actionable);
+        let weeks = scope.elapsed_weeks(self.clock.now().date_naive());
+        let now = Figures::of(&total, weeks, currency.as_deref(), &actionable);
         let baseline = self.baselines()?.remove(scope.team.as_deref().unwrap_or(ALL_TEAMS));
         let then = baseline
             .as_ref()
@@ -305,13 +306,14 @@ impl Levee {
         actionable: &dyn Fn(&str) -> bool,
     ) -> Result<Figures, ServiceError> {
         let weeks = query::weeks_between(baseline.from, baseline.to);
+        let length = ((baseline.to - baseline.from).num_days() + 1) as f64 / 7.0;
         let teams: Vec<String> = match &scope.team {
             Some(team) => vec![team.clone()],
             None => self.metric_teams()?.into_iter().collect(),
         };
         let slices = self.read_slices(super::fold::PeriodKind::Week, &weeks, &teams)?;
         let total = query::sum(slices.values().flat_map(|teams| teams.values()).map(|slice| &**slice));
-        Ok(Figures::of(&total, weeks.len(), currency, actionable))
+        Ok(Figures::of(&total, length, currency, actionable))
     }
 
     /// Remediation items past their SLA (for the scope's team, when it names one).
@@ -334,10 +336,10 @@ impl Levee {
     }
 }
 
-/// The loaded slices as summary figures (for the monthly review).
-pub fn figures_of(loaded: &Loaded, actionable: &dyn Fn(&str) -> bool) -> Figures {
+/// The loaded slices of `weeks` weeks as summary figures (for the monthly review).
+pub fn figures_of(loaded: &Loaded, weeks: f64, actionable: &dyn Fn(&str) -> bool) -> Figures {
     let total = loaded.total();
-    Figures::of(&total, loaded.weeks.len(), query::main_currency(&total).as_deref(), actionable)
+    Figures::of(&total, weeks, query::main_currency(&total).as_deref(), actionable)
 }
 
 #[cfg(test)]

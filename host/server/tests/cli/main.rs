@@ -387,3 +387,34 @@ fn policy_upload_and_backtest_against_a_running_server() {
     assert!(answer.contains("is not a WebAssembly binary"), "{answer}");
     terminate(child);
 }
+
+/// `levee report --month` writes the month's review from a running server; a bad month or a
+/// token that may not read it writes nothing and says why.
+#[test]
+fn report_writes_the_monthly_review_as_one_page() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("levee-data");
+    let (child, base) = serve_demo(&data);
+    let tokens: Value = serde_json::from_slice(&std::fs::read(data.join("demo-tokens.json")).unwrap()).unwrap();
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+
+    let auditor = tokens["auditor"].as_str().unwrap();
+    let (code, answer) = levee(&["report", "--month", &month, "--url", &base, "--token", auditor], temp.path());
+    assert_eq!(code, Some(0), "{answer}");
+    let written = temp.path().join(format!("levee-review-{month}.html"));
+    let page = std::fs::read_to_string(&written).expect("the review is written");
+    assert!(page.starts_with("<!doctype html>") && page.contains(&format!("levee monthly review: {month}")));
+    assert!(!page.contains("<script"), "the review is self-contained and static");
+
+    let (code, answer) =
+        levee(&["report", "--month", "2026-13", "--out", "bad.html", "--url", &base, "--token", auditor], temp.path());
+    assert_eq!(code, Some(1));
+    assert!(answer.contains("422") && answer.contains("YYYY-MM"), "{answer}");
+    let agent = tokens["agent"].as_str().unwrap();
+    let (code, answer) =
+        levee(&["report", "--month", &month, "--out", "agent.html", "--url", &base, "--token", agent], temp.path());
+    assert_eq!(code, Some(1));
+    assert!(answer.contains("403"), "{answer}");
+    assert!(!temp.path().join("bad.html").exists() && !temp.path().join("agent.html").exists());
+    terminate(child);
+}
