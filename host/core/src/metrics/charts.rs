@@ -424,7 +424,7 @@ impl crate::service::Levee {
         let settings = &self.settings.metrics;
         let svg = match id {
             "leakage" => {
-                let currency = query::main_currency(&loaded.total()).unwrap_or_else(|| "USD".to_owned());
+                let currency = loaded.main_currency().unwrap_or_else(|| "USD".to_owned());
                 leakage(&query::leakage(scope, &loaded), &currency)
             }
             "cycle-time" => cycle_time(&query::cycle_time(scope, &loaded)),

@@ -144,6 +144,15 @@ impl Loaded {
         sum(self.months.values().flat_map(BTreeMap::values).map(|slice| &**slice))
     }
 
+    /// The currency most of the scope's cases were in (without summing whole slices).
+    pub fn main_currency(&self) -> Option<String> {
+        let mut counts = Slice::default();
+        for slice in self.months.values().flat_map(BTreeMap::values) {
+            super::slice::add_counts(&mut counts.by_currency, &slice.by_currency);
+        }
+        main_currency(&counts)
+    }
+
     /// Each team's slices summed.
     pub fn by_team(&self) -> BTreeMap<String, Slice> {
         let mut teams: BTreeMap<String, Slice> = BTreeMap::new();
@@ -291,7 +300,7 @@ fn leakage_lines<'a>(leaks: impl Iterator<Item = (String, &'a super::slice::Leak
     for (key, leak) in leaks {
         let line = lines.entry((key, leak.currency.clone())).or_default();
         line.currency = leak.currency.clone();
-        line.minor_units += leak.minor_units;
+        line.minor_units = line.minor_units.saturating_add(leak.minor_units);
         line.count += leak.count;
     }
     let mut lines: Vec<LeakageLine> = lines
@@ -303,34 +312,41 @@ fn leakage_lines<'a>(leaks: impl Iterator<Item = (String, &'a super::slice::Leak
     lines
 }
 
+/// Leakage from the slices' leak rows alone (no whole-slice sums).
 pub fn leakage(scope: &Scope, loaded: &Loaded) -> LeakageReport {
-    let mut months = Vec::new();
-    for (month, slice) in Loaded::per_period(&loaded.months) {
-        let mut by_currency: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
-        for leak in &slice.leakage {
-            *by_currency
-                .entry(leak.currency.clone())
-                .or_default()
-                .entry(leak.cause.as_str().to_owned())
-                .or_default() += leak.minor_units;
-        }
-        for (currency, causes) in by_currency {
-            let total_minor_units = causes.values().sum();
-            months.push(MonthLeakage { month: month.clone(), currency, total_minor_units, causes });
+    let mut per_month: BTreeMap<(String, String), BTreeMap<String, i64>> = BTreeMap::new();
+    let mut leaks: Vec<(&String, &super::slice::Leak)> = Vec::new();
+    let mut over_authority_approvals = 0;
+    for (month, teams) in &loaded.months {
+        for (team, slice) in teams {
+            for leak in &slice.leakage {
+                let causes = per_month.entry((month.clone(), leak.currency.clone())).or_default();
+                let amount = causes.entry(leak.cause.as_str().to_owned()).or_default();
+                *amount = amount.saturating_add(leak.minor_units);
+                leaks.push((team, leak));
+            }
+            over_authority_approvals += slice.approvers.values().map(|figures| figures.over_authority).sum::<u64>();
         }
     }
-    let total = loaded.total();
-    let teams = loaded.by_team();
-    let team_leaks = teams.iter().flat_map(|(team, slice)| slice.leakage.iter().map(move |leak| (team.clone(), leak)));
+    let months = per_month
+        .into_iter()
+        .map(|((month, currency), causes)| {
+            let total_minor_units = causes.values().fold(0_i64, |sum, amount| sum.saturating_add(*amount));
+            MonthLeakage { month, currency, total_minor_units, causes }
+        })
+        .collect();
+    let lines = |key: &dyn Fn(&String, &super::slice::Leak) -> String| {
+        leakage_lines(leaks.iter().map(|(team, leak)| (key(team, leak), *leak)))
+    };
     LeakageReport {
         scope: scope.clone(),
         months,
-        totals: leakage_lines(total.leakage.iter().map(|leak| (leak.cause.as_str().to_owned(), leak))),
-        by_band: leakage_lines(total.leakage.iter().map(|leak| (leak.band.clone(), leak))),
-        by_code: leakage_lines(total.leakage.iter().map(|leak| (leak.code.clone(), leak))),
-        by_approver: leakage_lines(total.leakage.iter().map(|leak| (leak.approver.clone(), leak))),
-        by_team: leakage_lines(team_leaks),
-        over_authority_approvals: total.approvers.values().map(|figures| figures.over_authority).sum(),
+        totals: lines(&|_, leak| leak.cause.as_str().to_owned()),
+        by_band: lines(&|_, leak| leak.band.clone()),
+        by_code: lines(&|_, leak| leak.code.clone()),
+        by_approver: lines(&|_, leak| leak.approver.clone()),
+        by_team: lines(&|team, _| team.clone()),
+        over_authority_approvals,
     }
 }
 
@@ -388,7 +404,7 @@ pub fn cycle_time(scope: &Scope, loaded: &Loaded) -> CycleTimeReport {
         by_code: cycle_lines(&total, "code:"),
         by_approver: cycle_lines(&total, "approver:"),
         by_team: loaded.by_team().iter().map(|(team, slice)| CycleLine::of(team.clone(), &all(slice))).collect(),
-        weekly: Loaded::per_period(&loaded.weeks)
+        weekly: drift_digests(&loaded.weeks)
             .iter()
             .map(|(week, slice)| CycleLine::of(week.clone(), &all(slice)))
             .collect(),
@@ -636,8 +652,18 @@ pub fn outliers(
     repeats: &super::fold::Repeats,
     settings: &MetricsSettings,
 ) -> OutlierReport {
-    let total = loaded.total();
-    let main = main_currency(&total);
+    outliers_of(scope, &loaded.total(), &loaded.by_team(), repeats, settings)
+}
+
+/// The outliers of slices already summed: over the scope (`total`) and per team.
+pub fn outliers_of(
+    scope: &Scope,
+    total: &Slice,
+    by_team: &BTreeMap<String, Slice>,
+    repeats: &super::fold::Repeats,
+    settings: &MetricsSettings,
+) -> OutlierReport {
+    let main = main_currency(total);
     let mut repeat_lines: Vec<RepeatLine> = repeats
         .pairs
         .values()
@@ -658,8 +684,8 @@ pub fn outliers(
             .to_owned(),
         fast_approval_seconds: settings.fast_approval_seconds,
         outlier_z: settings.outlier_z,
-        approvers: approver_lines(&total, main.as_deref(), settings),
-        teams: team_lines(&loaded.by_team(), settings),
+        approvers: approver_lines(total, main.as_deref(), settings),
+        teams: team_lines(by_team, settings),
         main_currency: main,
         repeats: repeat_lines,
     }
@@ -704,6 +730,33 @@ pub struct DriftReport {
 
 /// Cases submitted per code (codes with only decisions or escalations in the week are left
 /// out: they are not part of its mix).
+/// Each week's slices reduced to what drift and the weekly cycle time read (cases per code, outcomes, the overall cycle
+/// time) and summed across teams: a fraction of the work of summing whole slices.
+fn drift_digests(slices: &Slices) -> BTreeMap<String, Slice> {
+    let digest = |slice: &Slice| Slice {
+        cases: slice.cases,
+        by_code: slice
+            .by_code
+            .iter()
+            .filter(|(_, figures)| figures.cases > 0)
+            .map(|(code, figures)| {
+                (code.clone(), super::slice::CodeFigures { cases: figures.cases, ..Default::default() })
+            })
+            .collect(),
+        outcomes: slice.outcomes.clone(),
+        cycle: slice.cycle.get("all").map(|all| ("all".to_owned(), all.clone())).into_iter().collect(),
+        ..Slice::default()
+    };
+    slices
+        .iter()
+        .map(|(week, teams)| {
+            let mut total = Slice::default();
+            teams.values().for_each(|slice| total.add(&digest(slice)));
+            (week.clone(), total)
+        })
+        .collect()
+}
+
 fn code_mix(slice: &Slice) -> BTreeMap<String, u64> {
     slice.by_code.iter().filter(|(_, figures)| figures.cases > 0).map(|(code, f)| (code.clone(), f.cases)).collect()
 }
@@ -764,8 +817,8 @@ fn drift_week(week: &str, slice: &Slice, reference: &Slice, settings: &MetricsSe
 /// Drift week by week, each against the four weeks before it; `current_week` (still
 /// running) is left out of `latest`.
 pub fn drift(scope: &Scope, loaded: &Loaded, settings: &MetricsSettings, current_week: &str) -> DriftReport {
-    let earlier = Loaded::per_period(&loaded.reference_weeks);
-    let weeks = Loaded::per_period(&loaded.weeks);
+    let earlier = drift_digests(&loaded.reference_weeks);
+    let weeks = drift_digests(&loaded.weeks);
     let all: Vec<(&String, &Slice)> =
         earlier.iter().chain(weeks.iter().filter(|(week, _)| !earlier.contains_key(*week))).collect();
     let mut lines = Vec::new();

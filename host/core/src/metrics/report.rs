@@ -170,7 +170,7 @@ impl Levee {
         // Six months of context, ending with this one.
         let context = Scope { from: scope.from - Months::new(5), to: scope.to, team: None };
         let context_loaded = self.read_scope(&context)?;
-        let currency = query::main_currency(&context_loaded.total()).unwrap_or_else(|| "USD".to_owned());
+        let currency = context_loaded.main_currency().unwrap_or_else(|| "USD".to_owned());
         page.chart(charts::leakage(&query::leakage(&context, &context_loaded), &currency));
         let by_code: Vec<Vec<String>> = report
             .by_code

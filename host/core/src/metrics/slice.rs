@@ -305,7 +305,7 @@ fn add_money(into: &mut i64, amount: i64) {
     *into = into.saturating_add(amount);
 }
 
-fn add_counts(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
+pub(crate) fn add_counts(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
     for (key, count) in from {
         *into.entry(key.clone()).or_default() += count;
     }

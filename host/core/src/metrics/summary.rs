@@ -273,7 +273,7 @@ impl Levee {
             .map(|baseline| self.baseline_figures(baseline, scope, currency.as_deref(), &actionable))
             .transpose()?;
         let repeats = read::<Repeats>(&*self.store, REPEATS_KEY)?.map(|(repeats, _)| repeats).unwrap_or_default();
-        let outliers = query::outliers(scope, &loaded, &repeats, settings);
+        let outliers = query::outliers_of(scope, &total, &loaded.by_team(), &repeats, settings);
         let current_week = super::fold::PeriodKind::Week.id(self.clock.now());
         let drift = query::drift(scope, &loaded, settings, &current_week);
         let mut signals = approver_signals(&outliers);
