@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use plotters::coord::Shift;
+use plotters::coord::types::{RangedCoordf64, RangedCoordusize};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -45,6 +46,54 @@ fn render(title: &str, draw: impl FnOnce(&Area<'_>) -> DrawResult) -> Result<Str
         result.map_err(|error| format!("chart '{title}' could not be drawn: {error}"))?;
     }
     Ok(svg)
+}
+
+/// Draws a chart over `weeks` (labelled every few weeks) from 0 to `top` with its axes, then
+/// `draw` on it.
+fn weekly_chart<'a, 'b: 'a>(
+    area: &'a Area<'b>,
+    weeks: &[String],
+    top: f64,
+    y_desc: &str,
+    draw: impl FnOnce(&mut ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordusize, RangedCoordf64>>) -> DrawResult,
+) -> DrawResult {
+    let mut chart = ChartBuilder::on(area)
+        .margin(12)
+        .x_label_area_size(34)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0..weeks.len().max(1), 0.0..top)?;
+    let every = weeks.len().div_ceil(8).max(1);
+    chart
+        .configure_mesh()
+        .label_style((FONT, 14))
+        .axis_desc_style((FONT, 14))
+        .x_labels(weeks.len())
+        .x_label_formatter(&|index| {
+            if index % every == 0 { weeks.get(*index).cloned().unwrap_or_default() } else { String::new() }
+        })
+        .y_desc(y_desc)
+        .draw()?;
+    draw(&mut chart)
+}
+
+/// A legend entry: a small square of `colour`.
+fn swatch(colour: RGBColor) -> impl Fn((i32, i32)) -> Rectangle<(i32, i32)> {
+    move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled())
+}
+
+/// The legend, in a pale box at `position`.
+fn draw_legend<'a, 'b: 'a, X: Ranged, Y: Ranged>(
+    chart: &mut ChartContext<'a, SVGBackend<'b>, Cartesian2d<X, Y>>,
+    position: SeriesLabelPosition,
+) -> DrawResult {
+    chart
+        .configure_series_labels()
+        .label_font((FONT, 14))
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(GREY)
+        .draw()?;
+    Ok(())
 }
 
 /// A chart with nothing to show says so.
@@ -116,18 +165,9 @@ pub fn leakage(report: &LeakageReport, currency: &str) -> Result<String, String>
                     [(SegmentValue::Exact(month), below), (SegmentValue::Exact(month + 1), below + stack[index])];
                 bar(bar_corners, colour.filled(), 8, 8)
             });
-            chart
-                .draw_series(bars)?
-                .label(cause.replace('_', " "))
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled()));
+            chart.draw_series(bars)?.label(cause.replace('_', " ")).legend(swatch(colour));
         }
-        chart
-            .configure_series_labels()
-            .label_font((FONT, 14))
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(GREY)
-            .draw()?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         Ok(())
     })
 }
@@ -143,46 +183,26 @@ pub fn cycle_time(report: &CycleTimeReport) -> Result<String, String> {
         if longest.is_none() {
             return empty(area, "decisions by people");
         }
-        let mut chart = ChartBuilder::on(area)
-            .margin(12)
-            .x_label_area_size(34)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0..weeks.len().max(1), 0.0..top * 1.15)?;
-        let every = weeks.len().div_ceil(8).max(1);
-        chart
-            .configure_mesh()
-            .label_style((FONT, 14))
-            .axis_desc_style((FONT, 14))
-            .x_labels(weeks.len())
-            .x_label_formatter(&|index| {
-                if index % every == 0 { weeks.get(*index).cloned().unwrap_or_default() } else { String::new() }
-            })
-            .y_desc(unit)
-            .draw()?;
-        for (name, colour, pick) in [
-            ("p50", PALETTE[3], (|line: &super::query::CycleLine| line.p50_seconds) as fn(&_) -> _),
-            ("p90", PALETTE[1], |line: &super::query::CycleLine| line.p90_seconds),
-        ] {
-            let points: Vec<(usize, f64)> = report
-                .weekly
-                .iter()
-                .enumerate()
-                .filter_map(|(index, line)| scaled(pick(line)).map(|h| (index, h)))
-                .collect();
-            chart
-                .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))?
-                .label(name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], colour.stroke_width(2)));
-            chart.draw_series(points.into_iter().map(|point| Circle::new(point, 3, colour.filled())))?;
-        }
-        chart
-            .configure_series_labels()
-            .label_font((FONT, 14))
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(GREY)
-            .draw()?;
-        Ok(())
+        weekly_chart(area, &weeks, top * 1.15, unit, |chart| {
+            for (name, colour, pick) in [
+                ("p50", PALETTE[3], (|line: &super::query::CycleLine| line.p50_seconds) as fn(&_) -> _),
+                ("p90", PALETTE[1], |line: &super::query::CycleLine| line.p90_seconds),
+            ] {
+                let points: Vec<(usize, f64)> = report
+                    .weekly
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(index, line)| scaled(pick(line)).map(|h| (index, h)))
+                    .collect();
+                chart
+                    .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))?
+                    .label(name)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], colour.stroke_width(2)));
+                chart.draw_series(points.into_iter().map(|point| Circle::new(point, 3, colour.filled())))?;
+            }
+            draw_legend(chart, SeriesLabelPosition::UpperRight)?;
+            Ok(())
+        })
     })
 }
 
@@ -271,10 +291,7 @@ pub fn approver_outliers(report: &OutlierReport) -> Result<String, String> {
             let height = line.approval_rate.unwrap_or(0.0) * 100.0;
             bar([(SegmentValue::Exact(index), 0.0), (SegmentValue::Exact(index + 1), height)], fill.filled(), 10, 10)
         });
-        chart
-            .draw_series(bars)?
-            .label("approval rate (red: stands out)")
-            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], PALETTE[3].filled()));
+        chart.draw_series(bars)?.label("approval rate (red: stands out)").legend(swatch(PALETTE[3]));
         let fast = lines.iter().enumerate().map(|(index, line)| {
             let share = line.fast_share.unwrap_or(0.0) * 100.0;
             Circle::new((SegmentValue::CenterOf(index), share), 6, PALETTE[2].filled())
@@ -283,13 +300,7 @@ pub fn approver_outliers(report: &OutlierReport) -> Result<String, String> {
             .draw_series(fast)?
             .label("fast approvals")
             .legend(|(x, y)| Circle::new((x + 5, y), 5, PALETTE[2].filled()));
-        chart
-            .configure_series_labels()
-            .label_font((FONT, 14))
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(GREY)
-            .draw()?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     })
 }
@@ -343,18 +354,9 @@ pub fn remediation_sla(items: &[RemediationItem], now: DateTime<Utc>) -> Result<
                         20,
                     )
                 });
-            chart
-                .draw_series(bars)?
-                .label(name)
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled()));
+            chart.draw_series(bars)?.label(name).legend(swatch(colour));
         }
-        chart
-            .configure_series_labels()
-            .label_font((FONT, 14))
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(GREY)
-            .draw()?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     })
 }
@@ -375,44 +377,25 @@ pub fn drift(report: &DriftReport) -> Result<String, String> {
         if points.is_empty() {
             return empty(area, "two weeks of cases");
         }
-        let mut chart = ChartBuilder::on(area)
-            .margin(12)
-            .x_label_area_size(34)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0..weeks.len().max(1), 0.0..top * 1.2)?;
-        let every = weeks.len().div_ceil(8).max(1);
-        chart
-            .configure_mesh()
-            .label_style((FONT, 14))
-            .axis_desc_style((FONT, 14))
-            .x_labels(weeks.len())
-            .x_label_formatter(&|index| {
-                if index % every == 0 { weeks.get(*index).cloned().unwrap_or_default() } else { String::new() }
-            })
-            .y_desc("PSI")
-            .draw()?;
-        let limit = report.psi_limit;
-        chart
-            .draw_series(LineSeries::new(thresholds.clone(), RED.stroke_width(1)))?
-            .label(format!("flagged above: limit {limit:.2} + chance"))
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], RED.stroke_width(1)));
-        chart
-            .draw_series(LineSeries::new(points.clone(), PALETTE[4].stroke_width(2)))?
-            .label("code mix PSI")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], PALETTE[4].stroke_width(2)));
-        let flagged = |index: usize, psi: f64| thresholds.iter().any(|&(at, threshold)| at == index && psi > threshold);
-        chart.draw_series(points.iter().map(|&(index, psi)| {
-            let colour = if flagged(index, psi) { RED } else { PALETTE[4] };
-            Circle::new((index, psi), 4, colour.filled())
-        }))?;
-        chart
-            .configure_series_labels()
-            .label_font((FONT, 14))
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(GREY)
-            .draw()?;
-        Ok(())
+        weekly_chart(area, &weeks, top * 1.2, "PSI", |chart| {
+            let limit = report.psi_limit;
+            chart
+                .draw_series(LineSeries::new(thresholds.clone(), RED.stroke_width(1)))?
+                .label(format!("flagged above: limit {limit:.2} + chance"))
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], RED.stroke_width(1)));
+            chart
+                .draw_series(LineSeries::new(points.clone(), PALETTE[4].stroke_width(2)))?
+                .label("code mix PSI")
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], PALETTE[4].stroke_width(2)));
+            let flagged =
+                |index: usize, psi: f64| thresholds.iter().any(|&(at, threshold)| at == index && psi > threshold);
+            chart.draw_series(points.iter().map(|&(index, psi)| {
+                let colour = if flagged(index, psi) { RED } else { PALETTE[4] };
+                Circle::new((index, psi), 4, colour.filled())
+            }))?;
+            draw_legend(chart, SeriesLabelPosition::UpperLeft)?;
+            Ok(())
+        })
     })
 }
 

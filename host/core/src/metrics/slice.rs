@@ -104,6 +104,31 @@ pub struct ApproverFigures {
     pub wait: Histogram,
 }
 
+impl CodeFigures {
+    fn add(&mut self, other: &CodeFigures) {
+        self.cases += other.cases;
+        self.decided += other.decided;
+        self.complete += other.complete;
+        self.escalations += other.escalations;
+        add_amounts(&mut self.amounts, &other.amounts);
+    }
+}
+
+impl ApproverFigures {
+    /// Adds a later period's figures: the latest level held wins.
+    fn add(&mut self, other: &ApproverFigures) {
+        self.level = other.level.or(self.level);
+        self.approvals += other.approvals;
+        self.rejections += other.rejections;
+        self.fast += other.fast;
+        self.fast_without_rationale += other.fast_without_rationale;
+        self.over_authority += other.over_authority;
+        add_amounts(&mut self.approved, &other.approved);
+        add_counts(&mut self.approved_cases, &other.approved_cases);
+        self.wait.add(&other.wait);
+    }
+}
+
 /// How decided cases ended.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcomes {
@@ -264,12 +289,7 @@ impl Slice {
         self.cases += other.cases;
         add_counts(&mut self.by_currency, &other.by_currency);
         for (code, figures) in &other.by_code {
-            let mine = self.by_code.entry(code.clone()).or_default();
-            mine.cases += figures.cases;
-            mine.decided += figures.decided;
-            mine.complete += figures.complete;
-            mine.escalations += figures.escalations;
-            add_amounts(&mut mine.amounts, &figures.amounts);
+            self.by_code.entry(code.clone()).or_default().add(figures);
         }
         add_counts(&mut self.by_band, &other.by_band);
         add_counts(&mut self.requesters, &other.requesters);
@@ -284,17 +304,7 @@ impl Slice {
             self.cycle.entry(dimension.clone()).or_default().add(histogram);
         }
         for (approver, figures) in &other.approvers {
-            let mine = self.approvers.entry(approver.clone()).or_default();
-            // Slices are added oldest first: the latest level held wins.
-            mine.level = figures.level.or(mine.level);
-            mine.approvals += figures.approvals;
-            mine.rejections += figures.rejections;
-            mine.fast += figures.fast;
-            mine.fast_without_rationale += figures.fast_without_rationale;
-            mine.over_authority += figures.over_authority;
-            add_amounts(&mut mine.approved, &figures.approved);
-            add_counts(&mut mine.approved_cases, &figures.approved_cases);
-            mine.wait.add(&figures.wait);
+            self.approvers.entry(approver.clone()).or_default().add(figures);
         }
         other.leakage.iter().for_each(|leak| self.add_leak(leak));
     }
