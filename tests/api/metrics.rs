@@ -21,7 +21,7 @@ use hmac::{Hmac, Mac};
 use levee_core::clock::{Clock, ManualClock};
 use levee_core::inbound::Scheme;
 use levee_core::intake::WebhookSource;
-use levee_tests::{Options, StatusCode, TestServer, case, evidence};
+use levee_tests::{Options, StatusCode, TestServer, case, eventually, evidence};
 use serde_json::{Value, json};
 
 const STRIPE_SECRET: &str = "whsec_metrics_0123456789abcdef";
@@ -52,13 +52,18 @@ async fn act(server: &TestServer, who: &str, case_id: &str, action: &str, ration
     assert_eq!(status, StatusCode::OK, "{action} {case_id}: {answer}");
 }
 
-/// A signed Stripe `refund.created` for an order no case names, made at `at`.
+/// A signed Stripe `refund.created` of $123.45 for an order no case names, made at `at`.
 async fn silent_stripe_refund(server: &TestServer, at: DateTime<Utc>) {
-    let refund = json!({"id": "re_silent", "object": "refund", "amount": 12_345, "currency": "usd",
-        "charge": "ch_silent", "payment_intent": "pi_silent", "status": "succeeded", "created": at.timestamp(),
-        "metadata": {"order_id": "order-nobody"}});
-    let body = serde_json::to_vec(&json!({"id": "evt_silent", "object": "event", "type": "refund.created",
-        "data": {"object": refund}}))
+    stripe_refund(server, at, "re_silent", "order-nobody").await;
+}
+
+/// A signed Stripe `refund.created` of $123.45 for `order`, made at `at`.
+async fn stripe_refund(server: &TestServer, at: DateTime<Utc>, refund_id: &str, order: &str) {
+    let refund = json!({"id": refund_id, "object": "refund", "amount": 12_345, "currency": "usd",
+        "charge": format!("ch_{refund_id}"), "payment_intent": format!("pi_{refund_id}"), "status": "succeeded",
+        "created": at.timestamp(), "metadata": {"order_id": order}});
+    let body = serde_json::to_vec(&json!({"id": format!("evt_{refund_id}"), "object": "event",
+        "type": "refund.created", "data": {"object": refund}}))
     .unwrap();
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(STRIPE_SECRET.as_bytes()).unwrap();
     mac.update(format!("{}.", at.timestamp()).as_bytes());
@@ -277,4 +282,47 @@ async fn every_approval_counts_for_its_approver() {
     let (_, leakage) = server.get("auditor", &format!("/v1/metrics/leakage?{OCTOBER}")).await;
     assert_eq!(leakage["by_approver"][0]["key"], "dana.director", "{leakage}");
     assert_eq!(leakage["by_approver"][0]["minor_units"], 4_000_000);
+}
+
+/// A refund made while its case still waited is a silent leak of that case's team; once the
+/// case is approved and the refund re-matched, the leak leaves every breakdown it was counted
+/// in, not only the total.
+#[tokio::test]
+async fn a_rematched_refund_leaves_every_breakdown() {
+    let clock = Arc::new(ManualClock::new(start_time()));
+    let stripe = WebhookSource {
+        name: "stripe".into(),
+        signature: Scheme::Stripe,
+        secrets: vec![STRIPE_SECRET.into()],
+        intake: None,
+    };
+    let options = Options {
+        clock: Some(clock.clone()),
+        webhook_sources: vec![stripe],
+        jobs_interval_ms: Some(20),
+        ..Options::default()
+    };
+    let server = TestServer::start_with(options).await;
+    let waiting = submit(&server, 40_000, "cus_late", "LATE_DELIVERY").await;
+    clock.advance(Duration::seconds(60));
+    stripe_refund(&server, clock.now(), "re_early", "order-cus_late").await;
+    let (_, leakage) = server.get("auditor", &format!("/v1/metrics/leakage?{OCTOBER}")).await;
+    assert_eq!(
+        leakage["by_team"],
+        json!([{"key": "support-emea", "currency": "USD", "minor_units": 12_345, "count": 1}])
+    );
+    assert_eq!(leakage["by_approver"][0]["key"], "pending", "{leakage}");
+
+    clock.advance(Duration::seconds(600));
+    act(&server, "lead", &waiting, "approve", "confirmed late with the courier").await;
+    eventually("the refund re-matched", || async {
+        let (_, findings) = server.get("auditor", "/v1/findings").await;
+        let silent = findings.as_array()?.iter().find(|finding| finding["kind"] == "silent")?.clone();
+        (!silent["resolved_at"].is_null()).then_some(())
+    })
+    .await;
+    let (_, leakage) = server.get("auditor", &format!("/v1/metrics/leakage?{OCTOBER}")).await;
+    for breakdown in ["totals", "by_band", "by_code", "by_approver", "by_team"] {
+        assert_eq!(leakage[breakdown], json!([]), "{breakdown}: {leakage}");
+    }
 }

@@ -183,6 +183,17 @@ fn decision_leak(case: &Case, band: &str, settings: &MetricsSettings) -> Option<
     })
 }
 
+/// Who had approved the case last when a finding about it was opened (`pending` if nobody
+/// had): fixed by timestamps, so the finding is taken out under the same name it was counted
+/// under, however late either is folded.
+fn approver_when(case: &Case, at: DateTime<Utc>) -> String {
+    if case.status == CaseStatus::AutoApproved {
+        return "auto".to_owned();
+    }
+    let approvals = case.approvals.iter().filter(|approval| approval.at <= at);
+    approvals.last().map_or_else(|| "pending".to_owned(), |approval| approval.approver.clone())
+}
+
 fn last_approver(case: &Case) -> String {
     case.approvals.last().map_or_else(|| "auto".to_owned(), |approval| approval.approver.clone())
 }
@@ -235,9 +246,12 @@ fn finding_leak(
         None => None,
     };
     let (team, band, code, approver) = match &case {
-        Some(case) => {
-            (case.team.clone(), band_label(context.matrix, case), case.exception_code.clone(), last_approver(case))
-        }
+        Some(case) => (
+            case.team.clone(),
+            band_label(context.matrix, case),
+            case.exception_code.clone(),
+            approver_when(case, finding.opened_at),
+        ),
         None => (UNMATCHED.to_owned(), UNMATCHED.to_owned(), UNMATCHED.to_owned(), UNMATCHED.to_owned()),
     };
     let leak = Leak {
