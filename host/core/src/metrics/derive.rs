@@ -190,8 +190,8 @@ fn approver_when(case: &Case, at: DateTime<Utc>) -> String {
     if case.status == CaseStatus::AutoApproved {
         return "auto".to_owned();
     }
-    let approvals = case.approvals.iter().filter(|approval| approval.at <= at);
-    approvals.last().map_or_else(|| "pending".to_owned(), |approval| approval.approver.clone())
+    let mut approvals = case.approvals.iter().rev().filter(|approval| approval.at <= at);
+    approvals.next().map_or_else(|| "pending".to_owned(), |approval| approval.approver.clone())
 }
 
 fn last_approver(case: &Case) -> String {
