@@ -49,9 +49,16 @@ function teamPicker(teams, current) {
   return h('p', { class: 'picker' }, h('label', { for: 'team' }, 'Team '), select);
 }
 
+/** Whether a change against the baseline is for the better: the server says which way is. */
+function changeClass(change, betterWhen) {
+  if (/^[+±-]?0(\.0)?( pts|%)$/.test(change.replace('+', ''))) return 'flat';
+  const down = change.startsWith('-');
+  return down === (betterWhen === 'lower') ? 'better' : 'worse';
+}
+
 function card(figure) {
   const change = figure.change_vs_baseline;
-  const direction = change && change.startsWith('-') ? 'down' : 'up';
+  const direction = change ? changeClass(change, figure.better_when) : 'flat';
   return h('article', { class: 'card', 'data-figure': figure.id },
     h('h2', {}, figure.label),
     h('p', { class: 'value' }, figure.value),

@@ -23,6 +23,8 @@ pub struct Headline {
     pub detail: String,
     /// The change against the team's baseline weeks, if it has one, e.g. `-18%`.
     pub change_vs_baseline: Option<String>,
+    /// Which way is better: `lower` (leakage, cycle time, exceptions) or `higher`.
+    pub better_when: String,
 }
 
 /// Something worth a look.
@@ -143,6 +145,7 @@ pub fn headline(now: &Figures, baseline: Option<&Figures>) -> Vec<Headline> {
             label: "Refund leakage".into(),
             value: leakage_value,
             detail: per_week_text,
+            better_when: "lower".into(),
             change_vs_baseline: relative_change(now.leakage_per_week(), then(&|f| f.leakage_per_week())),
         },
         Headline {
@@ -150,6 +153,7 @@ pub fn headline(now: &Figures, baseline: Option<&Figures>) -> Vec<Headline> {
             label: "Approval cycle time (p50)".into(),
             value: now.p50_cycle_seconds.map_or_else(|| "–".to_owned(), format_duration),
             detail: format!("p90 {}", now.p90_cycle_seconds.map_or_else(|| "–".to_owned(), format_duration)),
+            better_when: "lower".into(),
             change_vs_baseline: relative_change(
                 now.p50_cycle_seconds.map(|s| s as f64),
                 then(&|f| f.p50_cycle_seconds.map(|s| s as f64)),
@@ -160,6 +164,7 @@ pub fn headline(now: &Figures, baseline: Option<&Figures>) -> Vec<Headline> {
             label: "Evidence completeness".into(),
             value: percent(now.evidence_share),
             detail: "decided cases with every required piece of evidence".into(),
+            better_when: "higher".into(),
             change_vs_baseline: point_change(now.evidence_share, then(&|f| f.evidence_share)),
         },
         Headline {
@@ -171,6 +176,7 @@ pub fn headline(now: &Figures, baseline: Option<&Figures>) -> Vec<Headline> {
                 per_week_figure(now.cases as f64 / now.weeks),
                 percent(auto_share)
             ),
+            better_when: "lower".into(),
             change_vs_baseline: relative_change(
                 Some(now.cases as f64 / now.weeks),
                 then(&|f| Some(f.cases as f64 / f.weeks)),
@@ -181,6 +187,7 @@ pub fn headline(now: &Figures, baseline: Option<&Figures>) -> Vec<Headline> {
             label: "With an actionable code".into(),
             value: percent(now.actionable_share),
             detail: "cases whose code has a playbook".into(),
+            better_when: "higher".into(),
             change_vs_baseline: point_change(now.actionable_share, then(&|f| f.actionable_share)),
         },
     ]
