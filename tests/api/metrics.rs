@@ -216,7 +216,10 @@ async fn the_summary_compares_with_the_baseline_and_the_pages_render() {
     assert_eq!(card("cases")["change_vs_baseline"], "-53%");
     assert_eq!(card("leakage")["change_vs_baseline"], "-52%");
     assert_eq!(card("leakage")["detail"], "192.85 USD per week");
-    assert_eq!((card("leakage")["better_when"].as_str(), card("evidence")["better_when"].as_str()), (Some("lower"), Some("higher")));
+    assert_eq!(
+        (card("leakage")["better_when"].as_str(), card("evidence")["better_when"].as_str()),
+        (Some("lower"), Some("higher"))
+    );
     let kinds: Vec<&str> = summary["signals"].as_array().unwrap().iter().map(|s| s["kind"].as_str().unwrap()).collect();
     assert!(kinds.contains(&"rubber_stamp") && kinds.contains(&"leakage") && kinds.contains(&"drift"), "{kinds:?}");
     assert!(kinds.contains(&"repeat_customer"), "{kinds:?}");
