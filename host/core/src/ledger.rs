@@ -207,6 +207,12 @@ impl Default for ChainChecker {
 }
 
 impl ChainChecker {
+    /// A checker that starts after entry `seq`, whose hash is `hash` (to check one entry of a
+    /// subject against the entry stored just before it).
+    pub fn after(seq: u64, hash: &str) -> Self {
+        ChainChecker { expected_seq: seq + 1, prev_hash: hash.to_owned() }
+    }
+
     /// Checks the next entry: its place, its link to the one before, and its own hash.
     pub fn check(&mut self, entry: &LedgerEntry) -> Result<(), Mismatch> {
         let mismatch =

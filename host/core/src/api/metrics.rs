@@ -17,34 +17,9 @@ const READERS: &[Role] = &[Role::Approver, Role::Auditor, Role::Admin];
 /// may read metrics.
 fn scope(call: &Call<'_>) -> Result<Scope, ApiError> {
     call.principal_with(READERS, "reading metrics")?;
-    let team = call.query("team").map(|team| percent_decode(&team));
+    let team = call.query("team");
     let today = call.levee.clock.now().date_naive();
     Scope::parse(call.query("from").as_deref(), call.query("to").as_deref(), team, today).map_err(ApiError::Invalid)
-}
-
-/// Decodes `%XX` escapes and `+` in a query value (team names may hold spaces).
-fn percent_decode(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let hex = bytes.get(index + 1..index + 3).and_then(|pair| std::str::from_utf8(pair).ok());
-        match (bytes[index], hex.and_then(|hex| u8::from_str_radix(hex, 16).ok())) {
-            (b'%', Some(byte)) => {
-                decoded.push(byte);
-                index += 3;
-            }
-            (b'+', _) => {
-                decoded.push(b' ');
-                index += 1;
-            }
-            (byte, _) => {
-                decoded.push(byte);
-                index += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
 }
 
 fn text_response(content_type: &'static str, body: String) -> Response {

@@ -189,13 +189,10 @@ impl Call<'_> {
         self.request.headers().get(name).and_then(|value| value.to_str().ok()).map(str::to_owned)
     }
 
-    /// A query parameter, if present.
+    /// A query parameter, if present, with its `%XX` escapes and `+` decoded.
     pub fn query(&self, name: &str) -> Option<String> {
         let query = self.request.uri().query()?;
-        query.split('&').find_map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (key == name).then(|| value.to_owned())
-        })
+        form_urlencoded::parse(query.as_bytes()).find(|(key, _)| key == name).map(|(_, value)| value.into_owned())
     }
 
     /// The body as JSON of type `T`; 400 for broken JSON, 422 naming the field otherwise.

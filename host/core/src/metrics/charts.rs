@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::SegmentedCoord;
 use plotters::coord::types::{RangedCoordf64, RangedCoordusize};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -74,6 +75,25 @@ fn weekly_chart<'a, 'b: 'a>(
         .y_desc(y_desc)
         .draw()?;
     draw(&mut chart)
+}
+
+/// Draws the axes of a chart with one bar per category, each labelled (turned upright) with
+/// its entry of `labels`.
+fn draw_category_axes<'a, 'b: 'a>(
+    chart: &mut ChartContext<'a, SVGBackend<'b>, Cartesian2d<SegmentedCoord<RangedCoordusize>, RangedCoordf64>>,
+    labels: &[String],
+    y_desc: &str,
+) -> DrawResult {
+    chart
+        .configure_mesh()
+        .label_style((FONT, 14))
+        .axis_desc_style((FONT, 14))
+        .disable_x_mesh()
+        .x_label_formatter(&|value| label_of(labels, value))
+        .x_label_style(TextStyle::from((FONT, 12).into_font()).transform(FontTransform::Rotate90))
+        .y_desc(y_desc)
+        .draw()?;
+    Ok(())
 }
 
 /// A legend entry: a small square of `colour`.
@@ -226,15 +246,7 @@ pub fn pareto(total: &Slice) -> Result<String, String> {
             .right_y_label_area_size(50)
             .build_cartesian_2d((0..codes.len()).into_segmented(), 0.0..top * 1.1)?
             .set_secondary_coord((0..codes.len()).into_segmented(), 0.0..100.0);
-        chart
-            .configure_mesh()
-            .label_style((FONT, 14))
-            .axis_desc_style((FONT, 14))
-            .disable_x_mesh()
-            .x_label_formatter(&|value| label_of(&labels, value))
-            .x_label_style(TextStyle::from((FONT, 12).into_font()).transform(FontTransform::Rotate90))
-            .y_desc("cases")
-            .draw()?;
+        draw_category_axes(&mut chart, &labels, "cases")?;
         chart
             .configure_secondary_axes()
             .label_style((FONT, 14))
@@ -277,15 +289,7 @@ pub fn approver_outliers(report: &OutlierReport) -> Result<String, String> {
             .x_label_area_size(80)
             .y_label_area_size(45)
             .build_cartesian_2d((0..lines.len()).into_segmented(), 0.0..105.0)?;
-        chart
-            .configure_mesh()
-            .label_style((FONT, 14))
-            .axis_desc_style((FONT, 14))
-            .disable_x_mesh()
-            .x_label_formatter(&|value| label_of(&labels, value))
-            .x_label_style(TextStyle::from((FONT, 12).into_font()).transform(FontTransform::Rotate90))
-            .y_desc("%")
-            .draw()?;
+        draw_category_axes(&mut chart, &labels, "%")?;
         let bars = lines.iter().enumerate().map(|(index, line)| {
             let fill = if line.flags.is_empty() { PALETTE[3] } else { RED };
             let height = line.approval_rate.unwrap_or(0.0) * 100.0;

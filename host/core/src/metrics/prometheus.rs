@@ -43,8 +43,8 @@ impl Levee {
         let now = self.clock.now();
         let month = PeriodKind::Month.id(now);
         let scope = Scope::month(&month, None)?;
-        let loaded = self.load_metrics(&scope)?;
-        let fold = self.fold_metrics(0)?;
+        let fold = self.fold_metrics(query::FOLD_ON_READ)?;
+        let loaded = self.read_scope(&scope)?;
         let total = loaded.total();
         let mut out = Exposition::default();
         let m = || ("month", month.clone());

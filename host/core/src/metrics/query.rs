@@ -146,11 +146,11 @@ impl Loaded {
 
     /// The currency most of the scope's cases were in (without summing whole slices).
     pub fn main_currency(&self) -> Option<String> {
-        let mut counts = Slice::default();
+        let mut counts = BTreeMap::new();
         for slice in self.months.values().flat_map(BTreeMap::values) {
-            super::slice::add_counts(&mut counts.by_currency, &slice.by_currency);
+            super::slice::add_counts(&mut counts, &slice.by_currency);
         }
-        main_currency(&counts)
+        most_cases(&counts)
     }
 
     /// Each team's slices summed.
@@ -160,11 +160,6 @@ impl Loaded {
             teams.entry(team.clone()).or_default().add(slice);
         }
         teams
-    }
-
-    /// Each period's slices summed across teams.
-    pub fn per_period(slices: &Slices) -> BTreeMap<String, Slice> {
-        slices.iter().map(|(period, teams)| (period.clone(), sum(teams.values().map(|slice| &**slice)))).collect()
     }
 }
 
@@ -518,11 +513,15 @@ pub struct OutlierReport {
 
 /// The currency most cases in the slice were in.
 pub fn main_currency(slice: &Slice) -> Option<String> {
-    slice
-        .by_currency
+    most_cases(&slice.by_currency)
+}
+
+/// The currency with the most cases (the first by name among equals).
+fn most_cases(by_currency: &BTreeMap<String, u64>) -> Option<String> {
+    by_currency
         .iter()
         .max_by_key(|(currency, count)| (**count, std::cmp::Reverse((*currency).clone())))
-        .map(|(c, _)| c.clone())
+        .map(|(currency, _)| currency.clone())
 }
 
 fn ratio(part: u64, whole: u64) -> Option<f64> {
