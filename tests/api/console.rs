@@ -2,11 +2,9 @@
 //! it: the workflow in force (`GET /v1/workflow`) and a case's timeline with the check of its
 //! lineage (`GET /v1/cases/{id}/timeline`).
 
-use levee::store::{RedbStore, redb_path};
 use levee_core::identity::{ApprovalGroup, ApproverLevel};
 use levee_core::journal::entry_key;
-use levee_core::store::Store;
-use levee_tests::{Options, StatusCode, TestServer, refund};
+use levee_tests::{Options, StatusCode, TestServer, open_store, refund};
 use serde_json::{Value, json};
 
 /// A client that does not follow redirects and sends no token, as a browser loading the page.
@@ -173,7 +171,7 @@ async fn timeline_names_an_altered_entry() {
     let data_dir = server.data_dir.clone();
     let temp = server.stop().await;
 
-    let store = RedbStore::open(&redb_path(&data_dir)).expect("open the stopped server's store");
+    let store = open_store(&data_dir);
     let key = entry_key(1);
     let mut slot: Value = serde_json::from_slice(&store.get(&key).unwrap().expect("entry 1")).unwrap();
     slot["entry"]["actor"] = json!("mallory");

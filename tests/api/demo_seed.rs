@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use levee_tests::{Options, StatusCode, TestServer};
+use levee_tests::{Options, StatusCode, TestServer, skip_on_spin};
 use serde_json::Value;
 
 const RUBBER_STAMPER: &str = "rudy.rubberstamp";
@@ -32,6 +32,9 @@ fn seconds_between(earlier: &Value, later: &Value) -> i64 {
 
 #[tokio::test]
 async fn the_demo_seeds_six_months_through_the_ledger_with_its_planted_story() {
+    if skip_on_spin("the demo seed is levee serve --demo's") {
+        return;
+    }
     let options = Options { seed_demo_data: true, ..Options::default() };
     let server = TestServer::start_with(options.clone()).await;
 

@@ -1,10 +1,8 @@
 //! The evidence ledger: every transition is an entry, the chain verifies, and an entry altered
 //! on disk is named by both `GET /v1/audit/verify` and `levee audit verify`.
 
-use levee::store::{RedbStore, redb_path};
 use levee_core::journal::entry_key;
-use levee_core::store::Store;
-use levee_tests::{Options, StatusCode, TestServer, evidence, refund};
+use levee_tests::{Options, StatusCode, TestServer, evidence, open_store, refund, verify_stopped};
 use serde_json::{Value, json};
 
 /// Runs the four reference cases to their end and returns the server.
@@ -49,7 +47,7 @@ async fn ledger_records_every_transition_and_verifies() {
 }
 
 fn tamper(data_dir: &std::path::Path, seq: u64, change: impl FnOnce(&mut Value)) {
-    let store = RedbStore::open(&redb_path(data_dir)).expect("open the stopped server's store");
+    let store = open_store(data_dir);
     let key = entry_key(seq);
     let mut slot: Value = serde_json::from_slice(&store.get(&key).unwrap().expect("entry exists")).unwrap();
     change(&mut slot);
@@ -66,7 +64,7 @@ async fn altered_entry_is_named_by_verify() {
     let temp = server.stop().await;
 
     tamper(&data_dir, 3, |slot| slot["entry"]["payload"]["amount"]["minor_units"] = json!(1));
-    let report = levee::audit::verify(&data_dir).expect("verify runs");
+    let report = verify_stopped(&data_dir);
     assert!(!report.ok);
     let mismatch = report.first_mismatch.as_ref().expect("a mismatch");
     assert_eq!((mismatch.seq, report.entries_checked), (3, 2));
@@ -88,14 +86,14 @@ async fn altered_case_record_is_named_by_verify() {
     let data_dir = server.data_dir.clone();
     let temp = server.stop().await;
 
-    let store = RedbStore::open(&redb_path(&data_dir)).unwrap();
+    let store = open_store(&data_dir);
     let key = format!("case/{id}");
     let mut case: Value = serde_json::from_slice(&store.get(&key).unwrap().unwrap()).unwrap();
     case["status"] = json!("approved");
     store.set(&key, &serde_json::to_vec(&case).unwrap()).unwrap();
     drop(store);
 
-    let report = levee::audit::verify(&data_dir).unwrap();
+    let report = verify_stopped(&data_dir);
     let mismatch = report.first_mismatch.expect("the forged record is found");
     assert_eq!((mismatch.seq, mismatch.subject.as_deref()), (1, Some(id.as_str())));
     drop(temp);
@@ -108,10 +106,10 @@ async fn removed_tail_entry_is_named_by_verify() {
     reference_cases(&server).await;
     let data_dir = server.data_dir.clone();
     let temp = server.stop().await;
-    let store = RedbStore::open(&redb_path(&data_dir)).unwrap();
+    let store = open_store(&data_dir);
     store.delete(&entry_key(6)).unwrap();
     drop(store);
-    let report = levee::audit::verify(&data_dir).unwrap();
+    let report = verify_stopped(&data_dir);
     assert_eq!(report.first_mismatch.map(|mismatch| mismatch.seq), Some(6));
     drop(temp);
 }
@@ -127,7 +125,7 @@ async fn edited_case_record_is_refused_before_any_decision() {
     let data_dir = server.data_dir.clone();
     let temp = server.stop().await;
 
-    let store = RedbStore::open(&redb_path(&data_dir)).unwrap();
+    let store = open_store(&data_dir);
     let key = format!("case/{id}");
     let mut case: Value = serde_json::from_slice(&store.get(&key).unwrap().unwrap()).unwrap();
     case["decision"]["verdict"] = json!({"type": "require_approval", "level": "lead", "approvals_needed": 1});
@@ -157,7 +155,7 @@ async fn forged_case_record_is_not_served() {
     let real = server.submit(refund(4_000, "real")).await;
     let data_dir = server.data_dir.clone();
     let temp = server.stop().await;
-    let store = RedbStore::open(&redb_path(&data_dir)).unwrap();
+    let store = open_store(&data_dir);
     let mut forged = real["case"].clone();
     forged["id"] = json!("LV-777777");
     forged["amount"]["minor_units"] = json!(99_999_999);

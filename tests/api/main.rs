@@ -21,5 +21,6 @@ mod reconciliation;
 mod registry;
 mod remediation;
 mod sandbox;
+mod spin;
 mod taxonomy;
 mod validation;

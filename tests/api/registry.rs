@@ -1,7 +1,7 @@
 //! The rule-plugin registry over real HTTP: uploads are checked before anything is stored,
 //! activation and rollback change which digests decide, and both are in the ledger.
 
-use levee_tests::{HOSTILE_WASM_PATH, Options, StatusCode, TestServer, refund};
+use levee_tests::{Backend, HOSTILE_WASM_PATH, Options, StatusCode, TestServer, backend, refund, skip_on_spin};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -29,6 +29,11 @@ fn events(entries: &Value) -> Vec<String> {
 /// Every refusal names the problem and stores nothing; a good plugin is stored by digest once.
 #[tokio::test]
 async fn uploads_are_checked_before_anything_is_stored() {
+    if skip_on_spin(
+        "Spin cannot load uploaded plugins; on_spin_an_upload_says_how_to_deploy_a_plugin_instead covers it",
+    ) {
+        return;
+    }
     let server = TestServer::start().await;
     assert_eq!(upload(&server, "agent", "guard", hostile_bytes()).await.0, StatusCode::FORBIDDEN);
     let refused: [(Vec<u8>, &str); 4] = [
@@ -72,6 +77,11 @@ async fn uploads_are_checked_before_anything_is_stored() {
 /// rolling back restores the earlier behaviour; every step is in the ledger, which verifies.
 #[tokio::test]
 async fn activation_and_rollback_change_which_plugins_decide() {
+    if skip_on_spin(
+        "Spin cannot load uploaded plugins; on_spin_an_upload_says_how_to_deploy_a_plugin_instead covers it",
+    ) {
+        return;
+    }
     let server = TestServer::start().await;
     let (_, uploaded) = upload(&server, "admin", "hostile", hostile_bytes()).await;
     let digest = uploaded["digest"].as_str().unwrap().to_owned();
@@ -112,6 +122,11 @@ async fn activation_and_rollback_change_which_plugins_decide() {
 /// The active chain is the registry's, across a restart.
 #[tokio::test]
 async fn the_active_chain_survives_a_restart() {
+    if skip_on_spin(
+        "Spin cannot load uploaded plugins; on_spin_an_upload_says_how_to_deploy_a_plugin_instead covers it",
+    ) {
+        return;
+    }
     let server = TestServer::start().await;
     let (_, uploaded) = upload(&server, "admin", "hostile", hostile_bytes()).await;
     let links =
@@ -130,6 +145,11 @@ async fn the_active_chain_survives_a_restart() {
 /// A chain naming what does not exist is refused by field, and only admins activate.
 #[tokio::test]
 async fn chains_naming_unknown_plugins_are_refused() {
+    if skip_on_spin(
+        "Spin cannot load uploaded plugins; on_spin_an_upload_says_how_to_deploy_a_plugin_instead covers it",
+    ) {
+        return;
+    }
     let server = TestServer::start().await;
     let unknown_digest = json!([{"name": "guard", "digest": "ab".repeat(32)}]);
     let (status, answer) = activate(&server, unknown_digest).await;
@@ -154,6 +174,11 @@ async fn chains_naming_unknown_plugins_are_refused() {
 /// case (so every case would wait for a director), and through one that never objects.
 #[tokio::test]
 async fn backtest_reports_changes_workload_and_amounts() {
+    if skip_on_spin(
+        "Spin cannot load uploaded plugins; on_spin_an_upload_says_how_to_deploy_a_plugin_instead covers it",
+    ) {
+        return;
+    }
     let server = TestServer::start().await;
     for index in 0..3 {
         server.submit(refund(4_000, &format!("small-{index}"))).await;
@@ -188,6 +213,11 @@ async fn backtest_reports_changes_workload_and_amounts() {
 /// the shadow stops the recording.
 #[tokio::test]
 async fn shadow_chain_records_differences_without_affecting_cases() {
+    if skip_on_spin(
+        "Spin cannot load uploaded plugins; on_spin_an_upload_says_how_to_deploy_a_plugin_instead covers it",
+    ) {
+        return;
+    }
     let server = TestServer::start().await;
     let (_, uploaded) = upload(&server, "admin", "hostile", hostile_bytes()).await;
     let links = json!([{"name": "threshold"}, {"name": "routing"},
@@ -227,6 +257,11 @@ async fn shadow_chain_records_differences_without_affecting_cases() {
 /// is replaced, cases are decided normally again.
 #[tokio::test]
 async fn uploaded_hostile_plugins_are_contained() {
+    if skip_on_spin(
+        "Spin cannot load uploaded plugins; on_spin_an_upload_says_how_to_deploy_a_plugin_instead covers it",
+    ) {
+        return;
+    }
     let server = TestServer::start().await;
     let (_, uploaded) = upload(&server, "admin", "hostile", hostile_bytes()).await;
     let digest = uploaded["digest"].clone();
@@ -259,5 +294,33 @@ async fn uploaded_hostile_plugins_are_contained() {
     assert_eq!(activate(&server, json!([{"name": "threshold"}, {"name": "routing"}])).await.0, StatusCode::OK);
     assert_eq!(server.submit(refund(4_000, "after-the-suite")).await["status"], "auto_approved");
     assert_eq!(server.verify().await["ok"], true);
+    server.stop().await;
+}
+
+/// On Spin a plugin is deployed with the component, not uploaded: the upload API says so with
+/// 501 and how to deploy one instead, after checking who asks, and writes nothing. The loaded
+/// chain is spin.toml's two slots. (The native server's uploads are the tests above.)
+#[tokio::test]
+async fn on_spin_an_upload_says_how_to_deploy_a_plugin_instead() {
+    if backend() != Backend::Spin {
+        eprintln!("skipped natively: uploads work there (the tests above)");
+        return;
+    }
+    let server = TestServer::start().await;
+    assert_eq!(upload(&server, "agent", "guard", hostile_bytes()).await.0, StatusCode::FORBIDDEN);
+    let (status, answer) = upload(&server, "admin", "guard", hostile_bytes()).await;
+    assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{answer}");
+    assert_eq!(answer["error"]["code"], "not_implemented");
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    for needle in ["cannot load uploaded components", "component dependency", "spin.toml", "levee:policy/rules@0.1.0"] {
+        assert!(message.contains(needle), "{needle:?} missing from {message}");
+    }
+    assert_eq!(server.ledger_len().await, 0, "a refused upload writes nothing");
+    let (status, view) = server.get("auditor", "/v1/policies").await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let loaded: Vec<&str> = view["loaded"].as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
+    assert_eq!(loaded, ["threshold", "routing"]);
+    let links = json!([{"name": "threshold"}, {"name": "guard", "digest": "ab".repeat(32)}]);
+    assert_ne!(activate(&server, links).await.0, StatusCode::OK, "no chain names a plugin Spin does not have");
     server.stop().await;
 }

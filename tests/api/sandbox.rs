@@ -3,7 +3,7 @@
 //! server keeps answering.
 
 use levee::config::PolicyConfig;
-use levee_tests::{HOSTILE_WASM_PATH, Options, StatusCode, TestServer, refund};
+use levee_tests::{HOSTILE_WASM_PATH, Options, StatusCode, TestServer, refund, skip_on_spin};
 use serde_json::{Value, json};
 
 fn hostile(mode: &str) -> PolicyConfig {
@@ -42,6 +42,9 @@ async fn ledger_of(server: &TestServer, answer: &Value) -> Value {
 /// A plugin that traps fails closed.
 #[tokio::test]
 async fn trapping_policy_fails_closed() {
+    if skip_on_spin("plugins are deployed with the component on Spin, in no per-plugin sandbox (docs/spin.md)") {
+        return;
+    }
     let server = server_with(hostile("trap")).await;
     let failure = failure_of(&server).await;
     assert!(failure.starts_with("trapped") && failure.contains("unreachable"), "{failure}");
@@ -51,6 +54,9 @@ async fn trapping_policy_fails_closed() {
 /// A plugin that panics fails closed.
 #[tokio::test]
 async fn panicking_policy_fails_closed() {
+    if skip_on_spin("plugins are deployed with the component on Spin, in no per-plugin sandbox (docs/spin.md)") {
+        return;
+    }
     let server = server_with(hostile("panic")).await;
     assert!(failure_of(&server).await.starts_with("trapped"));
     server.stop().await;
@@ -59,6 +65,9 @@ async fn panicking_policy_fails_closed() {
 /// An endless loop runs out of fuel.
 #[tokio::test]
 async fn looping_policy_runs_out_of_fuel() {
+    if skip_on_spin("plugins are deployed with the component on Spin, in no per-plugin sandbox (docs/spin.md)") {
+        return;
+    }
     let server = server_with(PolicyConfig { fuel: Some(5_000_000), ..hostile("loop") }).await;
     assert_eq!(failure_of(&server).await, "ran out of fuel (limit 5000000)");
     server.stop().await;
@@ -68,6 +77,9 @@ async fn looping_policy_runs_out_of_fuel() {
 /// other requests while it spins.
 #[tokio::test]
 async fn looping_policy_hits_its_deadline_while_the_server_answers() {
+    if skip_on_spin("plugins are deployed with the component on Spin, in no per-plugin sandbox (docs/spin.md)") {
+        return;
+    }
     let policy = PolicyConfig { fuel: Some(u64::MAX / 2), deadline_ms: Some(1_500), ..hostile("loop") };
     let server = server_with(policy).await;
     let (failure, during) = tokio::join!(failure_of(&server), async {
@@ -84,6 +96,9 @@ async fn looping_policy_hits_its_deadline_while_the_server_answers() {
 /// A memory bomb hits the memory cap.
 #[tokio::test]
 async fn memory_bomb_hits_the_memory_cap() {
+    if skip_on_spin("plugins are deployed with the component on Spin, in no per-plugin sandbox (docs/spin.md)") {
+        return;
+    }
     let server = server_with(PolicyConfig { memory_bytes: Some(8 << 20), ..hostile("grow") }).await;
     assert_eq!(failure_of(&server).await, format!("exceeded its memory cap of {} bytes", 8 << 20));
     server.stop().await;
@@ -92,6 +107,9 @@ async fn memory_bomb_hits_the_memory_cap() {
 /// A decision the WIT types allow but that makes no sense (0 approvals) is malformed output.
 #[tokio::test]
 async fn malformed_decision_fails_closed() {
+    if skip_on_spin("plugins are deployed with the component on Spin, in no per-plugin sandbox (docs/spin.md)") {
+        return;
+    }
     let server = server_with(hostile("malformed")).await;
     let failure = failure_of(&server).await;
     assert!(failure.starts_with("returned a malformed decision"), "{failure}");
@@ -101,6 +119,9 @@ async fn malformed_decision_fails_closed() {
 /// A plugin that returns an error fails closed too.
 #[tokio::test]
 async fn erroring_policy_fails_closed() {
+    if skip_on_spin("plugins are deployed with the component on Spin, in no per-plugin sandbox (docs/spin.md)") {
+        return;
+    }
     let server = server_with(hostile("error")).await;
     assert_eq!(failure_of(&server).await, "returned an error (internal): hostile error");
     server.stop().await;
@@ -110,6 +131,9 @@ async fn erroring_policy_fails_closed() {
 /// restart loads them instead of compiling again.
 #[tokio::test]
 async fn compiled_policies_are_kept_and_reused_across_restarts() {
+    if skip_on_spin("plugins are deployed with the component on Spin, in no per-plugin sandbox (docs/spin.md)") {
+        return;
+    }
     let server = TestServer::start().await;
     let answer = server.submit(refund(4_000, "cached")).await;
     let digests: Vec<String> = answer["decision"]["policies"]
@@ -145,6 +169,9 @@ async fn compiled_policies_are_kept_and_reused_across_restarts() {
 /// environment, argument or preopened directory.
 #[tokio::test]
 async fn wasi_plugins_see_the_case_not_the_machine() {
+    if skip_on_spin("plugins are deployed with the component on Spin, in no per-plugin sandbox (docs/spin.md)") {
+        return;
+    }
     let server = server_with(hostile("probe")).await;
     let answer = server.submit(refund(4_000, "probe")).await;
     let (_, case) = server.get("auditor", &format!("/v1/cases/{}", answer["case_id"].as_str().unwrap())).await;
@@ -163,6 +190,9 @@ async fn wasi_plugins_see_the_case_not_the_machine() {
 /// What a failing plugin wrote to stderr is quoted in its failure; stdout is discarded.
 #[tokio::test]
 async fn a_failing_plugin_has_its_stderr_quoted() {
+    if skip_on_spin("plugins are deployed with the component on Spin, in no per-plugin sandbox (docs/spin.md)") {
+        return;
+    }
     let server = server_with(hostile("stderr")).await;
     let failure = failure_of(&server).await;
     assert!(failure.starts_with("trapped") && failure.ends_with("stderr: hostile: about to trap"), "{failure}");

@@ -1,8 +1,13 @@
 //! The black-box test harness: starts a real levee server (the same `levee::app::start` that
 //! `levee serve` runs) on 127.0.0.1:0 with a temporary redb store and demo tokens, and talks
 //! to it over real HTTP.
+//!
+//! With `LEVEE_TEST_BACKEND=spin` the same tests run against the levee-spin component instead,
+//! hosted as Spin hosts it (`spin_host`): see [`backend`] and [`skip_on_spin`].
 
 pub mod browser;
+mod spin_backend;
+pub mod spin_host;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,10 +17,41 @@ use levee_core::clock::{Clock, ManualClock, SystemClock};
 
 use levee::app::RunningServer;
 use levee::config::{PolicyConfig, ServeConfig, TokenConfig};
+use levee_core::store::Store;
 use serde_json::Value;
 
 pub use levee::policy::builtin::HOSTILE_WASM_PATH;
 pub use reqwest::StatusCode;
+
+/// Which levee the tests run against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `levee serve` (`levee::app`): axum, redb, background jobs. The default.
+    Native,
+    /// The levee-spin component under the Spin stand-in (`spin_host`): Spin's key-value store,
+    /// variables for configuration, the plugins as component dependencies, jobs through
+    /// `POST /v1/jobs/run`.
+    Spin,
+}
+
+/// The backend from `LEVEE_TEST_BACKEND`: `native` (or unset) or `spin`.
+pub fn backend() -> Backend {
+    match std::env::var("LEVEE_TEST_BACKEND").as_deref() {
+        Err(_) | Ok("") | Ok("native") => Backend::Native,
+        Ok("spin") => Backend::Spin,
+        Ok(other) => panic!("LEVEE_TEST_BACKEND={other}: expected `native` or `spin`"),
+    }
+}
+
+/// True (and says so) when the tests run on Spin: for a test of something Spin cannot do, which
+/// returns early: `if skip_on_spin("why") { return; }`.
+pub fn skip_on_spin(reason: &str) -> bool {
+    if backend() == Backend::Spin {
+        println!("skipped on Spin: {reason}");
+        return true;
+    }
+    false
+}
 
 /// What a test can change about the server it starts.
 #[derive(Debug, Default, Clone)]
@@ -40,16 +76,30 @@ pub struct Options {
     pub webhook_sources: Vec<levee_core::intake::WebhookSource>,
     /// Seed six months of synthetic activity first, as `serve --demo` does (off by default).
     pub seed_demo_data: bool,
+    /// On Spin: serve this composed component instead of levee-spin with the default plugins
+    /// (`spin_host::compose_with`). Ignored natively.
+    pub spin_component: Option<Vec<u8>>,
 }
 
 /// A running server, its data directory, and a client holding every demo token.
 pub struct TestServer {
     pub base_url: String,
     pub data_dir: PathBuf,
-    tokens: BTreeMap<String, String>,
-    client: reqwest::Client,
-    server: RunningServer,
-    _temp: Option<tempfile::TempDir>,
+    pub(crate) tokens: BTreeMap<String, String>,
+    pub(crate) client: reqwest::Client,
+    pub(crate) server: Running,
+    pub(crate) _temp: Option<tempfile::TempDir>,
+}
+
+/// The server behind a `TestServer`.
+pub(crate) enum Running {
+    Native(RunningServer),
+    Spin {
+        server: spin_host::SpinServer,
+        kv: Arc<spin_host::KvStore>,
+        /// The stand-in for the deployment's scheduler calling `POST /v1/jobs/run`.
+        scheduler: tokio::task::JoinHandle<()>,
+    },
 }
 
 impl TestServer {
@@ -69,6 +119,9 @@ impl TestServer {
     /// Starts on an existing data directory (to restart over the same store).
     pub async fn start_in(data_dir: &Path, options: &Options) -> TestServer {
         std::fs::create_dir_all(data_dir).expect("data directory");
+        if backend() == Backend::Spin {
+            return TestServer::start_spin(data_dir, options).await;
+        }
         let config_path = data_dir.with_extension("toml");
         std::fs::write(&config_path, config_toml(options)).expect("write config");
         let mut config = ServeConfig::resolve(
@@ -95,15 +148,39 @@ impl TestServer {
             data_dir: data_dir.to_path_buf(),
             tokens,
             client: levee::http_client(),
-            server,
+            server: Running::Native(server),
             _temp: None,
         }
     }
 
     /// Stops the server and releases the store; the data directory stays for inspection.
     pub async fn stop(self) -> Option<tempfile::TempDir> {
-        self.server.stop().await.expect("server stops cleanly");
+        match self.server {
+            Running::Native(server) => server.stop().await.expect("server stops cleanly"),
+            Running::Spin { server, scheduler, .. } => {
+                scheduler.abort();
+                let _ = scheduler.await;
+                server.stop().await;
+            }
+        }
         self._temp
+    }
+
+    /// Which backend this server is.
+    pub fn backend(&self) -> Backend {
+        match self.server {
+            Running::Native(_) => Backend::Native,
+            Running::Spin { .. } => Backend::Spin,
+        }
+    }
+
+    /// The Spin backend's key-value store (what the component stored), to read or tamper with
+    /// while it runs; `None` on the native backend, whose redb the server holds open.
+    pub fn spin_store(&self) -> Option<Arc<dyn Store>> {
+        match &self.server {
+            Running::Native(_) => None,
+            Running::Spin { kv, .. } => Some(kv.clone() as Arc<dyn Store>),
+        }
     }
 
     /// The token of a demo role (`agent`, `lead`, …) or of an extra token's actor.
@@ -211,7 +288,31 @@ pub fn evidence(kind: &str) -> Value {
     serde_json::json!({"kind": kind, "reference": format!("doc://{kind}/1"), "sha256": "ab".repeat(32)})
 }
 
-fn config_toml(options: &Options) -> String {
+/// The store of a stopped server's data directory, to read or tamper with: its redb on the
+/// native backend (dropping it releases the file), the directory's key-value store on Spin.
+pub fn open_store(data_dir: &Path) -> Arc<dyn Store> {
+    match backend() {
+        Backend::Native => {
+            let path = levee::store::redb_path(data_dir);
+            Arc::new(levee::store::RedbStore::open(&path).expect("open the stopped server's store"))
+        }
+        Backend::Spin => spin_host::KvStore::for_dir(data_dir),
+    }
+}
+
+/// The ledger check of a stopped server's store, without a server: `levee audit verify` on the
+/// native backend, the same check over the directory's key-value store on Spin.
+pub fn verify_stopped(data_dir: &Path) -> levee_core::ledger::VerifyReport {
+    match backend() {
+        Backend::Native => levee::audit::verify(data_dir).expect("verify runs"),
+        Backend::Spin => {
+            let store = spin_host::KvStore::for_dir(data_dir);
+            levee_core::journal::Journal::new(&*store).verify().expect("verify runs")
+        }
+    }
+}
+
+pub(crate) fn config_toml(options: &Options) -> String {
     let mut policies = vec![PolicyConfig::builtin("threshold"), PolicyConfig::builtin("routing")];
     policies.extend(options.extra_policies.iter().cloned());
     let mut document = toml::Table::new();

@@ -153,6 +153,12 @@ pub trait PolicyEngine: Send + Sync {
     /// a whole: a policy that cannot run reports a `PolicyFailure`.
     fn evaluate(&self, facts: &Facts) -> Vec<PolicyEvaluation>;
 
+    /// Whether this engine can load uploaded plugins at run time; if not, why and what to do
+    /// instead (on Spin, plugins are component dependencies fixed at deploy time).
+    fn accepts_uploads(&self) -> Result<(), String> {
+        Ok(())
+    }
+
     /// Checks a plugin as an upload (what it is, what it imports and exports, that
     /// `describe()` answers within limits): what it says of itself, or why it is refused.
     fn inspect(&self, bytes: &[u8]) -> Result<PluginInfo, String>;

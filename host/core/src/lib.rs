@@ -18,6 +18,8 @@
 //! - `projections`: case records, queues and customer history rebuilt from the log.
 //! - `store`: the storage port and an in-memory reference backend.
 //! - `clock`: the clock port.
+//! - `config`: the workflow half of levee.toml (tokens, taxonomy, matrix, teams, webhooks),
+//!   its check, the settings it makes, and the demo cast.
 //! - `service`: the workflow's operations over the ports.
 //! - `delegation`: approvers handing their authority to a colleague for a dated window.
 //! - `governance`: what levee does on its own schedule (SLA escalation).
@@ -43,6 +45,7 @@ pub mod api;
 pub mod backtest;
 pub mod case;
 pub mod clock;
+pub mod config;
 pub mod decision;
 pub mod delegation;
 pub mod engine;

@@ -80,6 +80,7 @@ impl Levee {
 
     /// Checks a plugin with the engine, keeps its bytes by digest, and records the upload.
     pub fn upload_policy(&self, actor: &Principal, name: &str, bytes: &[u8]) -> Result<Uploaded, ServiceError> {
+        self.engine.accepts_uploads().map_err(ServiceError::NotSupported)?;
         let name = plugin_name(name)?;
         let info = self.engine.inspect(bytes).map_err(ServiceError::PluginRejected)?;
         let digest = sha256_hex(bytes);

@@ -64,6 +64,9 @@ pub enum ServiceError {
     /// The store holds something the ledger does not vouch for.
     #[error("{0}")]
     Integrity(String),
+    /// This host cannot do it at all; the text says what to do instead.
+    #[error("{0}")]
+    NotSupported(String),
     /// A rule plugin was refused at upload; the text names why.
     #[error("the plugin {0}")]
     PluginRejected(String),

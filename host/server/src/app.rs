@@ -6,15 +6,12 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use levee_core::clock::{Clock, SystemClock};
-use levee_core::identity::TokenDirectory;
-use levee_core::matrix::ApprovalMatrix;
 use levee_core::registry::ChainLink;
-use levee_core::taxonomy::Taxonomy;
 use levee_core::{Levee, Settings};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::config::{PolicyConfig, ServeConfig};
+use crate::config::{PolicyConfig, ServeConfig, TokenConfig};
 use crate::policy::{LoadedPolicySpec, PolicySource, WasmPolicyEngine, builtin};
 use crate::{demo, http, store};
 
@@ -31,17 +28,9 @@ pub fn build_levee(config: &ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
         tracing::warn!("config: {warning}");
     }
     std::fs::create_dir_all(&config.data_dir).with_context(|| format!("create {}", config.data_dir.display()))?;
-    let mut settings = Settings {
-        taxonomy: config.file.taxonomy.clone().unwrap_or_else(Taxonomy::default_taxonomy),
-        matrix: config.file.matrix.clone().unwrap_or_else(ApprovalMatrix::default_matrix),
-        tokens: token_directory(config)?,
-        configured_chain: Vec::new(),
-        team_managers: config.file.teams.iter().map(|team| (team.name.clone(), team.manager.clone())).collect(),
-        outgoing_webhooks: outgoing_webhooks(config)?,
-        webhook_sources: config.file.webhook_sources.clone(),
-        approval_groups: approval_groups(config)?,
-        metrics: config.file.metrics.clone(),
-    };
+    let demo_cast = if config.demo { demo_cast(config)? } else { Default::default() };
+    let origin = config.config_path.as_ref().map(|path| path.display().to_string()).unwrap_or_else(|| "config".into());
+    let mut settings = config.file.workflow().settings(&origin, &demo_cast).map_err(anyhow::Error::msg)?;
     let specs = config
         .chain()
         .iter()
@@ -98,55 +87,16 @@ fn configured_chain(
         .collect()
 }
 
-/// The outgoing webhook endpoints, each checked, with distinct names.
-fn outgoing_webhooks(config: &ServeConfig) -> anyhow::Result<Vec<levee_core::outbox::OutgoingEndpoint>> {
-    let endpoints = config.file.outgoing_webhooks.clone();
-    for (index, endpoint) in endpoints.iter().enumerate() {
-        endpoint.validate().map_err(|problem| anyhow::anyhow!("outgoing_webhooks[{index}]: {problem}"))?;
-        if endpoints[..index].iter().any(|earlier| earlier.name == endpoint.name) {
-            bail!("outgoing_webhooks[{index}]: a second endpoint named {}", endpoint.name);
-        }
-    }
-    Ok(endpoints)
-}
-
-/// The N-of-M approval groups, each checked, at most one per level.
-fn approval_groups(config: &ServeConfig) -> anyhow::Result<Vec<levee_core::identity::ApprovalGroup>> {
-    let groups = config.file.approval_groups.clone();
-    for (index, group) in groups.iter().enumerate() {
-        group.validate().map_err(|problem| anyhow::anyhow!("approval_groups[{index}]: {problem}"))?;
-        if groups[..index].iter().any(|earlier| earlier.level == group.level) {
-            bail!("approval_groups[{index}]: a second group for level {}", group.level.as_str());
-        }
-    }
-    Ok(groups)
-}
-
-fn token_directory(config: &ServeConfig) -> anyhow::Result<TokenDirectory> {
-    let mut tokens = TokenDirectory::default();
-    let origin = config.config_path.as_ref().map(|path| path.display().to_string()).unwrap_or_else(|| "config".into());
-    for (index, token) in config.file.tokens.iter().enumerate() {
-        token.validate().with_context(|| format!("{origin}: tokens[{index}] ({})", token.actor))?;
-        if !tokens.insert(&token.token, token.principal(format!("config:{origin}#tokens[{index}]"))) {
-            bail!("{origin}: tokens[{index}] ({}) repeats an earlier token", token.actor);
-        }
-    }
-    if config.demo && !config.file.tokens.is_empty() {
+/// Demo tokens for every role, published to `<data>/demo-tokens.json`.
+fn demo_cast(config: &ServeConfig) -> anyhow::Result<std::collections::BTreeMap<&'static str, TokenConfig>> {
+    if !config.file.tokens.is_empty() {
         tracing::warn!(
             "--demo adds demo admin and director tokens beside the configured ones: never do this in production"
         );
     }
-    if config.demo {
-        let cast = demo::demo_tokens();
-        for (role, token) in &cast {
-            tokens.insert(&token.token, token.principal(format!("demo:{role}")));
-        }
-        demo::publish(&cast, &config.data_dir)?;
-    }
-    if tokens.is_empty() {
-        bail!("no bearer tokens are configured: add [[tokens]] to the config file, or run with --demo");
-    }
-    Ok(tokens)
+    let cast = demo::demo_tokens();
+    demo::publish(&cast, &config.data_dir)?;
+    Ok(cast)
 }
 
 /// A server running in the background of the current tokio runtime, with its background jobs.

@@ -46,13 +46,13 @@
 //! `[taxonomy]` and `[matrix]` replace the built-in exception taxonomy and approval matrix;
 //! `levee init` writes a starter file with both, and `levee config check` checks any file.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use levee_core::config::WorkflowConfig;
+pub use levee_core::config::{TeamConfig, TokenConfig};
 use levee_core::engine::PolicyLimits;
-use levee_core::identity::{ApproverLevel, Authority, Principal, Role};
 use levee_core::matrix::ApprovalMatrix;
 use levee_core::registry::ChainLink;
 use levee_core::taxonomy::Taxonomy;
@@ -94,15 +94,6 @@ pub struct FileConfig {
     pub metrics: levee_core::metrics::MetricsSettings,
 }
 
-/// `[[teams]]`: a team (as exception codes name their owners) and its manager.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TeamConfig {
-    pub name: String,
-    /// The manager's actor, as their token names them.
-    pub manager: String,
-}
-
 /// Limits on every HTTP request: the body size, and how long receiving it may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -116,7 +107,7 @@ pub struct HttpLimits {
 
 impl Default for HttpLimits {
     fn default() -> Self {
-        HttpLimits { body_bytes: 64 * 1024, upload_bytes: 5 << 20, timeout_ms: 10_000 }
+        HttpLimits { body_bytes: levee_core::api::DEFAULT_BODY_BYTES, upload_bytes: 5 << 20, timeout_ms: 10_000 }
     }
 }
 
@@ -174,58 +165,6 @@ impl PolicyConfig {
     }
 }
 
-/// A bearer token and who it stands for.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TokenConfig {
-    pub token: String,
-    pub actor: String,
-    pub roles: Vec<Role>,
-    pub team: String,
-    /// The approver level, for approvers.
-    #[serde(default)]
-    pub level: Option<ApproverLevel>,
-    /// Approval limits in minor units per currency, for approvers.
-    #[serde(default)]
-    pub limits: BTreeMap<String, i64>,
-}
-
-impl TokenConfig {
-    /// Refuses a token that could not work as written.
-    pub fn validate(&self) -> anyhow::Result<()> {
-        if self.token.trim().len() < 16 {
-            anyhow::bail!("the token must be at least 16 characters");
-        }
-        if self.roles.is_empty() {
-            anyhow::bail!("no roles");
-        }
-        if self.roles.contains(&Role::System) {
-            anyhow::bail!("the system role is levee's own; no token may hold it");
-        }
-        let approver = self.roles.contains(&Role::Approver);
-        match (approver, self.level) {
-            (true, None) => anyhow::bail!("an approver needs a level"),
-            (false, Some(_)) => anyhow::bail!("a level is only for the approver role"),
-            _ => {}
-        }
-        if let Some((currency, limit)) = self.limits.iter().find(|(_, limit)| **limit < 0) {
-            anyhow::bail!("the limit for {currency} is negative ({limit})");
-        }
-        Ok(())
-    }
-
-    /// The principal, with `source` saying where its authority is defined.
-    pub fn principal(&self, source: String) -> Principal {
-        Principal {
-            actor: self.actor.clone(),
-            roles: self.roles.clone(),
-            team: self.team.clone(),
-            authority: self.level.map(|level| Authority { level, limits: self.limits.clone() }),
-            source,
-        }
-    }
-}
-
 /// Everything `levee serve` runs with, after flags and environment are applied.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -242,6 +181,20 @@ pub struct ServeConfig {
 }
 
 impl FileConfig {
+    /// The workflow sections, as every shell reads them (`levee_core::config`).
+    pub fn workflow(&self) -> WorkflowConfig {
+        WorkflowConfig {
+            tokens: self.tokens.clone(),
+            taxonomy: self.taxonomy.clone(),
+            matrix: self.matrix.clone(),
+            approval_groups: self.approval_groups.clone(),
+            teams: self.teams.clone(),
+            outgoing_webhooks: self.outgoing_webhooks.clone(),
+            webhook_sources: self.webhook_sources.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
+
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| format!("read config {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("config {} is not valid", path.display()))

@@ -5,30 +5,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
-use levee_core::identity::{ApproverLevel, Role};
 use rand::RngExt;
 
 use crate::config::TokenConfig;
 
 pub const TOKENS_FILE: &str = "demo-tokens.json";
-
-/// (role name, actor, roles, team, approver level and limit in minor units)
-type DemoPrincipal = (&'static str, &'static str, Role, &'static str, Option<(ApproverLevel, i64)>);
-
-/// The demo cast. Limits apply in every currency of the default matrix.
-const CAST: &[DemoPrincipal] = &[
-    ("agent", "avery.agent", Role::Agent, "support-emea", None),
-    ("lead", "lee.lead", Role::Approver, "support-emea", Some((ApproverLevel::Lead, 100_000))),
-    ("manager", "morgan.manager", Role::Approver, "support-ops", Some((ApproverLevel::Manager, 500_000))),
-    ("finance", "frankie.finance", Role::Approver, "finance-ops", Some((ApproverLevel::Finance, 2_500_000))),
-    ("director", "dana.director", Role::Approver, "finance", Some((ApproverLevel::Director, 10_000_000))),
-    ("director2", "drew.director", Role::Approver, "operations", Some((ApproverLevel::Director, 10_000_000))),
-    ("auditor", "aude.auditor", Role::Auditor, "internal-audit", None),
-    ("comms", "casey.comms", Role::CommsReviewer, "customer-communications", None),
-    ("admin", "ade.admin", Role::Admin, "platform", None),
-];
-
-const DEMO_CURRENCIES: &[&str] = &["USD", "EUR", "GBP", "CAD", "AUD", "JPY"];
 
 /// Fresh random tokens for the demo cast, keyed by role name.
 pub fn demo_tokens() -> BTreeMap<&'static str, TokenConfig> {
@@ -39,23 +20,7 @@ pub fn demo_tokens() -> BTreeMap<&'static str, TokenConfig> {
 /// one per role, the starting point of a pilot's `[[tokens]]` too.
 pub fn cast_tokens(prefix: &str) -> BTreeMap<&'static str, TokenConfig> {
     let mut rng = rand::rng();
-    CAST.iter()
-        .map(|&(role_name, actor, role, team, authority)| {
-            let token = format!("{prefix}_{role_name}_{:032x}", rng.random::<u128>());
-            let limits = authority
-                .map(|(_, limit)| DEMO_CURRENCIES.iter().map(|currency| ((*currency).to_owned(), limit)).collect())
-                .unwrap_or_default();
-            let config = TokenConfig {
-                token,
-                actor: actor.to_owned(),
-                roles: vec![role],
-                team: team.to_owned(),
-                level: authority.map(|(level, _)| level),
-                limits,
-            };
-            (role_name, config)
-        })
-        .collect()
+    levee_core::config::demo::cast(|role| format!("{prefix}_{role}_{:032x}", rng.random::<u128>()))
 }
 
 /// Writes role → token as JSON and prints a table of the cast.

@@ -41,6 +41,9 @@ pub enum ApiError {
         limit_ms: u64,
     },
     Internal(String),
+    /// This host cannot do it at all (levee on Spin cannot load uploaded plugins); the message
+    /// says what to do instead.
+    NotImplemented(String),
 }
 
 /// The JSON body of every error response.
@@ -76,6 +79,7 @@ impl ApiError {
             ApiError::Integrity(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
         }
     }
 
@@ -119,6 +123,7 @@ impl ApiError {
                 detail("request_timeout", format!("the request body did not arrive within {limit_ms} ms"))
             }
             ApiError::Internal(_) => detail("internal", "internal error; it has been logged".to_owned()),
+            ApiError::NotImplemented(message) => detail("not_implemented", message.clone()),
         };
         ErrorBody { error: detail }
     }
@@ -168,6 +173,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Malformed(message) => ApiError::MalformedJson(message),
             ServiceError::Store(error) => error.into(),
             ServiceError::Integrity(message) => ApiError::Integrity(message),
+            ServiceError::NotSupported(message) => ApiError::NotImplemented(message),
             ServiceError::PluginRejected(message) => {
                 ApiError::RuleRefused { rule: "plugin_rejected", message: format!("the plugin {message}") }
             }

@@ -236,6 +236,10 @@ fn field_error(path: &str, message: &str) -> FieldError {
     FieldError::new(field, message)
 }
 
+/// The default limit on a request body, in bytes (`levee serve`'s `http.body_bytes`; the Spin
+/// component's fixed limit).
+pub const DEFAULT_BODY_BYTES: usize = 64 * 1024;
+
 /// A JSON response.
 pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());

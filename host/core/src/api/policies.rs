@@ -36,6 +36,7 @@ pub struct RegistryView {
         (status = 200, description = "These exact bytes were uploaded before", body = UploadedPolicy),
         (status = 403, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 422, description = "Refused: the error names what is wrong with the plugin", body = ErrorBody),
+        (status = 501, description = "This host cannot load uploaded plugins (levee on Spin): the error says how to deploy one", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub fn upload(call: &Call<'_>) -> Result<Response, ApiError> {

@@ -1,0 +1,48 @@
+//! levee on Spin: the same levee-core route table as `levee serve`, answering Spin's HTTP
+//! trigger (spin-sdk 5.2, `wasi:http/incoming-handler@0.2.0`).
+//!
+//! Spin makes a fresh instance for every request, so each request builds levee from the Spin
+//! environment (`environment`): the key-value store `default` (`store`), the rule plugins
+//! plugged into this component's slots by spin.toml (`engine`), and the configuration in the
+//! `config` variable. Spin has no background tasks: the schedule (SLA escalation, remediation,
+//! metrics, outgoing webhooks) runs when a scheduler calls `POST /v1/jobs/run` (`jobs`).
+
+mod bindings;
+mod engine;
+mod environment;
+mod jobs;
+mod store;
+
+use levee_core::api::{self, ApiError};
+
+/// The largest body accepted: levee's default limit. Plugin uploads are exempt so that they get
+/// the answer that explains how to deploy a plugin on Spin instead (501), not a 413.
+const BODY_LIMIT: usize = api::DEFAULT_BODY_BYTES;
+
+#[spin_sdk::http_component]
+async fn handle(request: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
+    log_to_stderr();
+    let is_upload = request.method() == http::Method::POST && request.uri().path() == "/v1/policies";
+    if request.body().len() > BODY_LIMIT && !is_upload {
+        return ApiError::PayloadTooLarge { limit_bytes: BODY_LIMIT }.into_response();
+    }
+    let levee = match environment::levee() {
+        Ok(levee) => levee,
+        Err(problem) => return ApiError::Internal(problem).into_response(),
+    };
+    if jobs::is_run_request(&request) {
+        return jobs::run(&levee, &request).await;
+    }
+    api::handle(&levee, request)
+}
+
+/// Warnings and errors from levee-core go to the component's stderr, which Spin keeps in its
+/// log. Once per instance; Spin makes one per request.
+fn log_to_stderr() {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::WARN)
+        .without_time()
+        .with_ansi(false)
+        .try_init();
+}
