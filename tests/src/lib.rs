@@ -2,10 +2,13 @@
 //! `levee serve` runs) on 127.0.0.1:0 with a temporary redb store and demo tokens, and talks
 //! to it over real HTTP.
 //!
-//! With `LEVEE_TEST_BACKEND=spin` the same tests run against the levee-spin component instead,
-//! hosted as Spin hosts it (`spin_host`): see [`backend`] and [`skip_on_spin`].
+//! With `LEVEE_TEST_BACKEND=redis` the same server runs on a real redis-server (`redis_server`)
+//! instead of redb. With `LEVEE_TEST_BACKEND=spin` the same tests run against the levee-spin
+//! component instead, hosted as Spin hosts it (`spin_host`): see [`backend`] and [`skip_on_spin`].
 
 pub mod browser;
+pub mod hosts;
+pub mod redis_server;
 mod spin_backend;
 pub mod spin_host;
 
@@ -28,19 +31,33 @@ pub use reqwest::StatusCode;
 pub enum Backend {
     /// `levee serve` (`levee::app`): axum, redb, background jobs. The default.
     Native,
+    /// `levee serve` on a real redis-server (`redis_server::RedisServer::shared`), each server
+    /// under its own key prefix.
+    Redis,
     /// The levee-spin component under the Spin stand-in (`spin_host`): Spin's key-value store,
     /// variables for configuration, the plugins as component dependencies, jobs through
     /// `POST /v1/jobs/run`.
     Spin,
 }
 
-/// The backend from `LEVEE_TEST_BACKEND`: `native` (or unset) or `spin`.
+/// The backend from `LEVEE_TEST_BACKEND`: `native` (or unset), `redis` or `spin`.
 pub fn backend() -> Backend {
     match std::env::var("LEVEE_TEST_BACKEND").as_deref() {
         Err(_) | Ok("") | Ok("native") => Backend::Native,
+        Ok("redis") => Backend::Redis,
         Ok("spin") => Backend::Spin,
-        Ok(other) => panic!("LEVEE_TEST_BACKEND={other}: expected `native` or `spin`"),
+        Ok(other) => panic!("LEVEE_TEST_BACKEND={other}: expected `native`, `redis` or `spin`"),
     }
+}
+
+/// True (and says so) unless the tests run on Redis: for a test that only the Redis run needs
+/// (many hosts, an outage), which returns early: `if only_on_redis() { return; }`.
+pub fn only_on_redis() -> bool {
+    if backend() != Backend::Redis {
+        println!("runs with LEVEE_TEST_BACKEND=redis (scripts/test runs it so)");
+        return true;
+    }
+    false
 }
 
 /// True (and says so) when the tests run on Spin: for a test of something Spin cannot do, which
@@ -123,7 +140,11 @@ impl TestServer {
             return TestServer::start_spin(data_dir, options).await;
         }
         let config_path = data_dir.with_extension("toml");
-        std::fs::write(&config_path, config_toml(options)).expect("write config");
+        let mut config_text = config_toml(options);
+        if backend() == Backend::Redis {
+            config_text.push_str(&store_section(data_dir));
+        }
+        std::fs::write(&config_path, config_text).expect("write config");
         let mut config = ServeConfig::resolve(
             Some("127.0.0.1:0".parse().expect("address")),
             Some(data_dir.to_path_buf()),
@@ -164,14 +185,6 @@ impl TestServer {
             }
         }
         self._temp
-    }
-
-    /// Which backend this server is.
-    pub fn backend(&self) -> Backend {
-        match self.server {
-            Running::Native(_) => Backend::Native,
-            Running::Spin { .. } => Backend::Spin,
-        }
     }
 
     /// The Spin backend's key-value store (what the component stored), to read or tamper with
@@ -289,27 +302,42 @@ pub fn evidence(kind: &str) -> Value {
 }
 
 /// The store of a stopped server's data directory, to read or tamper with: its redb on the
-/// native backend (dropping it releases the file), the directory's key-value store on Spin.
+/// native backend (dropping it releases the file), its prefix of the shared Redis on Redis, the
+/// directory's key-value store on Spin.
 pub fn open_store(data_dir: &Path) -> Arc<dyn Store> {
     match backend() {
         Backend::Native => {
             let path = levee::store::redb_path(data_dir);
             Arc::new(levee::store::RedbStore::open(&path).expect("open the stopped server's store"))
         }
+        Backend::Redis => {
+            let config = redis_server::RedisServer::shared().store_for(data_dir);
+            Arc::new(levee::store::RedisStore::open(&config).expect("open the stopped server's Redis"))
+        }
         Backend::Spin => spin_host::KvStore::for_dir(data_dir),
     }
 }
 
-/// The ledger check of a stopped server's store, without a server: `levee audit verify` on the
-/// native backend, the same check over the directory's key-value store on Spin.
+/// The ledger check of a stopped server's store, without a server: `levee audit verify`'s check
+/// on the native and Redis backends, the same check over the directory's key-value store on Spin.
 pub fn verify_stopped(data_dir: &Path) -> levee_core::ledger::VerifyReport {
     match backend() {
         Backend::Native => levee::audit::verify(data_dir).expect("verify runs"),
+        Backend::Redis => {
+            let config = levee::store::StoreConfig::Redis(redis_server::RedisServer::shared().store_for(data_dir));
+            levee::audit::verify_store(&config, data_dir).expect("verify runs")
+        }
         Backend::Spin => {
             let store = spin_host::KvStore::for_dir(data_dir);
             levee_core::journal::Journal::new(&*store).verify().expect("verify runs")
         }
     }
+}
+
+/// levee.toml's `[store]` for a data directory on the shared Redis.
+fn store_section(data_dir: &Path) -> String {
+    let config = redis_server::RedisServer::shared().store_for(data_dir);
+    format!("\n[store]\ntype = \"redis\"\nurl = \"{}\"\nprefix = \"{}\"\n", config.url, config.prefix)
 }
 
 pub(crate) fn config_toml(options: &Options) -> String {

@@ -37,6 +37,7 @@ pub fn build_levee(config: &ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
         .map(|policy| policy_spec(policy, config, &settings))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let store = store::open(&config.file.store, &config.data_dir)?;
+    tracing::info!("store: {}", config.file.store.describe(&config.data_dir));
     settings.configured_chain = configured_chain(&config.chain(), &specs, &*store)?;
     let cache = config.data_dir.join(COMPILED_CACHE);
     let engine = WasmPolicyEngine::new(specs, Some(&cache), config.file.sandbox)?;

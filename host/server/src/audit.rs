@@ -7,16 +7,23 @@ use anyhow::bail;
 use levee_core::journal::Journal;
 use levee_core::ledger::VerifyReport;
 
-use crate::store::{RedbStore, redb_path};
+use crate::store::{StoreConfig, redb_path};
 
 /// Verifies the ledger of the embedded store in `data_dir`.
 pub fn verify(data_dir: &Path) -> anyhow::Result<VerifyReport> {
-    let path = redb_path(data_dir);
-    if !path.exists() {
-        bail!("no levee store at {} (is --data right?)", path.display());
+    verify_store(&StoreConfig::default(), data_dir)
+}
+
+/// Verifies the ledger of the configured store (the embedded one lives in `data_dir`).
+pub fn verify_store(config: &StoreConfig, data_dir: &Path) -> anyhow::Result<VerifyReport> {
+    if let StoreConfig::Redb { path } = config {
+        let path = path.clone().unwrap_or_else(|| redb_path(data_dir));
+        if !path.exists() {
+            bail!("no levee store at {} (is --data right?)", path.display());
+        }
     }
-    let store = RedbStore::open(&path)?;
-    Ok(Journal::new(&store).verify()?)
+    let store = crate::store::open(config, data_dir)?;
+    Ok(Journal::new(&*store).verify()?)
 }
 
 /// The report as a person reads it.

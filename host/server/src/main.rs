@@ -34,6 +34,11 @@ enum Command {
         /// A levee.toml with tokens, policies, limits and store.
         #[arg(long, env = "LEVEE_CONFIG")]
         config: Option<PathBuf>,
+        /// The store: redb (the default, in --data), memory, or redis://[user:password@]host:port[/db]
+        /// (rediss:// for TLS) shared with other hosts. Overrides the file's store URL; the
+        /// environment variable keeps a password out of the process list.
+        #[arg(long, env = "LEVEE_STORE")]
+        store: Option<String>,
         /// Add demo tokens for every role, written to <data>/demo-tokens.json. On an empty store,
         /// first seed about six months of synthetic activity (cases, approvals, escalations,
         /// executed refunds with a few planted leaks), all through the ledger.
@@ -182,6 +187,12 @@ enum AuditCommand {
         /// Directory of the embedded store.
         #[arg(long, env = "LEVEE_DATA", default_value = "./levee-data")]
         data: PathBuf,
+        /// The levee.toml whose store to verify (a Redis section, say).
+        #[arg(long, env = "LEVEE_CONFIG")]
+        config: Option<PathBuf>,
+        /// The store, as `serve --store` takes it: redb, or a redis:// or rediss:// URL.
+        #[arg(long, env = "LEVEE_STORE")]
+        store: Option<String>,
     },
 }
 
@@ -205,9 +216,12 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { listen, data, config, demo, no_seed } => {
+        Command::Serve { listen, data, config, store, demo, no_seed } => {
             let mut config = ServeConfig::resolve(listen, data, config, demo)?;
             config.seed_demo_data = demo && !no_seed;
+            if let Some(flag) = store {
+                config.file.store = config.file.store.with_flag(&flag)?;
+            }
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
                 let server = levee::app::start(config).await?;
@@ -275,8 +289,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("wrote {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Audit { command: AuditCommand::Verify { data } } => {
-            let report = levee::audit::verify(&data)?;
+        Command::Audit { command: AuditCommand::Verify { data, config, store } } => {
+            let mut file = match &config {
+                Some(path) => levee::config::FileConfig::load(path)?,
+                None => levee::config::FileConfig::default(),
+            };
+            if let Some(flag) = store {
+                file.store = file.store.with_flag(&flag)?;
+            }
+            let report = levee::audit::verify_store(&file.store, &data)?;
             println!("{}", levee::audit::describe(&report));
             Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }

@@ -1,9 +1,11 @@
 //! Storage backends for the core's `Store` port, chosen by a tagged configuration.
 //!
 //! - `redb`: the embedded default, one file in the data directory.
+//! - `redis`: one Redis shared by any number of hosts (`--store redis://…`, docs/operations.md).
 //! - memory: levee-core's `MemoryStore`, for throwaway runs.
 
 pub mod redb;
+pub mod redis;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,6 +14,7 @@ use levee_core::store::{MemoryStore, Store};
 use serde::Deserialize;
 
 pub use self::redb::RedbStore;
+pub use self::redis::{RedisConfig, RedisStore};
 
 /// Which backend to use.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -19,6 +22,8 @@ pub use self::redb::RedbStore;
 pub enum StoreConfig {
     /// The embedded store; `path` defaults to `<data>/levee.redb`.
     Redb { path: Option<PathBuf> },
+    /// A Redis shared by every host (`rediss://` for TLS).
+    Redis(RedisConfig),
     /// Nothing survives a restart.
     Memory,
 }
@@ -26,6 +31,33 @@ pub enum StoreConfig {
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig::Redb { path: None }
+    }
+}
+
+impl StoreConfig {
+    /// `--store`: `redb`, `memory`, or a `redis://` or `rediss://` URL (which keeps the rest of a
+    /// Redis section of the file: prefix, TLS CA, pool, timeouts).
+    pub fn with_flag(self, flag: &str) -> anyhow::Result<StoreConfig> {
+        Ok(match flag {
+            "redb" => StoreConfig::Redb { path: None },
+            "memory" => StoreConfig::Memory,
+            url if url.starts_with("redis://") || url.starts_with("rediss://") => match self {
+                StoreConfig::Redis(config) => StoreConfig::Redis(RedisConfig { url: url.to_owned(), ..config }),
+                _ => StoreConfig::Redis(RedisConfig::new(url)),
+            },
+            other => anyhow::bail!("--store {other}: expected redb, memory, or a redis:// or rediss:// URL"),
+        })
+    }
+
+    /// What a person reads in a log: the kind of store and where it is, without a password.
+    pub fn describe(&self, data_dir: &Path) -> String {
+        match self {
+            StoreConfig::Redb { path } => {
+                format!("redb at {}", path.clone().unwrap_or_else(|| redb_path(data_dir)).display())
+            }
+            StoreConfig::Redis(config) => format!("Redis at {} under {:?}", config.redacted_url(), config.prefix),
+            StoreConfig::Memory => "memory (nothing survives a restart)".to_owned(),
+        }
     }
 }
 
@@ -41,6 +73,32 @@ pub fn open(config: &StoreConfig, data_dir: &Path) -> anyhow::Result<Arc<dyn Sto
             let path = path.clone().unwrap_or_else(|| redb_path(data_dir));
             Arc::new(RedbStore::open(&path)?)
         }
+        StoreConfig::Redis(config) => Arc::new(RedisStore::open(config)?),
         StoreConfig::Memory => Arc::new(MemoryStore::new()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redis_section_reads_with_its_defaults() {
+        let config: StoreConfig =
+            toml::from_str("type = \"redis\"\nurl = \"redis://db:6379\"\nprefix = \"acme:\"").unwrap();
+        let StoreConfig::Redis(redis) = config else { panic!("not redis: {config:?}") };
+        assert_eq!((redis.prefix.as_str(), redis.pool_size, redis.command_timeout_ms), ("acme:", 32, 2_000));
+        let unknown = toml::from_str::<StoreConfig>("type = \"redis\"\nurl = \"redis://db\"\nprefx = \"a\"");
+        assert!(unknown.unwrap_err().to_string().contains("prefx"));
+    }
+
+    #[test]
+    fn the_store_flag_keeps_the_files_redis_settings() {
+        let file = StoreConfig::Redis(RedisConfig { prefix: "acme:".into(), ..RedisConfig::new("redis://old") });
+        let StoreConfig::Redis(redis) = file.with_flag("rediss://new:6380").unwrap() else { panic!() };
+        assert_eq!((redis.url.as_str(), redis.prefix.as_str()), ("rediss://new:6380", "acme:"));
+        assert_eq!(StoreConfig::default().with_flag("memory").unwrap(), StoreConfig::Memory);
+        let error = StoreConfig::default().with_flag("postgres://db").unwrap_err().to_string();
+        assert!(error.contains("expected redb, memory, or a redis://"), "{error}");
+    }
 }
