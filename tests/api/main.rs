@@ -4,10 +4,13 @@
 
 mod approval_matrix;
 mod approvals;
+mod authorization;
 mod browser;
+mod checkpoints;
 mod comms;
 mod concurrency;
 mod console;
+mod crash;
 mod delegation;
 mod demo_seed;
 mod escalation;

@@ -5,120 +5,20 @@
 //! `LEVEE_TEST_BACKEND=redis` (scripts/test), which has a redis-server.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use levee_tests::hosts::{Host, fleet_config, fleet_token};
+use levee::store::RedisConfig;
+use levee_tests::hosts::{Answer, Fleet, fleet_config};
 use levee_tests::redis_server::RedisServer;
 use levee_tests::{StatusCode, only_on_redis, refund};
-use serde_json::{Value, json};
+use serde_json::json;
 
-/// Submissions in the race test, and how many of them are sent twice at once under one key.
+/// Submissions in the race test (in bursts of 16), and how many of them are sent twice at once
+/// under one key.
 const CASES: usize = 90;
 const TWICE_EVERY: usize = 5;
 /// Cases raced by three approvers on three hosts; the rest stay pending.
 const RACED: usize = 60;
-
-/// A fleet of `levee serve` processes on one Redis, and a client with the fleet's tokens.
-struct Fleet {
-    hosts: Vec<Host>,
-    client: reqwest::Client,
-}
-
-/// What one request was answered.
-struct Answer {
-    status: StatusCode,
-    body: Value,
-    retry_after: Option<String>,
-    /// `Idempotent-Replayed: true`: a retry answered with the case an earlier attempt made.
-    replayed: bool,
-}
-
-impl Fleet {
-    async fn start(count: usize, redis: &RedisServer, dir: &Path) -> Fleet {
-        let config = dir.join("levee.toml");
-        std::fs::write(&config, fleet_config(&redis.url(), "levee:fleet:", 200)).expect("write levee.toml");
-        let starts = (0..count).map(|index| {
-            let data = dir.join(format!("host-{index}"));
-            let config = config.clone();
-            async move { Host::start(&config, &data).await }
-        });
-        let hosts = futures::future::join_all(starts).await;
-        Fleet { hosts, client: levee::http_client() }
-    }
-
-    fn host(&self, index: usize) -> &Host {
-        &self.hosts[index % self.hosts.len()]
-    }
-
-    async fn send(&self, host: usize, role: &str, path: &str, body: Option<Value>, key: Option<&str>) -> Answer {
-        let url = format!("{}{path}", self.host(host).base_url);
-        let mut request = match &body {
-            Some(body) => self.client.post(url).json(body),
-            None => self.client.get(url),
-        };
-        request = request.bearer_auth(fleet_token(role)).timeout(Duration::from_secs(30));
-        if let Some(key) = key {
-            request = request.header("Idempotency-Key", key);
-        }
-        let response = request.send().await.expect("the host answers");
-        let status = response.status();
-        let header = |name: &str| response.headers().get(name).and_then(|value| value.to_str().ok()).map(str::to_owned);
-        let retry_after = header("retry-after");
-        let replayed = header("idempotent-replayed").as_deref() == Some("true");
-        let body = response.json().await.unwrap_or(Value::Null);
-        Answer { status, body, retry_after, replayed }
-    }
-
-    async fn get(&self, host: usize, role: &str, path: &str) -> Value {
-        let answer = self.send(host, role, path, None, None).await;
-        assert_eq!(answer.status, StatusCode::OK, "GET {path} on host {host}: {}", answer.body);
-        answer.body
-    }
-
-    /// Every acknowledged case, as each host reads it: present, and the same everywhere.
-    async fn read_cases(&self, ids: &BTreeSet<String>) -> BTreeMap<String, Value> {
-        let mut cases = BTreeMap::new();
-        for id in ids {
-            let mut seen = Vec::new();
-            for host in 0..self.hosts.len() {
-                seen.push(self.get(host, "auditor", &format!("/v1/cases/{id}")).await["case"].clone());
-            }
-            assert!(seen.windows(2).all(|pair| pair[0] == pair[1]), "hosts disagree about {id}: {seen:?}");
-            cases.insert(id.clone(), seen.remove(0));
-        }
-        cases
-    }
-
-    /// The ledger verifies on every host. Returns how many entries each subject has, which
-    /// every host reports alike.
-    async fn verify(&self) -> BTreeMap<String, u64> {
-        let mut per_subject = BTreeMap::new();
-        for host in 0..self.hosts.len() {
-            let report = self.get(host, "auditor", "/v1/audit/verify").await;
-            assert_eq!(report["ok"], true, "host {host}: {report}");
-            let mut counted: BTreeMap<String, u64> = BTreeMap::new();
-            let mut from = 1;
-            loop {
-                let page = self.get(host, "auditor", &format!("/v1/ledger?from={from}")).await;
-                let entries = page.as_array().unwrap();
-                if entries.is_empty() {
-                    break;
-                }
-                for entry in entries {
-                    *counted.entry(entry["subject"].as_str().unwrap().to_owned()).or_default() += 1;
-                }
-                from += entries.len();
-            }
-            assert_eq!(counted.values().sum::<u64>(), report["entries_checked"].as_u64().unwrap(), "host {host}");
-            if host > 0 {
-                assert_eq!(counted, per_subject, "host {host} reads another ledger");
-            }
-            per_subject = counted;
-        }
-        per_subject
-    }
-}
 
 /// Each acknowledged case has exactly `transitions(case)` ledger entries; of the other subjects,
 /// the governance jobs of every host opened the LATE_DELIVERY remediation item once, together.
@@ -143,7 +43,10 @@ async fn three_hosts_on_one_redis_lose_nothing_and_answer_lost_races_with_409() 
     }
     let temp = tempfile::tempdir().unwrap();
     let redis = RedisServer::start(&temp.path().join("redis"));
-    let fleet = Fleet::start(3, &redis, temp.path()).await;
+    // Generous command timeouts: an fsync hiccup on a busy machine must not turn into a 503.
+    let store =
+        RedisConfig { prefix: "levee:fleet:".into(), command_timeout_ms: 10_000, ..RedisConfig::new(&redis.url()) };
+    let fleet = Fleet::start(3, &fleet_config(Some(&store), 200), temp.path()).await;
     let mut requests = 0usize;
 
     // Submissions: 16 at a time across the hosts; every fifth also sent to the next host at the
@@ -277,7 +180,9 @@ async fn a_redis_outage_fails_cleanly_and_loses_nothing_acknowledged() {
     }
     let temp = tempfile::tempdir().unwrap();
     let mut redis = RedisServer::start(&temp.path().join("redis"));
-    let fleet = Fleet::start(2, &redis, temp.path()).await;
+    // Commands give up after 2 s (the default), which the stall below outlasts.
+    let store = RedisConfig { prefix: "levee:fleet:".into(), ..RedisConfig::new(&redis.url()) };
+    let fleet = Fleet::start(2, &fleet_config(Some(&store), 200), temp.path()).await;
     let mut outcome = Outcome::default();
     let mut next = 0;
     let mut round = || {

@@ -1,5 +1,6 @@
 //! The Redis backend against a real redis-server: the storage port's contract, deployments
-//! kept apart by their prefixes, and a password. Runs with `LEVEE_TEST_BACKEND=redis`.
+//! kept apart by their prefixes, a password, and TLS with a private CA. Runs with
+//! `LEVEE_TEST_BACKEND=redis`.
 
 use levee::store::{RedisConfig, RedisStore};
 use levee_core::store::Store;
@@ -42,4 +43,37 @@ fn a_password_is_required_and_never_shown() {
     let none = format!("redis://127.0.0.1:{}", server.port);
     let error = format!("{:#}", RedisStore::open(&RedisConfig::new(&none)).err().expect("refused"));
     assert!(error.to_lowercase().contains("auth"), "{error}");
+}
+
+/// `rediss://` to a server whose certificate a private CA signed: trusted with `tls_ca`,
+/// refused without it (the system does not trust that CA).
+#[test]
+fn tls_with_a_private_ca() {
+    if only_on_redis() {
+        return;
+    }
+    let temp = tempfile::tempdir().unwrap();
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let server_key = rcgen::KeyPair::generate().unwrap();
+    let server_params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+    let server_cert = server_params.signed_by(&server_key, &ca).unwrap();
+    std::fs::write(temp.path().join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(temp.path().join("server.pem"), server_cert.pem()).unwrap();
+    std::fs::write(temp.path().join("server.key"), server_key.serialize_pem()).unwrap();
+    let server = RedisServer::start_tls(temp.path());
+    assert!(server.url().starts_with("rediss://"));
+
+    let trusted = RedisConfig { tls_ca: Some(temp.path().join("ca.pem")), ..RedisConfig::new(&server.url()) };
+    let store = RedisStore::open(&trusted).expect("TLS with the private CA");
+    assert!(store.compare_and_swap("k", None, b"over TLS").unwrap());
+    assert_eq!(store.get("k").unwrap().as_deref(), Some(&b"over TLS"[..]));
+
+    let mut untrusted = RedisConfig::new(&server.url());
+    untrusted.connect_timeout_ms = 1_000;
+    let error = format!("{:#}", RedisStore::open(&untrusted).err().expect("an unknown CA is refused"));
+    assert!(error.contains("reach Redis at rediss://127.0.0.1"), "{error}");
+    assert!(error.to_lowercase().contains("certificate"), "{error}");
 }

@@ -24,9 +24,7 @@ async fn server(clock: &Arc<ManualClock>) -> TestServer {
         "playbook": "Find the renewal run that double-billed and fix its idempotency key.",
         "remediation": {"count": 3, "window_days": 7, "sla_hours": 48, "verify_drop_percent": 50},
     });
-    let (status, answer) =
-        server.post("admin", "/v1/taxonomy/codes", json!({"code": code, "rationale": "pilot"})).await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
+    server.put_code(code).await;
     server
 }
 

@@ -2,12 +2,17 @@
 //! own data directory and port, all on one shared store, as an operator runs them behind a load
 //! balancer (docs/operations.md). For the tests of many hosts on one Redis.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use levee::config::TokenConfig;
+use levee::store::RedisConfig;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::guard::Guarded;
 
 /// The `levee` binary `cargo test --workspace` built beside this test binary, or `LEVEE_BIN`.
 pub fn levee_binary() -> PathBuf {
@@ -37,15 +42,15 @@ pub fn fleet_tokens() -> BTreeMap<String, TokenConfig> {
     levee_core::config::demo::cast(fleet_token).into_iter().map(|(role, token)| (role.to_owned(), token)).collect()
 }
 
-/// A levee.toml for a fleet on the Redis at `url` under `prefix`: the fleet's tokens, and
-/// background jobs every `jobs_interval_ms` on every host.
-pub fn fleet_config(url: &str, prefix: &str, jobs_interval_ms: u64) -> String {
+/// A levee.toml for a fleet: the fleet's tokens, background jobs every `jobs_interval_ms`, and
+/// `redis` as the store, or else each host's own redb.
+pub fn fleet_config(redis: Option<&RedisConfig>, jobs_interval_ms: u64) -> String {
     let mut document = toml::Table::new();
-    let mut store = toml::Table::new();
-    store.insert("type".into(), "redis".into());
-    store.insert("url".into(), url.into());
-    store.insert("prefix".into(), prefix.into());
-    document.insert("store".into(), toml::Value::Table(store));
+    if let Some(redis) = redis {
+        let mut store = toml::Table::try_from(redis).expect("the Redis section as TOML");
+        store.insert("type".into(), "redis".into());
+        document.insert("store".into(), toml::Value::Table(store));
+    }
     let tokens: Vec<TokenConfig> = fleet_tokens().into_values().collect();
     document.insert("tokens".into(), toml::Value::try_from(&tokens).expect("tokens as TOML"));
     let mut jobs = toml::Table::new();
@@ -54,56 +59,182 @@ pub fn fleet_config(url: &str, prefix: &str, jobs_interval_ms: u64) -> String {
     toml::to_string(&document).expect("config as TOML")
 }
 
-/// One `levee serve` process.
+/// One `levee serve` process, under a guard (`guard`) so that it cannot outlive the tests.
 pub struct Host {
     pub base_url: String,
-    child: Child,
+    process: Guarded,
 }
 
 impl Host {
-    /// Starts `levee serve --config CONFIG --data DATA` on a free port, and waits until it
-    /// answers `/healthz` (it compiles its policies first); its log goes to `DATA.log`.
+    /// Starts `levee serve --config CONFIG --data DATA --listen 127.0.0.1:0` and waits until it
+    /// says where it listens (it compiles its policies and opens the store first); its log goes
+    /// to `DATA.log`.
     pub async fn start(config: &Path, data_dir: &Path) -> Host {
-        let port = crate::redis_server::free_port();
         let log_path = data_dir.with_extension("log");
         let log = std::fs::File::create(&log_path).expect("host log file");
-        let child = Command::new(levee_binary())
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--config")
-            .arg(config)
-            .arg("--data")
-            .arg(data_dir)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start levee serve");
-        let mut host = Host { base_url: format!("http://127.0.0.1:{port}"), child };
-        host.wait_until_ready(&log_path).await;
-        host
+        let args = ["serve", "--listen", "127.0.0.1:0", "--config"].map(str::to_owned).into_iter();
+        let args: Vec<String> =
+            args.chain([config.display().to_string(), "--data".into(), data_dir.display().to_string()]).collect();
+        let mut process = Guarded::spawn(&levee_binary(), &args, None, |command| {
+            command.env("RUST_LOG", "warn").stderr(log);
+        });
+        let stdout = process.stdout.take().expect("the host's stdout");
+        let (listening, announced) = std::sync::mpsc::channel();
+        // Reads what levee prints: the address it listens on, then nothing that matters.
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("levee listening on ") {
+                    let _ = listening.send(url.to_owned());
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+        loop {
+            if let Ok(base_url) = announced.try_recv() {
+                return Host { base_url, process };
+            }
+            assert!(!process.has_exited(), "levee serve exited; its log:\n{}", log());
+            assert!(Instant::now() < deadline, "levee serve never said where it listens; its log:\n{}", log());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
-    async fn wait_until_ready(&mut self, log_path: &Path) {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let url = format!("{}/healthz", self.base_url);
-        let client = levee::http_client();
-        loop {
-            if client.get(&url).send().await.is_ok_and(|answer| answer.status().is_success()) {
-                return;
-            }
-            let log = || std::fs::read_to_string(log_path).unwrap_or_default();
-            if let Some(status) = self.child.try_wait().expect("the host's status") {
-                panic!("levee serve exited with {status}; its log:\n{}", log());
-            }
-            assert!(Instant::now() < deadline, "levee serve never answered {url}; its log:\n{}", log());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+    /// The process id, to kill it from elsewhere.
+    pub fn pid(&self) -> u32 {
+        self.process.pid
+    }
+
+    /// SIGKILL, as a crash would (nothing if it is gone already).
+    pub fn kill(&mut self) {
+        self.process.kill();
     }
 }
 
-impl Drop for Host {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// `levee serve` processes on one store, and a client with the fleet's tokens.
+pub struct Fleet {
+    pub hosts: Vec<Host>,
+    config: PathBuf,
+    dir: PathBuf,
+    client: reqwest::Client,
+}
+
+/// What one request was answered.
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+    pub retry_after: Option<String>,
+    /// `Idempotent-Replayed: true`: a retry answered with the case an earlier attempt made.
+    pub replayed: bool,
+}
+
+impl Fleet {
+    /// `count` hosts with `config` (a levee.toml, `fleet_config`) written to `dir/levee.toml`,
+    /// host `i` on the data directory `dir/host-i`.
+    pub async fn start(count: usize, config: &str, dir: &Path) -> Fleet {
+        let config_path = dir.join("levee.toml");
+        std::fs::write(&config_path, config).expect("write levee.toml");
+        let mut fleet =
+            Fleet { hosts: Vec::new(), config: config_path, dir: dir.to_path_buf(), client: levee::http_client() };
+        let data_dirs: Vec<PathBuf> = (0..count).map(|index| fleet.data_dir(index)).collect();
+        let starts = data_dirs.iter().map(|data_dir| Host::start(&fleet.config, data_dir));
+        fleet.hosts = futures::future::join_all(starts).await;
+        fleet
+    }
+
+    /// Host `index`'s data directory.
+    pub fn data_dir(&self, index: usize) -> PathBuf {
+        self.dir.join(format!("host-{index}"))
+    }
+
+    /// Kills host `index` with SIGKILL, as a crash would (if it still runs), and starts it
+    /// again on its data.
+    pub async fn crash_and_restart(&mut self, index: usize) {
+        self.hosts[index].kill();
+        self.hosts[index] = Host::start(&self.config, &self.data_dir(index)).await;
+    }
+
+    fn host(&self, index: usize) -> &Host {
+        &self.hosts[index % self.hosts.len()]
+    }
+
+    /// A request to host `index % hosts` as `role` (GET without a body, POST with one),
+    /// with an Idempotency-Key if given. Panics if the host does not answer.
+    pub async fn send(&self, host: usize, role: &str, path: &str, body: Option<Value>, key: Option<&str>) -> Answer {
+        self.try_send(host, role, path, body, key).await.unwrap_or_else(|error| panic!("host {host}: {error}"))
+    }
+
+    /// The same, for a host that may be gone: its error if it did not answer.
+    pub async fn try_send(
+        &self,
+        host: usize,
+        role: &str,
+        path: &str,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> Result<Answer, reqwest::Error> {
+        let url = format!("{}{path}", self.host(host).base_url);
+        let mut request = match &body {
+            Some(body) => self.client.post(url).json(body),
+            None => self.client.get(url),
+        };
+        request = request.bearer_auth(fleet_token(role)).timeout(Duration::from_secs(30));
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let header = |name: &str| response.headers().get(name).and_then(|value| value.to_str().ok()).map(str::to_owned);
+        let retry_after = header("retry-after");
+        let replayed = header("idempotent-replayed").as_deref() == Some("true");
+        let body = response.json().await.unwrap_or(Value::Null);
+        Ok(Answer { status, body, retry_after, replayed })
+    }
+
+    /// A GET that must answer 200: its JSON.
+    pub async fn get(&self, host: usize, role: &str, path: &str) -> Value {
+        let answer = self.send(host, role, path, None, None).await;
+        assert_eq!(answer.status, StatusCode::OK, "GET {path} on host {host}: {}", answer.body);
+        answer.body
+    }
+
+    /// Every acknowledged case, as each host reads it: present, and the same everywhere.
+    pub async fn read_cases(&self, ids: &BTreeSet<String>) -> BTreeMap<String, Value> {
+        let mut cases = BTreeMap::new();
+        for id in ids {
+            let mut seen = Vec::new();
+            for host in 0..self.hosts.len() {
+                seen.push(self.get(host, "auditor", &format!("/v1/cases/{id}")).await["case"].clone());
+            }
+            assert!(seen.windows(2).all(|pair| pair[0] == pair[1]), "hosts disagree about {id}: {seen:?}");
+            cases.insert(id.clone(), seen.remove(0));
+        }
+        cases
+    }
+
+    /// The ledger verifies on every host. Returns how many entries each subject has, as host 0
+    /// reads it (the hosts' jobs may append while the others are asked, so they may hold more).
+    pub async fn verify(&self) -> BTreeMap<String, u64> {
+        let mut per_subject: BTreeMap<String, u64> = BTreeMap::new();
+        let mut from = 1;
+        loop {
+            let page = self.get(0, "auditor", &format!("/v1/ledger?from={from}")).await;
+            let entries = page.as_array().expect("a page of entries");
+            if entries.is_empty() {
+                break;
+            }
+            for entry in entries {
+                *per_subject.entry(entry["subject"].as_str().unwrap_or_default().to_owned()).or_default() += 1;
+            }
+            from += entries.len();
+        }
+        let read = per_subject.values().sum::<u64>();
+        for host in 0..self.hosts.len() {
+            let report = self.get(host, "auditor", "/v1/audit/verify").await;
+            assert_eq!(report["ok"], true, "host {host}: {report}");
+            let checked = report["entries_checked"].as_u64().unwrap_or_default();
+            assert!(checked >= read, "host {host} verified {checked} entries, host 0 listed {read}");
+        }
+        per_subject
     }
 }

@@ -7,6 +7,7 @@
 //! component instead, hosted as Spin hosts it (`spin_host`): see [`backend`] and [`skip_on_spin`].
 
 pub mod browser;
+pub mod guard;
 pub mod hosts;
 pub mod redis_server;
 mod spin_backend;
@@ -96,6 +97,9 @@ pub struct Options {
     /// On Spin: serve this composed component instead of levee-spin with the default plugins
     /// (`spin_host::compose_with`). Ignored natively.
     pub spin_component: Option<Vec<u8>>,
+    /// `[audit] checkpoint_key`: the key file checkpoints are signed with. Ignored on Spin,
+    /// which has no signing key.
+    pub checkpoint_key: Option<PathBuf>,
 }
 
 /// A running server, its data directory, and a client holding every demo token.
@@ -258,6 +262,13 @@ impl TestServer {
         self.submit_as("agent", body).await
     }
 
+    /// Adds or changes an exception code of the taxonomy as the admin, asserting it was taken.
+    pub async fn put_code(&self, code: Value) {
+        let body = serde_json::json!({"code": code, "rationale": "a code the test needs"});
+        let (status, answer) = self.post("admin", "/v1/taxonomy/codes", body).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+
     /// The ledger verification report, as the auditor sees it.
     pub async fn verify(&self) -> Value {
         let (status, report) = self.get("auditor", "/v1/audit/verify").await;
@@ -365,6 +376,11 @@ pub(crate) fn config_toml(options: &Options) -> String {
     if !options.approval_groups.is_empty() {
         let groups = toml::Value::try_from(&options.approval_groups).expect("groups as TOML");
         document.insert("approval_groups".into(), groups);
+    }
+    if let Some(key) = &options.checkpoint_key {
+        let mut audit = toml::Table::new();
+        audit.insert("checkpoint_key".into(), toml::Value::String(key.display().to_string()));
+        document.insert("audit".into(), toml::Value::Table(audit));
     }
     if let Some(interval_ms) = options.jobs_interval_ms {
         let mut jobs = toml::Table::new();

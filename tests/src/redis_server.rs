@@ -1,37 +1,24 @@
 //! A real `redis-server` for the tests (Debian's package; scripts/install-redis installs it),
-//! started on a free loopback port with its files in a directory of the test's. It keeps every
-//! acknowledged write as production should (`appendonly yes`, `appendfsync always`), so a test
-//! can kill it and start it again on the same files and port.
-//!
-//! A server is started through a small shell guard that holds a pipe from the test process:
-//! when the test process ends, however it ends, the pipe closes and the guard kills the server,
-//! so no redis-server outlives the tests.
+//! started on a free loopback port with its files in a directory of the test's, under a guard
+//! (`guard`) so that none outlives the tests. It keeps every acknowledged write as production
+//! should (`appendonly yes`, `appendfsync always`, `noeviction`), so a test can kill it and
+//! start it again on the same files and port.
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Kills its redis-server when its stdin closes; prints the server's pid first.
-/// With `LEVEE_REDIS_CLEANUP` set, it then removes that directory.
-const GUARD: &str = r#"redis-server "$@" & echo $!; read -r _; kill -9 $! 2>/dev/null; wait
-[ -n "${LEVEE_REDIS_CLEANUP:-}" ] && rm -rf "$LEVEE_REDIS_CLEANUP"; exit 0"#;
+use crate::guard::Guarded;
 
-/// One redis-server process (and its guard).
+/// One redis-server process.
 pub struct RedisServer {
     pub port: u16,
     dir: PathBuf,
     password: Option<String>,
     /// Remove `dir` once the server is gone.
     cleanup: bool,
-    running: Option<Running>,
-}
-
-struct Running {
-    guard: Child,
-    /// Closing it stops the server.
-    pipe: ChildStdin,
-    pid: u32,
+    /// TLS only, with `server.pem`, `server.key` and `ca.pem` from `dir` (`start_tls`).
+    tls: bool,
+    running: Option<Guarded>,
 }
 
 impl RedisServer {
@@ -48,6 +35,22 @@ impl RedisServer {
             dir: dir.to_path_buf(),
             password: password.map(str::to_owned),
             cleanup: false,
+            tls: false,
+            running: None,
+        };
+        server.restart();
+        server
+    }
+
+    /// A server that speaks only TLS, with the certificate `dir/server.pem` (key `server.key`)
+    /// signed by `dir/ca.pem`, which the caller wrote; clients need no certificate.
+    pub fn start_tls(dir: &Path) -> RedisServer {
+        let mut server = RedisServer {
+            port: free_port(),
+            dir: dir.to_path_buf(),
+            password: None,
+            cleanup: false,
+            tls: true,
             running: None,
         };
         server.restart();
@@ -61,7 +64,8 @@ impl RedisServer {
         SHARED.get_or_init(|| {
             let dir = std::env::temp_dir().join(format!("levee-tests-redis-{}", std::process::id()));
             std::fs::create_dir_all(&dir).expect("redis directory");
-            let mut server = RedisServer { port: free_port(), dir, password: None, cleanup: true, running: None };
+            let mut server =
+                RedisServer { port: free_port(), dir, password: None, cleanup: true, tls: false, running: None };
             server.restart();
             server
         })
@@ -79,19 +83,19 @@ impl RedisServer {
         }
     }
 
-    /// `redis://[:password@]127.0.0.1:port`.
+    /// `redis://[:password@]127.0.0.1:port`, or `rediss://` for a TLS server.
     pub fn url(&self) -> String {
+        let scheme = if self.tls { "rediss" } else { "redis" };
         match &self.password {
-            Some(password) => format!("redis://:{password}@127.0.0.1:{}", self.port),
-            None => format!("redis://127.0.0.1:{}", self.port),
+            Some(password) => format!("{scheme}://:{password}@127.0.0.1:{}", self.port),
+            None => format!("{scheme}://127.0.0.1:{}", self.port),
         }
     }
 
     /// Kills the server with SIGKILL, as a crash would, and waits until its port is closed.
     pub fn kill(&mut self) {
-        let Some(running) = self.running.take() else { return };
-        let _ = Command::new("kill").args(["-9", &running.pid.to_string()]).status();
-        stop_guard(running);
+        let Some(mut running) = self.running.take() else { return };
+        running.kill();
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
             assert!(Instant::now() < deadline, "redis-server on port {} did not stop", self.port);
@@ -100,14 +104,18 @@ impl RedisServer {
     }
 
     /// Makes the server stall for `duration` (`DEBUG SLEEP`: it answers nothing meanwhile, then
-    /// runs what queued up), as an overloaded Redis does; returns once the stall has begun.
+    /// runs what queued up), as an overloaded Redis does; returns once a PING goes unanswered.
     pub fn stall(&self, duration: Duration) -> std::thread::JoinHandle<()> {
         let url = self.url();
         let stall = std::thread::spawn(move || {
             let mut connection = redis::Client::open(url).and_then(|client| client.get_connection()).expect("connect");
             redis::cmd("DEBUG").arg("SLEEP").arg(duration.as_secs_f64()).query::<()>(&mut connection).expect("stall");
         });
-        std::thread::sleep(Duration::from_millis(100));
+        let deadline = Instant::now() + duration;
+        while self.ping_within(Duration::from_millis(50)).is_ok() {
+            assert!(Instant::now() < deadline, "redis-server on port {} never stalled", self.port);
+            std::thread::sleep(Duration::from_millis(5));
+        }
         stall
     }
 
@@ -117,62 +125,43 @@ impl RedisServer {
         let port = self.port.to_string();
         let dir = self.dir.display().to_string();
         let log = self.dir.join("redis.log").display().to_string();
-        let mut arguments = vec![
-            "--port",
-            &port,
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            &dir,
-            "--logfile",
-            &log,
-            "--daemonize",
-            "no",
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-            "--save",
-            "",
-            "--maxmemory-policy",
-            "noeviction",
-            "--enable-debug-command",
-            "local",
-        ];
+        let file = |name: &str| self.dir.join(name).display().to_string();
+        let (cert, key, ca) = (file("server.pem"), file("server.key"), file("ca.pem"));
+        let mut arguments: Vec<&str> = if self.tls {
+            let ca_arguments = ["--tls-ca-cert-file", &ca, "--tls-auth-clients", "no"];
+            ["--port", "0", "--tls-port", &port, "--tls-cert-file", &cert, "--tls-key-file", &key]
+                .into_iter()
+                .chain(ca_arguments)
+                .collect()
+        } else {
+            vec!["--port", &port]
+        };
+        let durable =
+            ["--appendonly", "yes", "--appendfsync", "always", "--save", "", "--maxmemory-policy", "noeviction"];
+        arguments.extend(["--bind", "127.0.0.1", "--dir", &dir, "--logfile", &log, "--daemonize", "no"]);
+        arguments.extend(durable);
+        arguments.extend(["--enable-debug-command", "local"]);
         if let Some(password) = &self.password {
             arguments.extend(["--requirepass", password.as_str()]);
         }
-        let mut guard = Command::new("sh");
-        if self.cleanup {
-            guard.env("LEVEE_REDIS_CLEANUP", &self.dir);
-        }
-        let mut guard = guard
-            .arg("-c")
-            .arg(GUARD)
-            .arg("redis-guard")
-            .args(&arguments)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start redis-server (scripts/install-redis installs it)");
-        let pipe = guard.stdin.take().expect("the guard's stdin");
-        let mut first_line = String::new();
-        BufReader::new(guard.stdout.take().expect("the guard's stdout"))
-            .read_line(&mut first_line)
-            .expect("the guard prints the server's pid");
-        let pid = first_line.trim().parse().unwrap_or_else(|_| panic!("not a pid: {first_line:?}"));
-        self.running = Some(Running { guard, pipe, pid });
+        let arguments: Vec<String> = arguments.into_iter().map(str::to_owned).collect();
+        let cleanup = self.cleanup.then_some(self.dir.as_path());
+        self.running = Some(Guarded::spawn(Path::new("redis-server"), &arguments, cleanup, |_| {}));
         self.wait_until_ready();
     }
 
+    /// Until it answers PING (a TLS server: until it accepts connections; its files are new and
+    /// empty, so there is nothing for it to load first).
     fn wait_until_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let answered = redis::Client::open(self.url())
-                .and_then(|client| client.get_connection_with_timeout(Duration::from_millis(500)))
-                .and_then(|mut connection| redis::cmd("PING").query::<String>(&mut connection));
+            let answered = if self.tls {
+                std::net::TcpStream::connect(("127.0.0.1", self.port)).map(drop).map_err(redis::RedisError::from)
+            } else {
+                self.ping()
+            };
             match answered {
-                Ok(_) => return,
+                Ok(()) => return,
                 Err(error) if Instant::now() > deadline => {
                     let log = std::fs::read_to_string(self.dir.join("redis.log")).unwrap_or_default();
                     panic!("redis-server on port {} never answered ({error}); its log:\n{log}", self.port)
@@ -181,22 +170,17 @@ impl RedisServer {
             }
         }
     }
-}
 
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        if let Some(running) = self.running.take() {
-            stop_guard(running);
-        }
+    fn ping(&self) -> redis::RedisResult<()> {
+        self.ping_within(Duration::from_millis(500))
     }
-}
 
-/// Closes the guard's pipe (it kills the server if it still runs) and reaps it.
-fn stop_guard(running: Running) {
-    let Running { mut guard, mut pipe, .. } = running;
-    let _ = pipe.write_all(b"\n");
-    drop(pipe);
-    let _ = guard.wait();
+    fn ping_within(&self, timeout: Duration) -> redis::RedisResult<()> {
+        let connection = redis::Client::open(self.url()).and_then(|client| client.get_connection_with_timeout(timeout));
+        let mut connection = connection?;
+        connection.set_read_timeout(Some(timeout))?;
+        redis::cmd("PING").query::<()>(&mut connection)
+    }
 }
 
 /// A loopback port nothing listens on now.

@@ -113,6 +113,7 @@ impl WorkflowConfig {
             webhook_sources: self.webhook_sources.clone(),
             approval_groups: self.approval_groups.clone(),
             metrics: self.metrics.clone(),
+            checkpoint_signer: None,
         })
     }
 

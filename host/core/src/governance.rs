@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use crate::case;
 use crate::identity::{ApproverLevel, Principal};
-use crate::projections::{self, QueueIndex};
+use crate::projections;
 use crate::service::{Levee, ServiceError};
 
 /// What one run did.
@@ -63,6 +63,7 @@ impl Levee {
         // Everything above is in the ledger now: fold it, and whatever else is new, into the
         // metrics so dashboards stay current without folding on their own reads.
         run.metrics_folded = self.fold_metrics(METRICS_FOLD_PER_RUN)?.entries;
+        self.sync_store()?;
         Ok(run)
     }
 
@@ -70,14 +71,9 @@ impl Levee {
     fn overdue_cases(&self, now: chrono::DateTime<chrono::Utc>) -> Result<Vec<String>, ServiceError> {
         let mut overdue = Vec::new();
         for level in ApproverLevel::ALL {
-            let Some((index, _)) = projections::read::<QueueIndex>(&*self.store, &projections::queue_key(level))?
-            else {
-                continue;
-            };
             overdue.extend(
-                index
-                    .items
-                    .into_values()
+                projections::queue_items(&*self.store, level)?
+                    .into_iter()
                     .filter(|item| item.sla_due_at.is_some_and(|due| due < now))
                     .map(|item| item.case_id),
             );

@@ -441,7 +441,7 @@ mod tests {
     use crate::case::Transition;
     use crate::fixtures::{at, pending_case};
     use crate::ledger::EventType;
-    use crate::projections::{QueueIndex, case_key, queue_key};
+    use crate::projections::{case_key, queue_items};
     use crate::store::MemoryStore;
 
     fn context() -> EntryContext {
@@ -472,8 +472,35 @@ mod tests {
         let report = journal.verify().unwrap();
         assert!(report.ok, "{report:?}");
         assert_eq!(report.entries_checked, 2);
-        let queue: QueueIndex = read(&store, &queue_key(crate::identity::ApproverLevel::Lead)).unwrap().unwrap().0;
-        assert_eq!(queue.items.len(), 2);
+        let queue = queue_items(&store, crate::identity::ApproverLevel::Lead).unwrap();
+        assert_eq!(queue.len(), 2);
+    }
+
+    #[test]
+    fn pending_cases_spread_over_queue_shards_and_leave_the_unsharded_queue_when_they_change() {
+        use crate::identity::ApproverLevel;
+        use crate::projections::{QueueIndex, encode, queue_item, queue_shard};
+        let store = MemoryStore::new();
+        let journal = Journal::new(&store);
+        // A store written before the queues were sharded: LV-OLD waits in `queue/lead`.
+        let old = pending_case("LV-OLD");
+        let legacy = QueueIndex { applied_seq: 0, items: [("LV-OLD".to_owned(), queue_item(&old).unwrap())].into() };
+        store.set("queue/lead", &encode(&legacy).unwrap()).unwrap();
+        for id in ["LV-1", "LV-2", "LV-3"] {
+            let tip = journal.settle().unwrap();
+            journal.try_append(&tip, transition(id), context()).unwrap().expect("slot claimed");
+        }
+        let mut listed: Vec<String> =
+            queue_items(&store, ApproverLevel::Lead).unwrap().into_iter().map(|item| item.case_id).collect();
+        listed.sort();
+        assert_eq!(listed, ["LV-1", "LV-2", "LV-3", "LV-OLD"]);
+        assert!(["LV-1", "LV-2", "LV-3"].iter().any(|id| queue_shard(id) != queue_shard("LV-1")), "spread");
+
+        // LV-OLD's next entry moves it into its shard, and the unsharded queue goes.
+        let tip = journal.settle().unwrap();
+        journal.try_append(&tip, transition("LV-OLD"), context()).unwrap().expect("slot claimed");
+        assert_eq!(store.get("queue/lead").unwrap(), None);
+        assert_eq!(queue_items(&store, ApproverLevel::Lead).unwrap().len(), 4);
     }
 
     #[test]

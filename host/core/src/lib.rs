@@ -12,6 +12,9 @@
 //! - `case`: the case state machine, one file per transition.
 //! - `ledger`: entries, canonical hashing, chain checking.
 //! - `journal`: the ledger on the store, as the commit log of every transition.
+//! - `merkle`: RFC 6962 Merkle trees, inclusion and consistency proofs (pure).
+//! - `ledger_tree`: the ledger as a Merkle tree; signed checkpoints and proofs over it.
+//! - `checkpoint`: signed checkpoints as C2SP signed notes, ed25519 keys in the note forms.
 //! - `subject`: what an entry is about (a case, the policy registry, the taxonomy), its state,
 //!   and how any subject is loaded and changed.
 //! - `registry`: uploaded rule plugins and activated chains.
@@ -44,6 +47,7 @@
 pub mod api;
 pub mod backtest;
 pub mod case;
+pub mod checkpoint;
 pub mod clock;
 pub mod config;
 pub mod decision;
@@ -60,7 +64,9 @@ pub mod inbound;
 pub mod intake;
 pub mod journal;
 pub mod ledger;
+pub mod ledger_tree;
 pub mod matrix;
+pub mod merkle;
 pub mod metrics;
 pub mod money;
 pub mod outbox;

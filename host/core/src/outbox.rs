@@ -263,6 +263,8 @@ impl Levee {
         if !self.store.compare_and_swap(&state_key(endpoint), raw.as_deref(), &encode(&state)?)? {
             return Ok(None);
         }
+        // A signal leaves levee only for an entry that is durable.
+        self.sync_store()?;
         Ok(Some(message(config, signal, &entry, state.attempts + 1, now)))
     }
 

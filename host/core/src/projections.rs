@@ -141,8 +141,45 @@ impl RemediationIndex {
     }
 }
 
-pub fn queue_key(level: ApproverLevel) -> String {
+/// How many records each level's queue is split across: a projection rewrites the one shard
+/// its case falls in, so the cost of a change does not grow with the number of pending cases.
+pub const QUEUE_SHARDS: u32 = 64;
+
+/// The record of one shard of a level's queue.
+pub fn queue_key(level: ApproverLevel, shard: u32) -> String {
+    format!("queue/{}/{shard:02}", level.as_str())
+}
+
+/// Every shard of a level's queue, in order.
+pub fn queue_keys(level: ApproverLevel) -> Vec<String> {
+    (0..QUEUE_SHARDS).map(|shard| queue_key(level, shard)).collect()
+}
+
+/// The shard a case's queue item lives in (FNV-1a of its id: stable across hosts and builds).
+pub fn queue_shard(case_id: &str) -> u32 {
+    let hash = case_id
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3));
+    (hash % u64::from(QUEUE_SHARDS)) as u32
+}
+
+/// The one-record queue of a level that stores written before the queues were sharded hold.
+/// Its items are listed until their case next changes, which moves them to their shard.
+fn unsharded_queue_key(level: ApproverLevel) -> String {
     format!("queue/{}", level.as_str())
+}
+
+/// Every item of a level's queue, read shard by shard in one batch.
+pub fn queue_items(store: &dyn Store, level: ApproverLevel) -> Result<Vec<QueueItem>, StoreError> {
+    let mut keys = queue_keys(level);
+    keys.push(unsharded_queue_key(level));
+    let mut items = Vec::new();
+    for (key, bytes) in keys.iter().zip(store.get_many(&keys)?) {
+        if let Some(index) = bytes.map(|bytes| decode::<QueueIndex>(key, &bytes)).transpose()?.flatten() {
+            items.extend(index.items.into_values());
+        }
+    }
+    Ok(items)
 }
 
 pub fn customer_key(customer_ref: &str) -> String {
@@ -209,7 +246,7 @@ pub struct QueueItem {
     pub approver_group: Option<crate::identity::ApprovalGroup>,
 }
 
-/// The cases waiting at one approver level.
+/// The cases waiting at one approver level whose ids fall in one shard (`queue_shard`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueIndex {
     pub applied_seq: u64,
@@ -346,8 +383,9 @@ fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<Option<T>, Sto
 }
 
 fn apply_queue(store: &dyn Store, level: ApproverLevel, seq: u64, case: &Case) -> Result<(), StoreError> {
+    move_out_of_unsharded_queue(store, level, &case.id)?;
     let wanted = queue_item(case).filter(|item| item.level == level);
-    update(store, &queue_key(level), |mut index: QueueIndex| {
+    update(store, &queue_key(level, queue_shard(&case.id)), |mut index: QueueIndex| {
         if index.applied_seq >= seq || index.items.get(&case.id) == wanted.as_ref() {
             return None;
         }
@@ -358,6 +396,25 @@ fn apply_queue(store: &dyn Store, level: ApproverLevel, seq: u64, case: &Case) -
         index.applied_seq = seq;
         Some(index)
     })
+}
+
+/// Takes a case out of a level's unsharded queue (`unsharded_queue_key`), if that is there;
+/// deletes it once it is empty.
+fn move_out_of_unsharded_queue(store: &dyn Store, level: ApproverLevel, case_id: &str) -> Result<(), StoreError> {
+    let key = unsharded_queue_key(level);
+    loop {
+        let Some((mut index, raw)) = read::<QueueIndex>(store, &key)? else { return Ok(()) };
+        if index.items.remove(case_id).is_none() {
+            return Ok(());
+        }
+        if index.items.is_empty() {
+            store.delete(&key)?;
+            return Ok(());
+        }
+        if store.compare_and_swap(&key, Some(&raw), &encode(&index)?)? {
+            return Ok(());
+        }
+    }
 }
 
 fn apply_customer_history(store: &dyn Store, seq: u64, case: &Case) -> Result<(), StoreError> {

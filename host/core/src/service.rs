@@ -13,7 +13,7 @@ use crate::identity::{Principal, Role, TokenDirectory};
 use crate::journal::{EntryContext, Journal, LedgerSlot};
 use crate::ledger::{LedgerEntry, VerifyReport};
 use crate::matrix::ApprovalMatrix;
-use crate::projections::{self, CustomerHistory, QueueIndex, QueueItem};
+use crate::projections::{self, CustomerHistory, QueueItem};
 use crate::store::{Store, StoreError};
 use crate::taxonomy::Taxonomy;
 use crate::validation::FieldError;
@@ -42,6 +42,9 @@ pub struct Settings {
     pub webhook_sources: Vec<crate::intake::WebhookSource>,
     /// The limits metrics signals are judged by.
     pub metrics: crate::metrics::MetricsSettings,
+    /// The key this host signs ledger checkpoints with (`GET /v1/audit/checkpoint`); none
+    /// where it has no `[audit] checkpoint_key`. Its Debug output never shows the secret.
+    pub checkpoint_signer: Option<crate::checkpoint::CheckpointSigner>,
 }
 
 /// Why an operation did not happen. Nothing was written.
@@ -158,6 +161,11 @@ impl Levee {
 
     pub(crate) fn journal(&self) -> Journal<'_> {
         Journal::new(&*self.store)
+    }
+
+    /// Makes every write so far durable (`Store::sync`): before anything is acknowledged.
+    pub fn sync_store(&self) -> Result<(), crate::store::StoreError> {
+        self.store.sync()
     }
 
     /// Validates, decides and records a new case. With an idempotency key, a retry of the same
@@ -379,8 +387,7 @@ impl Levee {
         for (holder, on_behalf_of) in holders {
             let Some(authority) = &holder.authority else { continue };
             for level in crate::identity::ApproverLevel::ALL.into_iter().filter(|level| *level <= authority.level) {
-                let index = projections::read::<QueueIndex>(&*self.store, &projections::queue_key(level))?;
-                for item in index.map(|(index, _)| index.items).unwrap_or_default().into_values() {
+                for item in projections::queue_items(&*self.store, level)? {
                     if !entries.iter().any(|entry| entry.item.case_id == item.case_id && entry.can_approve) {
                         entries.retain(|entry| entry.item.case_id != item.case_id);
                         entries.push(queue_entry(item, approver, holder, on_behalf_of.clone()));

@@ -30,7 +30,13 @@ pub enum StoreError {
 ///   atomic. levee reads a counter only through `increment`, so its stored form is the
 ///   backend's: ASCII decimal here, in redb and in Redis (`INCRBY`); 8 little-endian bytes in
 ///   Spin's SQLite store.
-/// - A successful `set`, `compare_and_swap` or `increment` is durable when it returns.
+/// - A successful `set`, `compare_and_swap` or `increment` is visible to every reader at once,
+///   and durable once `sync` has returned after it. A backend may make each write durable
+///   before it returns (then `sync` has nothing to do), or make writes durable in groups (redb:
+///   group commit). Either way a crash keeps a prefix of the writes in the order they were
+///   made, never a later write without an earlier one. Whoever acknowledges a write to the
+///   outside world calls `sync` first: `api::handle` for every request but a read, the
+///   schedule after each run, the outbox before it sends.
 pub trait Store: Send + Sync {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
@@ -46,6 +52,11 @@ pub trait Store: Send + Sync {
     /// Writes several keys. Not atomic across keys.
     fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
         entries.iter().try_for_each(|(key, value)| self.set(key, value))
+    }
+
+    /// Returns once every write that returned before this call is durable.
+    fn sync(&self) -> Result<(), StoreError> {
+        Ok(())
     }
 }
 

@@ -39,6 +39,7 @@ pub fn build_levee(config: &ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
     let store = store::open(&config.file.store, &config.data_dir)?;
     tracing::info!("store: {}", config.file.store.describe(&config.data_dir));
     settings.configured_chain = configured_chain(&config.chain(), &specs, &*store)?;
+    settings.checkpoint_signer = crate::audit::checkpoint_signer(&config.file.audit)?;
     let cache = config.data_dir.join(COMPILED_CACHE);
     let engine = WasmPolicyEngine::new(specs, Some(&cache), config.file.sandbox)?;
     let levee = Levee::new(store, Arc::new(engine), clock, settings);
@@ -49,6 +50,7 @@ pub fn build_levee(config: &ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
         crate::demo_seed::seed_if_empty(&levee)?;
     }
     levee.start_outbox().map_err(|error| anyhow::anyhow!("place new outgoing webhook endpoints: {error}"))?;
+    levee.sync_store().map_err(|error| anyhow::anyhow!("make the start-up writes durable: {error}"))?;
     Ok(levee)
 }
 

@@ -43,6 +43,9 @@
 //!
 //! [jobs]
 //! interval_ms = 30000                   # SLA escalation, remediation, webhook delivery
+//!
+//! [audit]
+//! checkpoint_key = "levee-checkpoint.key"   # signs ledger checkpoints (`levee audit keygen`; docs/audit.md)
 //! ```
 //!
 //! `[taxonomy]` and `[matrix]` replace the built-in exception taxonomy and approval matrix;
@@ -94,6 +97,8 @@ pub struct FileConfig {
     pub webhook_sources: Vec<levee_core::intake::WebhookSource>,
     /// `[metrics]`: the limits signals are judged by (fast approvals, outliers, drift).
     pub metrics: levee_core::metrics::MetricsSettings,
+    /// `[audit]`: the key ledger checkpoints are signed with.
+    pub audit: crate::audit::AuditConfig,
 }
 
 /// Limits on every HTTP request: the body size, and how long receiving it may take.
@@ -199,7 +204,11 @@ impl FileConfig {
 
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| format!("read config {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("config {} is not valid", path.display()))
+        // A TOML error quotes the offending line, which may hold the store's password.
+        toml::from_str(&text).map_err(|error| {
+            let message = crate::store::redis::redact_credentials(&error.to_string());
+            anyhow::anyhow!("config {} is not valid: {message}", path.display())
+        })
     }
 }
 

@@ -1,8 +1,10 @@
-//! Audit endpoints: recompute the ledger's hash chain, and page through the ledger.
+//! Audit endpoints: recompute the ledger's hash chain, page through the ledger, and the
+//! ledger's Merkle tree: signed checkpoints, inclusion and consistency proofs (`ledger_tree`).
 
 use super::{ApiError, Call, ErrorBody, Response, ok};
 use crate::identity::Role;
 use crate::ledger::{LedgerEntry, VerifyReport};
+use crate::ledger_tree::{ConsistencyProof, InclusionProof};
 use crate::validation::FieldError;
 
 const AUDITORS: &[Role] = &[Role::Auditor, Role::Admin];
@@ -38,4 +40,60 @@ fn number_param(call: &Call<'_>, name: &str, default: u64) -> Result<u64, ApiErr
             text.parse().map_err(|_| ApiError::Invalid(FieldError::new(name, "must be a non-negative integer")))
         }
     }
+}
+
+/// The current tree of the ledger as a checkpoint signed by this host's key: a C2SP signed
+/// note (origin, size, base64 root, then the signature line), to publish outside levee.
+#[utoipa::path(get, path = "/v1/audit/checkpoint", tag = "audit",
+    responses((status = 200, content_type = "text/plain", body = String,
+               description = "A signed note: `<origin>\\n<size>\\n<base64 root>\\n\\n— <key name> <base64 signature>\\n`"),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 500, body = ErrorBody, description = "The chain does not verify: nothing is signed"),
+              (status = 501, body = ErrorBody, description = "No signing key is configured (`[audit] checkpoint_key`)")),
+    security(("bearer" = [])))]
+pub fn checkpoint(call: &Call<'_>) -> Result<Response, ApiError> {
+    call.principal_with(AUDITORS, "reading a signed checkpoint")?;
+    let note = call.levee.signed_checkpoint()?;
+    let mut response = http::Response::new(note.into_bytes());
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
+    Ok(response)
+}
+
+/// The proof that entry `seq` is in the tree of the first `size` entries (RFC 9162 §2.1.3).
+#[utoipa::path(get, path = "/v1/audit/proof/inclusion", tag = "audit",
+    params(("seq" = u64, Query, description = "The entry's sequence number"),
+           ("size" = Option<u64>, Query, description = "The tree size, e.g. a checkpoint's (default: every entry)")),
+    responses((status = 200, body = InclusionProof), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub fn inclusion_proof(call: &Call<'_>) -> Result<Response, ApiError> {
+    call.principal_with(AUDITORS, "reading a ledger proof")?;
+    let seq = required_number(call, "seq")?;
+    let size = optional_number(call, "size")?;
+    ok(&call.levee.inclusion_proof(seq, size)?)
+}
+
+/// The proof that the tree of the first `from` entries is a prefix of the tree of the first
+/// `to` (RFC 9162 §2.1.4): the ledger only grew in between.
+#[utoipa::path(get, path = "/v1/audit/proof/consistency", tag = "audit",
+    params(("from" = u64, Query, description = "The older tree size, e.g. a published checkpoint's"),
+           ("to" = Option<u64>, Query, description = "The newer tree size (default: every entry)")),
+    responses((status = 200, body = ConsistencyProof), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub fn consistency_proof(call: &Call<'_>) -> Result<Response, ApiError> {
+    call.principal_with(AUDITORS, "reading a ledger proof")?;
+    let from = required_number(call, "from")?;
+    let to = optional_number(call, "to")?;
+    ok(&call.levee.consistency_proof(from, to)?)
+}
+
+fn optional_number(call: &Call<'_>, name: &str) -> Result<Option<u64>, ApiError> {
+    call.query(name).map(|_| number_param(call, name, 0)).transpose()
+}
+
+fn required_number(call: &Call<'_>, name: &str) -> Result<u64, ApiError> {
+    optional_number(call, name)?.ok_or_else(|| ApiError::Invalid(FieldError::new(name, "is required")))
 }

@@ -52,7 +52,16 @@ struct Route {
 }
 
 static ROUTES: LazyLock<matchit::Router<Route>> = LazyLock::new(|| {
-    let table: Vec<(&str, Route)> = vec![
+    let mut router = matchit::Router::new();
+    for (path, route) in table() {
+        router.insert(path, route).unwrap_or_else(|error| panic!("route table: {path}: {error}"));
+    }
+    router
+});
+
+/// Each path and its methods' handlers.
+fn table() -> Vec<(&'static str, Route)> {
+    vec![
         ("/healthz", Route { methods: &[(Method::GET, meta::health)], allowed: &["GET"] }),
         ("/v1/openapi.json", Route { methods: &[(Method::GET, meta::openapi_document)], allowed: &["GET"] }),
         ("/v1/me", Route { methods: &[(Method::GET, meta::me)], allowed: &["GET"] }),
@@ -95,6 +104,12 @@ static ROUTES: LazyLock<matchit::Router<Route>> = LazyLock::new(|| {
         ("/v1/intake/rejections", Route { methods: &[(Method::GET, webhooks::rejections)], allowed: &["GET"] }),
         ("/v1/findings", Route { methods: &[(Method::GET, webhooks::findings)], allowed: &["GET"] }),
         ("/v1/audit/verify", Route { methods: &[(Method::GET, audit::verify)], allowed: &["GET"] }),
+        ("/v1/audit/checkpoint", Route { methods: &[(Method::GET, audit::checkpoint)], allowed: &["GET"] }),
+        ("/v1/audit/proof/inclusion", Route { methods: &[(Method::GET, audit::inclusion_proof)], allowed: &["GET"] }),
+        (
+            "/v1/audit/proof/consistency",
+            Route { methods: &[(Method::GET, audit::consistency_proof)], allowed: &["GET"] },
+        ),
         ("/v1/ledger", Route { methods: &[(Method::GET, audit::ledger)], allowed: &["GET"] }),
         (
             "/v1/policies",
@@ -136,17 +151,27 @@ static ROUTES: LazyLock<matchit::Router<Route>> = LazyLock::new(|| {
         ("/console/{id}", Route { methods: &[(Method::GET, console::asset)], allowed: &["GET"] }),
         ("/v1/workflow", Route { methods: &[(Method::GET, workflow::get)], allowed: &["GET"] }),
         ("/v1/cases/{id}/timeline", Route { methods: &[(Method::GET, timeline::get)], allowed: &["GET"] }),
-    ];
-    let mut router = matchit::Router::new();
-    for (path, route) in table {
-        router.insert(path, route).unwrap_or_else(|error| panic!("route table: {path}: {error}"));
-    }
-    router
-});
+    ]
+}
+
+/// Each path of the route table (`{id}` marks its parameter) with the methods it answers. The
+/// authorization matrix test (tests/api/authorization.rs) holds every one against its access
+/// policy, so a route added without a row there fails it.
+pub fn route_table() -> Vec<(&'static str, Vec<Method>)> {
+    let methods = |route: &Route| route.methods.iter().map(|(method, _)| method.clone()).collect();
+    table().into_iter().map(|(path, route)| (path, methods(&route))).collect()
+}
 
 /// Answers one request. Never panics on input; every failure is a JSON error response.
 pub fn handle(levee: &Levee, request: Request) -> Response {
-    dispatch(levee, &request).unwrap_or_else(ApiError::into_response)
+    let answer = dispatch(levee, &request);
+    // A request that may have changed something is answered once its writes are durable.
+    let reads_only = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let answer = match answer {
+        Ok(response) if !reads_only => levee.sync_store().map(|()| response).map_err(ApiError::from),
+        other => other,
+    };
+    answer.unwrap_or_else(ApiError::into_response)
 }
 
 fn dispatch(levee: &Levee, request: &Request) -> Result<Response, ApiError> {

@@ -39,13 +39,19 @@ impl StoreConfig {
     /// Redis section of the file: prefix, TLS CA, pool, timeouts).
     pub fn with_flag(self, flag: &str) -> anyhow::Result<StoreConfig> {
         Ok(match flag {
-            "redb" => StoreConfig::Redb { path: None },
+            "redb" => match self {
+                StoreConfig::Redb { path } => StoreConfig::Redb { path },
+                _ => StoreConfig::Redb { path: None },
+            },
             "memory" => StoreConfig::Memory,
             url if url.starts_with("redis://") || url.starts_with("rediss://") => match self {
                 StoreConfig::Redis(config) => StoreConfig::Redis(RedisConfig { url: url.to_owned(), ..config }),
                 _ => StoreConfig::Redis(RedisConfig::new(url)),
             },
-            other => anyhow::bail!("--store {other}: expected redb, memory, or a redis:// or rediss:// URL"),
+            other => anyhow::bail!(
+                "--store {}: expected redb, memory, or a redis:// or rediss:// URL",
+                self::redis::redact_credentials(other)
+            ),
         })
     }
 
@@ -98,7 +104,10 @@ mod tests {
         let StoreConfig::Redis(redis) = file.with_flag("rediss://new:6380").unwrap() else { panic!() };
         assert_eq!((redis.url.as_str(), redis.prefix.as_str()), ("rediss://new:6380", "acme:"));
         assert_eq!(StoreConfig::default().with_flag("memory").unwrap(), StoreConfig::Memory);
-        let error = StoreConfig::default().with_flag("postgres://db").unwrap_err().to_string();
+        let error = StoreConfig::default().with_flag("valkeys://:hunter2@db").unwrap_err().to_string();
         assert!(error.contains("expected redb, memory, or a redis://"), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+        let file = StoreConfig::Redb { path: Some("/srv/levee.redb".into()) };
+        assert_eq!(file.clone().with_flag("redb").unwrap(), file, "--store redb keeps the file's path");
     }
 }

@@ -5,12 +5,15 @@
 //! - `compare_and_swap` is one Lua script (`COMPARE_AND_SWAP`), atomic on the server;
 //! - `increment` is `INCRBY`; the batch forms are `MGET` and `MSET`.
 //!
-//! Failures: a Redis that is down, slow (past `command_timeout_ms`), loading, read-only or out
-//! of memory is `StoreError::Unavailable` (the API answers 503 with `Retry-After`). A command is
-//! never retried here: a write whose answer was lost may have been applied, and only the core
-//! knows how to settle that (the ledger slot it claimed, or the submission's idempotency key).
-//! After any connection failure every pooled connection proves itself with a `PING` before its
-//! next command, so a restarted Redis costs no request a stale connection.
+//! Failures: a Redis that is down, slow (past `command_timeout_ms`), loading, read-only, busy,
+//! unable to persist or out of memory is `StoreError::Unavailable` (the API answers 503 with
+//! `Retry-After`). A connection that failed in any way but a plain error reply is never used
+//! again: a half-sent command or a late reply would put it out of step with Redis. A write is
+//! never retried here: one whose answer was lost may have been applied, and only the core knows
+//! how to settle that (the ledger slot it claimed, or the submission's idempotency key). A read
+//! that found its connection dead (Redis restarted while it sat in the pool) is retried once on
+//! a fresh one, and after any connection failure every pooled connection proves itself with a
+//! `PING` before its next command.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,7 +38,7 @@ return 1
 "#;
 
 /// `store = { type = "redis", url = "redis://…" }` in levee.toml, or `--store redis://…`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisConfig {
     /// `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS.
@@ -93,18 +96,55 @@ impl RedisConfig {
     }
 }
 
-/// `scheme://user:secret@host` → `scheme://user:***@host`.
-fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let Some((credentials, host)) = rest.rsplit_once('@') else { return url.to_owned() };
-    let user = credentials.split_once(':').map_or("", |(user, _)| user);
-    format!("{scheme}://{user}:***@{host}")
+impl std::fmt::Debug for RedisConfig {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("RedisConfig")
+            .field("url", &self.redacted_url())
+            .field("prefix", &self.prefix)
+            .field("tls_ca", &self.tls_ca)
+            .field("pool_size", &self.pool_size)
+            .field("connect_timeout_ms", &self.connect_timeout_ms)
+            .field("command_timeout_ms", &self.command_timeout_ms)
+            .finish()
+    }
 }
 
-/// One pooled connection, stamped with the failure count it was last known good at.
+/// `scheme://user:secret@host` → `scheme://user:***@host`.
+fn redact(url: &str) -> String {
+    redact_credentials(url)
+}
+
+/// Every `scheme://user:secret@` in `text` with its secret replaced by `***`: for messages that
+/// may quote a URL (a mistyped flag, a line of levee.toml).
+pub fn redact_credentials(text: &str) -> String {
+    let mut redacted = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("://") {
+        let (before, after) = rest.split_at(start + 3);
+        redacted.push_str(before);
+        let authority_end = after.find(|c: char| c == '/' || c == '"' || c == '\'' || c.is_whitespace());
+        let authority = &after[..authority_end.unwrap_or(after.len())];
+        match authority.rsplit_once('@') {
+            Some((credentials, host)) => {
+                let user = credentials.split_once(':').map_or(credentials, |(user, _)| user);
+                let user = if credentials.contains(':') { user } else { "" };
+                redacted.push_str(&format!("{user}:***@{host}"));
+            }
+            None => redacted.push_str(authority),
+        }
+        rest = &after[authority.len()..];
+    }
+    redacted.push_str(rest);
+    redacted
+}
+
+/// One pooled connection: stamped with the failure count it was last known good at, and
+/// marked broken once anything but a plain error reply went wrong on it.
 pub struct PooledConnection {
     connection: redis::Connection,
     checked_at_failure: u64,
+    broken: bool,
 }
 
 /// Makes connections with the configured timeouts, for r2d2.
@@ -123,7 +163,7 @@ impl r2d2::ManageConnection for Connector {
         let connection = self.client.get_connection_with_timeout(self.connect_timeout)?;
         connection.set_read_timeout(Some(self.command_timeout))?;
         connection.set_write_timeout(Some(self.command_timeout))?;
-        Ok(PooledConnection { connection, checked_at_failure: self.failures.load(Ordering::Acquire) })
+        Ok(PooledConnection { connection, checked_at_failure: self.failures.load(Ordering::Acquire), broken: false })
     }
 
     fn is_valid(&self, pooled: &mut PooledConnection) -> Result<(), RedisError> {
@@ -131,7 +171,35 @@ impl r2d2::ManageConnection for Connector {
     }
 
     fn has_broken(&self, pooled: &mut PooledConnection) -> bool {
-        !pooled.connection.is_open()
+        pooled.broken || !pooled.connection.is_open()
+    }
+}
+
+/// Logs why connections cannot be made, naming the Redis, at most once per interval: during an
+/// outage r2d2 retries in the background all the time.
+struct ConnectFailureLog {
+    location: String,
+    last: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl ConnectFailureLog {
+    const INTERVAL: Duration = Duration::from_secs(10);
+}
+
+impl r2d2::HandleError<RedisError> for ConnectFailureLog {
+    fn handle_error(&self, error: RedisError) {
+        let Ok(mut last) = self.last.lock() else { return };
+        if last.is_some_and(|at| at.elapsed() < Self::INTERVAL) {
+            return;
+        }
+        *last = Some(std::time::Instant::now());
+        tracing::warn!("cannot connect to Redis at {}: {error}", self.location);
+    }
+}
+
+impl std::fmt::Debug for ConnectFailureLog {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("ConnectFailureLog").field("location", &self.location).finish()
     }
 }
 
@@ -151,6 +219,10 @@ impl RedisStore {
     /// Connects, checks that Redis answers, and warns if Redis may lose acknowledged writes.
     pub fn open(config: &RedisConfig) -> anyhow::Result<Self> {
         let location = config.redacted_url();
+        if !(config.url.starts_with("redis://") || config.url.starts_with("rediss://")) {
+            let scheme = config.url.split_once("://").map_or("no scheme", |(scheme, _)| scheme);
+            bail!("store.url ({scheme}): expected a redis:// or rediss:// URL");
+        }
         let client = client(config).with_context(|| format!("Redis URL {location}"))?;
         if config.pool_size == 0 {
             bail!("store.pool_size must be at least 1");
@@ -167,7 +239,10 @@ impl RedisStore {
             .min_idle(Some(0))
             .test_on_check_out(false)
             .connection_timeout(Duration::from_millis(config.connect_timeout_ms.max(1)))
-            .error_handler(Box::new(r2d2::LoggingErrorHandler))
+            // Connections a load balancer may have dropped silently are not kept long.
+            .idle_timeout(Some(Duration::from_secs(60)))
+            .max_lifetime(Some(Duration::from_secs(600)))
+            .error_handler(Box::new(ConnectFailureLog { location: location.clone(), last: Default::default() }))
             .build_unchecked(connector);
         let store = RedisStore {
             pool,
@@ -223,19 +298,44 @@ impl RedisStore {
         format!("{}{key}", self.prefix)
     }
 
-    /// Runs `command` on a pooled connection, mapping failures to the port's errors.
+    /// Runs a write on a pooled connection, mapping failures to the port's errors.
     fn run<T>(&self, command: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>) -> Result<T, StoreError> {
         let mut pooled = self.checkout()?;
-        command(&mut pooled.connection).map_err(|error| {
-            if is_connection_failure(&error) {
-                self.failures.fetch_add(1, Ordering::AcqRel);
+        let result = command(&mut pooled.connection);
+        result.map_err(|error| self.failed(&mut pooled, &error))
+    }
+
+    /// Runs a read; if its connection turns out dead (it sat in the pool while Redis
+    /// restarted), once more on a fresh one. Reads change nothing, so a retry is safe.
+    fn read<T>(&self, command: impl Fn(&mut redis::Connection) -> redis::RedisResult<T>) -> Result<T, StoreError> {
+        let mut pooled = self.checkout()?;
+        match command(&mut pooled.connection) {
+            Ok(value) => Ok(value),
+            Err(error) if error.is_connection_dropped() => {
+                let first = self.failed(&mut pooled, &error);
+                drop(pooled);
+                let mut fresh = self.checkout().map_err(|_| first)?;
+                command(&mut fresh.connection).map_err(|error| self.failed(&mut fresh, &error))
             }
-            store_error(&self.location, &error)
-        })
+            Err(error) => Err(self.failed(&mut pooled, &error)),
+        }
+    }
+
+    /// Files a failed command: a connection that may be out of step is retired, and a failed
+    /// connection makes every pooled one prove itself before its next use.
+    fn failed(&self, pooled: &mut PooledConnection, error: &RedisError) -> StoreError {
+        if retires_connection(error) {
+            pooled.broken = true;
+        }
+        if is_connection_failure(error) {
+            self.failures.fetch_add(1, Ordering::AcqRel);
+        }
+        store_error(&self.location, error)
     }
 
     /// A connection from the pool; if a connection failed since this one was last known good,
-    /// it is pinged first and replaced if it does not answer.
+    /// it is pinged first. One that does not answer is retired; if the ping timed out, Redis
+    /// itself is slow, and the request gives up at once rather than try the next one.
     fn checkout(&self) -> Result<r2d2::PooledConnection<Connector>, StoreError> {
         let unavailable = |error: r2d2::Error| {
             StoreError::Unavailable(format!("no connection to Redis at {}: {error}", self.location))
@@ -251,9 +351,12 @@ impl RedisStore {
                     pooled.checked_at_failure = failures;
                     return Ok(pooled);
                 }
-                // A closed connection is dropped by the pool (`has_broken`) when `pooled` goes.
-                Err(error) if is_connection_failure(&error) => continue,
-                Err(error) => return Err(store_error(&self.location, &error)),
+                Err(error) => {
+                    let failure = self.failed(&mut pooled, &error);
+                    if error.is_timeout() || !is_connection_failure(&error) {
+                        return Err(failure);
+                    }
+                }
             }
         }
         Err(StoreError::Unavailable(format!("no working connection to Redis at {}", self.location)))
@@ -261,6 +364,9 @@ impl RedisStore {
 }
 
 fn client(config: &RedisConfig) -> anyhow::Result<redis::Client> {
+    if config.url.starts_with("rediss://") {
+        crate::install_tls_provider();
+    }
     let Some(ca) = &config.tls_ca else { return Ok(redis::Client::open(config.url.as_str())?) };
     if !config.url.starts_with("rediss://") {
         bail!("store.tls_ca is set, but the URL is not rediss://");
@@ -275,6 +381,18 @@ fn is_connection_failure(error: &RedisError) -> bool {
     error.is_io_error() || error.is_connection_dropped() || error.is_connection_refusal() || error.is_timeout()
 }
 
+/// Whether a connection must not be used again after `error`: anything but a plain error reply
+/// may have left it out of step (a half-sent command, a reply it could not parse), and a
+/// replica that answers READONLY after a failover stays a replica.
+fn retires_connection(error: &RedisError) -> bool {
+    !matches!(error.kind(), ErrorKind::Server(_) | ErrorKind::Extension)
+        || matches!(error.kind(), ErrorKind::Server(ServerErrorKind::ReadOnly | ServerErrorKind::MasterDown))
+}
+
+/// Redis error replies that pass: loading, failing over, busy with a script, unable to write its
+/// files (`MISCONF`, a full disk), short of replicas, out of memory.
+const TRANSIENT_REPLIES: &[&str] = &["BUSY", "MISCONF", "NOREPLICAS", "OOM"];
+
 /// Worth retrying later (503), or a real error (500)?
 fn store_error(location: &str, error: &RedisError) -> StoreError {
     let transient = is_connection_failure(error)
@@ -288,7 +406,7 @@ fn store_error(location: &str, error: &RedisError) -> StoreError {
                     | ServerErrorKind::ReadOnly
             )
         )
-        || error.code() == Some("OOM");
+        || error.code().is_some_and(|code| TRANSIENT_REPLIES.contains(&code));
     let message = format!("Redis at {location}: {error}");
     if transient { StoreError::Unavailable(message) } else { StoreError::Backend(message) }
 }
@@ -296,7 +414,7 @@ fn store_error(location: &str, error: &RedisError) -> StoreError {
 impl Store for RedisStore {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let key = self.key(key);
-        self.run(|connection| redis::cmd("GET").arg(&key).query(connection))
+        self.read(|connection| redis::cmd("GET").arg(&key).query(connection))
     }
 
     fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
@@ -304,7 +422,7 @@ impl Store for RedisStore {
             return Ok(Vec::new());
         }
         let keys: Vec<String> = keys.iter().map(|key| self.key(key)).collect();
-        self.run(|connection| redis::cmd("MGET").arg(&keys).query(connection))
+        self.read(|connection| redis::cmd("MGET").arg(&keys).query(connection))
     }
 
     fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
@@ -354,6 +472,21 @@ mod tests {
         assert_eq!(redact("redis://:hunter2@db:6379/0"), "redis://:***@db:6379/0");
         assert_eq!(redact("rediss://levee:hunter2@db:6380"), "rediss://levee:***@db:6380");
         assert_eq!(redact("redis://db:6379"), "redis://db:6379");
+        assert_eq!(redact("redis://hunter2@db"), "redis://:***@db");
+        let line = r#"3 | store = { type = "redis", url = "valkeys://u:hunter2@db:1/0", prefx = "a" }"#;
+        assert_eq!(
+            redact_credentials(line),
+            r#"3 | store = { type = "redis", url = "valkeys://u:***@db:1/0", prefx = "a" }"#
+        );
+        let debug = format!("{:?}", RedisConfig::new("redis://:hunter2@db"));
+        assert!(!debug.contains("hunter2"), "{debug}");
+    }
+
+    #[test]
+    fn only_redis_urls_are_opened() {
+        let error = format!("{:#}", RedisStore::open(&RedisConfig::new("redis+unix:///s?pass=hunter2")).err().unwrap());
+        assert!(error.contains("expected a redis:// or rediss:// URL"), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The `levee` binary as a user runs it: `serve --demo` answers over HTTP and shuts down on
 //! SIGTERM, and `audit verify` exits 0 on a sound ledger and 1, naming the entry, on a broken one.
 
+mod checkpoint;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
