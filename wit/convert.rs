@@ -1,7 +1,9 @@
 // Facts and decisions between levee-core's types and Rust bindings of policy.wit. Both hosts
 // include this file after bringing their bindings' `levee:policy/types` into scope as `wit`:
 // wasmtime's `bindgen!` (host/server/src/policy/convert.rs) and wit-bindgen in the Spin
-// component (host/spin/src/engine.rs). The two generators give the types the same names.
+// component (host/spin/src/engine.rs); so do the policy_output fuzz target and the policy
+// benchmark's native chain (over the plugin SDK's bindings). The generators give the types the
+// same names.
 
 use levee_core::case::CaseKind;
 use levee_core::engine::{Facts, PolicyDecision, PolicyFailure, PolicyOutcome, Route};
@@ -9,13 +11,10 @@ use levee_core::evidence::EvidenceKind;
 use levee_core::identity::ApproverLevel;
 
 pub fn facts_to_wit(facts: &Facts) -> wit::Facts {
-    let mut code_flags = wit::CodeFlags::empty();
-    if facts.escalate_always {
-        code_flags |= wit::CodeFlags::ESCALATE_ALWAYS;
-    }
-    if facts.customer_comms_required {
-        code_flags |= wit::CodeFlags::CUSTOMER_COMMS_REQUIRED;
-    }
+    // `|`, not `|=`: the SDK's bindings (wit-bindgen without the bitflags crate) have only `|`.
+    let flag = |set: bool, flag: wit::CodeFlags| if set { flag } else { wit::CodeFlags::empty() };
+    let code_flags = flag(facts.escalate_always, wit::CodeFlags::ESCALATE_ALWAYS)
+        | flag(facts.customer_comms_required, wit::CodeFlags::CUSTOMER_COMMS_REQUIRED);
     wit::Facts {
         case_id: facts.case_id.clone(),
         kind: kind_to_wit(facts.kind),

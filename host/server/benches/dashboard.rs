@@ -10,15 +10,15 @@
 //!
 //! Run: `cargo bench -p levee --bench dashboard` (results go in BENCHMARKS.md).
 
+#[path = "common.rs"]
+mod common;
+
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as Days, Utc};
-use levee::config::{ServeConfig, TokenConfig};
 use levee_core::case::CaseStatus;
-use levee_core::clock::SystemClock;
-use levee_core::identity::{ApproverLevel, Role};
+use levee_core::identity::ApproverLevel;
 use levee_core::metrics::fold::{PeriodKind, TEAMS_KEY, Teams, slice_key};
 use levee_core::metrics::query::Scope;
 use levee_core::metrics::slice::{ApprovalGiven, Decided, Effect, Leak, LeakCause, Slice};
@@ -145,16 +145,7 @@ fn time(name: &str, mut run: impl FnMut() -> usize) {
 
 fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let mut config = ServeConfig::resolve(None, Some(dir.path().join("data")), None, false)?;
-    config.file.tokens.push(TokenConfig {
-        token: "bench-admin-token-0123456789abcdef".into(),
-        actor: "bench.admin".into(),
-        roles: vec![Role::Admin],
-        team: "platform".into(),
-        level: None,
-        limits: BTreeMap::new(),
-    });
-    let levee = levee::app::build_levee(&config, Arc::new(SystemClock))?;
+    let levee = common::build_levee(&dir.path().join("data"))?;
 
     let started = Instant::now();
     let (slices, teams) = build_slices();

@@ -248,6 +248,11 @@ impl StoreArgs {
     }
 }
 
+/// jemalloc: a request makes and frees many short-lived buffers (JSON records, redb pages),
+/// where glibc's allocator spent a fifth of the time (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     levee::install_tls_provider();
     let cli = Cli::parse();

@@ -8,7 +8,10 @@
 //! - `builtin`: the default policies, compiled from guest-policies/ by build.rs.
 //! - `runner`: `levee policy test`, one plugin against fixture cases, with its resource use.
 //! - `scaffold`: `levee policy new`, a plugin project on the SDK.
+//! - `bench_support`: what the policy benchmark needs to run the components on bare wasmtime.
 
+#[doc(hidden)]
+pub mod bench_support;
 pub mod builtin;
 mod convert;
 pub mod runner;

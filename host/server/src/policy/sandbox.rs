@@ -18,10 +18,13 @@ use levee_core::engine::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
+use wasmtime::{
+    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap,
+};
 
 use super::builtin;
 use super::convert;
+use super::levee::policy::types as wit;
 use super::validate::{self, Rejection};
 use super::wasi::{self, Determinants, HasWasiSession, WasiSession};
 use super::{Policy, PolicyPre};
@@ -135,8 +138,9 @@ pub struct WasmPolicyEngine {
     /// The most linear memory any plugin may be given: the pool's slot size.
     memory_ceiling: u64,
     cache: Option<CompiledCache>,
-    /// Evaluations run at most this many at a time: deadlines are wall-clock, so more than
-    /// the machine has cores would let contention, not the policy, break them.
+    /// Evaluations run at most this many at a time (a case's chain holds one slot while its
+    /// policies run one after the other): deadlines are wall-clock, so more than the machine
+    /// has cores would let contention, not the policy, break them.
     running: EvaluationSlots,
     _ticker: EpochTicker,
 }
@@ -179,7 +183,7 @@ impl WasmPolicyEngine {
         defaults: SandboxLimits,
     ) -> anyhow::Result<Self> {
         let largest = specs.iter().map(|spec| spec.limits.memory_bytes).max().unwrap_or(0);
-        let memory_ceiling = largest.max(defaults.memory_bytes).max(MEMORY_CEILING);
+        let memory_ceiling = memory_ceiling(largest, defaults);
         let engine = build_engine(memory_ceiling)?;
         let cache = compiled_cache.map(|folder| CompiledCache::new(&engine, folder));
         let policies =
@@ -229,11 +233,19 @@ impl WasmPolicyEngine {
         Ok(LoadedPolicySpec { name: plugin.name, source, params: plugin.params, limits })
     }
 
-    fn evaluate_one(&self, policy: &ReadyPolicy, facts: &Facts) -> PolicyEvaluation {
-        self.running.run(|| self.evaluate_now(policy, facts))
+    /// Runs every policy of a chain on one case, each in a fresh instance, holding one
+    /// evaluation slot for the whole chain and converting the facts once.
+    fn evaluate_chain(&self, policies: &[ReadyPolicy], facts: &Facts) -> Vec<PolicyEvaluation> {
+        if policies.is_empty() {
+            return Vec::new();
+        }
+        self.running.run(|| {
+            let wit_facts = convert::facts_to_wit(facts);
+            policies.iter().map(|policy| self.evaluate_now(policy, facts, &wit_facts)).collect()
+        })
     }
 
-    fn evaluate_now(&self, policy: &ReadyPolicy, facts: &Facts) -> PolicyEvaluation {
+    fn evaluate_now(&self, policy: &ReadyPolicy, facts: &Facts, wit_facts: &wit::Facts) -> PolicyEvaluation {
         let started = Instant::now();
         let determinants = if policy.uses_wasi {
             Determinants::for_case(&facts.case_id, facts.submitted_at)
@@ -241,7 +253,7 @@ impl WasmPolicyEngine {
             Determinants::outside_a_case()
         };
         let mut store = new_store(&self.engine, &policy.limits, determinants);
-        let outcome = run_evaluate(&mut store, policy, facts);
+        let outcome = run_evaluate(&mut store, policy, wit_facts);
         let fuel_left = store.get_fuel().unwrap_or(0);
         let result = outcome.map_err(|error| name_failure(&error, store.data(), &policy.limits));
         PolicyEvaluation {
@@ -261,7 +273,7 @@ impl PolicyEngine for WasmPolicyEngine {
 
     fn evaluate(&self, facts: &Facts) -> Vec<PolicyEvaluation> {
         let chain = self.current();
-        chain.policies.iter().map(|policy| self.evaluate_one(policy, facts)).collect()
+        self.evaluate_chain(&chain.policies, facts)
     }
 
     fn inspect(&self, bytes: &[u8]) -> Result<PluginInfo, String> {
@@ -308,7 +320,7 @@ impl PolicyEngine for WasmPolicyEngine {
 
     fn evaluate_shadow(&self, facts: &Facts) -> Option<Vec<PolicyEvaluation>> {
         let shadow = self.current_shadow();
-        (shadow.key.chain != 0).then(|| shadow.policies.iter().map(|policy| self.evaluate_one(policy, facts)).collect())
+        (shadow.key.chain != 0).then(|| self.evaluate_chain(&shadow.policies, facts))
     }
 
     fn evaluate_candidate(
@@ -317,7 +329,7 @@ impl PolicyEngine for WasmPolicyEngine {
         facts: &[Facts],
     ) -> Result<Vec<Vec<PolicyEvaluation>>, String> {
         let policies = self.prepare_chain(chain)?;
-        Ok(facts.iter().map(|facts| policies.iter().map(|policy| self.evaluate_one(policy, facts)).collect()).collect())
+        Ok(facts.iter().map(|facts| self.evaluate_chain(&policies, facts)).collect())
     }
 }
 
@@ -327,22 +339,48 @@ struct LoadedChain {
     policies: Vec<ReadyPolicy>,
 }
 
-/// Fuel, epochs, the component model, and a pooling allocator sized for small policies.
-fn build_engine(memory_cap: u64) -> anyhow::Result<Engine> {
+/// The most linear memory a plugin may be given by an engine whose start-up chain asks for at
+/// most `largest` bytes: the pool's slot size.
+pub fn memory_ceiling(largest: u64, defaults: SandboxLimits) -> u64 {
+    largest.max(defaults.memory_bytes).max(MEMORY_CEILING)
+}
+
+/// The engine's settings without the sandbox's limits: the component model and a pooling
+/// allocator sized for small policies. `build_engine` adds fuel and epochs; the policy
+/// benchmark runs bare wasmtime on these settings, to measure what the limits cost.
+///
+/// When an instance ends, its memory is put back to the component's image. With the kernel's
+/// `PAGEMAP_SCAN` (Linux 6.7 and later; `Auto` does without it elsewhere) only the pages the
+/// plugin wrote are copied back, up to `linear_memory_keep_resident`; without it, that many
+/// bytes are reset whether written or not, so it stays at 1 MiB (BENCHMARKS.md, issue 9).
+pub fn bare_config(memory_ceiling: u64) -> anyhow::Result<Config> {
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(POOLED_INSTANCES)
         .total_core_instances(POOLED_INSTANCES)
         .total_memories(POOLED_INSTANCES)
         .total_tables(POOLED_INSTANCES)
-        .max_memory_size(usize::try_from(memory_cap)?)
+        .max_memory_size(usize::try_from(memory_ceiling)?)
         .linear_memory_keep_resident(1 << 20)
-        .table_keep_resident(1 << 14);
+        .table_keep_resident(1 << 14)
+        .pagemap_scan(Enabled::Auto);
     let mut config = Config::new();
     config
         .wasm_component_model(true)
-        .consume_fuel(true)
-        .epoch_interruption(true)
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+        // Bounds are checked by the compiled code rather than by guard pages and signals: a
+        // fresh instance then needs no `mprotect` of its slot (and no TLB shootdown on the
+        // other cores) when it is made or when its memory grows, and a slot reserves the
+        // ceiling rather than 4 GiB and a guard.
+        .signals_based_traps(false)
+        .memory_guard_size(0)
+        .memory_reservation(memory_ceiling);
+    Ok(config)
+}
+
+/// The bare settings with fuel and epoch interruption: the engine levee runs plugins on.
+fn build_engine(memory_ceiling: u64) -> anyhow::Result<Engine> {
+    let mut config = bare_config(memory_ceiling)?;
+    config.consume_fuel(true).epoch_interruption(true);
     Engine::new(&config).map_err(|error| anyhow!("cannot configure the wasmtime engine: {error}"))
 }
 
@@ -449,13 +487,12 @@ fn new_store(engine: &Engine, limits: &SandboxLimits, determinants: Determinants
 fn run_evaluate(
     store: &mut Store<SandboxState>,
     policy: &ReadyPolicy,
-    facts: &Facts,
+    facts: &wit::Facts,
 ) -> Result<levee_core::engine::PolicyDecision, EvaluationError> {
     let instance = policy.pre.instantiate(&mut *store).map_err(EvaluationError::Instantiate)?;
-    let wit_facts = convert::facts_to_wit(facts);
     let answer = instance
         .levee_policy_rules()
-        .call_evaluate(&mut *store, &wit_facts, &policy.params)
+        .call_evaluate(&mut *store, facts, &policy.params)
         .map_err(EvaluationError::Wasm)?;
     match answer {
         Ok(decision) => Ok(convert::decision_from_wit(decision)),
