@@ -1,8 +1,9 @@
 //! Helpdesk intake over real HTTP, for every helpdesk source: a delivery shaped and signed as
 //! the vendor documents is taken in as a case; a wrong signature, a body changed by one byte, a
 //! stale timestamp, a missing header and malformed JSON are refused with nothing written; a
-//! duplicate delivery changes nothing; both secrets work during a rotation; a ticket that does
-//! not make a valid case is recorded as a rejected intake.
+//! duplicate delivery changes nothing; both secrets work during a rotation; a ticket makes one
+//! case, however often its helpdesk sends it; a ticket that does not make a valid case is
+//! recorded as a rejected intake.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -225,13 +226,40 @@ async fn each_helpdesk_is_verified_by_its_own_scheme_and_its_tickets_become_case
             (StatusCode::OK, &case["case_id"]),
             "{name}: a duplicate changes nothing"
         );
+        // The same ticket asking for another code, signed with the new secret: verified, and
+        // recorded as a rejected intake that names the ticket's case, not a second case.
         let rotated = serde_json::to_vec(&(vendor.payload)("DAMAGED_IN_TRANSIT")).unwrap();
-        let (status, _) = server.post_webhook(&name, &(vendor.sign)(NEW, &rotated), &rotated).await;
-        assert_eq!(status, StatusCode::CREATED, "{name}: the new secret during a rotation");
+        let (status, rejection) = server.post_webhook(&name, &(vendor.sign)(NEW, &rotated), &rotated).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{name}: the new secret during a rotation: {rejection}");
+        assert_eq!(rejection["field"], "ticket", "{name}");
+        let case_id = case["case_id"].as_str().unwrap();
+        assert!(rejection["reason"].as_str().unwrap().contains(case_id), "{name}: {rejection}");
         written += 1;
         assert_eq!(server.ledger_len().await, written, "{name}");
     }
     assert_eq!(server.verify().await["ok"], true);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_ticket_sent_again_in_a_new_delivery_answers_with_its_case() {
+    let server = server().await;
+    // The helpdesk fires again because the ticket changed (its status, a note): another body,
+    // so another delivery, asking for the same refund.
+    let delivery = |status: &str| {
+        let body = serde_json::to_vec(&json!({"ticket": "T-9", "customer": "cus_7", "status": status,
+            "refund": {"amount": "40.00", "currency": "USD", "code": "LATE_DELIVERY"}}))
+        .unwrap();
+        let headers = vec![("X-Signature".to_owned(), format!("sha256={}", hex::encode(hmac256(OLD, &[&body]))))];
+        (headers, body)
+    };
+    let (headers, body) = delivery("new");
+    let (status, first) = server.post_webhook("in-house", &headers, &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let (headers, body) = delivery("open");
+    let (status, again) = server.post_webhook("in-house", &headers, &body).await;
+    assert_eq!((status, &again["case_id"]), (StatusCode::OK, &first["case_id"]), "{again}");
+    assert_eq!(server.ledger_len().await, 1, "one case, one entry: no second case for the ticket");
     server.stop().await;
 }
 

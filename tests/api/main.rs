@@ -13,6 +13,7 @@ mod console;
 mod crash;
 mod delegation;
 mod demo_seed;
+mod disk_full;
 mod escalation;
 mod export;
 mod intake;

@@ -70,12 +70,27 @@ impl Host {
     /// says where it listens (it compiles its policies and opens the store first); its log goes
     /// to `DATA.log`.
     pub async fn start(config: &Path, data_dir: &Path) -> Host {
+        Host::launch(&levee_binary(), Vec::new(), config, data_dir).await
+    }
+
+    /// Starts levee as `start` does, under `sh -c SCRIPT`: the script prepares the process and
+    /// then becomes levee with `exec "$@"` (so `pid` is levee's), as in `trap '' XFSZ; exec "$@"`.
+    pub async fn start_in_shell(script: &str, config: &Path, data_dir: &Path) -> Host {
+        let before = vec!["-c".to_owned(), script.to_owned(), "sh".to_owned(), levee_binary().display().to_string()];
+        Host::launch(Path::new("sh"), before, config, data_dir).await
+    }
+
+    /// Runs `program` with `before`, then levee's `serve` arguments.
+    async fn launch(program: &Path, before: Vec<String>, config: &Path, data_dir: &Path) -> Host {
         let log_path = data_dir.with_extension("log");
         let log = std::fs::File::create(&log_path).expect("host log file");
         let args = ["serve", "--listen", "127.0.0.1:0", "--config"].map(str::to_owned).into_iter();
-        let args: Vec<String> =
-            args.chain([config.display().to_string(), "--data".into(), data_dir.display().to_string()]).collect();
-        let mut process = Guarded::spawn(&levee_binary(), &args, None, |command| {
+        let args: Vec<String> = before
+            .into_iter()
+            .chain(args)
+            .chain([config.display().to_string(), "--data".into(), data_dir.display().to_string()])
+            .collect();
+        let mut process = Guarded::spawn(program, &args, None, |command| {
             command.env("RUST_LOG", "warn").stderr(log);
         });
         let stdout = process.stdout.take().expect("the host's stdout");
@@ -107,6 +122,17 @@ impl Host {
 
     /// SIGKILL, as a crash would (nothing if it is gone already).
     pub fn kill(&mut self) {
+        self.process.kill();
+    }
+
+    /// SIGTERM, as an operator stops levee, and waits until it has exited (a minute at most).
+    pub async fn stop(&mut self) {
+        let _ = std::process::Command::new("kill").args(["-TERM", &self.process.pid.to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.process.has_exited() {
+            assert!(Instant::now() < deadline, "levee serve did not stop within a minute of SIGTERM");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         self.process.kill();
     }
 }

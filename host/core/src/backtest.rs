@@ -16,7 +16,7 @@ use crate::journal::{LedgerSlot, entry_key};
 use crate::ledger::EventType;
 use crate::registry::ChainLink;
 use crate::service::{Levee, ServiceError};
-use crate::validation::FieldError;
+use crate::validation::{FieldError, optional_whole_number};
 
 /// The most cases one backtest replays.
 const MAX_CASES: usize = 100_000;
@@ -30,14 +30,17 @@ const BATCH: u64 = 256;
 #[serde(deny_unknown_fields)]
 pub struct BacktestRequest {
     /// How far back to replay, in days (default 30, at most 366).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_whole_number")]
+    #[schema(minimum = 1, maximum = 366)]
     pub days: Option<u32>,
     /// The candidate plugin's parameters.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub params: Option<serde_json::Value>,
-    /// A whole candidate chain instead of "the active chain with this plugin in it".
+    /// A whole candidate chain (1 to 16 policies) instead of "the active chain with this plugin
+    /// in it".
     #[serde(default)]
+    #[schema(min_items = 1, max_items = 16)]
     pub links: Option<Vec<ChainLink>>,
 }
 

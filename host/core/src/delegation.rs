@@ -59,9 +59,13 @@ pub struct DelegationBook {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DelegateRequest {
+    /// An approver known to levee, not yourself.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub delegate: String,
     pub starts_at: DateTime<Utc>,
+    /// After `starts_at` and after now, at most 90 days after `starts_at`.
     pub ends_at: DateTime<Utc>,
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
     pub reason: String,
 }
 
@@ -69,6 +73,7 @@ pub struct DelegateRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeRequest {
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
     pub reason: String,
 }
 

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::money::{Money, currency_exponent};
+use crate::money::Money;
 
 /// One executed refund, as its payment tool reported it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -130,16 +130,7 @@ fn text(value: &Value, pointer: &str) -> Option<String> {
 
 /// "12.50" in `currency` as Money; more decimals than the currency has is refused.
 fn decimal_money(amount: &str, currency: &str) -> Result<Money, String> {
-    let exponent = usize::from(currency_exponent(currency).map_err(|error| error.to_string())?);
-    let (whole, fraction) = amount.split_once('.').unwrap_or((amount, ""));
-    let fraction = fraction.trim_end_matches('0');
-    let digits = |text: &str| text.bytes().all(|byte| byte.is_ascii_digit());
-    if whole.is_empty() || whole.len() > 15 || !digits(whole) || !digits(fraction) || fraction.len() > exponent {
-        return Err(format!("'{amount}' is not an amount in {currency}"));
-    }
-    let minor: i64 =
-        format!("{whole}{fraction:0<exponent$}").parse().map_err(|_| format!("'{amount}' is too large"))?;
-    Money::new(minor, currency).map_err(|error| error.to_string())
+    Money::from_decimal(amount, currency).map_err(|error| error.to_string())
 }
 
 #[cfg(test)]

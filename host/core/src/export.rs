@@ -134,7 +134,9 @@ impl DateRange {
 
 fn parse_day(field: &str, value: Option<&str>) -> Result<NaiveDate, FieldError> {
     let text = value.ok_or_else(|| FieldError::new(field, "is required: a day as YYYY-MM-DD (UTC)"))?;
-    let day = (text.len() == 10).then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()).flatten();
+    let day = crate::validation::matches_shape(text, "DDDD-DD-DD")
+        .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+        .flatten();
     day.ok_or_else(|| FieldError::new(field, format!("'{text}' is not a day as YYYY-MM-DD")))
 }
 

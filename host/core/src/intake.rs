@@ -6,7 +6,11 @@
 //! (`tag:/ticket/tags:code_`, the rest of the first tag with that prefix), or a constant
 //! (`=refund`). A payload that does not make a valid case (no valid code, no amount) is recorded
 //! in the ledger as a rejected intake with the reason, never dropped silently. Every delivery is
-//! idempotent by its id: a replay changes nothing.
+//! idempotent by its id: a replay changes nothing. A ticket makes at most one case: helpdesks
+//! fire their webhooks again when a ticket changes, and a second delivery for the same ticket
+//! answers with the case the first made; one that asks for something else (another amount or
+//! code) is recorded as a rejected intake naming that case, so a ticket can never be refunded
+//! twice through intake.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,8 +20,9 @@ use crate::case::{Case, SubmitRequest};
 use crate::identity::{Principal, Role};
 use crate::inbound::{self, Delivery, Scheme};
 use crate::ledger::EventType;
-use crate::money::currency_exponent;
-use crate::service::{Levee, ServiceError};
+use crate::money::{Money, MoneyError};
+use crate::projections;
+use crate::service::{IDEMPOTENCY_KEY_FIELD, Levee, ServiceError};
 use crate::subject::Change;
 use crate::validation::FieldError;
 
@@ -141,15 +146,40 @@ impl Levee {
             authority: None,
             source: format!("webhook source {source}"),
         };
-        let submitted = intake
-            .request(&payload)
-            .map_err(ServiceError::Invalid)
-            .and_then(|request| self.submit(&requester, &request, Some(&delivery_id)));
+        let submitted = intake.request(&payload).map_err(ServiceError::Invalid).and_then(|request| {
+            let ticket = request.attributes.get(TICKET_ATTRIBUTE).cloned().unwrap_or_default();
+            // The ticket is the idempotency key: the requester (this source) scopes it.
+            let key = format!("ticket:{ticket}");
+            self.submit(&requester, &request, Some(&key))
+                .map_err(|error| self.one_case_per_ticket(error, &requester, &key))
+        });
         match submitted {
             Ok(submitted) => Ok(IntakeOutcome::Case { case: Box::new(submitted.case), replayed: submitted.replayed }),
             Err(ServiceError::Invalid(error)) => self.reject_intake(&requester, source, &delivery_id, body, error),
             Err(error) => Err(error),
         }
+    }
+
+    /// A ticket's later delivery that asks for something other than its case, named as such.
+    fn one_case_per_ticket(&self, error: ServiceError, requester: &Principal, key: &str) -> ServiceError {
+        let ServiceError::Invalid(field_error) = &error else { return error };
+        if field_error.field != IDEMPOTENCY_KEY_FIELD {
+            return error;
+        }
+        let ticket = key.trim_start_matches("ticket:");
+        let case = match projections::read::<String>(&*self.store, &projections::idempotency_key(&requester.actor, key))
+        {
+            Ok(Some((case_id, _))) => case_id,
+            Ok(None) => "(not found)".to_owned(),
+            Err(store_error) => return store_error.into(),
+        };
+        ServiceError::Invalid(FieldError::new(
+            "ticket",
+            format!(
+                "ticket {ticket} already has case {case}, made from a different request: change that case in \
+                 levee, or raise a new ticket"
+            ),
+        ))
     }
 
     /// Records a rejected intake once per delivery.
@@ -221,7 +251,7 @@ impl IntakeMapping {
     pub fn request(&self, payload: &serde_json::Value) -> Result<SubmitRequest, FieldError> {
         let ticket = required(payload, &self.ticket, "ticket")?;
         let currency = required(payload, &self.currency, "amount.currency")?.to_ascii_uppercase();
-        let amount = required(payload, &self.amount, "amount.minor_units")?;
+        let amount = exact_amount(payload, &self.amount)?;
         let minor_units = match self.amount_format {
             AmountFormat::Minor => amount.parse::<i64>().map_err(|_| {
                 FieldError::new("amount.minor_units", format!("'{amount}' is not a whole number of minor units"))
@@ -236,11 +266,14 @@ impl IntakeMapping {
             "exception_code": required(payload, &self.exception_code, "exception_code")?.to_ascii_uppercase(),
             "rationale": self.rationale.as_deref().and_then(|spec| field(payload, spec)).unwrap_or_default(),
             "channel": "webhook",
-            "attributes": {"ticket": ticket},
+            "attributes": {TICKET_ATTRIBUTE: ticket},
         });
         serde_json::from_value(request).map_err(|error| FieldError::new("kind", error.to_string()))
     }
 }
+
+/// The case attribute that carries a helpdesk case's ticket id.
+const TICKET_ATTRIBUTE: &str = "ticket";
 
 /// A field by its spec: `/pointer`, `tag:/pointer:prefix`, or `=constant`.
 fn field(payload: &serde_json::Value, spec: &str) -> Option<String> {
@@ -263,18 +296,27 @@ fn required(payload: &serde_json::Value, spec: &str, name: &str) -> Result<Strin
     field(payload, spec).ok_or_else(|| FieldError::new(name, format!("the payload has nothing at {spec}")))
 }
 
+/// The amount field as text. A JSON number with a fraction arrives as a binary float, which
+/// holds at most 15 significant decimal digits exactly: beyond that the sender must use a string.
+fn exact_amount(payload: &serde_json::Value, spec: &str) -> Result<String, FieldError> {
+    let amount = required(payload, spec, "amount.minor_units")?;
+    let float = payload.pointer(spec).is_some_and(|value| value.is_f64());
+    let significant = amount.trim_start_matches(['0', '.']).bytes().filter(u8::is_ascii_digit).count();
+    if float && (significant > 15 || amount.contains(['e', 'E'])) {
+        let message = format!("{amount} as a JSON number is not exact; send the amount as a string");
+        return Err(FieldError::new("amount.minor_units", message));
+    }
+    Ok(amount)
+}
+
 /// "12.5" USD → 1250; more decimals than the currency has is refused, never rounded.
 fn decimal_to_minor(amount: &str, currency: &str) -> Result<i64, FieldError> {
-    let field = "amount.minor_units";
-    let exponent =
-        currency_exponent(currency).map_err(|error| FieldError::new("amount.currency", error.to_string()))?;
-    let (whole, fraction) = amount.split_once('.').unwrap_or((amount, ""));
-    let digits = |text: &str| text.bytes().all(|byte| byte.is_ascii_digit());
-    if whole.is_empty() || !digits(whole) || !digits(fraction) || fraction.len() > usize::from(exponent) {
-        return Err(FieldError::new(field, format!("'{amount}' is not an amount in {currency}")));
-    }
-    let padded = format!("{whole}{fraction:0<width$}", width = usize::from(exponent));
-    padded.parse::<i64>().map_err(|_| FieldError::new(field, format!("'{amount}' is too large")))
+    Money::from_decimal(amount, currency).map(|money| money.minor_units).map_err(|error| match error {
+        MoneyError::UnknownCurrency(_) | MoneyError::NoMinorUnit(_) => {
+            FieldError::new("amount.currency", error.to_string())
+        }
+        _ => FieldError::new("amount.minor_units", error.to_string()),
+    })
 }
 
 #[cfg(test)]
@@ -316,5 +358,26 @@ mod tests {
         assert_eq!(mapping().request(&payload).unwrap_err().field, "amount.minor_units");
         assert_eq!(decimal_to_minor("100", "JPY"), Ok(100));
         assert!(decimal_to_minor("1.5", "JPY").is_err());
+        assert_eq!(decimal_to_minor("1.500", "USD"), Ok(150));
+        assert_eq!(decimal_to_minor("1.5", "ZZZ").unwrap_err().field, "amount.currency");
+    }
+
+    #[test]
+    fn takes_json_number_amounts_only_while_they_are_exact() {
+        let with_amount = |amount: serde_json::Value| {
+            serde_json::json!({"ticket": {"id": 1, "subject": "s", "tags": ["code_late_delivery"],
+                "requester": {"email": "a@b"}, "fields": {"amount": amount, "currency": "USD"}}})
+        };
+        let minor = |amount| {
+            let request = mapping().request(&with_amount(amount)).map_err(|error| error.message)?;
+            Ok::<_, String>(serde_json::to_value(request).unwrap()["amount"]["minor_units"].clone())
+        };
+        assert_eq!(minor(serde_json::json!(12.5)), Ok(serde_json::json!(1250)));
+        assert_eq!(minor(serde_json::json!(19.99)), Ok(serde_json::json!(1999)));
+        assert_eq!(minor(serde_json::json!(12)), Ok(serde_json::json!(1200)));
+        assert_eq!(minor(serde_json::json!(123456789012.34)), Ok(serde_json::json!(12345678901234_i64)));
+        let inexact = minor(serde_json::json!(1234567890123456.7)).unwrap_err();
+        assert!(inexact.contains("send the amount as a string"), "{inexact}");
+        assert_eq!(minor(serde_json::json!("1234567890123.45")), Ok(serde_json::json!(123456789012345_i64)));
     }
 }

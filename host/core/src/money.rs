@@ -15,7 +15,7 @@ pub struct Money {
     #[schema(example = 4000)]
     pub minor_units: i64,
     /// ISO-4217 alphabetic code, upper case.
-    #[schema(example = "USD")]
+    #[schema(example = "USD", pattern = "^[A-Z]{3}$")]
     pub currency: String,
 }
 
@@ -30,6 +30,12 @@ pub enum MoneyError {
     UnknownCurrency(String),
     #[error("'{0}' has no minor unit (a fund, metal or testing code), so it cannot carry an amount")]
     NoMinorUnit(String),
+    #[error(
+        "'{amount}' is not an amount in {currency}: digits, at most one '.', and no more decimals than {currency} has"
+    )]
+    NotDecimal { amount: String, currency: String },
+    #[error("'{0}' is more than {MAX_MINOR_UNITS} minor units")]
+    DecimalTooLarge(String),
 }
 
 impl Money {
@@ -43,6 +49,25 @@ impl Money {
             return Err(MoneyError::TooLarge(minor_units));
         }
         Ok(Money { minor_units, currency: currency.to_owned() })
+    }
+
+    /// A decimal amount as payment tools and helpdesks write it: "12.5" USD is 1250 minor units,
+    /// "1.500" USD is 150 (trailing zeros are exact), "12.505" USD is refused, never rounded.
+    pub fn from_decimal(amount: &str, currency: &str) -> Result<Self, MoneyError> {
+        let exponent = usize::from(currency_exponent(currency)?);
+        let not_decimal = || MoneyError::NotDecimal { amount: amount.to_owned(), currency: currency.to_owned() };
+        let (whole, fraction) = amount.split_once('.').unwrap_or((amount, ""));
+        let fraction = fraction.trim_end_matches('0');
+        let digits = |text: &str| text.bytes().all(|byte| byte.is_ascii_digit());
+        if whole.is_empty() || !digits(whole) || !digits(fraction) || fraction.len() > exponent {
+            return Err(not_decimal());
+        }
+        let too_large = || MoneyError::DecimalTooLarge(amount.to_owned());
+        let minor_units: i64 = format!("{whole}{fraction:0<exponent$}").parse().map_err(|_| too_large())?;
+        if minor_units > MAX_MINOR_UNITS {
+            return Err(too_large());
+        }
+        Money::new(minor_units, currency)
     }
 
     /// Decimal digits of the currency's minor unit (2 for USD, 0 for JPY).
@@ -67,9 +92,11 @@ impl std::fmt::Display for Money {
         if exponent == 0 {
             return write!(f, "{} {}", self.minor_units, self.currency);
         }
-        let scale = 10i64.pow(exponent);
-        let (units, fraction) = (self.minor_units / scale, self.minor_units % scale);
-        write!(f, "{units}.{fraction:0width$} {}", self.currency, width = exponent as usize)
+        // Totals and differences can be negative: the sign belongs to the whole amount.
+        let sign = if self.minor_units < 0 { "-" } else { "" };
+        let scale = 10u64.pow(exponent);
+        let (units, fraction) = (self.minor_units.unsigned_abs() / scale, self.minor_units.unsigned_abs() % scale);
+        write!(f, "{sign}{units}.{fraction:0width$} {}", self.currency, width = exponent as usize)
     }
 }
 
@@ -82,6 +109,35 @@ mod tests {
         assert_eq!(Money::new(40000, "USD").unwrap().to_string(), "400.00 USD");
         assert_eq!(Money::new(5000, "JPY").unwrap().to_string(), "5000 JPY");
         assert_eq!(Money::new(1005, "KWD").unwrap().to_string(), "1.005 KWD");
+        let negative = |minor_units| Money { minor_units, currency: "USD".to_owned() }.to_string();
+        assert_eq!(negative(-150), "-1.50 USD");
+        assert_eq!(negative(-5), "-0.05 USD");
+        assert_eq!(negative(i64::MIN), "-92233720368547758.08 USD");
+    }
+
+    #[test]
+    fn reads_decimal_amounts_exactly_or_not_at_all() {
+        let decimal = |amount, currency| Money::from_decimal(amount, currency).map(|money| money.minor_units);
+        assert_eq!(decimal("12.5", "USD"), Ok(1250));
+        assert_eq!(decimal("1.500", "USD"), Ok(150));
+        assert_eq!(decimal("100", "JPY"), Ok(100));
+        assert_eq!(decimal("1.005", "KWD"), Ok(1005));
+        assert_eq!(
+            decimal("1234567890123456.78", "USD"),
+            Err(MoneyError::DecimalTooLarge("1234567890123456.78".into()))
+        );
+        assert_eq!(decimal("90071992547409.91", "USD"), Ok(MAX_MINOR_UNITS));
+        assert_eq!(decimal("0000000000000000012.00", "USD"), Ok(1200));
+        for refused in ["12.505", "1.5e2", "-1.00", "", ".5", "1.2.3", "1,50", " 1.50", "١٢"] {
+            assert!(matches!(decimal(refused, "USD"), Err(MoneyError::NotDecimal { .. })), "{refused:?}");
+        }
+        assert_eq!(decimal("1.5", "JPY"), Err(MoneyError::NotDecimal { amount: "1.5".into(), currency: "JPY".into() }));
+        assert_eq!(decimal("0.00", "USD"), Err(MoneyError::NotPositive(0)));
+        assert_eq!(
+            decimal("99999999999999999999999", "USD"),
+            Err(MoneyError::DecimalTooLarge("99999999999999999999999".into()))
+        );
+        assert_eq!(decimal("1", "XAU"), Err(MoneyError::NoMinorUnit("XAU".into())));
     }
 
     #[test]

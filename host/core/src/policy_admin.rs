@@ -14,7 +14,7 @@ use crate::registry::{ActivatedChain, ChainLink, PolicyRegistry, REGISTRY_SUBJEC
 use crate::service::{Levee, ServiceError};
 use crate::subject::Change;
 use crate::taxonomy::Taxonomy;
-use crate::validation::{FieldError, required_text};
+use crate::validation::{FieldError, optional_whole_number, required_text};
 
 /// The most policies a chain may hold.
 const MAX_CHAIN: usize = 16;
@@ -27,10 +27,13 @@ pub fn blob_key(digest: &str) -> String {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActivateRequest {
+    /// 1 to 16 policies.
+    #[schema(min_items = 1, max_items = 16)]
     pub links: Vec<ChainLink>,
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
     pub rationale: String,
     /// The registry version looked at; if it has moved on, 409.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_whole_number")]
     pub expected_version: Option<u64>,
 }
 
@@ -39,8 +42,10 @@ pub struct ActivateRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackRequest {
-    #[serde(default)]
+    /// The chain to restore (0: the one from the configuration).
+    #[serde(default, deserialize_with = "optional_whole_number")]
     pub to: Option<u64>,
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
     pub rationale: String,
 }
 
@@ -48,7 +53,10 @@ pub struct RollbackRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShadowRequest {
+    /// 1 to 16 policies.
+    #[schema(min_items = 1, max_items = 16)]
     pub links: Vec<ChainLink>,
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
     pub rationale: String,
 }
 
@@ -56,6 +64,7 @@ pub struct ShadowRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StopShadowRequest {
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
     pub rationale: String,
 }
 

@@ -8,6 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::validation::optional_whole_number;
+
 /// The registry's id as a ledger subject.
 pub const REGISTRY_SUBJECT: &str = "policy-registry";
 
@@ -30,18 +32,21 @@ pub struct UploadedPolicy {
 #[serde(deny_unknown_fields)]
 pub struct ChainLink {
     pub name: String,
-    /// An uploaded version; absent for the built-ins (`threshold`, `routing`).
+    /// An uploaded version (its sha256, lowercase hex); absent for the built-ins (`threshold`,
+    /// `routing`).
     #[serde(default)]
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub digest: Option<String>,
     /// Parameters; the built-ins default to the approval matrix and the taxonomy.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub params: Option<serde_json::Value>,
-    #[serde(default)]
+    /// The sandbox's limits for this policy; absent: the engine's defaults.
+    #[serde(default, deserialize_with = "optional_whole_number")]
     pub fuel: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_whole_number")]
     pub deadline_ms: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_whole_number")]
     pub memory_bytes: Option<u64>,
 }
 

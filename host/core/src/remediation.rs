@@ -157,6 +157,7 @@ pub fn is_item_id(subject: &str) -> bool {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartRequest {
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
     pub note: String,
 }
 
@@ -165,8 +166,10 @@ pub struct StartRequest {
 #[serde(deny_unknown_fields)]
 pub struct FixRequest {
     /// The playbook, SOP or change that fixed the cause (a URL or document id).
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
     pub link: String,
     /// What changed.
+    #[schema(min_length = 1, max_length = 4000, pattern = r"\S")]
     pub note: String,
 }
 

@@ -91,6 +91,9 @@ pub struct Submitted {
 
 /// A submitter's idempotency key: where its record lives and what the case records of it
 /// (`<sha256 of the request>:<key>`, so a different request under the same key is caught).
+/// The field an idempotency key's errors name: the request header that carries it.
+pub(crate) const IDEMPOTENCY_KEY_FIELD: &str = "Idempotency-Key";
+
 struct IdempotencyKey {
     store_key: String,
     key: String,
@@ -99,7 +102,7 @@ struct IdempotencyKey {
 
 impl IdempotencyKey {
     fn new(requester: &Principal, key: &str, request: &case::SubmitRequest) -> Result<Self, FieldError> {
-        let key = crate::validation::required_text("Idempotency-Key", key, 200)?;
+        let key = crate::validation::required_text(IDEMPOTENCY_KEY_FIELD, key, 200)?;
         Ok(IdempotencyKey {
             store_key: projections::idempotency_key(&requester.actor, &key),
             request_digest: crate::ledger::sha256_of_json(request),
@@ -251,7 +254,7 @@ impl Levee {
         let case = self.load_case(&case_id)?.ok_or_else(|| ServiceError::NotFound(format!("case {case_id}")))?;
         if case.idempotency_key.as_deref() != Some(key.recorded().as_str()) {
             return Err(ServiceError::Invalid(FieldError::new(
-                "Idempotency-Key",
+                IDEMPOTENCY_KEY_FIELD,
                 format!("was already used for a different request (case {case_id})"),
             )));
         }

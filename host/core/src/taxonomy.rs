@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::validation::{FieldError, optional_text, required_text};
+use crate::validation::{FieldError, optional_text, optional_whole_number, required_text, whole_number};
 
 /// A taxonomy is healthiest with this many active codes: fewer and codes hide causes, more and
 /// people file under the wrong one.
@@ -20,14 +20,21 @@ pub const HEALTHY_CODE_COUNT: std::ops::RangeInclusive<usize> = 10..=30;
 #[serde(deny_unknown_fields)]
 pub struct ExceptionCode {
     /// UPPER_SNAKE_CASE identifier, e.g. `DUPLICATE_CHARGE`.
+    #[schema(pattern = "^[A-Z][A-Z0-9_]{2,63}$")]
     pub code: String,
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub category: String,
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub description: String,
     /// The team that owns the code and its remediation.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub owner: String,
     /// The approval queue cases with this code are worked in.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub queue: String,
-    /// Minutes approvers have before a case breaches its SLA.
+    /// Minutes approvers have before a case breaches its SLA (at most a year).
+    #[serde(deserialize_with = "whole_number")]
+    #[schema(minimum = 1, maximum = 525600)]
     pub sla_minutes: u32,
     /// Every case escalates one approver level.
     #[serde(default)]
@@ -37,10 +44,12 @@ pub struct ExceptionCode {
     pub customer_comms_required: bool,
     /// What the owner does when the code needs fixing at the source: steps, or a link to them.
     #[serde(default)]
+    #[schema(max_length = 4000)]
     pub playbook: String,
     /// The customer message drafted for this code's cases, with `{case_id}`, `{amount}`,
     /// `{kind}`, `{customer_ref}`, `{order_ref}` and `{code}` filled in; none: a generic one.
     #[serde(default)]
+    #[schema(max_length = 10000)]
     pub comms_template: Option<String>,
     /// When the code's cases call for a remediation item; none: never.
     #[serde(default)]
@@ -56,19 +65,29 @@ pub struct ExceptionCode {
 #[serde(deny_unknown_fields)]
 pub struct RemediationTrigger {
     /// Open an item when at least this many cases carry the code within the window.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_whole_number")]
+    #[schema(minimum = 1)]
     pub count: Option<u32>,
-    /// Or when their amounts add up to at least this, in minor units of `currency`.
+    /// Or when their amounts add up to at least this, in minor units of `currency` (written as
+    /// an integer, as every amount is). A count, an amount, or both.
     #[serde(default)]
+    #[schema(minimum = 1)]
     pub amount_minor_units: Option<i64>,
+    /// The amount's ISO-4217 code; needed with an amount.
     #[serde(default)]
     pub currency: Option<String>,
     /// The window the count and amount are taken over, and the window a fix is judged over.
+    #[serde(deserialize_with = "whole_number")]
+    #[schema(minimum = 1, maximum = 365)]
     pub window_days: u32,
     /// Hours the owner has to submit a fix before the item is overdue.
+    #[serde(deserialize_with = "whole_number")]
+    #[schema(minimum = 1, maximum = 8760)]
     pub sla_hours: u32,
     /// A fix is verified when the code's cases over the window after it fall by at least this
     /// share (percent) against the window that triggered the item; otherwise the item reopens.
+    #[serde(deserialize_with = "whole_number")]
+    #[schema(minimum = 1, maximum = 100)]
     pub verify_drop_percent: u8,
 }
 

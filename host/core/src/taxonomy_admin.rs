@@ -13,7 +13,7 @@ use crate::ledger::EventType;
 use crate::service::{Levee, ServiceError};
 use crate::subject::Change;
 use crate::taxonomy::{CodeLifecycle, ExceptionCode, Taxonomy};
-use crate::validation::{FieldError, required_text};
+use crate::validation::{FieldError, optional_whole_number, required_text};
 
 /// The taxonomy's id as a ledger subject.
 pub const TAXONOMY_SUBJECT: &str = "taxonomy";
@@ -54,10 +54,13 @@ pub struct CurrentTaxonomy {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PutCodeRequest {
+    /// The code as it is to be; its `lifecycle` must be `active` (deprecate and merge through
+    /// their own endpoints).
     pub code: ExceptionCode,
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
     pub rationale: String,
     /// The taxonomy revision looked at; if it has moved on, 409.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_whole_number")]
     pub expected_revision: Option<u64>,
 }
 
@@ -65,9 +68,10 @@ pub struct PutCodeRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeprecateRequest {
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
     pub rationale: String,
     /// The taxonomy revision looked at; if it has moved on, 409.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_whole_number")]
     pub expected_revision: Option<u64>,
 }
 
@@ -75,10 +79,13 @@ pub struct DeprecateRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MergeRequest {
+    /// Another active code.
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub into: String,
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
     pub rationale: String,
     /// The taxonomy revision looked at; if it has moved on, 409.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_whole_number")]
     pub expected_revision: Option<u64>,
 }
 

@@ -2,6 +2,7 @@
 
 use http::StatusCode;
 
+use super::responses::{Conflict, Forbidden, JsonBody, NotFound, SignedIn};
 use super::{ApiError, Call, CaseView, ErrorBody, Response, json_response, ok};
 use crate::case::{ApproveRequest, CancelRequest, EvidenceRequest, RejectRequest, SubmitRequest};
 use crate::identity::Role;
@@ -16,13 +17,15 @@ pub(super) const READERS: &[Role] = &[Role::Agent, Role::Approver, Role::CommsRe
 /// first attempt created (with `Idempotent-Replayed: true`); the same key with a different
 /// request is refused.
 #[utoipa::path(post, path = "/v1/cases", tag = "cases", request_body = SubmitRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe (at most 200 characters)")),
+    params(("Idempotency-Key" = Option<String>, Header, max_length = 200, pattern = r"\S",
+        description = "Makes retries safe (at most 200 characters, not blank)")),
     responses(
-        (status = 201, description = "Decided: auto-approved, pending approval or rejected", body = CaseView),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 413, description = "Body over the size limit", body = ErrorBody),
-        (status = 422, description = "A field is invalid; the error names it", body = ErrorBody),
+        (status = 201, description = "Decided: auto-approved, pending approval or rejected", body = CaseView,
+            headers(("Idempotent-Replayed" = String, description = "`true` when the answer is the case an earlier request with this key created"))),
+        SignedIn, Forbidden, JsonBody, Conflict,
+        (status = 422, description = "A field is invalid, and the error names it: among others an exception code that is not \
+            active in the taxonomy in force, a currency the approval matrix has no ladder for, or an `Idempotency-Key` \
+            already used for a different request", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub fn submit(call: &Call<'_>) -> Result<Response, ApiError> {
@@ -40,7 +43,7 @@ pub fn submit(call: &Call<'_>) -> Result<Response, ApiError> {
 /// A case with its decision and full ledger.
 #[utoipa::path(get, path = "/v1/cases/{id}", tag = "cases",
     params(("id" = String, Path, description = "Case id, e.g. LV-000001")),
-    responses((status = 200, body = CaseView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = CaseView), SignedIn, Forbidden, NotFound),
     security(("bearer" = [])))]
 pub fn get(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal_with(READERS, "reading a case")?;
@@ -55,9 +58,10 @@ pub fn get(call: &Call<'_>) -> Result<Response, ApiError> {
     params(("id" = String, Path)),
     responses(
         (status = 200, description = "Approval recorded; the case is approved once enough distinct approvers have approved", body = CaseView),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, description = "The case is not pending, or changed meanwhile", body = ErrorBody),
-        (status = 422, description = "Refused by a rule: separation_of_duties, distinct_approvers, approver_level, authority_limit, evidence_required", body = ErrorBody),
+        SignedIn, Forbidden, JsonBody, NotFound, Conflict,
+        (status = 422, description = "A field is invalid (`invalid_field`: an `on_behalf_of` with no delegation in force), or a \
+            rule refused: `rationale_required`, `separation_of_duties`, `distinct_approvers`, `approval_group`, \
+            `approver_level`, `authority_limit`, `evidence_required`", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub fn approve(call: &Call<'_>) -> Result<Response, ApiError> {
@@ -69,7 +73,9 @@ pub fn approve(call: &Call<'_>) -> Result<Response, ApiError> {
 /// Reject a pending case, with a rationale.
 #[utoipa::path(post, path = "/v1/cases/{id}/reject", tag = "approvals", request_body = RejectRequest,
     params(("id" = String, Path)),
-    responses((status = 200, body = CaseView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = CaseView), SignedIn, Forbidden, JsonBody, NotFound, Conflict,
+        (status = 422, description = "A field is invalid, or a rule refused: `rationale_required`, `separation_of_duties`, \
+            `approver_level`, `authority_limit`", body = ErrorBody)),
     security(("bearer" = [])))]
 pub fn reject(call: &Call<'_>) -> Result<Response, ApiError> {
     let approver = call.principal_with(&[Role::Approver], "rejecting a case")?;
@@ -80,7 +86,7 @@ pub fn reject(call: &Call<'_>) -> Result<Response, ApiError> {
 /// Cancel a pending case (its requester or an admin).
 #[utoipa::path(post, path = "/v1/cases/{id}/cancel", tag = "cases", request_body = CancelRequest,
     params(("id" = String, Path)),
-    responses((status = 200, body = CaseView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 200, body = CaseView), SignedIn, Forbidden, JsonBody, NotFound, Conflict),
     security(("bearer" = [])))]
 pub fn cancel(call: &Call<'_>) -> Result<Response, ApiError> {
     let actor = call.principal()?;
@@ -91,7 +97,7 @@ pub fn cancel(call: &Call<'_>) -> Result<Response, ApiError> {
 /// Attach evidence to a pending case.
 #[utoipa::path(post, path = "/v1/cases/{id}/evidence", tag = "cases", request_body = EvidenceRequest,
     params(("id" = String, Path)),
-    responses((status = 200, body = CaseView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = CaseView), SignedIn, Forbidden, JsonBody, NotFound, Conflict),
     security(("bearer" = [])))]
 pub fn attach_evidence(call: &Call<'_>) -> Result<Response, ApiError> {
     let actor = call.principal()?;

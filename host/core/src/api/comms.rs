@@ -4,6 +4,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::responses::{Conflict, Forbidden, JsonBody, NotFound, SignedIn};
 use super::{ApiError, Call, CaseView, ErrorBody, Response, ok};
 use crate::case::{CustomerMessage, DraftRequest, ReviewRequest};
 use crate::identity::Role;
@@ -20,13 +21,14 @@ pub struct CommsView {
 
 /// Draft (or redraft) the message to the customer; without `text`, from the exception code's
 /// template. Needed before a case whose decision requires customer comms can be approved.
-#[utoipa::path(post, path = "/v1/cases/{id}/comms", tag = "comms", request_body = DraftRequest,
+#[utoipa::path(post, path = "/v1/cases/{id}/comms", tag = "comms",
+    request_body(content = Option<DraftRequest>, description = "Optional: no body drafts from the template"),
     params(("id" = String, Path)),
-    responses((status = 200, body = CaseView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 200, body = CaseView), SignedIn, Forbidden, JsonBody, NotFound, Conflict),
     security(("bearer" = [])))]
 pub fn draft(call: &Call<'_>) -> Result<Response, ApiError> {
     let actor = call.principal()?;
-    let request: DraftRequest = if call.request.body().is_empty() { DraftRequest::default() } else { call.json()? };
+    let request: DraftRequest = call.optional_json()?;
     ok(&CaseView::new(call.levee.draft_comms(call.id(), actor, &request)?, None))
 }
 
@@ -34,8 +36,8 @@ pub fn draft(call: &Call<'_>) -> Result<Response, ApiError> {
 /// sha256 of its text) or send it back with a note. A comms reviewer who did not draft it.
 #[utoipa::path(post, path = "/v1/cases/{id}/comms/review", tag = "comms", request_body = ReviewRequest,
     params(("id" = String, Path)),
-    responses((status = 200, body = CaseView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
-              (status = 422, description = "Refused: comms_self_review, rationale_required", body = ErrorBody)),
+    responses((status = 200, body = CaseView), SignedIn, Forbidden, JsonBody, NotFound, Conflict,
+              (status = 422, description = "A field is invalid, or refused: `comms_self_review`, `rationale_required`", body = ErrorBody)),
     security(("bearer" = [])))]
 pub fn review(call: &Call<'_>) -> Result<Response, ApiError> {
     let reviewer = call.principal_with(&[Role::CommsReviewer], "reviewing a customer message")?;
@@ -46,7 +48,7 @@ pub fn review(call: &Call<'_>) -> Result<Response, ApiError> {
 /// The customer message of a case, and its history, for audit.
 #[utoipa::path(get, path = "/v1/cases/{id}/comms", tag = "comms",
     params(("id" = String, Path)),
-    responses((status = 200, body = CommsView), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = CommsView), SignedIn, Forbidden, NotFound),
     security(("bearer" = [])))]
 pub fn read(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal_with(super::cases::READERS, "reading a case")?;

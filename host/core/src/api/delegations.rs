@@ -2,14 +2,15 @@
 
 use http::StatusCode;
 
-use super::{ApiError, Call, ErrorBody, Response, json_response, ok};
+use super::responses::{Conflict, Forbidden, JsonBody, NotFound, SignedIn};
+use super::{ApiError, Call, Response, json_response, ok};
 use crate::delegation::{DelegateRequest, Delegation, RevokeRequest};
 use crate::identity::Role;
 
 /// Hand your approval authority to a colleague (an approver) from `starts_at` to `ends_at`,
 /// at most 90 days. They approve on your behalf with exactly your authority, never more.
 #[utoipa::path(post, path = "/v1/delegations", tag = "delegations", request_body = DelegateRequest,
-    responses((status = 201, body = Delegation), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 201, body = Delegation), SignedIn, Forbidden, JsonBody, Conflict),
     security(("bearer" = [])))]
 pub fn grant(call: &Call<'_>) -> Result<Response, ApiError> {
     let delegator = call.principal_with(&[Role::Approver], "delegating approval authority")?;
@@ -19,7 +20,7 @@ pub fn grant(call: &Call<'_>) -> Result<Response, ApiError> {
 
 /// Delegations: all of them for admins and auditors, otherwise those you gave or hold.
 #[utoipa::path(get, path = "/v1/delegations", tag = "delegations",
-    responses((status = 200, body = Vec<Delegation>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<Delegation>), SignedIn), security(("bearer" = [])))]
 pub fn list(call: &Call<'_>) -> Result<Response, ApiError> {
     let principal = call.principal()?;
     let sees_all = principal.has_role(Role::Admin) || principal.has_role(Role::Auditor);
@@ -29,8 +30,7 @@ pub fn list(call: &Call<'_>) -> Result<Response, ApiError> {
 /// Revoke a delegation (its delegator, or an admin).
 #[utoipa::path(post, path = "/v1/delegations/{id}/revoke", tag = "delegations", request_body = RevokeRequest,
     params(("id" = String, Path, description = "A delegation id, e.g. DG-1")),
-    responses((status = 200, body = Delegation), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody)),
+    responses((status = 200, body = Delegation), SignedIn, Forbidden, JsonBody, NotFound, Conflict),
     security(("bearer" = [])))]
 pub fn revoke(call: &Call<'_>) -> Result<Response, ApiError> {
     let actor = call.principal()?;

@@ -117,7 +117,11 @@ impl ApiError {
             ApiError::UnsupportedMediaType => {
                 detail("unsupported_media_type", "send the body as application/json".to_owned())
             }
-            ApiError::Unavailable(_) => detail("unavailable", "the store is unavailable: retry shortly".to_owned()),
+            // The cause helps whoever sees it (a full disk, Redis unreachable); store messages
+            // never carry credentials (the Redis store redacts them).
+            ApiError::Unavailable(cause) => {
+                detail("unavailable", format!("the store is unavailable ({cause}): retry after Retry-After seconds"))
+            }
             ApiError::Integrity(message) => detail("integrity_check_failed", message.clone()),
             ApiError::RequestTimeout { limit_ms } => {
                 detail("request_timeout", format!("the request body did not arrive within {limit_ms} ms"))

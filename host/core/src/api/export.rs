@@ -16,6 +16,7 @@
 use chrono::{DateTime, Utc};
 use http::StatusCode;
 
+use super::responses::{Forbidden, SignedIn};
 use super::{ApiError, Call, ErrorBody, Response};
 use crate::export::{self, Contents, DateRange, Export, ExportError, Format, Limits};
 use crate::identity::Role;
@@ -32,12 +33,28 @@ const BATCH: u64 = 256;
 #[allow(dead_code, reason = "documents the query; never built")]
 struct ExportQuery {
     /// First day, YYYY-MM-DD (UTC).
+    #[param(format = Date)]
     from: String,
-    /// Last day, YYYY-MM-DD (UTC), inclusive; at most 366 days in all.
+    /// Last day, YYYY-MM-DD (UTC), inclusive: not before `from`, and at most 366 days in all.
+    #[param(format = Date)]
     to: String,
     /// `csv` (the default) or `ndjson`.
+    #[param(value_type = Option<ExportFormat>, inline)]
     format: Option<String>,
 }
+
+/// The formats an export is written in, by the name a query gives them (the schema of a query
+/// parameter).
+struct ExportFormat;
+
+impl utoipa::PartialSchema for ExportFormat {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        let names = [Format::Csv, Format::Ndjson].map(Format::extension);
+        utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::Type::String).enum_values(Some(names)).into()
+    }
+}
+
+impl utoipa::ToSchema for ExportFormat {}
 
 /// Cases submitted in a range of UTC days, each with its decision, approvals, closure and
 /// evidence, as it stands now.
@@ -46,7 +63,7 @@ struct ExportQuery {
     responses(
         (status = 200, description = "An attachment: one CSV row or one JSON line per case",
             content((String = "text/csv"), (String = "application/x-ndjson"))),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        SignedIn, Forbidden,
         (status = 422, description = "A bad day, format or range, or more than 100,000 cases", body = ErrorBody)),
     security(("bearer" = [])))]
 pub fn cases(call: &Call<'_>) -> Result<Response, ApiError> {
@@ -73,7 +90,7 @@ pub fn cases(call: &Call<'_>) -> Result<Response, ApiError> {
     responses(
         (status = 200, description = "An attachment: one CSV row or one JSON line (the entry as hashed) per entry",
             content((String = "text/csv"), (String = "application/x-ndjson"))),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        SignedIn, Forbidden,
         (status = 422, description = "A bad day, format or range, or more than 100,000 entries", body = ErrorBody)),
     security(("bearer" = [])))]
 pub fn ledger(call: &Call<'_>) -> Result<Response, ApiError> {

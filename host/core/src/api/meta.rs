@@ -1,5 +1,6 @@
 //! Health, the OpenAPI document, and who-am-I.
 
+use super::responses::Unauthenticated;
 use super::{ApiError, Call, Response, ok};
 use crate::identity::Principal;
 
@@ -16,7 +17,8 @@ pub fn openapi_document(_call: &Call<'_>) -> Result<Response, ApiError> {
 }
 
 /// The principal behind your token: roles, team, approver level and authority.
-#[utoipa::path(get, path = "/v1/me", tag = "meta", responses((status = 200, body = Principal)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/me", tag = "meta", responses((status = 200, body = Principal), Unauthenticated),
+    security(("bearer" = [])))]
 pub fn me(call: &Call<'_>) -> Result<Response, ApiError> {
     ok(call.principal()?)
 }

@@ -3,8 +3,10 @@
 //! approvers, auditors and admins; each answers from aggregates (see `crate::metrics`).
 
 use http::StatusCode;
+use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
 
-use super::{ApiError, Call, ErrorBody, Response, ok};
+use super::responses::{Conflict, Forbidden, Invalid, JsonBody, NotFound, SignedIn};
+use super::{ApiError, Call, Response, ok};
 use crate::identity::Role;
 use crate::metrics::baseline::{Baseline, BaselineRequest};
 use crate::metrics::fold::{REPEATS_KEY, Repeats};
@@ -12,6 +14,44 @@ use crate::metrics::query::{self, CycleTimeReport, DriftReport, EvidenceReport, 
 use crate::metrics::summary::Summary;
 
 const READERS: &[Role] = &[Role::Approver, Role::Auditor, Role::Admin];
+
+/// The scope a report takes (for the OpenAPI document; the handlers read it with `Call::query`).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code, reason = "documents the query; never built")]
+struct ScopeQuery {
+    /// First month (default: five months before `to`): not after `to`, and at most 36 months
+    /// before it.
+    #[param(value_type = Option<Month>, inline)]
+    from: Option<String>,
+    /// Last month (default: this month).
+    #[param(value_type = Option<Month>, inline)]
+    to: Option<String>,
+    /// One team (default: all).
+    team: Option<String>,
+}
+
+/// A month, `YYYY-MM`, in the years a report may name (the schema of a query parameter).
+struct Month;
+
+impl utoipa::PartialSchema for Month {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new().schema_type(Type::String).pattern(Some(crate::metrics::query::MONTH_PATTERN)).into()
+    }
+}
+
+impl utoipa::ToSchema for Month {}
+
+/// One of the dashboard's charts (the schema of a path parameter).
+struct ChartId;
+
+impl utoipa::PartialSchema for ChartId {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new().schema_type(Type::String).enum_values(Some(crate::metrics::charts::CHART_IDS)).into()
+    }
+}
+
+impl utoipa::ToSchema for ChartId {}
 
 /// The scope the query asks for (`from`, `to` as YYYY-MM; `team`), after checking the caller
 /// may read metrics.
@@ -32,10 +72,8 @@ fn text_response(content_type: &'static str, body: String) -> Response {
 
 /// Headline figures (with their change against the team's baseline) and signals.
 #[utoipa::path(get, path = "/v1/metrics/summary", tag = "metrics",
-    params(("from" = Option<String>, Query, description = "first month, YYYY-MM (default: five months before `to`)"),
-           ("to" = Option<String>, Query, description = "last month, YYYY-MM (default: this month)"),
-           ("team" = Option<String>, Query, description = "one team (default: all)")),
-    responses((status = 200, body = Summary), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    params(ScopeQuery),
+    responses((status = 200, body = Summary), SignedIn, Forbidden, Invalid),
     security(("bearer" = [])))]
 pub fn summary(call: &Call<'_>) -> Result<Response, ApiError> {
     let scope = scope(call)?;
@@ -44,8 +82,8 @@ pub fn summary(call: &Call<'_>) -> Result<Response, ApiError> {
 
 /// Leakage per month and currency, by cause, and broken down by band, code, approver and team.
 #[utoipa::path(get, path = "/v1/metrics/leakage", tag = "metrics",
-    params(("from" = Option<String>, Query), ("to" = Option<String>, Query), ("team" = Option<String>, Query)),
-    responses((status = 200, body = LeakageReport), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+    params(ScopeQuery),
+    responses((status = 200, body = LeakageReport), SignedIn, Forbidden, Invalid), security(("bearer" = [])))]
 pub fn leakage(call: &Call<'_>) -> Result<Response, ApiError> {
     let scope = scope(call)?;
     ok(&query::leakage(&scope, &call.levee.load_metrics(&scope)?))
@@ -54,8 +92,8 @@ pub fn leakage(call: &Call<'_>) -> Result<Response, ApiError> {
 /// p50 and p90 from submission to a person's decision, by band, code, approver and team, and
 /// week by week.
 #[utoipa::path(get, path = "/v1/metrics/cycle-time", tag = "metrics",
-    params(("from" = Option<String>, Query), ("to" = Option<String>, Query), ("team" = Option<String>, Query)),
-    responses((status = 200, body = CycleTimeReport), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+    params(ScopeQuery),
+    responses((status = 200, body = CycleTimeReport), SignedIn, Forbidden, Invalid), security(("bearer" = [])))]
 pub fn cycle_time(call: &Call<'_>) -> Result<Response, ApiError> {
     let scope = scope(call)?;
     ok(&query::cycle_time(&scope, &call.levee.load_metrics(&scope)?))
@@ -63,8 +101,8 @@ pub fn cycle_time(call: &Call<'_>) -> Result<Response, ApiError> {
 
 /// The share of decided cases that carried every piece of evidence their decision required.
 #[utoipa::path(get, path = "/v1/metrics/evidence", tag = "metrics",
-    params(("from" = Option<String>, Query), ("to" = Option<String>, Query), ("team" = Option<String>, Query)),
-    responses((status = 200, body = EvidenceReport), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+    params(ScopeQuery),
+    responses((status = 200, body = EvidenceReport), SignedIn, Forbidden, Invalid), security(("bearer" = [])))]
 pub fn evidence(call: &Call<'_>) -> Result<Response, ApiError> {
     let scope = scope(call)?;
     ok(&query::evidence(&scope, &call.levee.load_metrics(&scope)?))
@@ -72,8 +110,8 @@ pub fn evidence(call: &Call<'_>) -> Result<Response, ApiError> {
 
 /// Approvers and teams that stand out from their peers, and customers who repeat a code.
 #[utoipa::path(get, path = "/v1/metrics/outliers", tag = "metrics",
-    params(("from" = Option<String>, Query), ("to" = Option<String>, Query), ("team" = Option<String>, Query)),
-    responses((status = 200, body = OutlierReport), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+    params(ScopeQuery),
+    responses((status = 200, body = OutlierReport), SignedIn, Forbidden, Invalid), security(("bearer" = [])))]
 pub fn outliers(call: &Call<'_>) -> Result<Response, ApiError> {
     let scope = scope(call)?;
     let loaded = call.levee.load_metrics(&scope)?;
@@ -86,8 +124,8 @@ pub fn outliers(call: &Call<'_>) -> Result<Response, ApiError> {
 
 /// Week-over-week drift of the code mix (PSI), approval rate and cycle time.
 #[utoipa::path(get, path = "/v1/metrics/drift", tag = "metrics",
-    params(("from" = Option<String>, Query), ("to" = Option<String>, Query), ("team" = Option<String>, Query)),
-    responses((status = 200, body = DriftReport), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+    params(ScopeQuery),
+    responses((status = 200, body = DriftReport), SignedIn, Forbidden, Invalid), security(("bearer" = [])))]
 pub fn drift(call: &Call<'_>) -> Result<Response, ApiError> {
     let scope = scope(call)?;
     let loaded = call.levee.load_metrics(&scope)?;
@@ -97,7 +135,7 @@ pub fn drift(call: &Call<'_>) -> Result<Response, ApiError> {
 
 /// Each team's baseline weeks.
 #[utoipa::path(get, path = "/v1/metrics/baselines", tag = "metrics",
-    responses((status = 200, body = Vec<Baseline>), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<Baseline>), SignedIn, Forbidden), security(("bearer" = [])))]
 pub fn baselines(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal_with(READERS, "reading baselines")?;
     ok(&call.levee.baselines()?.into_values().collect::<Vec<_>>())
@@ -105,7 +143,7 @@ pub fn baselines(call: &Call<'_>) -> Result<Response, ApiError> {
 
 /// Marks a team's baseline weeks (admins for any team and `all`; approvers for their own).
 #[utoipa::path(post, path = "/v1/metrics/baselines", tag = "metrics", request_body = BaselineRequest,
-    responses((status = 201, body = Baseline), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 201, body = Baseline), SignedIn, Forbidden, JsonBody, Conflict),
     security(("bearer" = [])))]
 pub fn set_baseline(call: &Call<'_>) -> Result<Response, ApiError> {
     let actor = call.principal_with(&[Role::Admin, Role::Approver], "marking a baseline")?;
@@ -116,9 +154,8 @@ pub fn set_baseline(call: &Call<'_>) -> Result<Response, ApiError> {
 /// A dashboard chart as SVG: `leakage`, `cycle-time`, `pareto`, `approver-outliers`,
 /// `remediation-sla` or `drift`.
 #[utoipa::path(get, path = "/v1/charts/{id}", tag = "metrics",
-    params(("id" = String, Path), ("from" = Option<String>, Query), ("to" = Option<String>, Query),
-           ("team" = Option<String>, Query)),
-    responses((status = 200, content_type = "image/svg+xml", body = String), (status = 404, body = ErrorBody)),
+    params(("id" = inline(ChartId), Path, description = "The chart"), ScopeQuery),
+    responses((status = 200, content_type = "image/svg+xml", body = String), SignedIn, Forbidden, Invalid, NotFound),
     security(("bearer" = [])))]
 pub fn chart(call: &Call<'_>) -> Result<Response, ApiError> {
     let scope = scope(call)?;
@@ -127,8 +164,8 @@ pub fn chart(call: &Call<'_>) -> Result<Response, ApiError> {
 
 /// The monthly review of `month` as one self-contained, printable HTML page.
 #[utoipa::path(get, path = "/v1/reports/monthly", tag = "metrics",
-    params(("month" = String, Query, description = "YYYY-MM")),
-    responses((status = 200, content_type = "text/html", body = String), (status = 422, body = ErrorBody)),
+    params(("month" = inline(Month), Query, description = "The month")),
+    responses((status = 200, content_type = "text/html", body = String), SignedIn, Forbidden, Invalid),
     security(("bearer" = [])))]
 pub fn monthly_report(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal_with(READERS, "reading the monthly review")?;
@@ -140,7 +177,7 @@ pub fn monthly_report(call: &Call<'_>) -> Result<Response, ApiError> {
 
 /// The current month's metrics as Prometheus text (scrape with a bearer token).
 #[utoipa::path(get, path = "/metrics", tag = "metrics",
-    responses((status = 200, content_type = "text/plain", body = String), (status = 401, body = ErrorBody)),
+    responses((status = 200, content_type = "text/plain", body = String), SignedIn, Forbidden),
     security(("bearer" = [])))]
 pub fn prometheus(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal_with(READERS, "scraping metrics")?;

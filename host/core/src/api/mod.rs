@@ -15,6 +15,7 @@ pub mod openapi;
 mod policies;
 mod queue;
 mod remediation;
+mod responses;
 mod taxonomy;
 mod timeline;
 mod views;
@@ -228,6 +229,14 @@ impl Call<'_> {
             return Err(ApiError::UnsupportedMediaType);
         }
         parse_json(self.request.body())
+    }
+
+    /// A body that may be left out: no body, or JSON `null`, is `T::default()`.
+    pub fn optional_json<T: DeserializeOwned + Default>(&self) -> Result<T, ApiError> {
+        if self.request.body().is_empty() {
+            return Ok(T::default());
+        }
+        Ok(self.json::<Option<T>>()?.unwrap_or_default())
     }
 }
 

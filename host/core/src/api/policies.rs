@@ -4,6 +4,7 @@ use http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::responses::{Conflict, Forbidden, JsonBody, PayloadTooLarge, RequestTimeout, SignedIn};
 use super::{ApiError, Call, ErrorBody, Response, json_response, ok};
 use crate::backtest::{BacktestReport, BacktestRequest};
 use crate::engine::PolicyIdentity;
@@ -29,12 +30,13 @@ pub struct RegistryView {
 /// exporting `levee:policy/rules`, compiling, and answering `describe()` within the sandbox
 /// limits. Stored by sha256 digest; uploading the same bytes again changes nothing.
 #[utoipa::path(post, path = "/v1/policies", tag = "policies",
-    params(("name" = String, Query, description = "The plugin's name: lowercase letters, digits and hyphens")),
+    params(("name" = String, Query, pattern = "^[a-z][a-z0-9-]{0,63}$",
+        description = "The plugin's name: lowercase letters, digits and hyphens, starting with a letter, at most 64")),
     request_body(content = Vec<u8>, content_type = "application/wasm"),
     responses(
         (status = 201, description = "Uploaded and recorded in the ledger", body = UploadedPolicy),
         (status = 200, description = "These exact bytes were uploaded before", body = UploadedPolicy),
-        (status = 403, body = ErrorBody), (status = 413, body = ErrorBody),
+        SignedIn, Forbidden, RequestTimeout, PayloadTooLarge, Conflict,
         (status = 422, description = "Refused: the error names what is wrong with the plugin", body = ErrorBody),
         (status = 501, description = "This host cannot load uploaded plugins (levee on Spin): the error says how to deploy one", body = ErrorBody),
     ),
@@ -51,7 +53,7 @@ pub fn upload(call: &Call<'_>) -> Result<Response, ApiError> {
 
 /// Every upload, every chain activated (the last is active), and what this host runs now.
 #[utoipa::path(get, path = "/v1/policies", tag = "policies",
-    responses((status = 200, body = RegistryView), (status = 403, body = ErrorBody)),
+    responses((status = 200, body = RegistryView), SignedIn, Forbidden),
     security(("bearer" = [])))]
 pub fn registry(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal_with(&[Role::Admin, Role::Auditor], "reading the policy registry")?;
@@ -61,8 +63,7 @@ pub fn registry(call: &Call<'_>) -> Result<Response, ApiError> {
 /// Activate a chain of built-ins (by name) and uploaded plugins (by name and digest), in
 /// evaluation order. Recorded in the ledger; every host switches before its next decision.
 #[utoipa::path(post, path = "/v1/policies/chain", tag = "policies", request_body = ActivateRequest,
-    responses((status = 200, body = PolicyRegistry), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
-              (status = 422, body = ErrorBody)),
+    responses((status = 200, body = PolicyRegistry), SignedIn, Forbidden, JsonBody, Conflict),
     security(("bearer" = [])))]
 pub fn activate(call: &Call<'_>) -> Result<Response, ApiError> {
     let admin = call.principal_with(ADMINS, "activating a policy chain")?;
@@ -73,7 +74,7 @@ pub fn activate(call: &Call<'_>) -> Result<Response, ApiError> {
 /// Restore an earlier chain (default: the one before the active one), as a new activation
 /// that names the chain it restores.
 #[utoipa::path(post, path = "/v1/policies/chain/rollback", tag = "policies", request_body = RollbackRequest,
-    responses((status = 200, body = PolicyRegistry), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = PolicyRegistry), SignedIn, Forbidden, JsonBody, Conflict),
     security(("bearer" = [])))]
 pub fn rollback(call: &Call<'_>) -> Result<Response, ApiError> {
     let admin = call.principal_with(ADMINS, "rolling back the policy chain")?;
@@ -85,21 +86,21 @@ pub fn rollback(call: &Call<'_>) -> Result<Response, ApiError> {
 /// candidate chain: the active chain with this uploaded plugin in it, or the `links` given.
 /// Reports outcomes that change, approver workload by level, and per currency the amounts
 /// auto-approved, needing approval and rejected, as decided and under the candidate.
-#[utoipa::path(post, path = "/v1/policies/{digest}/backtest", tag = "policies", request_body = BacktestRequest,
+#[utoipa::path(post, path = "/v1/policies/{digest}/backtest", tag = "policies",
+    request_body(content = Option<BacktestRequest>, description = "Optional: no body replays the last 30 days with this plugin in the active chain"),
     params(("digest" = String, Path, description = "An uploaded plugin's sha256")),
-    responses((status = 200, body = BacktestReport), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = BacktestReport), SignedIn, Forbidden, JsonBody),
     security(("bearer" = [])))]
 pub fn backtest(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal_with(&[Role::Admin, Role::Auditor], "backtesting a rule plugin")?;
-    let request: BacktestRequest =
-        if call.request.body().is_empty() { BacktestRequest::default() } else { call.json()? };
+    let request: BacktestRequest = call.optional_json()?;
     ok(&call.levee.backtest(call.id(), &request)?)
 }
 
 /// Run a candidate chain beside the active one on every new case, without affecting them;
 /// each case's ledger entry records what the shadow would have decided.
 #[utoipa::path(post, path = "/v1/policies/shadow", tag = "policies", request_body = ShadowRequest,
-    responses((status = 200, body = PolicyRegistry), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = PolicyRegistry), SignedIn, Forbidden, JsonBody, Conflict),
     security(("bearer" = [])))]
 pub fn start_shadow(call: &Call<'_>) -> Result<Response, ApiError> {
     let admin = call.principal_with(ADMINS, "starting a shadow chain")?;
@@ -109,7 +110,7 @@ pub fn start_shadow(call: &Call<'_>) -> Result<Response, ApiError> {
 
 /// Stop the shadow chain.
 #[utoipa::path(post, path = "/v1/policies/shadow/stop", tag = "policies", request_body = StopShadowRequest,
-    responses((status = 200, body = PolicyRegistry), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 200, body = PolicyRegistry), SignedIn, Forbidden, JsonBody, Conflict),
     security(("bearer" = [])))]
 pub fn stop_shadow(call: &Call<'_>) -> Result<Response, ApiError> {
     let admin = call.principal_with(ADMINS, "stopping the shadow chain")?;
@@ -127,7 +128,7 @@ pub struct ShadowView {
 
 /// Cases the shadow chain would have decided differently, oldest first.
 #[utoipa::path(get, path = "/v1/policies/shadow/differences", tag = "policies",
-    responses((status = 200, body = ShadowView), (status = 403, body = ErrorBody)),
+    responses((status = 200, body = ShadowView), SignedIn, Forbidden),
     security(("bearer" = [])))]
 pub fn shadow_differences(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal_with(&[Role::Admin, Role::Auditor], "reading shadow differences")?;

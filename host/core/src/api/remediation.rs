@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{ApiError, Call, ErrorBody, Response, ok};
+use super::responses::{Conflict, Forbidden, JsonBody, NotFound, SignedIn};
+use super::{ApiError, Call, Response, ok};
 use crate::remediation::{FixRequest, Rag, RemediationItem, StartRequest};
 
 /// An item with its colour now.
@@ -26,7 +27,7 @@ impl RemediationView {
 
 /// Every remediation item, newest first, with red/amber/green.
 #[utoipa::path(get, path = "/v1/remediation", tag = "remediation",
-    responses((status = 200, body = Vec<RemediationView>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<RemediationView>), SignedIn), security(("bearer" = [])))]
 pub fn list(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal()?;
     let now = call.levee.clock.now();
@@ -37,7 +38,7 @@ pub fn list(call: &Call<'_>) -> Result<Response, ApiError> {
 /// Red/amber/green per exception code and per owner team over the last 30 days, from
 /// remediation status, SLA health (escalations per case) and evidence completeness.
 #[utoipa::path(get, path = "/v1/scorecards", tag = "remediation",
-    responses((status = 200, body = crate::scorecard::Scorecards)), security(("bearer" = [])))]
+    responses((status = 200, body = crate::scorecard::Scorecards), SignedIn), security(("bearer" = [])))]
 pub fn scorecards(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal()?;
     ok(&call.levee.scorecards()?)
@@ -46,7 +47,7 @@ pub fn scorecards(call: &Call<'_>) -> Result<Response, ApiError> {
 /// One item with its whole history.
 #[utoipa::path(get, path = "/v1/remediation/{id}", tag = "remediation",
     params(("id" = String, Path, description = "e.g. RM-000001")),
-    responses((status = 200, body = RemediationView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = RemediationView), SignedIn, NotFound), security(("bearer" = [])))]
 pub fn get(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal()?;
     ok(&RemediationView::new(call.levee.remediation_item(call.id())?, call.levee.clock.now()))
@@ -55,7 +56,7 @@ pub fn get(call: &Call<'_>) -> Result<Response, ApiError> {
 /// The owner team starts work on an open item.
 #[utoipa::path(post, path = "/v1/remediation/{id}/start", tag = "remediation", request_body = StartRequest,
     params(("id" = String, Path)),
-    responses((status = 200, body = RemediationView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 200, body = RemediationView), SignedIn, Forbidden, JsonBody, NotFound, Conflict),
     security(("bearer" = [])))]
 pub fn start(call: &Call<'_>) -> Result<Response, ApiError> {
     let actor = call.principal()?;
@@ -67,8 +68,7 @@ pub fn start(call: &Call<'_>) -> Result<Response, ApiError> {
 /// changed). One trigger window later levee verifies it, or reopens the item.
 #[utoipa::path(post, path = "/v1/remediation/{id}/fix", tag = "remediation", request_body = FixRequest,
     params(("id" = String, Path)),
-    responses((status = 200, body = RemediationView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
-              (status = 422, body = ErrorBody)),
+    responses((status = 200, body = RemediationView), SignedIn, Forbidden, JsonBody, NotFound, Conflict),
     security(("bearer" = [])))]
 pub fn fix(call: &Call<'_>) -> Result<Response, ApiError> {
     let actor = call.principal()?;

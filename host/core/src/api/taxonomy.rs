@@ -4,7 +4,8 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{ApiError, Call, ErrorBody, Response, ok};
+use super::responses::{Conflict, Forbidden, JsonBody, NotFound, SignedIn};
+use super::{ApiError, Call, Response, ok};
 use crate::identity::Role;
 use crate::taxonomy::Taxonomy;
 use crate::taxonomy_admin::{CurrentTaxonomy, DeprecateRequest, MergeRequest, PutCodeRequest, TaxonomyRevision};
@@ -29,7 +30,8 @@ impl From<CurrentTaxonomy> for TaxonomyView {
 
 /// The exception codes in force: active ones for new cases, deprecated and merged ones kept for
 /// the cases filed under them.
-#[utoipa::path(get, path = "/v1/taxonomy", tag = "taxonomy", responses((status = 200, body = TaxonomyView)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/taxonomy", tag = "taxonomy", responses((status = 200, body = TaxonomyView), SignedIn),
+    security(("bearer" = [])))]
 pub fn current(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal()?;
     call.levee.journal().settle().map_err(crate::service::ServiceError::from)?;
@@ -38,7 +40,8 @@ pub fn current(call: &Call<'_>) -> Result<Response, ApiError> {
 
 /// Every change of the taxonomy, oldest first: the version label it made, what changed, who,
 /// when and why.
-#[utoipa::path(get, path = "/v1/taxonomy/revisions", tag = "taxonomy", responses((status = 200, body = Vec<TaxonomyRevision>)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/taxonomy/revisions", tag = "taxonomy",
+    responses((status = 200, body = Vec<TaxonomyRevision>), SignedIn), security(("bearer" = [])))]
 pub fn revisions(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal()?;
     ok(&call.levee.taxonomy_revisions()?)
@@ -48,7 +51,7 @@ pub fn revisions(call: &Call<'_>) -> Result<Response, ApiError> {
 /// ledger recorded it: what a case filed under that version was coded against.
 #[utoipa::path(get, path = "/v1/taxonomy/versions/{version}", tag = "taxonomy",
     params(("version" = String, Path, description = "A taxonomy version label, e.g. default-2026.11.r2")),
-    responses((status = 200, body = Taxonomy), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = Taxonomy), SignedIn, NotFound),
     security(("bearer" = [])))]
 pub fn version(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal()?;
@@ -58,8 +61,7 @@ pub fn version(call: &Call<'_>) -> Result<Response, ApiError> {
 /// Add a code, or change one (a deprecated or merged code given again is reinstated). Recorded
 /// in the ledger as a new taxonomy version; routing follows at once.
 #[utoipa::path(post, path = "/v1/taxonomy/codes", tag = "taxonomy", request_body = PutCodeRequest,
-    responses((status = 200, body = TaxonomyView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
-              (status = 422, body = ErrorBody)),
+    responses((status = 200, body = TaxonomyView), SignedIn, Forbidden, JsonBody, Conflict),
     security(("bearer" = [])))]
 pub fn put_code(call: &Call<'_>) -> Result<Response, ApiError> {
     let admin = call.principal_with(ADMINS, "changing the taxonomy")?;
@@ -71,7 +73,7 @@ pub fn put_code(call: &Call<'_>) -> Result<Response, ApiError> {
 /// under it keep it.
 #[utoipa::path(post, path = "/v1/taxonomy/codes/{code}/deprecate", tag = "taxonomy", request_body = DeprecateRequest,
     params(("code" = String, Path, description = "An active code")),
-    responses((status = 200, body = TaxonomyView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = TaxonomyView), SignedIn, Forbidden, JsonBody, Conflict),
     security(("bearer" = [])))]
 pub fn deprecate(call: &Call<'_>) -> Result<Response, ApiError> {
     let admin = call.principal_with(ADMINS, "changing the taxonomy")?;
@@ -83,7 +85,7 @@ pub fn deprecate(call: &Call<'_>) -> Result<Response, ApiError> {
 /// keep it.
 #[utoipa::path(post, path = "/v1/taxonomy/codes/{code}/merge", tag = "taxonomy", request_body = MergeRequest,
     params(("code" = String, Path, description = "An active code")),
-    responses((status = 200, body = TaxonomyView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = TaxonomyView), SignedIn, Forbidden, JsonBody, Conflict),
     security(("bearer" = [])))]
 pub fn merge(call: &Call<'_>) -> Result<Response, ApiError> {
     let admin = call.principal_with(ADMINS, "changing the taxonomy")?;

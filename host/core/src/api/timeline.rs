@@ -1,6 +1,7 @@
 //! A case's ledger as a timeline, with the check of its lineage (the console's case page).
 
-use super::{ApiError, Call, ErrorBody, Response, ok};
+use super::responses::{Forbidden, NotFound, SignedIn};
+use super::{ApiError, Call, Response, ok};
 use crate::timeline::CaseTimeline;
 
 /// The case's ledger entries, oldest first (sequence, time, event, actor and role, hashes, a
@@ -10,8 +11,7 @@ use crate::timeline::CaseTimeline;
 /// chain is checked by `GET /v1/audit/verify`. Readable by every role that may read cases.
 #[utoipa::path(get, path = "/v1/cases/{id}/timeline", tag = "cases",
     params(("id" = String, Path, description = "Case id, e.g. LV-000001")),
-    responses((status = 200, body = CaseTimeline), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody)),
+    responses((status = 200, body = CaseTimeline), SignedIn, Forbidden, NotFound),
     security(("bearer" = [])))]
 pub fn get(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal_with(super::cases::READERS, "reading a case")?;

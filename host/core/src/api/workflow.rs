@@ -1,6 +1,7 @@
 //! The workflow in force, as `GET /v1/workflow` describes it for the console's diagram.
 
-use super::{ApiError, Call, ErrorBody, Response, ok};
+use super::responses::SignedIn;
+use super::{ApiError, Call, Response, ok};
 use crate::workflow::{Inputs, Workflow, describe};
 
 /// How a case is decided and approved under the configuration in force: the policy chain in
@@ -8,7 +9,7 @@ use crate::workflow::{Inputs, Workflow, describe};
 /// top band, evidence gates), each level's SLA and approval group, the escalation path, and the
 /// kinds that never auto-approve. Any role may read it.
 #[utoipa::path(get, path = "/v1/workflow", tag = "meta",
-    responses((status = 200, body = Workflow), (status = 401, body = ErrorBody)),
+    responses((status = 200, body = Workflow), SignedIn),
     security(("bearer" = [])))]
 pub fn get(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal()?;

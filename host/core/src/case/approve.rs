@@ -15,14 +15,17 @@ use super::{Approval, Case, CaseStatus, Transition, TransitionError, advanced, r
 use crate::delegation::{Delegation, DelegationUsed};
 use crate::identity::{AuthoritySnapshot, Principal, Role};
 use crate::ledger::EventType;
+use crate::validation::optional_whole_number;
 
 /// `POST /v1/cases/{id}/approve`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApproveRequest {
+    /// Why; not blank.
+    #[schema(min_length = 1, pattern = r"\S")]
     pub rationale: String,
     /// The case version the approver looked at; if the case has moved on, 409.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_whole_number")]
     pub expected_version: Option<u64>,
     /// Approve with the authority a colleague delegated to you (their actor name).
     #[serde(default)]

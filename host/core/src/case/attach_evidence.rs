@@ -14,14 +14,33 @@ use crate::validation::{FieldError, optional_text, required_text, sha256_hex};
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EvidenceRequest {
+    #[schema(schema_with = attachable_kinds)]
     pub kind: EvidenceKind,
     /// Where it lives: a URL, a document id, a ticket comment id.
+    #[schema(min_length = 1, max_length = 2048, pattern = r"\S")]
     pub reference: String,
     /// SHA-256 of the content, 64 hex digits.
     #[serde(default)]
+    #[schema(pattern = "^[0-9a-fA-F]{64}$")]
     pub sha256: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub description: Option<String>,
+}
+
+/// The evidence kinds a request may attach: every kind but `customer_comms`.
+fn attachable_kinds() -> utoipa::openapi::Object {
+    let names = EvidenceKind::ALL
+        .into_iter()
+        .filter(|kind| *kind != EvidenceKind::CustomerComms)
+        .filter_map(|kind| serde_json::to_value(kind).ok());
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(names))
+        .description(Some(
+            "Any kind but `customer_comms`, which is linked by the review of the case's customer message",
+        ))
+        .build()
 }
 
 /// Evidence that passed validation, not yet stamped with who added it and when.

@@ -8,13 +8,17 @@ use super::approve::check_version;
 use super::{Case, CaseStatus, Closure, Transition, TransitionError, advanced, require_pending, require_rationale};
 use crate::identity::{Principal, Role};
 use crate::ledger::EventType;
+use crate::validation::optional_whole_number;
 
 /// `POST /v1/cases/{id}/cancel`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelRequest {
+    /// Why; not blank.
+    #[schema(min_length = 1, pattern = r"\S")]
     pub rationale: String,
-    #[serde(default)]
+    /// The case version the requester looked at; if the case has moved on, 409.
+    #[serde(default, deserialize_with = "optional_whole_number")]
     pub expected_version: Option<u64>,
 }
 

@@ -12,7 +12,7 @@ use super::{Case, Transition, TransitionError, advanced, require_pending};
 use crate::evidence::{Evidence, EvidenceKind};
 use crate::identity::{Principal, Role};
 use crate::ledger::{EventType, sha256_hex};
-use crate::validation::optional_text;
+use crate::validation::{optional_text, whole_number};
 
 /// The longest message accepted, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 10_000;
@@ -46,7 +46,9 @@ pub struct CommsReview {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DraftRequest {
+    /// The message; absent or blank: drafted from the exception code's template.
     #[serde(default)]
+    #[schema(max_length = 10000)]
     pub text: Option<String>,
 }
 
@@ -56,9 +58,13 @@ pub struct DraftRequest {
 pub struct ReviewRequest {
     /// The draft number reviewed: if another draft has replaced it since, the review is
     /// refused (409), so no one approves words they did not read.
+    #[serde(deserialize_with = "whole_number")]
+    #[schema(minimum = 1)]
     pub draft: u32,
     /// Approve the draft as written, or send it back.
     pub approve: bool,
+    /// At most 2,000 characters; sending a draft back needs one that is not blank.
+    #[schema(max_length = 2000)]
     pub note: String,
 }
 

@@ -8,13 +8,17 @@ use super::approve::{authority_covers, check_version};
 use super::{Case, CaseStatus, Closure, Transition, TransitionError, advanced, require_pending, require_rationale};
 use crate::identity::{Principal, Role};
 use crate::ledger::EventType;
+use crate::validation::optional_whole_number;
 
 /// `POST /v1/cases/{id}/reject`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectRequest {
+    /// Why; not blank.
+    #[schema(min_length = 1, pattern = r"\S")]
     pub rationale: String,
-    #[serde(default)]
+    /// The case version the approver looked at; if the case has moved on, 409.
+    #[serde(default, deserialize_with = "optional_whole_number")]
     pub expected_version: Option<u64>,
 }
 

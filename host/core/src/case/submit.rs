@@ -24,33 +24,60 @@ use super::attach_evidence::EvidenceRequest;
 pub struct SubmitRequest {
     pub kind: CaseKind,
     pub amount: MoneyInput,
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub customer_ref: String,
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub order_ref: Option<String>,
     /// Defaults to the requester's team.
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub team: Option<String>,
     /// How the request arrived; defaults to `api`.
     #[serde(default)]
+    #[schema(max_length = 50)]
     pub channel: Option<String>,
-    /// A code from the taxonomy (`GET /v1/taxonomy`); free text is refused.
+    /// An active code of the taxonomy in force (`GET /v1/taxonomy`); free text is refused.
+    #[schema(min_length = 1)]
     pub exception_code: String,
     #[serde(default)]
+    #[schema(max_length = 10000)]
     pub rationale: String,
     #[serde(default)]
     pub evidence: Vec<EvidenceRequest>,
     #[serde(default)]
+    #[schema(schema_with = attributes_schema)]
     pub attributes: BTreeMap<String, String>,
+}
+
+/// The most attributes a case carries.
+const MAX_ATTRIBUTES: usize = 50;
+
+/// `attributes`: up to 50, each key not blank and at most 64 characters, each value at most 1,000.
+fn attributes_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::{ObjectBuilder, Type};
+    let text = |max: usize| ObjectBuilder::new().schema_type(Type::String).max_length(Some(max));
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(
+            "Free-form facts for the policies: up to 50, keys not blank and at most 64 characters, values at most 1,000",
+        ))
+        .max_properties(Some(MAX_ATTRIBUTES))
+        .property_names(Some(text(64).min_length(Some(1)).pattern(Some(r"\S"))))
+        .additional_properties(Some(text(1000)))
+        .build()
 }
 
 /// An amount as submitted: integer minor units and an ISO-4217 code.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoneyInput {
-    /// A whole number: no fraction, no exponent, at most 2^53 - 1.
-    #[schema(value_type = i64, example = 4000)]
+    /// A whole number written as one: no fraction and no exponent (`4000`, never `4000.0`, so
+    /// an amount computed in floating point is caught), from 1 to 2^53 - 1.
+    #[schema(value_type = i64, example = 4000, minimum = 1, maximum = 9007199254740991_i64)]
     pub minor_units: serde_json::Number,
-    #[schema(example = "USD")]
+    /// An ISO-4217 code with a minor unit, that the approval matrix has a ladder for.
+    #[schema(example = "USD", pattern = "^[A-Z]{3}$")]
     pub currency: String,
 }
 
@@ -68,8 +95,6 @@ pub struct ValidSubmission {
     pub evidence: Vec<super::attach_evidence::ValidEvidence>,
     pub attributes: BTreeMap<String, String>,
 }
-
-const MAX_ATTRIBUTES: usize = 50;
 
 impl ValidSubmission {
     /// Evidence kinds present at submission (a non-empty rationale counts).
@@ -97,9 +122,10 @@ impl SubmitRequest {
             MoneyError::UnknownCurrency(_) | MoneyError::NoMinorUnit(_) => {
                 FieldError::new("amount.currency", error.to_string())
             }
-            MoneyError::NotPositive(_) | MoneyError::TooLarge(_) => {
-                FieldError::new("amount.minor_units", error.to_string())
-            }
+            MoneyError::NotPositive(_)
+            | MoneyError::TooLarge(_)
+            | MoneyError::NotDecimal { .. }
+            | MoneyError::DecimalTooLarge(_) => FieldError::new("amount.minor_units", error.to_string()),
         })?;
         let code = taxonomy.code_for_new_case(self.exception_code.trim())?.clone();
         if self.attributes.len() > MAX_ATTRIBUTES {

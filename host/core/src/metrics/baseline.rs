@@ -53,12 +53,14 @@ impl BaselineBook {
 #[serde(deny_unknown_fields)]
 pub struct BaselineRequest {
     /// A team, or `all` for the whole organisation.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub team: String,
     /// Any day of the first baseline week.
     pub from: NaiveDate,
     /// Any day of the last baseline week (before the current week).
     pub to: NaiveDate,
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub note: String,
 }
 
@@ -71,11 +73,12 @@ impl BaselineRequest {
     fn weeks(&self, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), FieldError> {
         let from = monday_of(self.from);
         let to = monday_of(self.to) + Duration::days(6);
-        if self.team.trim().is_empty() || self.team.len() > MAX_NAME {
-            return Err(FieldError::new("team", "name a team (up to 100 bytes), or `all` for the whole organisation"));
+        if self.team.trim().is_empty() || self.team.chars().count() > MAX_NAME {
+            let message = format!("name a team (up to {MAX_NAME} characters), or `all` for the whole organisation");
+            return Err(FieldError::new("team", message));
         }
-        if self.note.len() > MAX_NOTE {
-            return Err(FieldError::new("note", format!("at most {MAX_NOTE} bytes")));
+        if self.note.chars().count() > MAX_NOTE {
+            return Err(FieldError::new("note", format!("at most {MAX_NOTE} characters")));
         }
         let years = super::query::MIN_YEAR..=super::query::MAX_YEAR;
         if !years.contains(&self.from.year()) || !years.contains(&self.to.year()) {

@@ -43,11 +43,16 @@ fn first_of_month(day: NaiveDate) -> NaiveDate {
 }
 
 fn parse_month(field: &str, text: &str) -> Result<NaiveDate, FieldError> {
-    NaiveDate::parse_from_str(&format!("{text}-01"), "%Y-%m-%d")
-        .ok()
-        .filter(|day| (MIN_YEAR..=MAX_YEAR).contains(&day.year()) && text.len() == 7)
+    Some(text)
+        .filter(|text| crate::validation::matches_shape(text, "DDDD-DD"))
+        .and_then(|text| NaiveDate::parse_from_str(&format!("{text}-01"), "%Y-%m-%d").ok())
+        .filter(|day| (MIN_YEAR..=MAX_YEAR).contains(&day.year()))
         .ok_or_else(|| FieldError::new(field, format!("'{text}' is not a month: use YYYY-MM")))
 }
+
+/// A month as a query names it, `YYYY-MM` from 2000-01 to 9998-12 (`MIN_YEAR`, `MAX_YEAR`), as
+/// the OpenAPI document's pattern.
+pub const MONTH_PATTERN: &str = "^(2[0-9]{3}|[3-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-(0[1-9]|1[0-2])$";
 
 /// The years a scope may name (date arithmetic stays far from chrono's limits).
 pub const MIN_YEAR: i32 = 2000;

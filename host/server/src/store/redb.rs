@@ -5,29 +5,60 @@
 //! without waiting for the disk (`Durability::None`) and are made durable in groups by `sync`:
 //! one durable commit, with one fsync, covers every write before it, however many requests made
 //! them (group commit). redb persists commits in order, so a crash keeps a prefix of the writes.
+//!
+//! A write the disk refuses (full, over a file-size limit, failing) poisons a redb database:
+//! every later operation fails until it is reopened. The store then reopens the file at its last
+//! durable commit (`reopen`), so reads go on at once, and refuses writes for `WRITE_RETRY` before
+//! it tries the disk again. Each refusal is `StoreError::Unavailable` (503 with `Retry-After`)
+//! naming the cause. The writes made since the last durable commit are lost with the reopen. No
+//! request was answered for them, since a request is answered only after a `sync` covering its
+//! writes; but one still running may have made or read one of them. Its writes and its `sync`
+//! then fail (`Session`), so that it neither builds on a lost write nor is acknowledged.
 
-use std::path::Path;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use levee_core::store::{Store, StoreError, parse_counter};
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 const RECORDS: TableDefinition<&str, &[u8]> = TableDefinition::new("records");
 
+/// After a write failed on the disk, how long writes are refused before the disk is tried again
+/// (a reopen after each failed write would keep reads waiting).
+const WRITE_RETRY: Duration = Duration::from_secs(1);
+
 /// A redb database file.
 pub struct RedbStore {
-    db: Database,
+    path: PathBuf,
+    /// The open database, or `None` while it cannot be reopened. Every operation holds the read
+    /// lock for its whole transaction and a reopen holds the write lock, so no transaction spans
+    /// a reopen, and the generation cannot change under one.
+    db: RwLock<Option<Database>>,
     commits: GroupCommit,
+    /// This store's key among each thread's `SESSIONS`.
+    id: u64,
 }
 
-/// How far writes are made, and how far they are durable, counted in commits.
+/// How far writes are made, and how far they are durable, counted in commits; and the reopens
+/// that lost writes.
 #[derive(Default)]
 struct CommitCount {
+    /// Counted just before each commit, while its write transaction excludes every other.
     written: u64,
     durable: u64,
     /// A durable commit is under way; others wait for it rather than start their own.
     syncing: bool,
+    /// How many times the database was reopened after a failure.
+    generation: u64,
+    /// `durable` at each reopen, indexed by the generation it ended: the writes of that
+    /// generation counted past it were lost.
+    durable_at_reopen: Vec<u64>,
+    /// The last failure (its cause, and when): writes are refused until `WRITE_RETRY` after it.
+    failure: Option<(String, Instant)>,
 }
 
 /// The group commit's bookkeeping: `sync` callers wait on `synced` while one of them commits.
@@ -35,6 +66,56 @@ struct CommitCount {
 struct GroupCommit {
     count: Mutex<CommitCount>,
     synced: Condvar,
+}
+
+/// What one request has done with a store since its last `sync`: enough to tell whether a
+/// reopen lost a write it made or read. A request is the tokio task it runs on (the HTTP shell
+/// and the jobs run the core on a blocking task per request or run), or outside tokio the thread.
+#[derive(Clone, Copy)]
+struct Session {
+    store: u64,
+    task: Option<tokio::task::Id>,
+    /// The generation of its last operation.
+    generation: u64,
+    /// The last write it could have seen: one it made, or the last counted when a read ended.
+    seen: u64,
+    /// A reopen lost a write it had seen.
+    lost: bool,
+}
+
+thread_local! {
+    /// This thread's session with each store it used. A thread runs one task at a time, so a
+    /// session of another task is over.
+    static SESSIONS: RefCell<Vec<Session>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Gives each store its key among the sessions.
+static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// What an operation needs of the database.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// A read: tried once more after a reopen.
+    Read,
+    /// A request's write: refused while writes wait for the disk, or if the request lost a write.
+    Write,
+    /// The group commit, made for every request.
+    Commit,
+}
+
+/// Why an operation on the database failed.
+enum Failure {
+    Redb(redb::Error),
+    /// levee refused what it found (a counter that is not a number).
+    Store(StoreError),
+}
+
+/// How one attempt at an operation failed.
+enum Failed {
+    /// The answer.
+    Store(StoreError),
+    /// An I/O error poisoned the database in `generation`: it must be reopened.
+    Io { generation: u64, cause: String },
 }
 
 impl RedbStore {
@@ -46,7 +127,12 @@ impl RedbStore {
         let db = Database::create(path).with_context(|| {
             format!("open the store {} (is another levee using it? stop it, or use its HTTP API)", path.display())
         })?;
-        let store = RedbStore { db, commits: GroupCommit::default() };
+        let store = RedbStore {
+            path: path.to_owned(),
+            db: RwLock::new(Some(db)),
+            commits: GroupCommit::default(),
+            id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
+        };
         store.write(|_| Ok(())).and_then(|()| store.sync()).context("initialise the store")?;
         Ok(store)
     }
@@ -55,106 +141,186 @@ impl RedbStore {
     /// the disk; `sync` makes it durable.
     fn write<T>(
         &self,
-        change: impl FnOnce(&mut redb::Table<'_, &str, &[u8]>) -> Result<T, StoreError>,
+        change: impl FnOnce(&mut redb::Table<'_, &str, &[u8]>) -> Result<T, Failure>,
     ) -> Result<T, StoreError> {
-        let mut txn: WriteTransaction = self.db.begin_write().map_err(backend)?;
-        txn.set_durability(Durability::None).map_err(backend)?;
-        let result = {
-            let mut table = txn.open_table(RECORDS).map_err(backend)?;
-            change(&mut table)?
+        let attempt = self.attempt(Access::Write, |db| {
+            let mut txn = db.begin_write()?;
+            txn.set_durability(Durability::None)?;
+            let result = {
+                let mut table = txn.open_table(RECORDS)?;
+                change(&mut table)?
+            };
+            let mut count = self.counted()?;
+            count.written += 1;
+            let written = count.written;
+            count.track(self.id, written);
+            drop(count);
+            txn.commit()?;
+            self.writes_again()?;
+            Ok(result)
+        });
+        attempt.map_err(|failed| self.give_up(failed, Access::Write))
+    }
+
+    /// Runs `read` in a read transaction, once more if the database had to be reopened.
+    fn read<T>(
+        &self,
+        read: impl Fn(&redb::ReadOnlyTable<&'static str, &'static [u8]>) -> Result<T, Failure>,
+    ) -> Result<T, StoreError> {
+        let once = || {
+            self.attempt(Access::Read, |db| {
+                let txn = db.begin_read()?;
+                let table = txn.open_table(RECORDS)?;
+                let value = read(&table)?;
+                let count = self.counted()?;
+                count.track(self.id, count.written);
+                Ok(value)
+            })
         };
-        txn.commit().map_err(backend)?;
-        self.counted()?.written += 1;
-        Ok(result)
+        match once() {
+            Err(Failed::Io { generation, cause }) => {
+                self.reopen(generation, cause);
+                once().map_err(|failed| self.give_up(failed, Access::Read))
+            }
+            other => other.map_err(|failed| self.give_up(failed, Access::Read)),
+        }
+    }
+
+    /// One durable (empty) commit: redb persists every commit before it with it.
+    fn durable_commit(&self) -> Result<(), StoreError> {
+        let attempt = self.attempt(Access::Commit, |db| {
+            let mut txn = db.begin_write()?;
+            txn.set_durability(Durability::Immediate)?;
+            Ok(txn.commit()?)
+        });
+        attempt.map_err(|failed| self.give_up(failed, Access::Commit))
+    }
+
+    /// Runs `op` on the database, if `access` is allowed now; an I/O error is handed back for a
+    /// reopen.
+    fn attempt<T>(&self, access: Access, op: impl FnOnce(&Database) -> Result<T, Failure>) -> Result<T, Failed> {
+        let db = self.db.read().unwrap_or_else(PoisonError::into_inner);
+        let Some(database) = db.as_ref() else {
+            drop(db);
+            self.open_again().map_err(Failed::Store)?;
+            return self.attempt(access, op);
+        };
+        let generation = self.admit(access).map_err(Failed::Store)?;
+        match op(database) {
+            Ok(value) => Ok(value),
+            Err(Failure::Store(error)) => Err(Failed::Store(error)),
+            Err(Failure::Redb(error)) => match io_cause(&error) {
+                Some(cause) => Err(Failed::Io { generation, cause }),
+                None => Err(Failed::Store(backend(error))),
+            },
+        }
+    }
+
+    /// Whether `access` may go ahead now (in the generation it returns): a write is refused
+    /// while writes wait for the disk, or if its request lost a write to a reopen.
+    fn admit(&self, access: Access) -> Result<u64, StoreError> {
+        let count = self.counted()?;
+        if access == Access::Write {
+            if count.track(self.id, 0).lost {
+                return Err(lost(count.cause()));
+            }
+            if let Some((cause, at)) = &count.failure
+                && at.elapsed() < WRITE_RETRY
+            {
+                return Err(unwritable(cause));
+            }
+        }
+        Ok(count.generation)
+    }
+
+    /// The error for an operation that failed; reopens the database if an I/O error poisoned it.
+    fn give_up(&self, failed: Failed, access: Access) -> StoreError {
+        match failed {
+            Failed::Store(error) => error,
+            Failed::Io { generation, cause } => {
+                let cause = self.reopen(generation, cause);
+                match access {
+                    Access::Read => StoreError::Unavailable(format!("the store could not read from disk: {cause}")),
+                    Access::Write | Access::Commit => unwritable(&cause),
+                }
+            }
+        }
+    }
+
+    /// Closes the database, which an I/O error poisoned in `generation`, and opens the file
+    /// again at its last durable commit, unless another thread has already. Every write counted
+    /// past that commit is lost. Returns the cause.
+    fn reopen(&self, generation: u64, cause: String) -> String {
+        let mut db = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        let mut count = self.commits.count.lock().unwrap_or_else(PoisonError::into_inner);
+        if count.generation != generation {
+            return count.cause();
+        }
+        // A poisoned database closes without writing anything. One that the error left usable
+        // makes its pending writes durable as it closes, and then none is lost.
+        let closed = db.take().is_some_and(|database| database.close().is_ok());
+        let durable = if closed { count.written } else { count.durable };
+        let lost_writes = count.written - durable;
+        count.durable_at_reopen.push(durable);
+        count.generation += 1;
+        count.durable = count.written;
+        count.failure = Some((cause.clone(), Instant::now()));
+        drop(count);
+        *db = self.open_database();
+        tracing::error!(
+            store = %self.path.display(), %cause, lost_writes,
+            "the store could not write to disk; reopened it at its last durable commit (no request was answered for \
+             the writes lost), refusing writes for a second before trying again"
+        );
+        cause
+    }
+
+    /// Opens the database again after a reopen could not (at most once per `WRITE_RETRY`).
+    fn open_again(&self) -> Result<(), StoreError> {
+        let mut db = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        if db.is_some() {
+            return Ok(());
+        }
+        let mut count = self.counted()?;
+        let cause = count.cause();
+        if count.failure.as_ref().is_some_and(|(_, at)| at.elapsed() < WRITE_RETRY) {
+            return Err(unopened(&cause));
+        }
+        count.failure = Some((cause, Instant::now()));
+        drop(count);
+        *db = self.open_database();
+        db.as_ref().map(|_| ()).ok_or_else(|| unopened(&self.counted().map(|count| count.cause()).unwrap_or_default()))
+    }
+
+    /// Opens the file, or records why not.
+    fn open_database(&self) -> Option<Database> {
+        match Database::create(&self.path) {
+            Ok(database) => Some(database),
+            Err(error) => {
+                tracing::error!(store = %self.path.display(), %error, "the store could not be reopened");
+                if let Ok(mut count) = self.counted() {
+                    count.failure = Some((error.to_string(), Instant::now()));
+                }
+                None
+            }
+        }
+    }
+
+    /// After a write reached the disk: if writes were failing, they are no longer.
+    fn writes_again(&self) -> Result<(), StoreError> {
+        if let Some((cause, _)) = self.counted()?.failure.take() {
+            tracing::warn!(store = %self.path.display(), %cause, "the store writes to disk again");
+        }
+        Ok(())
     }
 
     fn counted(&self) -> Result<MutexGuard<'_, CommitCount>, StoreError> {
         self.commits.count.lock().map_err(|_| StoreError::Backend("redb commit count lock poisoned".into()))
     }
 
-    /// One durable (empty) commit: redb persists every commit before it with it.
-    fn durable_commit(&self) -> Result<(), StoreError> {
-        let mut txn = self.db.begin_write().map_err(backend)?;
-        txn.set_durability(Durability::Immediate).map_err(backend)?;
-        txn.commit().map_err(backend)
-    }
-}
-
-impl Drop for RedbStore {
-    fn drop(&mut self) {
-        if let Err(error) = self.sync() {
-            tracing::error!(%error, "the last writes could not be made durable");
-        }
-    }
-}
-
-fn backend(error: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(format!("redb: {error}"))
-}
-
-fn read_value(
-    table: &impl ReadableTable<&'static str, &'static [u8]>,
-    key: &str,
-) -> Result<Option<Vec<u8>>, StoreError> {
-    Ok(table.get(key).map_err(backend)?.map(|value| value.value().to_vec()))
-}
-
-impl Store for RedbStore {
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read().map_err(backend)?;
-        let table = txn.open_table(RECORDS).map_err(backend)?;
-        read_value(&table, key)
-    }
-
-    fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        let txn = self.db.begin_read().map_err(backend)?;
-        let table = txn.open_table(RECORDS).map_err(backend)?;
-        keys.iter().map(|key| read_value(&table, key)).collect()
-    }
-
-    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.write(|table| table.insert(key, value).map(|_| ()).map_err(backend))
-    }
-
-    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
-        self.write(|table| {
-            entries
-                .iter()
-                .try_for_each(|(key, value)| table.insert(key.as_str(), value.as_slice()).map(|_| ()).map_err(backend))
-        })
-    }
-
-    fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.write(|table| table.remove(key).map(|_| ()).map_err(backend))
-    }
-
-    fn compare_and_swap(&self, key: &str, current: Option<&[u8]>, new: &[u8]) -> Result<bool, StoreError> {
-        self.write(|table| {
-            if read_value(table, key)?.as_deref() != current {
-                return Ok(false);
-            }
-            table.insert(key, new).map_err(backend)?;
-            Ok(true)
-        })
-    }
-
-    fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
-        self.write(|table| {
-            let current = match read_value(table, key)? {
-                Some(bytes) => parse_counter(key, &bytes)?,
-                None => 0,
-            };
-            let next = current
-                .checked_add(delta)
-                .ok_or_else(|| StoreError::Backend(format!("counter {key} would overflow")))?;
-            table.insert(key, next.to_string().as_bytes()).map_err(backend)?;
-            Ok(next)
-        })
-    }
-
     /// Waits until a durable commit covers every write made before this call: joins the one
     /// under way if it started late enough, or makes one for everyone waiting.
-    fn sync(&self) -> Result<(), StoreError> {
+    fn group_commit(&self) -> Result<(), StoreError> {
         let mut count = self.counted()?;
         let needed = count.written;
         loop {
@@ -184,15 +350,194 @@ impl Store for RedbStore {
     }
 }
 
+impl CommitCount {
+    /// Brings this thread's session with store `store` up to date, having seen the writes
+    /// counted up to `seen`, and returns it.
+    fn track(&self, store: u64, seen: u64) -> Session {
+        let task = tokio::task::try_id();
+        let fresh = Session { store, task, generation: self.generation, seen: 0, lost: false };
+        SESSIONS.with_borrow_mut(|sessions| {
+            let index = sessions.iter().position(|session| session.store == store).unwrap_or_else(|| {
+                sessions.push(fresh);
+                sessions.len() - 1
+            });
+            let session = &mut sessions[index];
+            if session.task != task {
+                *session = fresh;
+            }
+            if session.generation != self.generation {
+                let durable = self.durable_at_reopen.get(session.generation as usize);
+                session.lost |= durable.is_some_and(|&durable| session.seen > durable);
+                session.generation = self.generation;
+            }
+            session.seen = session.seen.max(seen);
+            *session
+        })
+    }
+
+    /// Ends this thread's session with `store` (it syncs): whether a reopen lost a write it saw.
+    fn end_session(&self, store: u64) -> bool {
+        let lost = self.track(store, 0).lost;
+        SESSIONS.with_borrow_mut(|sessions| sessions.retain(|session| session.store != store));
+        lost
+    }
+
+    fn cause(&self) -> String {
+        self.failure.as_ref().map(|(cause, _)| cause.clone()).unwrap_or_else(|| "an earlier write failed".to_owned())
+    }
+}
+
+impl Drop for RedbStore {
+    fn drop(&mut self) {
+        if let Err(error) = self.sync() {
+            tracing::error!(%error, "the last writes could not be made durable");
+        }
+    }
+}
+
+/// The cause of an error that poisons the database until it is reopened, if it is one.
+fn io_cause(error: &redb::Error) -> Option<String> {
+    match error {
+        redb::Error::Io(error) => Some(error.to_string()),
+        redb::Error::PreviousIo | redb::Error::DatabaseClosed => Some("an earlier write failed".to_owned()),
+        _ => None,
+    }
+}
+
+fn unwritable(cause: &str) -> StoreError {
+    StoreError::Unavailable(format!("the store could not write to disk: {cause}"))
+}
+
+fn unopened(cause: &str) -> StoreError {
+    StoreError::Unavailable(format!("the store could not be reopened after a failed write: {cause}"))
+}
+
+fn lost(cause: String) -> StoreError {
+    StoreError::Unavailable(format!(
+        "the store could not write to disk: {cause}; it was reopened at its last durable commit, without a write \
+         this request made or read: retry the request"
+    ))
+}
+
+fn backend(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("redb: {error}"))
+}
+
+/// `From` each redb error an operation can meet, and levee's own.
+macro_rules! failures {
+    ($($error:ty),*) => {$(
+        impl From<$error> for Failure {
+            fn from(error: $error) -> Self {
+                Failure::Redb(error.into())
+            }
+        }
+    )*};
+}
+
+failures!(
+    redb::Error,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    redb::SetDurabilityError
+);
+
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Self {
+        Failure::Store(error)
+    }
+}
+
+fn read_value(table: &impl ReadableTable<&'static str, &'static [u8]>, key: &str) -> Result<Option<Vec<u8>>, Failure> {
+    Ok(table.get(key)?.map(|value| value.value().to_vec()))
+}
+
+impl Store for RedbStore {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(|table| read_value(table, key))
+    }
+
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        self.read(|table| keys.iter().map(|key| read_value(table, key)).collect())
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.write(|table| {
+            table.insert(key, value)?;
+            Ok(())
+        })
+    }
+
+    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        self.write(|table| {
+            for (key, value) in entries {
+                table.insert(key.as_str(), value.as_slice())?;
+            }
+            Ok(())
+        })
+    }
+
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.write(|table| {
+            table.remove(key)?;
+            Ok(())
+        })
+    }
+
+    fn compare_and_swap(&self, key: &str, current: Option<&[u8]>, new: &[u8]) -> Result<bool, StoreError> {
+        self.write(|table| {
+            if read_value(table, key)?.as_deref() != current {
+                return Ok(false);
+            }
+            table.insert(key, new)?;
+            Ok(true)
+        })
+    }
+
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        self.write(|table| {
+            let current = match read_value(table, key)? {
+                Some(bytes) => parse_counter(key, &bytes)?,
+                None => 0,
+            };
+            let next = current
+                .checked_add(delta)
+                .ok_or_else(|| StoreError::Backend(format!("counter {key} would overflow")))?;
+            table.insert(key, next.to_string().as_bytes())?;
+            Ok(next)
+        })
+    }
+
+    /// Waits until a durable commit covers every write made before this call (`group_commit`),
+    /// and fails if a reopen lost a write this request made or read.
+    fn sync(&self) -> Result<(), StoreError> {
+        let committed = self.group_commit();
+        let count = self.counted()?;
+        let lost_a_write = count.end_session(self.id);
+        committed?;
+        if lost_a_write {
+            return Err(lost(count.cause()));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use levee_core::store::Store;
+    use std::path::Path;
+    use std::process::Command;
+    use std::sync::Arc;
+
+    use levee_core::store::{Store, StoreError};
+
+    use super::{RedbStore, WRITE_RETRY};
 
     #[test]
     fn synced_writes_survive_reopening_and_concurrent_syncs_share_commits() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("levee.redb");
-        let store = std::sync::Arc::new(super::RedbStore::open(&path).unwrap());
+        let store = Arc::new(RedbStore::open(&path).unwrap());
         let writers: Vec<_> = (0..8)
             .map(|writer| {
                 let store = store.clone();
@@ -209,14 +554,143 @@ mod tests {
         assert_eq!((count.written, count.durable), (401, 401), "every write counted and made durable");
         drop(count);
         drop(store);
-        let reopened = super::RedbStore::open(&path).unwrap();
+        let reopened = RedbStore::open(&path).unwrap();
         assert_eq!(reopened.get("w7/49").unwrap().as_deref(), Some(&b"v"[..]));
     }
 
     #[test]
     fn redb_store_keeps_the_contract() {
         let dir = tempfile::tempdir().unwrap();
-        let store = super::RedbStore::open(&dir.path().join("levee.redb")).unwrap();
+        let store = RedbStore::open(&dir.path().join("levee.redb")).unwrap();
         levee_core::store::contract::check_store_contract(&store);
+    }
+
+    /// Where `disk_refuses_writes` (the child) keeps its store.
+    const CHILD_DIR: &str = "LEVEE_REDB_TEST_DIR";
+
+    /// A write the disk refuses is a 503 naming the cause, loses nothing synced, fails the sync
+    /// of a write the reopen lost, and the store writes again once the disk lets it, without a
+    /// restart. Real failed writes: `disk_refuses_writes` runs in a child process whose files may
+    /// not grow (RLIMIT_FSIZE, so write(2) fails with EFBIG), with SIGXFSZ ignored.
+    #[test]
+    fn a_write_the_disk_refuses_fails_cleanly_and_the_store_recovers() {
+        let dir = tempfile::tempdir().unwrap();
+        let output = Command::new("sh")
+            .args(["-c", r#"trap '' XFSZ; exec "$@""#, "sh"])
+            .arg(std::env::current_exe().unwrap())
+            .args(["--exact", "store::redb::tests::disk_refuses_writes", "--ignored", "--nocapture"])
+            .env(CHILD_DIR, dir.path())
+            .output()
+            .unwrap();
+        let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success() && printed.contains("1 passed"), "{printed}");
+        println!("{}", printed.lines().find(|line| line.contains("writes synced")).unwrap_or_default());
+    }
+
+    /// The child of `a_write_the_disk_refuses_fails_cleanly_and_the_store_recovers`.
+    #[test]
+    #[ignore = "run by a_write_the_disk_refuses_fails_cleanly_and_the_store_recovers, under a file-size limit"]
+    fn disk_refuses_writes() {
+        let dir = std::env::var_os(CHILD_DIR).expect("run by its parent test");
+        let path = Path::new(&dir).join("levee.redb");
+        let store = Arc::new(RedbStore::open(&path).unwrap());
+        let synced: Vec<String> = (0..20).map(|index| format!("synced/{index}")).collect();
+        synced.iter().for_each(|key| store.set(key, &[7; 1_000]).unwrap());
+        store.sync().unwrap();
+        limit_file_size(Some(std::fs::metadata(&path).unwrap().len()));
+
+        // A request writes within the file; another's write would grow it and fails; the reopen
+        // loses the first request's write, so its sync fails too.
+        let runtime = tokio::runtime::Builder::new_multi_thread().max_blocking_threads(1).build().unwrap();
+        let (wrote, written) = std::sync::mpsc::channel();
+        let (failed, failure_seen) = std::sync::mpsc::channel::<()>();
+        let first = runtime.spawn_blocking({
+            let store = store.clone();
+            move || {
+                store.set("unsynced", b"small").unwrap();
+                wrote.send(()).unwrap();
+                failure_seen.recv().unwrap();
+                store.sync()
+            }
+        });
+        written.recv().unwrap();
+        let refused = store.set("too-big", &vec![1; 4 << 20]);
+        failed.send(()).unwrap();
+        assert_unwritable(refused, "the write that would grow the file");
+        assert_unwritable(runtime.block_on(first).unwrap(), "the sync of a write the reopen lost");
+        assert_eq!(store.get("unsynced").unwrap(), None, "a write never synced is gone");
+        assert_eq!(store.get("too-big").unwrap(), None);
+        for key in &synced {
+            assert_eq!(store.get(key).unwrap().as_deref(), Some(&[7; 1_000][..]), "{key} was synced");
+        }
+
+        // A request that wrote and ended without a sync (it failed) does not fail a later one on
+        // the same thread (the only blocking thread) when a reopen loses its write.
+        std::thread::sleep(WRITE_RETRY);
+        let on_the_blocking_thread = |work: fn(&RedbStore) -> Result<(), StoreError>| {
+            let store = store.clone();
+            runtime.block_on(runtime.spawn_blocking(move || (work(&store), std::thread::current().id()))).unwrap()
+        };
+        let (unsynced, thread) = on_the_blocking_thread(|store| store.set("unsynced", b"small"));
+        unsynced.unwrap();
+        assert_unwritable(store.set("too-big", &vec![1; 4 << 20]), "the write that would grow the file");
+        std::thread::sleep(WRITE_RETRY);
+        let (later, later_thread) =
+            on_the_blocking_thread(|store| store.set("later", b"small").and_then(|()| store.sync()));
+        assert_eq!(later_thread, thread, "the same blocking thread");
+        later.expect("a later request writes within the file");
+        assert_eq!(store.get("unsynced").unwrap(), None, "a write never synced is gone");
+
+        // Writes and syncs until the file would grow: each synced write stays.
+        let mut acknowledged = Vec::new();
+        let failure = (0..1_000)
+            .map(|index| format!("filling/{index}"))
+            .find_map(|key| match store.set(&key, &[3; 16_384]).and_then(|()| store.sync()) {
+                Ok(()) => {
+                    acknowledged.push(key);
+                    None
+                }
+                Err(error) => Some(error),
+            })
+            .expect("the file stops growing");
+        assert_unwritable(Err(failure), "a write once the file is full");
+        for key in synced.iter().chain(&acknowledged) {
+            assert!(store.get(key).unwrap().is_some(), "{key} was synced");
+        }
+
+        // The limit lifted, the same store writes again.
+        limit_file_size(None);
+        std::thread::sleep(WRITE_RETRY);
+        store.set("after", &vec![5; 4 << 20]).unwrap();
+        store.sync().unwrap();
+        drop(store);
+        let reopened = RedbStore::open(&path).unwrap();
+        for key in synced.iter().chain(&acknowledged).chain(&["later".to_owned(), "after".to_owned()]) {
+            assert!(reopened.get(key).unwrap().is_some(), "{key} after a restart");
+        }
+        println!(
+            "{} writes synced before the file was full, then refused; written again once lifted",
+            acknowledged.len()
+        );
+    }
+
+    fn assert_unwritable(result: Result<(), StoreError>, what: &str) {
+        match result {
+            Err(StoreError::Unavailable(message)) => {
+                assert!(message.starts_with("the store could not write to disk: File too large"), "{what}: {message}")
+            }
+            other => panic!("{what}: {other:?}"),
+        }
+    }
+
+    /// Sets this process's (soft) limit on the size of a file it writes (`None`: none), with
+    /// util-linux's prlimit. The hard limit stays, so lifting it needs no privilege.
+    fn limit_file_size(bytes: Option<u64>) {
+        let limit = bytes.map_or_else(|| "unlimited".to_owned(), |bytes| bytes.to_string());
+        let status = Command::new("prlimit")
+            .args(["--pid", &std::process::id().to_string(), &format!("--fsize={limit}:")])
+            .status()
+            .expect("prlimit (util-linux) runs");
+        assert!(status.success(), "prlimit --fsize={limit}");
     }
 }
