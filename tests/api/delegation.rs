@@ -38,6 +38,11 @@ async fn a_delegate_acts_only_in_the_window_with_no_more_than_the_delegators_aut
     let manager_case = id(&server.submit(refund(100_000, "needs-manager")).await);
     let (status, refused) = approve(&server, "lead", &manager_case, Some("morgan.manager")).await;
     assert_eq!((status, refused["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("on_behalf_of")));
+    // An unknown case is 404 whoever the approval would be on behalf of.
+    for delegator in ["morgan.manager", "nobody.known"] {
+        let (status, answer) = approve(&server, "lead", "LV-999999", Some(delegator)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "on behalf of {delegator}: {answer}");
+    }
 
     clock.advance(Duration::hours(1));
     let (_, queue) = server.get("lead", "/v1/queue").await;

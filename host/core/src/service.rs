@@ -287,12 +287,13 @@ impl Levee {
             return self
                 .transition(case_id, actor, |case, at| case::approve(case, &case::Acting::own(actor), request, at));
         };
-        let delegator_principal = self.settings.tokens.principal_of(delegator).ok_or_else(|| {
-            FieldError::new("on_behalf_of", format!("{delegator} is no longer an approver known to levee"))
-        })?;
         // The delegation is read after the log is settled, in the same attempt as the commit:
         // a revocation that lands first moves the ledger on, so this attempt loses and re-reads.
+        // Both are checked once the case is found, so an unknown case answers 404 first.
         self.transition_with(case_id, actor, |case, at| {
+            let delegator_principal = self.settings.tokens.principal_of(delegator).ok_or_else(|| {
+                FieldError::new("on_behalf_of", format!("{delegator} is no longer an approver known to levee"))
+            })?;
             let delegation = self.delegation_in_force(delegator, &actor.actor, at)?.ok_or_else(|| {
                 FieldError::new(
                     "on_behalf_of",
