@@ -6,7 +6,9 @@
 //! entry and the case as it stands after it; the case record, queues and customer history are
 //! projections of those slots (see `projections`). Whoever commits next first "settles" the
 //! log, applying any slot whose projections a crashed or slow writer left unfinished, so a
-//! crash between the commit and its projections loses nothing.
+//! crash between the commit and its projections loses nothing. A store with atomic batches
+//! (redb, memory) takes the slot, its projections and the head hint in one batch, so there
+//! nothing is ever left to settle and a failed write leaves no trace.
 //!
 //! `ledger/head` is only a hint of how far the log is settled; the slots are the truth.
 
@@ -20,7 +22,7 @@ use crate::engine::PolicyIdentity;
 use crate::identity::Role;
 use crate::ledger::{ChainChecker, GENESIS_HASH, LedgerEntry, Mismatch, VerifyReport, sha256_of_json};
 use crate::projections::{self, encode, read, subject_key};
-use crate::store::{Store, StoreError};
+use crate::store::{Staged, Store, StoreError};
 use crate::subject::{Change, Subject};
 
 pub const HEAD_KEY: &str = "ledger/head";
@@ -108,18 +110,44 @@ impl<'a> Journal<'a> {
         context: EntryContext,
     ) -> Result<Option<LedgerSlot>, StoreError> {
         let slot = seal(tip, change.into(), context);
-        if !self.store.compare_and_swap(&entry_key(slot.entry.seq), None, &encode(&slot)?)? {
+        if self.store.atomic_batches() {
+            return self.append_at_once(slot);
+        }
+        if !self.claim(&slot)? {
             return Ok(None);
         }
         // Committed. From here on the answer is success whatever happens: projections that
         // fail now are finished by the next settle, on this host or another.
-        let tip = Tip { seq: slot.entry.seq, hash: slot.entry.hash.clone() };
-        if let Err(error) =
-            projections::apply(self.store, &slot.entry, &slot.subject).and_then(|()| self.advance_head(&tip))
-        {
-            tracing::warn!(seq = tip.seq, %error, "entry committed; its projections will be finished by the next settle");
+        if let Err(error) = self.project(&slot) {
+            tracing::warn!(seq = slot.entry.seq, %error, "entry committed; its projections will be finished by the next settle");
         }
         Ok(Some(slot))
+    }
+
+    /// Commits `slot` with its projections and the head hint in one atomic batch, where the
+    /// store has them: a failed write then leaves none of it, and a lost race (`Ok(None)`:
+    /// the slot, or a record the projections read, changed meanwhile) leaves nothing either.
+    fn append_at_once(&self, slot: LedgerSlot) -> Result<Option<LedgerSlot>, StoreError> {
+        let staged = Staged::over(self.store);
+        {
+            let journal = Journal::new(&staged);
+            if !journal.claim(&slot)? {
+                return Ok(None);
+            }
+            journal.project(&slot)?;
+        }
+        Ok(self.store.commit_batch(&staged.into_batch())?.then_some(slot))
+    }
+
+    /// Claims the slot's place in the log: the commit point, unless another writer took it.
+    fn claim(&self, slot: &LedgerSlot) -> Result<bool, StoreError> {
+        self.store.compare_and_swap(&entry_key(slot.entry.seq), None, &encode(slot)?)
+    }
+
+    /// Applies a claimed slot to every projection and moves the head hint up to it.
+    fn project(&self, slot: &LedgerSlot) -> Result<(), StoreError> {
+        projections::apply(self.store, &slot.entry, &slot.subject)?;
+        self.advance_head(&Tip { seq: slot.entry.seq, hash: slot.entry.hash.clone() })
     }
 
     pub fn slot(&self, seq: u64) -> Result<Option<LedgerSlot>, StoreError> {
@@ -474,6 +502,66 @@ mod tests {
         assert_eq!(report.entries_checked, 2);
         let queue = queue_items(&store, crate::identity::ApproverLevel::Lead).unwrap();
         assert_eq!(queue.len(), 2);
+    }
+
+    /// A memory store that offers no atomic batches (as Spin's do not), or whose every batch
+    /// loses to another writer moving the head hint just before it lands.
+    struct Variant {
+        inner: MemoryStore,
+        batches: bool,
+        raced: bool,
+    }
+
+    impl Store for Variant {
+        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+            self.inner.get(key)
+        }
+        fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+            self.inner.set(key, value)
+        }
+        fn delete(&self, key: &str) -> Result<(), StoreError> {
+            self.inner.delete(key)
+        }
+        fn compare_and_swap(&self, key: &str, current: Option<&[u8]>, new: &[u8]) -> Result<bool, StoreError> {
+            self.inner.compare_and_swap(key, current, new)
+        }
+        fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+            self.inner.increment(key, delta)
+        }
+        fn atomic_batches(&self) -> bool {
+            self.batches
+        }
+        fn commit_batch(&self, batch: &crate::store::Batch) -> Result<bool, StoreError> {
+            if self.raced {
+                self.inner.set(HEAD_KEY, b"another writer's")?;
+            }
+            self.inner.commit_batch(batch)
+        }
+    }
+
+    #[test]
+    fn appends_chain_and_project_one_key_at_a_time_too() {
+        let store = Variant { inner: MemoryStore::new(), batches: false, raced: false };
+        let journal = Journal::new(&store);
+        for id in ["LV-1", "LV-2"] {
+            let tip = journal.settle().unwrap();
+            journal.try_append(&tip, transition(id), context()).unwrap().expect("slot claimed");
+        }
+        assert!(journal.verify().unwrap().ok);
+        assert_eq!(queue_items(&store, crate::identity::ApproverLevel::Lead).unwrap().len(), 2);
+    }
+
+    /// Where batches are atomic, a commit whose projections read a record another writer
+    /// changes before the batch lands loses whole: no slot, no projection.
+    #[test]
+    fn a_batch_that_loses_a_race_writes_nothing() {
+        let store = Variant { inner: MemoryStore::new(), batches: true, raced: true };
+        let journal = Journal::new(&store);
+        let tip = journal.settle().unwrap();
+        assert!(journal.try_append(&tip, transition("LV-1"), context()).unwrap().is_none(), "the race is lost");
+        assert_eq!(store.get(&entry_key(1)).unwrap(), None, "no slot");
+        assert_eq!(store.get(&case_key("LV-1")).unwrap(), None, "no case record");
+        assert!(queue_items(&store, crate::identity::ApproverLevel::Lead).unwrap().is_empty(), "no queue entry");
     }
 
     #[test]

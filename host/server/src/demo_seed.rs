@@ -5,8 +5,8 @@
 //! and review customer messages, approve, reject, cancel, the governance run, recording
 //! executed refunds, remediation steps), so the ledger holds all of it and verifies. A seeding
 //! `Levee` shares the server's policy engine and settings, runs on a `ManualClock` moved
-//! forward from six months ago to now, and writes through a write-back buffer over the
-//! server's store, flushed in one batch at the end: a crash while seeding leaves the store
+//! forward from six months ago to now, and writes through a `Staged` store (write-back) over
+//! the server's store, flushed in one batch at the end: a crash while seeding leaves the store
 //! empty, so the next start seeds again, and a store that already holds a ledger is never
 //! seeded.
 //!
@@ -20,7 +20,6 @@
 //! time, relative to now.
 
 mod approvers;
-mod buffer;
 mod cast;
 mod leaks;
 mod plan;
@@ -37,6 +36,7 @@ use chrono::Duration;
 use levee_core::Levee;
 use levee_core::clock::ManualClock;
 use levee_core::journal::{Journal, entry_key};
+use levee_core::store::Staged;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -55,7 +55,7 @@ pub fn seed_if_empty(levee: &Levee) -> anyhow::Result<Option<SeedReport>> {
     println!("levee demo: seeding about six months of activity into the empty store (--no-seed skips this)…");
     let started = Instant::now();
     let end = levee.clock.now();
-    let buffer = Arc::new(buffer::WriteBack::over(levee.store.clone()));
+    let buffer = Arc::new(Staged::over(levee.store.clone()));
     let clock = Arc::new(ManualClock::new(end - Duration::days(plan::STORY_DAYS)));
     let seeding = Levee::new(buffer.clone(), levee.engine.clone(), clock.clone(), levee.settings.clone());
     let tally = tell(&seeding, &clock, end).context("seed the demo story")?;

@@ -10,10 +10,13 @@
 //! every later operation fails until it is reopened. The store then reopens the file at its last
 //! durable commit (`reopen`), so reads go on at once, and refuses writes for `WRITE_RETRY` before
 //! it tries the disk again. Each refusal is `StoreError::Unavailable` (503 with `Retry-After`)
-//! naming the cause. The writes made since the last durable commit are lost with the reopen. No
-//! request was answered for them, since a request is answered only after a `sync` covering its
-//! writes; but one still running may have made or read one of them. Its writes and its `sync`
-//! then fail (`Session`), so that it neither builds on a lost write nor is acknowledged.
+//! naming the cause. The writes made since the last durable commit are lost with the reopen
+//! (unless a durable commit that failed reached the file after all: each write records its
+//! count in the file, in its own transaction, so the reopened file says exactly which writes it
+//! kept). No request was answered for a lost write, since a request is answered only after a
+//! `sync` covering its writes; but one still running may have made or read one. Its writes and
+//! its `sync` then fail (`Session`), so that it neither builds on a lost write nor is
+//! acknowledged; a request whose writes were all kept is answered as usual.
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -22,10 +25,14 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use levee_core::store::{Store, StoreError, parse_counter};
+use levee_core::store::{Batch, Store, StoreError, parse_counter};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 const RECORDS: TableDefinition<&str, &[u8]> = TableDefinition::new("records");
+/// The store's own bookkeeping: `WRITTEN`, the count of the last write, made in the same
+/// transaction as the write, so that a reopened file says exactly which writes it kept.
+const BOOKKEEPING: TableDefinition<&str, u64> = TableDefinition::new("levee_store");
+const WRITTEN: &str = "written";
 
 /// After a write failed on the disk, how long writes are refused before the disk is tried again
 /// (a reopen after each failed write would keep reads waiting).
@@ -127,10 +134,12 @@ impl RedbStore {
         let db = Database::create(path).with_context(|| {
             format!("open the store {} (is another levee using it? stop it, or use its HTTP API)", path.display())
         })?;
+        let written = written_in(&db).with_context(|| format!("read the store {}", path.display()))?;
+        let count = CommitCount { written, durable: written, ..CommitCount::default() };
         let store = RedbStore {
             path: path.to_owned(),
             db: RwLock::new(Some(db)),
-            commits: GroupCommit::default(),
+            commits: GroupCommit { count: Mutex::new(count), synced: Condvar::new() },
             id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
         };
         store.write(|_| Ok(())).and_then(|()| store.sync()).context("initialise the store")?;
@@ -150,12 +159,15 @@ impl RedbStore {
                 let mut table = txn.open_table(RECORDS)?;
                 change(&mut table)?
             };
-            let mut count = self.counted()?;
-            count.written += 1;
-            let written = count.written;
-            count.track(self.id, written);
-            drop(count);
+            let written = {
+                let mut count = self.counted()?;
+                count.written += 1;
+                count.written
+            };
+            txn.open_table(BOOKKEEPING)?.insert(WRITTEN, written)?;
             txn.commit()?;
+            // Only now has the request seen its write: one that failed is not built on.
+            self.counted()?.track(self.id, written);
             self.writes_again()?;
             Ok(result)
         });
@@ -249,24 +261,32 @@ impl RedbStore {
 
     /// Closes the database, which an I/O error poisoned in `generation`, and opens the file
     /// again at its last durable commit, unless another thread has already. Every write counted
-    /// past that commit is lost. Returns the cause.
+    /// past the last one the file kept is lost. Returns the cause.
     fn reopen(&self, generation: u64, cause: String) -> String {
         let mut db = self.db.write().unwrap_or_else(PoisonError::into_inner);
-        let mut count = self.commits.count.lock().unwrap_or_else(PoisonError::into_inner);
-        if count.generation != generation {
-            return count.cause();
+        {
+            let count = self.commits.count.lock().unwrap_or_else(PoisonError::into_inner);
+            if count.generation != generation {
+                return count.cause();
+            }
         }
-        // A poisoned database closes without writing anything. One that the error left usable
-        // makes its pending writes durable as it closes, and then none is lost.
-        let closed = db.take().is_some_and(|database| database.close().is_ok());
-        let durable = if closed { count.written } else { count.durable };
+        // A poisoned database closes without writing anything; one that the error left usable
+        // makes its pending writes durable as it closes. Either way the file says what it kept:
+        // a durable commit that failed may still have reached it.
+        if let Some(database) = db.take() {
+            let _ = database.close();
+        }
+        *db = self.open_database();
+        let kept = db.as_ref().and_then(|database| written_in(database).ok());
+        let mut count = self.commits.count.lock().unwrap_or_else(PoisonError::into_inner);
+        // Without the file's word (it could not be opened), only durable writes count as kept.
+        let durable = kept.unwrap_or(count.durable).min(count.written);
         let lost_writes = count.written - durable;
         count.durable_at_reopen.push(durable);
         count.generation += 1;
-        count.durable = count.written;
+        count.resume_at(durable);
         count.failure = Some((cause.clone(), Instant::now()));
         drop(count);
-        *db = self.open_database();
         tracing::error!(
             store = %self.path.display(), %cause, lost_writes,
             "the store could not write to disk; reopened it at its last durable commit (no request was answered for \
@@ -289,7 +309,19 @@ impl RedbStore {
         count.failure = Some((cause, Instant::now()));
         drop(count);
         *db = self.open_database();
-        db.as_ref().map(|_| ()).ok_or_else(|| unopened(&self.counted().map(|count| count.cause()).unwrap_or_default()))
+        let Some(database) = db.as_ref() else {
+            return Err(unopened(&self.counted().map(|count| count.cause()).unwrap_or_default()));
+        };
+        // The reopen that could not open the file counted only durable writes as kept; the
+        // file may hold more (a failed durable commit that reached it), and says which.
+        let kept = written_in(database).map_err(backend)?;
+        let mut count = self.counted()?;
+        if let Some(durable) = count.durable_at_reopen.last_mut() {
+            *durable = (*durable).max(kept);
+        }
+        let resumed = count.written.max(kept);
+        count.resume_at(resumed);
+        Ok(())
     }
 
     /// Opens the file, or records why not.
@@ -318,13 +350,14 @@ impl RedbStore {
         self.commits.count.lock().map_err(|_| StoreError::Backend("redb commit count lock poisoned".into()))
     }
 
-    /// Waits until a durable commit covers every write made before this call: joins the one
-    /// under way if it started late enough, or makes one for everyone waiting.
-    fn group_commit(&self) -> Result<(), StoreError> {
+    /// Waits until a durable commit covers the writes counted up to `needed` in `generation`:
+    /// joins the one under way if it started late enough, or makes one for everyone waiting.
+    /// Once a reopen has ended that generation there is nothing to wait for: the file kept the
+    /// writes it kept, and the sessions say whose were lost.
+    fn group_commit(&self, needed: u64, generation: u64) -> Result<(), StoreError> {
         let mut count = self.counted()?;
-        let needed = count.written;
         loop {
-            if count.durable >= needed {
+            if count.generation != generation || count.durable >= needed {
                 return Ok(());
             }
             if !count.syncing {
@@ -334,11 +367,11 @@ impl RedbStore {
                 let committed = self.durable_commit();
                 count = self.counted()?;
                 count.syncing = false;
-                if committed.is_ok() {
+                self.commits.synced.notify_all();
+                if count.generation == generation {
+                    committed?;
                     count.durable = count.durable.max(target);
                 }
-                self.commits.synced.notify_all();
-                committed?;
                 continue;
             }
             count = self
@@ -368,11 +401,19 @@ impl CommitCount {
             if session.generation != self.generation {
                 let durable = self.durable_at_reopen.get(session.generation as usize);
                 session.lost |= durable.is_some_and(|&durable| session.seen > durable);
+                // What it saw of that generation is durable or lost (and it knows which).
                 session.generation = self.generation;
+                session.seen = 0;
             }
             session.seen = session.seen.max(seen);
             *session
         })
+    }
+
+    /// Counts on from `written`, the last write the reopened file holds, all of it durable.
+    fn resume_at(&mut self, written: u64) {
+        self.written = written;
+        self.durable = written;
     }
 
     /// Ends this thread's session with `store` (it syncs): whether a reopen lost a write it saw.
@@ -389,7 +430,8 @@ impl CommitCount {
 
 impl Drop for RedbStore {
     fn drop(&mut self) {
-        if let Err(error) = self.sync() {
+        let every_write = self.counted().map(|count| (count.written, count.generation));
+        if let Err(error) = every_write.and_then(|(written, generation)| self.group_commit(written, generation)) {
             tracing::error!(%error, "the last writes could not be made durable");
         }
     }
@@ -447,6 +489,17 @@ impl From<StoreError> for Failure {
     fn from(error: StoreError) -> Self {
         Failure::Store(error)
     }
+}
+
+/// The count of the last write `database` holds (0 for a file without one).
+fn written_in(database: &Database) -> Result<u64, redb::Error> {
+    let txn = database.begin_read()?;
+    let table = match txn.open_table(BOOKKEEPING) {
+        Ok(table) => table,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(0),
+        Err(error) => return Err(error.into()),
+    };
+    Ok(table.get(WRITTEN)?.map_or(0, |written| written.value()))
 }
 
 fn read_value(table: &impl ReadableTable<&'static str, &'static [u8]>, key: &str) -> Result<Option<Vec<u8>>, Failure> {
@@ -509,17 +562,43 @@ impl Store for RedbStore {
         })
     }
 
-    /// Waits until a durable commit covers every write made before this call (`group_commit`),
-    /// and fails if a reopen lost a write this request made or read.
+    /// One write transaction: redb runs one at a time, so the check and the writes are atomic.
+    fn atomic_batches(&self) -> bool {
+        true
+    }
+
+    fn commit_batch(&self, batch: &Batch) -> Result<bool, StoreError> {
+        self.write(|table| {
+            for (key, expected) in &batch.expected {
+                if read_value(table, key)? != *expected {
+                    return Ok(false);
+                }
+            }
+            for (key, value) in &batch.writes {
+                match value {
+                    Some(value) => table.insert(key.as_str(), value.as_slice())?,
+                    None => table.remove(key.as_str())?,
+                };
+            }
+            Ok(true)
+        })
+    }
+
+    /// Waits until a durable commit covers every write this request made or read
+    /// (`group_commit`), and fails if a reopen lost one of them. Writes of other requests
+    /// still waiting for the disk do not fail it: a request whose own writes are durable is
+    /// answered as it is.
     fn sync(&self) -> Result<(), StoreError> {
-        let committed = self.group_commit();
+        let (needed, generation) = {
+            let count = self.counted()?;
+            (count.track(self.id, 0).seen, count.generation)
+        };
+        let committed = self.group_commit(needed, generation);
         let count = self.counted()?;
-        let lost_a_write = count.end_session(self.id);
-        committed?;
-        if lost_a_write {
+        if count.end_session(self.id) {
             return Err(lost(count.cause()));
         }
-        Ok(())
+        committed
     }
 }
 
@@ -556,6 +635,37 @@ mod tests {
         drop(store);
         let reopened = RedbStore::open(&path).unwrap();
         assert_eq!(reopened.get("w7/49").unwrap().as_deref(), Some(&b"v"[..]));
+    }
+
+    #[test]
+    fn a_sync_waits_only_for_the_writes_its_request_made_or_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(RedbStore::open(&dir.path().join("levee.redb")).unwrap());
+        let (wrote, written) = std::sync::mpsc::channel();
+        let (other_wrote, other_written) = std::sync::mpsc::channel::<()>();
+        let request = std::thread::spawn({
+            let store = store.clone();
+            move || {
+                store.set("mine", b"1").unwrap();
+                wrote.send(()).unwrap();
+                other_written.recv().unwrap();
+                store.sync().unwrap();
+            }
+        });
+        written.recv().unwrap();
+        // Another request's sync makes the first request's write durable with its own; then it
+        // writes again, and the first request's sync has nothing to wait for.
+        store.set("another request's", b"2").unwrap();
+        store.sync().unwrap();
+        store.set("another request's next", b"3").unwrap();
+        other_wrote.send(()).unwrap();
+        request.join().unwrap();
+        let count = store.commits.count.lock().unwrap();
+        assert_eq!(
+            (count.durable, count.written),
+            (count.written - 1, count.written),
+            "the first request's sync made no durable commit for the other's last write"
+        );
     }
 
     #[test]

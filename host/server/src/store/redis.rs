@@ -1,8 +1,10 @@
 //! The shared store for many hosts: Redis, through a pool of synchronous connections (r2d2).
 //!
 //! Every levee key becomes one Redis string under the deployment's prefix. The port maps onto
-//! single-key commands, so nothing needs a transaction across keys:
-//! - `compare_and_swap` is one Lua script (`COMPARE_AND_SWAP`), atomic on the server;
+//! Redis commands and scripts, each atomic on the server:
+//! - `compare_and_swap` is one Lua script (`COMPARE_AND_SWAP`);
+//! - `commit_batch` is another (`COMMIT_BATCH`): it checks every expected value, then writes;
+//!   the journal commits a ledger slot with its projections this way, in one round trip;
 //! - `increment` is `INCRBY`; the batch forms are `MGET` and `MSET`.
 //!
 //! Failures: a Redis that is down, slow (past `command_timeout_ms`), loading, read-only, busy,
@@ -20,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use levee_core::store::{Store, StoreError};
+use levee_core::store::{Batch, Store, StoreError};
 use redis::{ConnectionLike, ErrorKind, RedisError, ServerErrorKind};
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +36,30 @@ elseif current ~= ARGV[1] then
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[2])
+return 1
+"#;
+
+/// Writes a batch if every expected value holds; 1 if it wrote, 0 if a value differed. KEYS:
+/// the expected keys, then the written ones. ARGV[1]: how many keys are expected; then for each
+/// expected key its state ("absent" or "present") and value, then for each written key its
+/// operation ("set" or "delete") and value.
+const COMMIT_BATCH: &str = r#"
+local expected = tonumber(ARGV[1])
+for i = 1, expected do
+  local current = redis.call('GET', KEYS[i])
+  if ARGV[2 * i] == 'absent' then
+    if current then return 0 end
+  elseif current ~= ARGV[2 * i + 1] then
+    return 0
+  end
+end
+for i = expected + 1, #KEYS do
+  if ARGV[2 * i] == 'set' then
+    redis.call('SET', KEYS[i], ARGV[2 * i + 1])
+  else
+    redis.call('DEL', KEYS[i])
+  end
+end
 return 1
 "#;
 
@@ -211,6 +237,7 @@ pub struct RedisStore {
     /// before use.
     failures: Arc<AtomicU64>,
     compare_and_swap: redis::Script,
+    commit_batch: redis::Script,
     /// For messages: where this store is, without a password.
     location: String,
 }
@@ -249,6 +276,7 @@ impl RedisStore {
             prefix: config.prefix.clone(),
             failures,
             compare_and_swap: redis::Script::new(COMPARE_AND_SWAP),
+            commit_batch: redis::Script::new(COMMIT_BATCH),
             location,
         };
         store.ping().with_context(|| format!("reach Redis at {}", store.location))?;
@@ -460,6 +488,24 @@ impl Store for RedisStore {
     fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
         let key = self.key(key);
         self.run(|connection| redis::cmd("INCRBY").arg(&key).arg(delta).query(connection))
+    }
+
+    fn atomic_batches(&self) -> bool {
+        true
+    }
+
+    fn commit_batch(&self, batch: &Batch) -> Result<bool, StoreError> {
+        let mut invocation = self.commit_batch.prepare_invoke();
+        invocation.arg(batch.expected.len());
+        for (key, expected) in &batch.expected {
+            let state = if expected.is_some() { "present" } else { "absent" };
+            invocation.key(self.key(key)).arg(state).arg(expected.as_deref().unwrap_or_default());
+        }
+        for (key, value) in &batch.writes {
+            let operation = if value.is_some() { "set" } else { "delete" };
+            invocation.key(self.key(key)).arg(operation).arg(value.as_deref().unwrap_or_default());
+        }
+        self.run(|connection| invocation.invoke::<i64>(connection)).map(|wrote| wrote == 1)
     }
 }
 

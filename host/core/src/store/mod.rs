@@ -1,11 +1,16 @@
 //! The storage port: the only thing levee asks of a backend. Five operations (and batch forms
-//! of two) so that the same core runs on redb, Redis and Spin's key-value stores.
+//! of two) so that the same core runs on redb, Redis and Spin's key-value stores, and one a
+//! backend may offer: an atomic conditional batch (`commit_batch`).
 //!
 //! Lists (queues, the ledger) are explicit index records, sequence numbers come from
 //! `increment`, and every concurrent update goes through `compare_and_swap`.
 
+mod staged;
+
 use std::collections::HashMap;
 use std::sync::Mutex;
+
+pub use self::staged::Staged;
 
 /// A backend failed to answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,6 +63,29 @@ pub trait Store: Send + Sync {
     fn sync(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// Whether `commit_batch` is atomic here. Without it, levee writes a batch's keys one at a
+    /// time and repairs what a failure leaves (the journal's settle).
+    fn atomic_batches(&self) -> bool {
+        false
+    }
+
+    /// Writes every key of `batch.writes` (`None`: deletes it) in one atomic step, if every key
+    /// of `batch.expected` still holds the value given (`None`: absent). `Ok(false)`: one did
+    /// not, and nothing was written (a lost race, never an error). Only where `atomic_batches`.
+    fn commit_batch(&self, batch: &Batch) -> Result<bool, StoreError> {
+        let _ = batch;
+        Err(StoreError::Backend("this store cannot commit a batch of writes at once".to_owned()))
+    }
+}
+
+/// Writes that are made together or not at all (`Store::commit_batch`), made by `Staged`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batch {
+    /// What each key must hold for the batch to be written (`None`: absent).
+    pub expected: Vec<(String, Option<Vec<u8>>)>,
+    /// What each key will hold (`None`: deleted).
+    pub writes: Vec<(String, Option<Vec<u8>>)>,
 }
 
 /// Parses a counter value written by `increment`.
@@ -128,11 +156,29 @@ impl Store for MemoryStore {
         entries.insert(key.to_owned(), next.to_string().into_bytes());
         Ok(next)
     }
+
+    fn atomic_batches(&self) -> bool {
+        true
+    }
+
+    fn commit_batch(&self, batch: &Batch) -> Result<bool, StoreError> {
+        let mut entries = self.locked()?;
+        if batch.expected.iter().any(|(key, expected)| entries.get(key) != expected.as_ref()) {
+            return Ok(false);
+        }
+        for (key, value) in &batch.writes {
+            match value {
+                Some(value) => entries.insert(key.clone(), value.clone()),
+                None => entries.remove(key),
+            };
+        }
+        Ok(true)
+    }
 }
 
 /// Contract tests every backend runs: the port's documented semantics, checked.
 pub mod contract {
-    use super::Store;
+    use super::{Batch, Store};
 
     /// Runs every check against a fresh, empty store; panics naming the first that fails.
     pub fn check_store_contract(store: &dyn Store) {
@@ -160,6 +206,29 @@ pub mod contract {
 
         store.delete("k").unwrap();
         assert_eq!(store.get("k").unwrap(), None, "deleted keys are absent");
+        if store.atomic_batches() {
+            check_batches(store);
+        }
+    }
+
+    /// A batch is written whole if what it expects holds, and not at all otherwise.
+    fn check_batches(store: &dyn Store) {
+        let owned = |key: &str, value: Option<&[u8]>| (key.to_owned(), value.map(<[u8]>::to_vec));
+        store.set("batch/held", b"1").unwrap();
+        let stale = Batch {
+            expected: vec![owned("batch/held", Some(b"1")), owned("batch/absent", None), owned("batch/held2", None)],
+            writes: vec![owned("batch/new", Some(b"n"))],
+        };
+        store.set("batch/held2", b"raced").unwrap();
+        assert!(!store.commit_batch(&stale).unwrap(), "a batch whose expectation changed loses");
+        assert_eq!(store.get("batch/new").unwrap(), None, "a lost batch writes nothing");
+        let fresh = Batch {
+            expected: vec![owned("batch/held", Some(b"1")), owned("batch/absent", None)],
+            writes: vec![owned("batch/new", Some(b"n")), owned("batch/held", Some(b"2")), owned("batch/held2", None)],
+        };
+        assert!(store.commit_batch(&fresh).unwrap(), "a batch whose expectations hold is written");
+        let keys = ["batch/new", "batch/held", "batch/held2"].map(str::to_owned);
+        assert_eq!(store.get_many(&keys).unwrap(), [Some(b"n".to_vec()), Some(b"2".to_vec()), None]);
     }
 }
 
