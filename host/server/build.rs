@@ -10,7 +10,6 @@ const COMPONENTS: &[(&str, &str)] = &[
     ("ROUTING", "levee_routing"),
     ("HOSTILE", "levee_hostile"),
     ("KV_SNOOPER", "levee_kv_snooper"),
-    ("DENY_ALL", "levee_deny_all"),
 ];
 
 fn main() {
@@ -19,8 +18,6 @@ fn main() {
     let guests = repo.join("guest-policies");
     println!("cargo:rerun-if-changed={}", guests.display());
     println!("cargo:rerun-if-changed={}", repo.join("wit").display());
-    // The key-value WIT the kv-snooper and deny-all test fixtures bind to.
-    println!("cargo:rerun-if-changed={}", repo.join("host/spin/wit/deps").display());
 
     let target_dir = levee_wasm_build::build_release(&guests.join("Cargo.toml"), "guest-policies");
     for (name, crate_name) in COMPONENTS {

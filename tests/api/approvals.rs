@@ -113,16 +113,47 @@ async fn dual_approval_needs_two_distinct_people() {
     server.stop().await;
 }
 
-/// Roles gate every action: no token is 401, the wrong role is 403.
+/// What a refused request must leave as it was: the case (its version, status, approver level
+/// and approvals, as the auditor reads it) and the length of the ledger.
+async fn untouched(server: &TestServer, case_id: &str) -> (serde_json::Value, u64) {
+    let (status, view) = server.get("auditor", &format!("/v1/cases/{case_id}")).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let case = json!({
+        "version": view["case"]["version"], "status": view["status"], "level": view["decision"]["level"],
+        "approvals": view["case"]["approvals"],
+    });
+    assert!(case["version"].is_u64() && case["approvals"].is_array(), "the case as the auditor reads it: {view}");
+    (case, server.ledger_len().await)
+}
+
+/// Sends `request`, which must be refused with `refusal`, and checks that it changed nothing.
+async fn refused(
+    server: &TestServer,
+    case_id: &str,
+    what: &str,
+    refusal: StatusCode,
+    request: impl Future<Output = (StatusCode, serde_json::Value)>,
+) {
+    let before = untouched(server, case_id).await;
+    let (status, answer) = request.await;
+    assert_eq!(status, refusal, "{what}: {answer}");
+    assert_eq!(untouched(server, case_id).await, before, "{what} was refused, so it changed nothing");
+}
+
+/// Roles gate every action: no token is 401, the wrong role is 403, and a refused request
+/// changes nothing: the case and the ledger are as they were before it.
 #[tokio::test]
 async fn roles_gate_actions() {
     let server = TestServer::start().await;
     let id = case_id(&server.submit(refund(40_000, "roles")).await);
-    assert_eq!(server.get_anonymous("/v1/queue").await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(approve(&server, "agent", &id).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(server.post("auditor", "/v1/cases", refund(100, "x")).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(server.get("agent", "/v1/audit/verify").await.0, StatusCode::FORBIDDEN);
-    assert_eq!(server.get("agent", "/v1/queue").await.0, StatusCode::FORBIDDEN);
+    assert_eq!(untouched(&server, &id).await.0["status"], "pending_approval");
+    let (unauthenticated, forbidden) = (StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN);
+    refused(&server, &id, "no token: GET /v1/queue", unauthenticated, server.get_anonymous("/v1/queue")).await;
+    refused(&server, &id, "agent: approve", forbidden, approve(&server, "agent", &id)).await;
+    let submission = server.post("auditor", "/v1/cases", refund(100, "x"));
+    refused(&server, &id, "auditor: POST /v1/cases", forbidden, submission).await;
+    refused(&server, &id, "agent: GET /v1/audit/verify", forbidden, server.get("agent", "/v1/audit/verify")).await;
+    refused(&server, &id, "agent: GET /v1/queue", forbidden, server.get("agent", "/v1/queue")).await;
     server.stop().await;
 }
 

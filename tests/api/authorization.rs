@@ -7,7 +7,10 @@
 //! a role outside the row gets 403; a role inside it gets anything but 401 and 403 (a 404 or a
 //! 422 for the probe's dummy input proves authorization passed); nothing answers 5xx, except a
 //! 501 to an allowed caller, which means authorization passed and the host cannot do it at all
-//! (an upload on Spin, a checkpoint without a signing key). Every violation is reported at once.
+//! (an upload on Spin, a checkpoint without a signing key). A refused request changes nothing:
+//! the refusals are sent first, a route at a time, and after each route's the ledger has as many
+//! entries as before and the fixture case the same version, status, level and approvals.
+//! Every violation is reported at once.
 //!
 //! Where the policy depends on the object (the case's requester, the delegator, the remediation
 //! item's owner team), the probe names a real one made first (`Fixtures`), so the check on the
@@ -23,7 +26,7 @@ use chrono::{Duration, Utc};
 use futures::stream::{self, StreamExt};
 use levee_core::inbound::Scheme;
 use levee_core::intake::WebhookSource;
-use levee_tests::{Backend, Options, StatusCode, TestServer, backend, case, eventually, evidence, refund};
+use levee_tests::{Options, StatusCode, TestServer, backend, case, eventually, evidence, refund};
 use serde_json::{Value, json};
 
 /// Who may call an endpoint.
@@ -329,7 +332,7 @@ fn routes() -> BTreeSet<(String, String)> {
         .into_iter()
         .flat_map(|(path, methods)| methods.into_iter().map(move |method| (method.to_string(), path.to_owned())))
         .collect();
-    if backend() == Backend::Spin {
+    if backend().is_spin() {
         routes.extend(SPIN_ONLY.iter().map(|(method, path)| ((*method).to_owned(), (*path).to_owned())));
     }
     routes
@@ -356,6 +359,57 @@ async fn send(
     }
     let response = request.send().await.map_err(|error| format!("no answer: {error}"))?;
     Ok(response.status())
+}
+
+/// One request of the matrix and what its caller must get.
+struct Call {
+    method: &'static str,
+    route: &'static str,
+    path: String,
+    body: Option<String>,
+    caller: Caller,
+    expected: Expected,
+}
+
+/// Sends `calls`, [`IN_FLIGHT`] at a time; each one's status (if any) and what is wrong with it.
+async fn send_all(
+    client: &reqwest::Client,
+    server: &TestServer,
+    calls: Vec<Call>,
+) -> Vec<(Option<StatusCode>, Option<String>)> {
+    stream::iter(calls)
+        .map(|Call { method, route, path, body, caller, expected }| async move {
+            let (status, problem) = match send(client, server, method, &path, body.as_deref(), caller).await {
+                Ok(status) => (Some(status), expected.problem(status)),
+                Err(error) => (None, Some(error)),
+            };
+            (status, problem.map(|problem| format!("{method} {route} ({path}) as {caller}: {problem}")))
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .collect()
+        .await
+}
+
+/// What refused requests must leave as they found it: the length of the ledger, and the fixture
+/// case's version, status, approver level and approvals (as the auditor reads them).
+#[derive(Debug, PartialEq)]
+struct Untouched {
+    ledger: u64,
+    case: Value,
+}
+
+impl Untouched {
+    async fn read(server: &TestServer, fixtures: &Fixtures) -> Untouched {
+        let path = format!("/v1/cases/{}", fixtures.case);
+        let ((status, view), ledger) = tokio::join!(server.get("auditor", &path), server.ledger_len());
+        assert_eq!(status, StatusCode::OK, "the fixture case: {view}");
+        let case = json!({
+            "version": view["case"]["version"], "status": view["status"], "level": view["decision"]["level"],
+            "approvals": view["case"]["approvals"],
+        });
+        assert!(case["version"].is_u64() && case["approvals"].is_array(), "the fixture case: {view}");
+        Untouched { ledger, case }
+    }
 }
 
 #[tokio::test]
@@ -398,24 +452,35 @@ async fn every_endpoint_admits_exactly_the_callers_its_policy_names() {
         let (path, body) = probe(method, route, &fixtures);
         for &caller in &callers {
             let expected = if absent { Expected::Absent } else { Expected::of(access, caller) };
-            calls.push((method, route, path.clone(), body.clone(), caller, expected));
+            calls.push(Call { method, route, path: path.clone(), body: body.clone(), caller, expected });
         }
     }
     let sent = calls.len();
-    let outcomes: Vec<(Option<StatusCode>, Option<String>)> = stream::iter(calls)
-        .map(|(method, route, path, body, caller, expected)| {
-            let (client, server) = (&client, &server);
-            async move {
-                let (status, problem) = match send(client, server, method, &path, body.as_deref(), caller).await {
-                    Ok(status) => (Some(status), expected.problem(status)),
-                    Err(error) => (None, Some(error)),
-                };
-                (status, problem.map(|problem| format!("{method} {route} ({path}) as {caller}: {problem}")))
-            }
-        })
-        .buffer_unordered(IN_FLIGHT)
-        .collect()
-        .await;
+    // The refused requests first, on the fixtures as they were made, a route at a time: a
+    // route's refusals must leave the ledger and the fixture case as they found them. Then the
+    // admitted ones, which may change things.
+    let (refusals, admissions): (Vec<Call>, Vec<Call>) =
+        calls.into_iter().partition(|call| call.expected != Expected::Passes);
+    let mut by_route: BTreeMap<(&str, &str), Vec<Call>> = BTreeMap::new();
+    for call in refusals {
+        by_route.entry((call.method, call.route)).or_default().push(call);
+    }
+    let mut outcomes = Vec::new();
+    let mut changes = Vec::new();
+    let mut state = Untouched::read(&server, &fixtures).await;
+    for ((method, route), group) in by_route {
+        let callers: Vec<String> = group.iter().map(|call| call.caller.to_string()).collect();
+        outcomes.extend(send_all(&client, &server, group).await);
+        let after = Untouched::read(&server, &fixtures).await;
+        if after != state {
+            changes.push(format!(
+                "{method} {route}: refused to {}, yet the ledger and the fixture case went from {state:?} to {after:?}",
+                callers.join(", ")
+            ));
+        }
+        state = after;
+    }
+    outcomes.extend(send_all(&client, &server, admissions).await);
     let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
     for status in outcomes.iter().filter_map(|(status, _)| *status) {
         *statuses.entry(status.as_u16()).or_default() += 1;
@@ -423,6 +488,7 @@ async fn every_endpoint_admits_exactly_the_callers_its_policy_names() {
     let mut found: Vec<String> = outcomes.into_iter().filter_map(|(_, problem)| problem).collect();
     found.sort();
     violations.extend(found);
+    violations.extend(changes);
     println!(
         "authorization matrix: {} endpoints × {} callers = {sent} requests; answers {statuses:?}; {} violations",
         POLICY.len(),

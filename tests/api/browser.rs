@@ -148,27 +148,56 @@ fn ledger_of(view: &Value) -> &Vec<Value> {
     entries
 }
 
-/// An agent sees no queue in the navigation and no approve button anywhere; neither does an
-/// auditor on a case that waits for approval.
+/// The approve button shows only where its role may use it, checked on the page where it
+/// appears, once that page has loaded: in the queue, the lead has it on the case the agent
+/// requested but not on the one the lead requested themselves, which the manager has it on. An
+/// agent and an auditor see no queue in the navigation, where an approver does, and the console
+/// refuses them the queue page itself.
 #[tokio::test]
 async fn what_a_role_may_not_do_is_not_shown() {
     let server = TestServer::start().await;
-    let waiting = plant_cases(&server).await;
+    let agents = plant_cases(&server).await;
+    let leads = server.submit_as("lead", case("refund", LEAD_BAND, "USD", "damaged-3", "DAMAGED_IN_TRANSIT")).await;
+    assert_eq!(
+        (leads["status"].as_str(), leads["decision"]["level"].as_str()),
+        (Some("pending_approval"), Some("lead"))
+    );
+    let leads = leads["case_id"].as_str().expect("case_id").to_owned();
     let browser = Browser::open(&server).await;
+    let queue_link = "a[data-nav=\"queue\"]";
+    let approve = |id: &str| format!("{} button[data-action=\"approve\"]", row(id));
+    // A row's cells, its decision cell included, are drawn with it: once its case link shows,
+    // whatever the row offers shows too.
+    let queue_with_rows = async || {
+        browser.go("#/queue").await;
+        for id in [&agents, &leads] {
+            browser.wait_for(&format!("{} a[data-open-case]", row(id))).await;
+        }
+    };
+
+    assert!(browser.sign_in_as(server.token("lead")).await.contains("lee.lead"));
+    browser.wait_for("a[data-nav]").await;
+    assert_eq!(browser.count(queue_link).await, 1, "an approver sees the queue");
+    queue_with_rows().await;
+    assert_eq!(browser.count(&approve(&agents)).await, 1, "the lead may approve the agent's case");
+    let actions = format!("{} td.actions", row(&leads));
+    browser.wait_for(&actions).await;
+    assert_eq!(browser.count(&approve(&leads)).await, 0, "the lead may not approve their own case");
+    assert_eq!(browser.text(&actions).await, "nothing you can do here", "the lead's own case");
+    browser.click("button#sign-out").await;
+
+    assert!(browser.sign_in_as(server.token("manager")).await.contains("morgan.manager"));
+    queue_with_rows().await;
+    assert_eq!(browser.count(&approve(&leads)).await, 1, "the manager may approve the lead's case");
+    browser.click("button#sign-out").await;
 
     for role in ["agent", "auditor"] {
         assert!(browser.sign_in_as(server.token(role)).await.contains(&format!(".{role}")));
         browser.wait_for("a[data-nav]").await;
-        assert_eq!(browser.count("a[data-nav=\"queue\"]").await, 0, "{role} sees no queue");
-
-        browser.go(&format!("#/cases/{waiting}")).await;
-        assert_eq!(browser.text_content("#case-status").await, "pending_approval");
-        assert_eq!(browser.count("button[data-action=\"approve\"]").await, 0, "{role}: no approve button on the case");
-
-        // The case page showed no error, so this one is the queue's.
+        assert_eq!(browser.count(queue_link).await, 0, "{role} sees no queue");
         browser.go("#/queue").await;
-        browser.wait_for("#error").await;
-        assert_eq!(browser.count("button[data-action=\"approve\"]").await, 0, "{role}: no approve button in the queue");
+        let refusal = browser.text("#error").await;
+        assert!(refusal.contains("do not give access to this page"), "{role} is refused the queue: {refusal:?}");
         browser.click("button#sign-out").await;
     }
     server.stop().await;

@@ -1,7 +1,7 @@
 //! Concurrent writers: compare-and-swap on the ledger means a lost race is a 409, never a lost
 //! or doubled write.
 
-use levee_tests::{StatusCode, TestServer, refund};
+use levee_tests::{StatusCode, TestServer, crowd, refund};
 use serde_json::json;
 
 /// Two approvers approve the same single-approval case at once: exactly one wins.
@@ -86,4 +86,18 @@ async fn idempotency_key_makes_retries_safe() {
     assert_eq!(different.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(server.ledger_len().await, 1);
     server.stop().await;
+}
+
+/// Many clients at once, submitting and approving, on whichever backend runs the suite: every
+/// acknowledged write is in the ledger exactly once (`levee_tests::crowd`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_clients_submitting_and_approving_lose_and_double_nothing() {
+    let server = std::sync::Arc::new(TestServer::start().await);
+    let acknowledged = crowd::submit_and_approve(std::slice::from_ref(&server), 16, 6).await;
+    let entries = crowd::check_exactly_once(&server, &acknowledged).await;
+    println!("{}; the ledger holds {entries} entries", crowd::summary(&acknowledged, 16));
+    match std::sync::Arc::try_unwrap(server) {
+        Ok(server) => server.stop().await,
+        Err(_) => panic!("the clients still hold the server"),
+    };
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use levee_tests::hosts::{Fleet, fleet_config};
-use levee_tests::{Backend, StatusCode, backend, refund};
+use levee_tests::{Backend, StatusCode, backend, refund, skip_unless};
 use serde_json::json;
 
 const CRASHES: usize = 20;
@@ -37,8 +37,7 @@ struct Told {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kill_9_under_load_twenty_times_loses_nothing_acknowledged() {
-    if backend() != Backend::Native {
-        println!("runs on the native backend (the embedded store)");
+    if skip_unless(backend() == Backend::Native, "runs on the native backend (the embedded store)") {
         return;
     }
     let seed = std::env::var("LEVEE_CRASH_SEED").ok().and_then(|seed| seed.parse().ok()).unwrap_or_else(|| {

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use levee_tests::hosts::{Fleet, Host, fleet_config, levee_binary};
-use levee_tests::{Backend, StatusCode, backend, refund};
+use levee_tests::{Backend, StatusCode, backend, refund, skip_unless};
 use serde_json::Value;
 
 /// Requests in flight at once.
@@ -45,8 +45,7 @@ struct Told {
 /// same process writes again once the limit is lifted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_full_disk_refuses_writes_cleanly_and_levee_recovers_without_a_restart() {
-    if backend() != Backend::Native {
-        println!("runs on the native backend (the embedded store)");
+    if skip_unless(backend() == Backend::Native, "runs on the native backend (the embedded store)") {
         return;
     }
     let temp = tempfile::tempdir().unwrap();

@@ -115,6 +115,9 @@ async fn scenario() -> Scenario {
 
 #[tokio::test]
 async fn cases_export_by_day_as_csv_and_ndjson() {
+    if levee_tests::skip_on_spin(levee_tests::NEEDS_A_MANUAL_CLOCK) {
+        return;
+    }
     let Scenario { server, ids } = scenario().await;
 
     let csv = download(&server, "auditor", "/v1/export/cases?from=2030-01-14&to=2030-01-15&format=csv").await;
@@ -176,6 +179,9 @@ async fn cases_export_by_day_as_csv_and_ndjson() {
 
 #[tokio::test]
 async fn the_ledger_exports_by_day_with_its_hash_chain() {
+    if levee_tests::skip_on_spin(levee_tests::NEEDS_A_MANUAL_CLOCK) {
+        return;
+    }
     let Scenario { server, ids } = scenario().await;
 
     let csv = download(&server, "auditor", "/v1/export/ledger?from=2030-01-16&to=2030-01-16&format=csv").await;
@@ -219,6 +225,9 @@ async fn the_ledger_exports_by_day_with_its_hash_chain() {
 
 #[tokio::test]
 async fn only_auditors_and_admins_export_and_bad_requests_name_their_field() {
+    if levee_tests::skip_on_spin(levee_tests::NEEDS_A_MANUAL_CLOCK) {
+        return;
+    }
     let server = TestServer::start().await;
     for path in ["/v1/export/cases?from=2030-01-01&to=2030-01-02", "/v1/export/ledger?from=2030-01-01&to=2030-01-02"] {
         let (status, answer) = server.get("agent", path).await;

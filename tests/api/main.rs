@@ -18,6 +18,7 @@ mod escalation;
 mod export;
 mod intake;
 mod javascript;
+mod job_ticks;
 mod ledger;
 mod many_hosts;
 mod metrics;

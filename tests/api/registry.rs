@@ -1,7 +1,7 @@
 //! The rule-plugin registry over real HTTP: uploads are checked before anything is stored,
 //! activation and rollback change which digests decide, and both are in the ledger.
 
-use levee_tests::{Backend, HOSTILE_WASM_PATH, Options, StatusCode, TestServer, backend, refund, skip_on_spin};
+use levee_tests::{HOSTILE_WASM_PATH, Options, StatusCode, TestServer, refund, skip_on_spin};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -302,8 +302,7 @@ async fn uploaded_hostile_plugins_are_contained() {
 /// chain is spin.toml's two slots. (The native server's uploads are the tests above.)
 #[tokio::test]
 async fn on_spin_an_upload_says_how_to_deploy_a_plugin_instead() {
-    if backend() != Backend::Spin {
-        eprintln!("skipped natively: uploads work there (the tests above)");
+    if levee_tests::only_on_spin() {
         return;
     }
     let server = TestServer::start().await;
@@ -312,7 +311,7 @@ async fn on_spin_an_upload_says_how_to_deploy_a_plugin_instead() {
     assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{answer}");
     assert_eq!(answer["error"]["code"], "not_implemented");
     let message = answer["error"]["message"].as_str().unwrap_or_default();
-    for needle in ["cannot load uploaded components", "component dependency", "spin.toml", "levee:policy/rules@0.1.0"] {
+    for needle in ["cannot load uploaded components", "component of its own", "spin.toml", "levee:policy/rules@0.1.0"] {
         assert!(message.contains(needle), "{needle:?} missing from {message}");
     }
     assert_eq!(server.ledger_len().await, 0, "a refused upload writes nothing");

@@ -1,6 +1,6 @@
 //! Bad input gets a clear 4xx that names what is wrong, and writes nothing.
 
-use levee_tests::{Backend, Options, StatusCode, TestServer, backend, refund};
+use levee_tests::{Options, StatusCode, TestServer, backend, refund};
 use serde_json::{Value, json};
 
 async fn refused(server: &TestServer, body: Value) -> (StatusCode, Value) {
@@ -64,8 +64,8 @@ async fn free_text_code_is_refused_with_the_valid_codes() {
 #[tokio::test]
 async fn malformed_and_oversized_bodies_are_refused() {
     // On Spin the body limit is levee's default, not a setting.
-    let limit = if backend() == Backend::Spin { levee_core::api::DEFAULT_BODY_BYTES } else { 4096 };
-    let body_bytes = (backend() != Backend::Spin).then_some(limit);
+    let limit = if backend().is_spin() { levee_core::api::DEFAULT_BODY_BYTES } else { 4096 };
+    let body_bytes = (!backend().is_spin()).then_some(limit);
     let server = TestServer::start_with(Options { body_bytes, ..Options::default() }).await;
     let (status, answer) =
         server.post_raw("agent", "/v1/cases", "application/json", b"{\"kind\": \"refund\",".to_vec()).await;

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use fantoccini::elements::Element;
+use fantoccini::error::CmdError;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
@@ -30,6 +31,9 @@ const CHROMIUM_ARGS: &[&str] =
 /// How long any wait lasts before the test fails, and how often it looks.
 const WAIT: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(50);
+/// How many times a lookup is made again when the page replaced a match while it was being
+/// looked at (a stale element: the console re-rendered).
+const STALE_RETRIES: usize = 20;
 
 /// A headless Chromium on the console of one levee. Dropping it ends the browser and its
 /// chromedriver; if the test is failing, it first saves a screenshot.
@@ -84,15 +88,40 @@ impl Browser {
     }
 
     /// The elements `selector` matches that are displayed right now (no waiting): what the user
-    /// sees, so an element the console hides counts as absent.
+    /// sees, so an element the console hides counts as absent. Only WebDriver's own answer that
+    /// nothing matches means absent: any other WebDriver error fails the test (a bad selector, a
+    /// lost session, …), so that an error is never taken for an absence. A match the page
+    /// replaced while it was being looked at is looked up again.
     pub async fn visible(&self, selector: &str) -> Vec<Element> {
+        let mut stale = None;
+        for _ in 0..STALE_RETRIES {
+            match self.displayed(selector).await {
+                Ok(shown) => return shown,
+                Err(error) if error.is_stale_element_reference() => stale = Some(error),
+                Err(error) => {
+                    panic!("WebDriver failed to look for `{selector}`: {error}; {}", self.whereabouts().await)
+                }
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        let stale = stale.expect("a stale lookup");
+        panic!("`{selector}` kept going stale {STALE_RETRIES} times: {stale}; {}", self.whereabouts().await)
+    }
+
+    /// One look for the displayed matches of `selector`; "no such element" is no match.
+    async fn displayed(&self, selector: &str) -> Result<Vec<Element>, CmdError> {
+        let found = match self.client.find_all(Locator::Css(selector)).await {
+            Ok(found) => found,
+            Err(error) if error.is_no_such_element() => Vec::new(),
+            Err(error) => return Err(error),
+        };
         let mut shown = Vec::new();
-        for element in self.client.find_all(Locator::Css(selector)).await.unwrap_or_default() {
-            if element.is_displayed().await.unwrap_or(false) {
+        for element in found {
+            if element.is_displayed().await? {
                 shown.push(element);
             }
         }
-        shown
+        Ok(shown)
     }
 
     /// How many displayed elements `selector` matches right now (no waiting): for what must be
@@ -129,7 +158,10 @@ impl Browser {
         self.wait_for(selector).await;
         let mut texts = Vec::new();
         for element in self.visible(selector).await {
-            texts.push(element.text().await.unwrap_or_default());
+            match element.text().await {
+                Ok(text) => texts.push(text),
+                Err(error) => panic!("WebDriver failed to read `{selector}`: {error}; {}", self.whereabouts().await),
+            }
         }
         texts
     }
@@ -140,7 +172,12 @@ impl Browser {
         self.wait_for(selector).await;
         let mut values = Vec::new();
         for element in self.visible(selector).await {
-            values.push(element.attr(name).await.ok().flatten().unwrap_or_default());
+            match element.attr(name).await {
+                Ok(value) => values.push(value.unwrap_or_default()),
+                Err(error) => {
+                    panic!("WebDriver failed to read `{name}` of `{selector}`: {error}; {}", self.whereabouts().await)
+                }
+            }
         }
         values
     }
@@ -181,10 +218,11 @@ impl Browser {
         self.visible(selector).await.into_iter().next()
     }
 
-    /// The page's address and its `#error`, for failure messages.
+    /// The page's address and its `#error`, for failure messages. It looks up `#error` without
+    /// `visible`, which calls this when WebDriver fails.
     async fn whereabouts(&self) -> String {
         let url = self.client.current_url().await.map(|url| url.to_string()).unwrap_or_else(|error| error.to_string());
-        let error = match self.first("#error").await {
+        let error = match self.displayed("#error").await.ok().and_then(|shown| shown.into_iter().next()) {
             Some(element) => element.text().await.ok(),
             None => None,
         };

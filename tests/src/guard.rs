@@ -1,14 +1,17 @@
-//! Child processes that cannot outlive the tests (redis-server, `levee serve`): each runs under
-//! a small shell guard that holds a pipe from the test process. When the test process ends,
-//! however it ends, the pipe closes and the guard kills its child with SIGKILL.
+//! Child processes that cannot outlive the tests (redis-server, `levee serve`, `spin up`): each
+//! runs under a small shell guard that holds a pipe from the test process. When the test process
+//! ends, however it ends, the pipe closes and the guard kills its child with SIGKILL. The child
+//! runs in a process group of its own, and the whole group is killed: `spin up` runs its trigger
+//! as a child process of its own, which would outlive a kill of `spin up` alone.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
-/// Runs its arguments as the child, prints the child's pid first, then waits for its stdin to
-/// close (or a line) and kills the child; with `LEVEE_GUARD_CLEANUP` set, removes that directory.
-const GUARD: &str = r#""$@" & echo $!; read -r _; kill -9 $! 2>/dev/null; wait
+/// Runs its arguments as the child in a new session (so its pid is its process group's), prints
+/// the child's pid first, then waits for its stdin to close (or a line) and kills the child's
+/// process group; with `LEVEE_GUARD_CLEANUP` set, removes that directory.
+const GUARD: &str = r#"setsid "$@" & echo $!; read -r _; kill -9 -- -$! 2>/dev/null; kill -9 $! 2>/dev/null; wait
 [ -n "${LEVEE_GUARD_CLEANUP:-}" ] && rm -rf "$LEVEE_GUARD_CLEANUP"; exit 0"#;
 
 /// A guarded child process.
@@ -48,9 +51,10 @@ impl Guarded {
         Guarded { pid, guard, pipe, stdout: Some(stdout) }
     }
 
-    /// Kills the child with SIGKILL, as a crash would, and reaps it and its guard.
+    /// Kills the child and its process group with SIGKILL, as a crash would, and reaps it and
+    /// its guard.
     pub fn kill(&mut self) {
-        let _ = Command::new("kill").args(["-9", &self.pid.to_string()]).status();
+        let _ = Command::new("kill").args(["-9", "--", &format!("-{}", self.pid)]).status();
         self.release();
     }
 

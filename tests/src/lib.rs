@@ -3,15 +3,18 @@
 //! to it over real HTTP.
 //!
 //! With `LEVEE_TEST_BACKEND=redis` the same server runs on a real redis-server (`redis_server`)
-//! instead of redb. With `LEVEE_TEST_BACKEND=spin` the same tests run against the levee-spin
-//! component instead, hosted as Spin hosts it (`spin_host`): see [`backend`] and [`skip_on_spin`].
+//! instead of redb. With `LEVEE_TEST_BACKEND=spin` (or `spin-redis`) the same tests run against
+//! the levee Spin application under a real `spin up` (`spin_backend`), on Spin's SQLite
+//! database (or on Redis): see [`backend`] and [`skip_on_spin`]. Every test a run skips is
+//! recorded (`LEVEE_TEST_SKIP_LOG`), and scripts/test holds each run to its expected list.
 
 pub mod browser;
+pub mod crowd;
 pub mod guard;
 pub mod hosts;
 pub mod redis_server;
-mod spin_backend;
-pub mod spin_host;
+pub mod spin_backend;
+mod spin_sqlite;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -35,40 +38,74 @@ pub enum Backend {
     /// `levee serve` on a real redis-server (`redis_server::RedisServer::shared`), each server
     /// under its own key prefix.
     Redis,
-    /// The levee-spin component under the Spin stand-in (`spin_host`): Spin's key-value store,
-    /// variables for configuration, the plugins as component dependencies, jobs through
-    /// `POST /v1/jobs/run`.
+    /// The levee Spin application (spin.toml) under a real `spin up`, on Spin's SQLite
+    /// database: variables for configuration, each plugin a component of its own, jobs through
+    /// `POST /v1/jobs/run` (`spin_backend`).
     Spin,
+    /// The same on Redis, through Spin's outbound Redis (deploy/spin/runtime-config.redis.toml).
+    SpinRedis,
 }
 
-/// The backend from `LEVEE_TEST_BACKEND`: `native` (or unset), `redis` or `spin`.
+impl Backend {
+    /// Whether levee runs on Spin (either store).
+    pub fn is_spin(self) -> bool {
+        matches!(self, Backend::Spin | Backend::SpinRedis)
+    }
+}
+
+/// The backend from `LEVEE_TEST_BACKEND`: `native` (or unset), `redis`, `spin` or `spin-redis`.
 pub fn backend() -> Backend {
     match std::env::var("LEVEE_TEST_BACKEND").as_deref() {
         Err(_) | Ok("") | Ok("native") => Backend::Native,
         Ok("redis") => Backend::Redis,
         Ok("spin") => Backend::Spin,
-        Ok(other) => panic!("LEVEE_TEST_BACKEND={other}: expected `native`, `redis` or `spin`"),
+        Ok("spin-redis") => Backend::SpinRedis,
+        Ok(other) => panic!("LEVEE_TEST_BACKEND={other}: expected `native`, `redis`, `spin` or `spin-redis`"),
     }
 }
 
 /// True (and says so) unless the tests run on Redis: for a test that only the Redis run needs
 /// (many hosts, an outage), which returns early: `if only_on_redis() { return; }`.
 pub fn only_on_redis() -> bool {
-    if backend() != Backend::Redis {
-        println!("runs with LEVEE_TEST_BACKEND=redis (scripts/test runs it so)");
-        return true;
-    }
-    false
+    skip_unless(backend() == Backend::Redis, "runs with LEVEE_TEST_BACKEND=redis (scripts/test runs it so)")
 }
 
 /// True (and says so) when the tests run on Spin: for a test of something Spin cannot do, which
 /// returns early: `if skip_on_spin("why") { return; }`.
 pub fn skip_on_spin(reason: &str) -> bool {
-    if backend() == Backend::Spin {
-        println!("skipped on Spin: {reason}");
-        return true;
+    skip_unless(!backend().is_spin(), &format!("skipped on Spin: {reason}"))
+}
+
+/// Why a test that moves levee's clock is skipped on Spin: the component reads the host's clock,
+/// which a test cannot move. What those tests check is levee-core's, the same on Spin; what
+/// only Spin does on a schedule (`POST /v1/jobs/run`) has tests of its own (api/spin.rs).
+pub const NEEDS_A_MANUAL_CLOCK: &str = "it moves levee's clock, and levee on Spin reads the host's";
+
+/// True (and says so) unless the tests run on Spin: for a test of the Spin application only.
+pub fn only_on_spin() -> bool {
+    skip_unless(backend().is_spin(), "a test of the Spin application: runs with LEVEE_TEST_BACKEND=spin or spin-redis")
+}
+
+/// True (the test returns early) unless `runs`; a skip is printed and, when
+/// `LEVEE_TEST_SKIP_LOG` names a file, recorded there as one line: the test's name. scripts/test
+/// compares each run's record with the list of tests that run is expected to skip
+/// (tests/expected-skips/), so a test that stops running on a backend fails the suite.
+pub fn skip_unless(runs: bool, reason: &str) -> bool {
+    if runs {
+        return false;
     }
-    false
+    println!("{reason}");
+    if let Some(log) = std::env::var_os("LEVEE_TEST_SKIP_LOG") {
+        let test = std::thread::current().name().unwrap_or("unnamed").to_owned();
+        let line = format!("{test}\n");
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .and_then(|mut file| std::io::Write::write_all(&mut file, line.as_bytes()));
+        appended.unwrap_or_else(|error| panic!("record the skip in {}: {error}", log.to_string_lossy()));
+    }
+    true
 }
 
 /// What a test can change about the server it starts.
@@ -94,9 +131,6 @@ pub struct Options {
     pub webhook_sources: Vec<levee_core::intake::WebhookSource>,
     /// Seed six months of synthetic activity first, as `serve --demo` does (off by default).
     pub seed_demo_data: bool,
-    /// On Spin: serve this composed component instead of levee-spin with the default plugins
-    /// (`spin_host::compose_with`). Ignored natively.
-    pub spin_component: Option<Vec<u8>>,
     /// `[audit] checkpoint_key`: the key file checkpoints are signed with. Ignored on Spin,
     /// which has no signing key.
     pub checkpoint_key: Option<PathBuf>,
@@ -115,12 +149,7 @@ pub struct TestServer {
 /// The server behind a `TestServer`.
 pub(crate) enum Running {
     Native(RunningServer),
-    Spin {
-        server: spin_host::SpinServer,
-        kv: Arc<spin_host::KvStore>,
-        /// The stand-in for the deployment's scheduler calling `POST /v1/jobs/run`.
-        scheduler: tokio::task::JoinHandle<()>,
-    },
+    Spin(spin_backend::SpinApp),
 }
 
 impl TestServer {
@@ -140,7 +169,7 @@ impl TestServer {
     /// Starts on an existing data directory (to restart over the same store).
     pub async fn start_in(data_dir: &Path, options: &Options) -> TestServer {
         std::fs::create_dir_all(data_dir).expect("data directory");
-        if backend() == Backend::Spin {
+        if backend().is_spin() {
             return TestServer::start_spin(data_dir, options).await;
         }
         let config_path = data_dir.with_extension("toml");
@@ -182,22 +211,9 @@ impl TestServer {
     pub async fn stop(self) -> Option<tempfile::TempDir> {
         match self.server {
             Running::Native(server) => server.stop().await.expect("server stops cleanly"),
-            Running::Spin { server, scheduler, .. } => {
-                scheduler.abort();
-                let _ = scheduler.await;
-                server.stop().await;
-            }
+            Running::Spin(app) => app.stop().await,
         }
         self._temp
-    }
-
-    /// The Spin backend's key-value store (what the component stored), to read or tamper with
-    /// while it runs; `None` on the native backend, whose redb the server holds open.
-    pub fn spin_store(&self) -> Option<Arc<dyn Store>> {
-        match &self.server {
-            Running::Native(_) => None,
-            Running::Spin { kv, .. } => Some(kv.clone() as Arc<dyn Store>),
-        }
     }
 
     /// The token of a demo role (`agent`, `lead`, …) or of an extra token's actor.
@@ -313,24 +329,24 @@ pub fn evidence(kind: &str) -> Value {
 }
 
 /// The store of a stopped server's data directory, to read or tamper with: its redb on the
-/// native backend (dropping it releases the file), its prefix of the shared Redis on Redis, the
-/// directory's key-value store on Spin.
+/// native backend (dropping it releases the file), its prefix of the shared Redis on Redis (with
+/// levee serve's or Spin's layout: they are the same), the Spin application's SQLite database.
 pub fn open_store(data_dir: &Path) -> Arc<dyn Store> {
     match backend() {
         Backend::Native => {
             let path = levee::store::redb_path(data_dir);
             Arc::new(levee::store::RedbStore::open(&path).expect("open the stopped server's store"))
         }
-        Backend::Redis => {
+        Backend::Redis | Backend::SpinRedis => {
             let config = redis_server::RedisServer::shared().store_for(data_dir);
             Arc::new(levee::store::RedisStore::open(&config).expect("open the stopped server's Redis"))
         }
-        Backend::Spin => spin_host::KvStore::for_dir(data_dir),
+        Backend::Spin => Arc::new(spin_sqlite::SqliteFileStore::open(&spin_backend::sqlite_path(data_dir))),
     }
 }
 
 /// The ledger check of a stopped server's store, without a server: `levee audit verify`'s check
-/// on the native and Redis backends, the same check over the directory's key-value store on Spin.
+/// on the native and Redis backends, the same check over the Spin application's store.
 pub fn verify_stopped(data_dir: &Path) -> levee_core::ledger::VerifyReport {
     match backend() {
         Backend::Native => levee::audit::verify(data_dir).expect("verify runs"),
@@ -338,8 +354,8 @@ pub fn verify_stopped(data_dir: &Path) -> levee_core::ledger::VerifyReport {
             let config = levee::store::StoreConfig::Redis(redis_server::RedisServer::shared().store_for(data_dir));
             levee::audit::verify_store(&config, data_dir).expect("verify runs")
         }
-        Backend::Spin => {
-            let store = spin_host::KvStore::for_dir(data_dir);
+        Backend::Spin | Backend::SpinRedis => {
+            let store = open_store(data_dir);
             levee_core::journal::Journal::new(&*store).verify().expect("verify runs")
         }
     }

@@ -83,6 +83,11 @@ impl RedisServer {
         }
     }
 
+    /// `127.0.0.1:port`.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
     /// `redis://[:password@]127.0.0.1:port`, or `rediss://` for a TLS server.
     pub fn url(&self) -> String {
         let scheme = if self.tls { "rediss" } else { "redis" };

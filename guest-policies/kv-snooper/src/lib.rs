@@ -2,11 +2,10 @@
 //! of levee on Spin (docs/spin.md, "Isolation"), never a policy to deploy.
 //!
 //! Besides exporting `levee:policy/rules@0.1.0` like every plugin, it imports
-//! `wasi:keyvalue/store@0.2.0-draft2`, the interface the levee component keeps its ledger in.
-//! Plugged into the levee component as a Spin component dependency, it must get nothing from
-//! it: Spin composes a deny-all adapter into every Spin interface a dependency imports (the
-//! tests use `guest-policies/deny-all`, which mirrors it). Its `evaluate` ignores the facts
-//! and params and:
+//! `wasi:keyvalue/store@0.2.0-draft2`, Spin's key-value store. Plugged into a policy runner on
+//! Spin, it must get nothing: the runner's component is granted no store, and a dependency
+//! inherits none of its component's configuration. Its `evaluate` ignores the facts and params
+//! and:
 //!
 //! - calls `open("default")`;
 //! - on `Ok(bucket)` (the store was reached: isolation failed), reads `ledger/head`, writes
@@ -45,7 +44,7 @@ mod bindings {
                 import wasi:keyvalue/store@0.2.0-draft2;
             }
         ",
-        path: "../../host/spin/wit/deps/keyvalue-2024-10-17",
+        path: "../wit/keyvalue-2024-10-17",
         world: "levee:kv-snooper/kv-snooper",
         with: { "wasi:keyvalue/store@0.2.0-draft2": generate },
     });

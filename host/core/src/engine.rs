@@ -189,3 +189,19 @@ pub trait PolicyEngine: Send + Sync {
         facts: &[Facts],
     ) -> Result<Vec<Vec<PolicyEvaluation>>, String>;
 }
+
+/// What a host that runs each plugin out of process (levee on Spin: one component per plugin,
+/// called through Spin's local service chaining) sends a plugin's runner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemoteEvaluation {
+    pub facts: Facts,
+    /// The plugin's parameters; `None`: the runner's own (a plugin levee does not parameterize).
+    pub params: Option<serde_json::Value>,
+}
+
+/// What a plugin's runner answers: who decided (the digest is of the plugin's bytes) and how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteDecision {
+    pub policy: PolicyIdentity,
+    pub result: Result<PolicyDecision, PolicyFailure>,
+}

@@ -1,7 +1,8 @@
 //! levee as this request's Spin environment makes it: the configuration from the `config`
 //! variable (the workflow sections of a levee.toml: tokens, taxonomy, matrix, teams, webhooks,
 //! metrics; checked exactly as `levee serve` checks them), demo tokens when the `demo` variable
-//! is `true`, the key-value store `default`, and the plugged-in rule plugins.
+//! is `true`, the store the `store` variable names (`store`), and the rule plugins the
+//! `policies` variable names, each a component of its own (`engine`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,9 +13,9 @@ use levee_core::config::{self, TokenConfig, WorkflowConfig};
 use levee_core::registry::ChainLink;
 use levee_core::store::Store;
 
-use crate::bindings::fermyon::spin::variables::{self, Error as VariableError};
-use crate::engine::{SLOTS, SlotEngine};
-use crate::store::SpinStore;
+use spin_sdk::variables::{self, Error as VariableError};
+
+use crate::engine::ChainedEngine;
 
 /// Where the demo cast's tokens are kept, role → token, once the first request has made them.
 pub const DEMO_TOKENS_KEY: &str = "demo/tokens";
@@ -22,7 +23,7 @@ pub const DEMO_TOKENS_KEY: &str = "demo/tokens";
 /// Builds levee for one request.
 pub fn levee() -> Result<Levee, String> {
     let workflow = workflow_config()?;
-    let store: Arc<dyn Store> = Arc::new(SpinStore::open().map_err(|error| error.to_string())?);
+    let store = crate::store::open()?;
     let demo_cast = if variable("demo")?.is_some_and(|value| value.trim() == "true") {
         demo_cast(&*store)?
     } else {
@@ -33,8 +34,9 @@ pub fn levee() -> Result<Levee, String> {
         return Err(format!("the `config` variable is not a usable levee configuration:\n{}", report.render()));
     }
     let mut settings = workflow.settings("spin variable config", &demo_cast)?;
-    settings.configured_chain = SLOTS.iter().map(|name| builtin_link(name)).collect();
-    let engine = SlotEngine::new(|name| settings.default_params(name, &settings.taxonomy));
+    let chain = ChainedEngine::chain_from(variable("policies")?.as_deref())?;
+    settings.configured_chain = chain.iter().map(|name| builtin_link(name)).collect();
+    let engine = ChainedEngine::new(chain, |name| settings.default_params(name, &settings.taxonomy));
     let levee = Levee::new(store, Arc::new(engine), Arc::new(SystemClock), settings);
     levee.sync_policies().map_err(|error| format!("load the active policy chain: {error}"))?;
     Ok(levee)
@@ -51,7 +53,7 @@ fn workflow_config() -> Result<WorkflowConfig, String> {
 }
 
 /// A Spin variable, `None` if the manifest does not define it.
-fn variable(name: &str) -> Result<Option<String>, String> {
+pub fn variable(name: &str) -> Result<Option<String>, String> {
     match variables::get(name) {
         Ok(value) => Ok(Some(value)),
         Err(VariableError::Undefined(_)) => Ok(None),
@@ -93,7 +95,7 @@ fn stored_demo_tokens(store: &dyn Store) -> Result<Option<BTreeMap<String, Strin
 }
 
 fn print_cast(cast: &BTreeMap<&'static str, TokenConfig>) {
-    println!("levee demo tokens (kept in the key-value store under {DEMO_TOKENS_KEY}):");
+    println!("levee demo tokens (kept in the store under {DEMO_TOKENS_KEY}):");
     for (role, token) in cast {
         println!("  {role:<10} {:<16} {}", token.actor, token.token);
     }

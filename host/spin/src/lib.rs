@@ -2,15 +2,16 @@
 //! trigger (spin-sdk 5.2, `wasi:http/incoming-handler@0.2.0`).
 //!
 //! Spin makes a fresh instance for every request, so each request builds levee from the Spin
-//! environment (`environment`): the key-value store `default` (`store`), the rule plugins
-//! plugged into this component's slots by spin.toml (`engine`), and the configuration in the
-//! `config` variable. Spin has no background tasks: the schedule (SLA escalation, remediation,
-//! metrics, outgoing webhooks) runs when a scheduler calls `POST /v1/jobs/run` (`jobs`).
+//! environment (`environment`): the store (`store`: Spin's SQLite database, or Redis through
+//! Spin's outbound Redis), the rule plugins, each a component of its own called through Spin's
+//! local service chaining (`engine`, `outbound`), and the configuration in the `config`
+//! variable. Spin has no background tasks: the schedule (SLA escalation, remediation, metrics,
+//! outgoing webhooks) runs when a scheduler calls `POST /v1/jobs/run` (`jobs`).
 
-mod bindings;
 mod engine;
 mod environment;
 mod jobs;
+mod outbound;
 mod store;
 
 use levee_core::api::{self, ApiError};

@@ -5,6 +5,7 @@
 //! Lists (queues, the ledger) are explicit index records, sequence numbers come from
 //! `increment`, and every concurrent update goes through `compare_and_swap`.
 
+pub mod redis_scripts;
 mod staged;
 
 use std::collections::HashMap;

@@ -11,15 +11,10 @@ pub const ROUTING: &[u8] = include_bytes!(env!("LEVEE_ROUTING_WASM"));
 pub const HOSTILE_WASM_PATH: &str = env!("LEVEE_HOSTILE_WASM");
 
 /// Where build.rs left the key-value snooping test plugin (guest-policies/kv-snooper). It is not
-/// embedded: only the isolation tests of levee on Spin load it, by path.
+/// embedded: only the isolation test of levee on Spin (tests/api/spin.rs) loads it, by path.
 #[doc(hidden)]
 pub const KV_SNOOPER_WASM_PATH: &str = env!("LEVEE_KV_SNOOPER_WASM");
 
-/// Where build.rs left the deny-all key-value adapter, the test fixture that mirrors Spin's
-/// `deny_all.wasm` (guest-policies/deny-all). It is not embedded and is not a policy: only the
-/// isolation tests of levee on Spin load it, by path, and plug it into a plugin's imports.
-#[doc(hidden)]
-pub const DENY_ALL_WASM_PATH: &str = env!("LEVEE_DENY_ALL_WASM");
 
 /// The bytes of a built-in policy by name.
 pub fn by_name(name: &str) -> Option<&'static [u8]> {

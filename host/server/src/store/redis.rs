@@ -22,46 +22,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use levee_core::store::redis_scripts::{self, COMMIT_BATCH, COMPARE_AND_SWAP, ScriptCall};
 use levee_core::store::{Batch, Store, StoreError};
 use redis::{ConnectionLike, ErrorKind, RedisError, ServerErrorKind};
 use serde::{Deserialize, Serialize};
-
-/// Writes ARGV[2] under KEYS[1] if it holds ARGV[1] (`ARGV[3]` = "absent": only if it has no
-/// value); 1 if it wrote, 0 if the value differed. Lua strings are byte strings.
-const COMPARE_AND_SWAP: &str = r#"
-local current = redis.call('GET', KEYS[1])
-if ARGV[3] == 'absent' then
-  if current then return 0 end
-elseif current ~= ARGV[1] then
-  return 0
-end
-redis.call('SET', KEYS[1], ARGV[2])
-return 1
-"#;
-
-/// Writes a batch if every expected value holds; 1 if it wrote, 0 if a value differed. KEYS:
-/// the expected keys, then the written ones. ARGV[1]: how many keys are expected; then for each
-/// expected key its state ("absent" or "present") and value, then for each written key its
-/// operation ("set" or "delete") and value.
-const COMMIT_BATCH: &str = r#"
-local expected = tonumber(ARGV[1])
-for i = 1, expected do
-  local current = redis.call('GET', KEYS[i])
-  if ARGV[2 * i] == 'absent' then
-    if current then return 0 end
-  elseif current ~= ARGV[2 * i + 1] then
-    return 0
-  end
-end
-for i = expected + 1, #KEYS do
-  if ARGV[2 * i] == 'set' then
-    redis.call('SET', KEYS[i], ARGV[2 * i + 1])
-  else
-    redis.call('DEL', KEYS[i])
-  end
-end
-return 1
-"#;
 
 /// `store = { type = "redis", url = "redis://…" }` in levee.toml, or `--store redis://…`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -326,6 +290,18 @@ impl RedisStore {
         format!("{}{key}", self.prefix)
     }
 
+    /// Runs one of levee's Lua scripts (`redis_scripts`): 1 means it wrote.
+    fn run_script(&self, script: &redis::Script, call: &ScriptCall) -> Result<bool, StoreError> {
+        let mut invocation = script.prepare_invoke();
+        for key in &call.keys {
+            invocation.key(key);
+        }
+        for arg in &call.args {
+            invocation.arg(arg.as_slice());
+        }
+        self.run(|connection| invocation.invoke::<i64>(connection)).map(|wrote| wrote == 1)
+    }
+
     /// Runs a write on a pooled connection, mapping failures to the port's errors.
     fn run<T>(&self, command: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>) -> Result<T, StoreError> {
         let mut pooled = self.checkout()?;
@@ -475,14 +451,8 @@ impl Store for RedisStore {
     }
 
     fn compare_and_swap(&self, key: &str, current: Option<&[u8]>, new: &[u8]) -> Result<bool, StoreError> {
-        let key = self.key(key);
-        let (expected, mode): (&[u8], &str) = match current {
-            Some(value) => (value, "present"),
-            None => (b"", "absent"),
-        };
-        let mut invocation = self.compare_and_swap.key(&key);
-        invocation.arg(expected).arg(new).arg(mode);
-        self.run(|connection| invocation.invoke::<i64>(connection)).map(|wrote| wrote == 1)
+        let call = redis_scripts::compare_and_swap_call(self.key(key), current, new);
+        self.run_script(&self.compare_and_swap, &call)
     }
 
     fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
@@ -495,17 +465,8 @@ impl Store for RedisStore {
     }
 
     fn commit_batch(&self, batch: &Batch) -> Result<bool, StoreError> {
-        let mut invocation = self.commit_batch.prepare_invoke();
-        invocation.arg(batch.expected.len());
-        for (key, expected) in &batch.expected {
-            let state = if expected.is_some() { "present" } else { "absent" };
-            invocation.key(self.key(key)).arg(state).arg(expected.as_deref().unwrap_or_default());
-        }
-        for (key, value) in &batch.writes {
-            let operation = if value.is_some() { "set" } else { "delete" };
-            invocation.key(self.key(key)).arg(operation).arg(value.as_deref().unwrap_or_default());
-        }
-        self.run(|connection| invocation.invoke::<i64>(connection)).map(|wrote| wrote == 1)
+        let call = redis_scripts::commit_batch_call(batch, |key| self.key(key));
+        self.run_script(&self.commit_batch, &call)
     }
 }
 

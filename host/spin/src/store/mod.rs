@@ -1,0 +1,44 @@
+//! levee's storage port on Spin, over whichever of Spin's interfaces holds what the port asks:
+//! an atomic compare-and-swap, an atomic increment, and an atomic conditional batch (a ledger
+//! slot with its projections, written together or not at all).
+//!
+//! Spin's key-value interfaces do not hold it (docs/spin.md, read from Spin 4.0.2's source):
+//! insert-if-absent is an upsert on its SQLite store, and its Redis store reports an aborted
+//! compare-and-swap as a success. So levee uses:
+//! - `sqlite` (the default): Spin's SQLite database `default`, one table of keys and values,
+//!   each operation one SQL statement and a batch one `BEGIN IMMEDIATE` transaction
+//!   (`sqlite`). Local `spin up` keeps it in `.spin/sqlite_db.db`; a runtime config can move it
+//!   to a remote libSQL database.
+//! - `redis`: Spin's outbound Redis, with the same Lua scripts `levee serve --store redis://`
+//!   runs (`redis`).
+//!
+//! The `store` variable chooses; the `redis_*` variables say where Redis is.
+
+mod redis;
+mod sqlite;
+
+use std::sync::Arc;
+
+use levee_core::store::Store;
+
+use crate::environment::variable;
+
+/// Opens the store the `store` variable names.
+pub fn open() -> Result<Arc<dyn Store>, String> {
+    let chosen = variable("store")?.unwrap_or_default();
+    match chosen.trim() {
+        "" | "sqlite" => Ok(Arc::new(sqlite::SqliteStore::open().map_err(|error| error.to_string())?)),
+        "redis" => {
+            let settings = redis::RedisSettings::from_variables()?;
+            Ok(Arc::new(redis::SpinRedisStore::open(settings).map_err(|error| error.to_string())?))
+        }
+        other => Err(format!("the `store` variable is {other:?}: expected `sqlite` or `redis` (docs/spin.md)")),
+    }
+}
+
+/// The component is single-threaded: Spin runs one request per instance on one thread, so the
+/// resource handles the stores hold are never shared across threads.
+pub(crate) struct SingleThreaded<T>(pub T);
+
+unsafe impl<T> Send for SingleThreaded<T> {}
+unsafe impl<T> Sync for SingleThreaded<T> {}
