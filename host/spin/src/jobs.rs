@@ -54,6 +54,7 @@ async fn run_checked(levee: &Levee, request: &http::Request<Vec<u8>>) -> Result<
         return Err(ApiError::Forbidden("running the schedule needs one of the roles: admin".into()));
     }
     let governance = levee.run_governance()?;
+    levee.sync_store()?;
     let holder = format!("spin-{}", levee.clock.now().timestamp_nanos_opt().unwrap_or_default());
     let mut deliveries = Vec::new();
     for endpoint in &levee.settings.outgoing_webhooks {

@@ -15,7 +15,6 @@ pub const HOSTILE_WASM_PATH: &str = env!("LEVEE_HOSTILE_WASM");
 #[doc(hidden)]
 pub const KV_SNOOPER_WASM_PATH: &str = env!("LEVEE_KV_SNOOPER_WASM");
 
-
 /// The bytes of a built-in policy by name.
 pub fn by_name(name: &str) -> Option<&'static [u8]> {
     match name {

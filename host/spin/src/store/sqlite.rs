@@ -4,9 +4,17 @@
 //!
 //! Spin opens a connection of its own for each `open` (one per request: Spin makes an instance
 //! per request), so a transaction is this request's alone; an instance that dies mid-way closes
-//! its connection and SQLite rolls the transaction back. The database runs in WAL mode with
-//! `synchronous = FULL`: a statement or transaction that returned is on disk. A writer waits up
-//! to `BUSY_TIMEOUT_MS` for another's transaction, then the request answers 503.
+//! its connection and SQLite rolls the transaction back. A writer waits up to
+//! `BUSY_TIMEOUT_MS` for another's transaction, then the request answers 503.
+//!
+//! Durability: the database runs in WAL mode. A batch (the journal's commit: a ledger slot with
+//! its projections) commits with `synchronous = FULL`, so the write-ahead log is on disk when it
+//! returns, and with it every write made before it, by any request (the log is one file, written
+//! in order). Lone writes (the case counter, say) commit with `synchronous = NORMAL`, without a
+//! flush of their own; `sync`, which runs before anything is acknowledged, flushes the log if a
+//! lone write was made since this request's last durable commit.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use levee_core::store::{Batch, Store, StoreError};
 use spin_sdk::sqlite::{Connection, Error, QueryResult, Value};
@@ -25,28 +33,53 @@ const KEYS_PER_STATEMENT: usize = 500;
 const SCHEMA: &str =
     "CREATE TABLE IF NOT EXISTS levee_kv (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID";
 
+/// A key written only to make `sync` flush the log.
+const SYNC_KEY: &str = "store/sync";
+
 pub struct SqliteStore {
     connection: SingleThreaded<Connection>,
+    /// A lone write was made since this connection's last durable commit.
+    unflushed: AtomicBool,
 }
 
 impl SqliteStore {
     pub fn open() -> Result<SqliteStore, StoreError> {
         let connection = Connection::open(DATABASE).map_err(|error| store_error("open the database", error))?;
-        let store = SqliteStore { connection: SingleThreaded(connection) };
+        let store = SqliteStore { connection: SingleThreaded(connection), unflushed: AtomicBool::new(false) };
         store.run(&format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}"), &[])?;
-        store.run("PRAGMA journal_mode = WAL", &[])?;
-        store.run("PRAGMA synchronous = FULL", &[])?;
-        store.run(SCHEMA, &[])?;
+        store.run("PRAGMA synchronous = NORMAL", &[])?;
+        // A new database gets its table and WAL mode (which the file keeps) once.
+        if store.run("SELECT 1 FROM levee_kv LIMIT 0", &[]).is_err() {
+            store.run("PRAGMA journal_mode = WAL", &[])?;
+            store.run(SCHEMA, &[])?;
+        }
         Ok(store)
+    }
+
+    /// Runs `work` with `synchronous = FULL`: its commit is on disk, with every write before it.
+    fn durably<T>(&self, work: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.run("PRAGMA synchronous = FULL", &[])?;
+        let outcome = work();
+        let restored = self.run("PRAGMA synchronous = NORMAL", &[]);
+        let outcome = outcome?;
+        restored?;
+        self.unflushed.store(false, Ordering::SeqCst);
+        Ok(outcome)
+    }
+
+    /// A write outside a batch: committed, not yet flushed.
+    fn lone_write(&self, statement: &str, parameters: &[Value]) -> Result<QueryResult, StoreError> {
+        self.unflushed.store(true, Ordering::SeqCst);
+        self.run(statement, parameters)
     }
 
     fn run(&self, statement: &str, parameters: &[Value]) -> Result<QueryResult, StoreError> {
         self.connection.0.execute(statement, parameters).map_err(|error| store_error(statement, error))
     }
 
-    /// Whether a statement ending in `RETURNING 1` changed a row.
+    /// Whether a write ending in `RETURNING 1` changed a row.
     fn changed(&self, statement: &str, parameters: &[Value]) -> Result<bool, StoreError> {
-        Ok(!self.run(statement, parameters)?.rows.is_empty())
+        Ok(!self.lone_write(statement, parameters)?.rows.is_empty())
     }
 
     /// The stored values of `keys`, in any order, as (key, value).
@@ -76,13 +109,13 @@ impl SqliteStore {
             );
             let parameters: Vec<Value> =
                 chunk.iter().flat_map(|(key, value)| [text(key), Value::Blob(value.to_vec())]).collect();
-            self.run(&statement, &parameters)?;
+            self.lone_write(&statement, &parameters)?;
         }
         let deletes: Vec<&str> =
             writes.iter().filter(|(_, value)| value.is_none()).map(|(key, _)| key.as_str()).collect();
         for chunk in deletes.chunks(KEYS_PER_STATEMENT) {
             let statement = format!("DELETE FROM levee_kv WHERE key IN ({})", placeholders(chunk.len()));
-            self.run(&statement, &chunk.iter().map(|key| text(key)).collect::<Vec<_>>())?;
+            self.lone_write(&statement, &chunk.iter().map(|key| text(key)).collect::<Vec<_>>())?;
         }
         Ok(())
     }
@@ -149,7 +182,7 @@ impl Store for SqliteStore {
 
     /// Counters are ASCII decimal, as on every other backend.
     fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
-        let result = self.run(
+        let result = self.lone_write(
             "INSERT INTO levee_kv (key, value) VALUES (?1, CAST(?2 AS TEXT)) \
              ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(CAST(value AS TEXT) AS INTEGER) + ?2 AS TEXT) \
              RETURNING CAST(CAST(value AS TEXT) AS INTEGER)",
@@ -166,21 +199,39 @@ impl Store for SqliteStore {
     }
 
     fn commit_batch(&self, batch: &Batch) -> Result<bool, StoreError> {
-        self.run("BEGIN IMMEDIATE", &[])?;
-        let outcome = self.check_and_write(batch);
-        match outcome {
-            Ok(true) => match self.run("COMMIT", &[]) {
-                Ok(_) => Ok(true),
-                Err(error) => {
+        self.durably(|| {
+            self.run("BEGIN IMMEDIATE", &[])?;
+            let outcome = self.check_and_write(batch);
+            match outcome {
+                Ok(true) => match self.run("COMMIT", &[]) {
+                    Ok(_) => Ok(true),
+                    Err(error) => {
+                        let _ = self.run("ROLLBACK", &[]);
+                        Err(error)
+                    }
+                },
+                Ok(false) | Err(_) => {
                     let _ = self.run("ROLLBACK", &[]);
-                    Err(error)
+                    outcome
                 }
-            },
-            Ok(false) | Err(_) => {
-                let _ = self.run("ROLLBACK", &[]);
-                outcome
             }
+        })
+    }
+
+    /// Flushes the log if a lone write was made since the last durable commit: a durable write
+    /// of `SYNC_KEY` flushes everything before it.
+    fn sync(&self) -> Result<(), StoreError> {
+        if !self.unflushed.load(Ordering::SeqCst) {
+            return Ok(());
         }
+        self.durably(|| {
+            self.run(
+                "INSERT INTO levee_kv (key, value) VALUES (?1, x'01') \
+                 ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(CAST(value AS TEXT) AS INTEGER) + 1 AS TEXT)",
+                &[text(SYNC_KEY)],
+            )
+            .map(|_| ())
+        })
     }
 }
 
