@@ -56,14 +56,22 @@ impl SqliteStore {
         Ok(store)
     }
 
-    /// Runs `work` with `synchronous = FULL`: its commit is on disk, with every write before it.
-    fn durably<T>(&self, work: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    /// Runs `work` with `synchronous = FULL`: a commit it makes is on disk, with every write
+    /// before it. `flushed` says from its outcome whether it committed (a rollback flushes
+    /// nothing), and so whether no lone write is left unflushed.
+    fn durably<T>(
+        &self,
+        work: impl FnOnce() -> Result<T, StoreError>,
+        flushed: impl Fn(&T) -> bool,
+    ) -> Result<T, StoreError> {
         self.run("PRAGMA synchronous = FULL", &[])?;
         let outcome = work();
         let restored = self.run("PRAGMA synchronous = NORMAL", &[]);
         let outcome = outcome?;
         restored?;
-        self.unflushed.store(false, Ordering::SeqCst);
+        if flushed(&outcome) {
+            self.unflushed.store(false, Ordering::SeqCst);
+        }
         Ok(outcome)
     }
 
@@ -199,23 +207,26 @@ impl Store for SqliteStore {
     }
 
     fn commit_batch(&self, batch: &Batch) -> Result<bool, StoreError> {
-        self.durably(|| {
-            self.run("BEGIN IMMEDIATE", &[])?;
-            let outcome = self.check_and_write(batch);
-            match outcome {
-                Ok(true) => match self.run("COMMIT", &[]) {
-                    Ok(_) => Ok(true),
-                    Err(error) => {
+        self.durably(
+            || {
+                self.run("BEGIN IMMEDIATE", &[])?;
+                let outcome = self.check_and_write(batch);
+                match outcome {
+                    Ok(true) => match self.run("COMMIT", &[]) {
+                        Ok(_) => Ok(true),
+                        Err(error) => {
+                            let _ = self.run("ROLLBACK", &[]);
+                            Err(error)
+                        }
+                    },
+                    Ok(false) | Err(_) => {
                         let _ = self.run("ROLLBACK", &[]);
-                        Err(error)
+                        outcome
                     }
-                },
-                Ok(false) | Err(_) => {
-                    let _ = self.run("ROLLBACK", &[]);
-                    outcome
                 }
-            }
-        })
+            },
+            |committed| *committed,
+        )
     }
 
     /// Flushes the log if a lone write was made since the last durable commit: a durable write
@@ -224,14 +235,17 @@ impl Store for SqliteStore {
         if !self.unflushed.load(Ordering::SeqCst) {
             return Ok(());
         }
-        self.durably(|| {
-            self.run(
-                "INSERT INTO levee_kv (key, value) VALUES (?1, x'01') \
+        self.durably(
+            || {
+                self.run(
+                    "INSERT INTO levee_kv (key, value) VALUES (?1, x'01') \
                  ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(CAST(value AS TEXT) AS INTEGER) + 1 AS TEXT)",
-                &[text(SYNC_KEY)],
-            )
-            .map(|_| ())
-        })
+                    &[text(SYNC_KEY)],
+                )
+                .map(|_| ())
+            },
+            |_| true,
+        )
     }
 }
 
