@@ -65,6 +65,48 @@ async fn a_failing_plugin_fails_closed_and_its_case_is_recorded() {
     server.stop().await;
 }
 
+/// A plugin is named by the SHA-256 of the file deployed now, not by a digest levee kept: levee
+/// keeps what each runner said of its file (digest and the file's fingerprint) so that the
+/// runner need not hash it on every call, and a runner trusts that only while its file has that
+/// fingerprint. A second case is named as the first; after a redeployment (a new `spin up` copies
+/// the application's files anew) over a store that still holds a wrong digest for the old file,
+/// the case is named by the file's real digest and the kept record is corrected.
+#[tokio::test]
+async fn a_plugin_is_named_by_the_file_deployed_now() {
+    if only_on_spin() {
+        return;
+    }
+    const KEPT: &str = "spin/plugin-file/threshold";
+    let real = sha256_of_file(&built("levee_threshold.wasm"));
+    let temp = tempfile::tempdir().expect("a data directory");
+    let data_dir = temp.path().join("data");
+    let server = TestServer::start_in(&data_dir, &Options::default()).await;
+    for customer in ["first", "second"] {
+        let (status, answer) = server.post("agent", "/v1/cases", refund(4_000, customer)).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+        assert_eq!(policy(&answer, "threshold")["digest"], real, "{customer} case: {answer}");
+    }
+    server.stop().await;
+
+    let store = levee_tests::open_store(&data_dir);
+    let kept: Value = serde_json::from_slice(&store.get(KEPT).expect("read").expect("levee kept the file's digest"))
+        .expect("the kept record is JSON");
+    assert_eq!(kept["digest"], real, "{kept}");
+    let stale = json!({ "fingerprint": kept["fingerprint"], "digest": "0".repeat(64) });
+    store.set(KEPT, &serde_json::to_vec(&stale).expect("JSON")).expect("write");
+    drop(store);
+
+    let server = TestServer::start_in(&data_dir, &Options::default()).await;
+    let (status, answer) = server.post("agent", "/v1/cases", refund(4_000, "after")).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert_eq!(policy(&answer, "threshold")["digest"], real, "named by the redeployed file: {answer}");
+    server.stop().await;
+    let store = levee_tests::open_store(&data_dir);
+    let kept: Value = serde_json::from_slice(&store.get(KEPT).expect("read").expect("kept")).expect("JSON");
+    assert_eq!(kept["digest"], real, "the kept record names the file deployed now: {kept}");
+    assert_ne!(kept["fingerprint"], stale["fingerprint"], "a redeployed file has a new fingerprint: {kept}");
+}
+
 /// A plugin file levee's build made, beside the hostile one.
 fn built(file: &str) -> String {
     std::path::Path::new(HOSTILE_WASM_PATH).with_file_name(file).display().to_string()

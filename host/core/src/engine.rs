@@ -197,6 +197,10 @@ pub struct RemoteEvaluation {
     pub facts: Facts,
     /// The plugin's parameters; `None`: the runner's own (a plugin levee does not parameterize).
     pub params: Option<serde_json::Value>,
+    /// What the runner last said of its plugin's file, if the host kept it: a runner whose file
+    /// still has that fingerprint names the plugin by that digest without hashing it again.
+    #[serde(default)]
+    pub known: Option<FileDigest>,
 }
 
 /// What a plugin's runner answers: who decided (the digest is of the plugin's bytes) and how.
@@ -204,4 +208,18 @@ pub struct RemoteEvaluation {
 pub struct RemoteDecision {
     pub policy: PolicyIdentity,
     pub result: Result<PolicyDecision, PolicyFailure>,
+    /// The file the digest was taken of, for the host to keep and send back (`known`).
+    #[serde(default)]
+    pub file: Option<FileDigest>,
+}
+
+/// A plugin file's SHA-256 and the file's fingerprint when it was taken (its size, modification
+/// time and the host's hash of its device and inode), as git's index keeps a file's hash beside
+/// its `stat`: while the fingerprint is unchanged the file is taken to be unchanged, and its
+/// digest is not computed again. A redeployment gives the file a new fingerprint (Spin copies an
+/// application's files anew for every `spin up`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileDigest {
+    pub fingerprint: String,
+    pub digest: String,
 }

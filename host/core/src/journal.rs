@@ -129,6 +129,8 @@ impl<'a> Journal<'a> {
     /// the slot, or a record the projections read, changed meanwhile) leaves nothing either.
     fn append_at_once(&self, slot: LedgerSlot) -> Result<Option<LedgerSlot>, StoreError> {
         let staged = Staged::over(self.store);
+        let keys_read = [entry_key(slot.entry.seq), HEAD_KEY.to_owned()];
+        staged.prefetch(keys_read.into_iter().chain(projections::keys_read(&slot.subject)))?;
         {
             let journal = Journal::new(&staged);
             if !journal.claim(&slot)? {

@@ -14,7 +14,7 @@ use crate::journal::{EntryContext, Journal, LedgerSlot};
 use crate::ledger::{LedgerEntry, VerifyReport};
 use crate::matrix::ApprovalMatrix;
 use crate::projections::{self, CustomerHistory, QueueItem};
-use crate::store::{Store, StoreError};
+use crate::store::{Exclusive, Store, StoreError};
 use crate::taxonomy::Taxonomy;
 use crate::validation::FieldError;
 
@@ -453,13 +453,22 @@ impl Levee {
         F: FnMut(&Journal<'_>) -> Result<Option<T>, ServiceError>,
     {
         let _serialized = self.commit_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Named before the store is held: on Spin, naming the chain may ask each plugin's runner.
+        let _ = self.engine.chain();
+        let exclusive = Exclusive::take(&*self.store)?;
         let journal = self.journal();
-        for _ in 0..MAX_COMMIT_ATTEMPTS {
-            if let Some(done) = attempt(&journal)? {
-                return Ok(done);
+        let outcome = (|| {
+            for _ in 0..MAX_COMMIT_ATTEMPTS {
+                if let Some(done) = attempt(&journal)? {
+                    return Ok(done);
+                }
             }
-        }
-        Err(ServiceError::Conflict("the ledger is too busy to take this change now: retry".to_owned()))
+            Err(ServiceError::Conflict("the ledger is too busy to take this change now: retry".to_owned()))
+        })();
+        let ended = exclusive.end();
+        let done = outcome?;
+        ended?;
+        Ok(done)
     }
 
     /// What every ledger entry records of its moment: who, when, the chain, the matrix and the

@@ -11,13 +11,15 @@
 //! no fuel. The runner names the plugin by the SHA-256 of its file. Uploads are refused: a
 //! plugin is deployed with the application, not uploaded.
 
-use std::sync::Mutex;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use levee_core::engine::{
-    ChainKey, ChainPlugin, Facts, PluginInfo, PolicyEngine, PolicyEvaluation, PolicyFailure, PolicyIdentity,
-    RemoteDecision, RemoteEvaluation,
+    ChainKey, ChainPlugin, Facts, FileDigest, PluginInfo, PolicyDecision, PolicyEngine, PolicyEvaluation,
+    PolicyFailure, PolicyIdentity, RemoteDecision, RemoteEvaluation,
 };
+use levee_core::store::Store;
 
 use crate::outbound::{self, Answer};
 
@@ -47,6 +49,7 @@ struct Link {
 /// The chain of plugin components.
 pub struct ChainedEngine {
     loaded: Mutex<(ChainKey, Vec<Link>)>,
+    files: PluginFiles,
 }
 
 impl ChainedEngine {
@@ -72,8 +75,10 @@ impl ChainedEngine {
         Ok(names)
     }
 
-    /// The chain from the configuration (key 0), with the built-in plugins' parameters.
-    pub fn new(chain: Vec<String>, params: impl Fn(&str) -> serde_json::Value) -> ChainedEngine {
+    /// The chain from the configuration (key 0), with the built-in plugins' parameters; what
+    /// the runners last said of their files is kept in `store`.
+    pub fn new(chain: Vec<String>, params: impl Fn(&str) -> serde_json::Value, store: Arc<dyn Store>) -> ChainedEngine {
+        let files = PluginFiles::load(store, &chain);
         let links = chain
             .into_iter()
             .map(|name| {
@@ -81,11 +86,154 @@ impl ChainedEngine {
                 Link { name, params, deadline_ms: DEFAULT_DEADLINE_MS }
             })
             .collect();
-        ChainedEngine { loaded: Mutex::new((ChainKey::default(), links)) }
+        ChainedEngine { loaded: Mutex::new((ChainKey::default(), links)), files }
+    }
+
+    /// The keys the engine reads when it is made for `chain`.
+    pub fn keys_read(chain: &[String]) -> Vec<String> {
+        chain.iter().map(|name| file_key(name)).collect()
     }
 
     fn links(&self) -> Vec<Link> {
         self.loaded.lock().map(|loaded| loaded.1.clone()).unwrap_or_default()
+    }
+
+    /// The plugin behind `link`: as a runner named it during this request, or as its runner
+    /// describes it now; if the runner cannot say, by its name alone (version "unknown", no
+    /// digest).
+    fn identify(&self, link: &Link) -> PolicyIdentity {
+        if let Some(identity) = self.files.identified(&link.name) {
+            return identity;
+        }
+        let path = match self.files.known(&link.name) {
+            Some(known) => format!("/describe?fingerprint={}&digest={}", known.fingerprint, known.digest),
+            None => "/describe".to_owned(),
+        };
+        let deadline = Duration::from_millis(link.deadline_ms);
+        let described = match outbound::call(&authority(&link.name), "GET", &path, &[], deadline) {
+            Answer::Status(200, body) => serde_json::from_slice::<Described>(&body).ok(),
+            _ => None,
+        };
+        match described {
+            Some(Described { policy, file }) => {
+                self.files.learn(&link.name, PolicyIdentity { name: link.name.clone(), ..policy }, file)
+            }
+            None => PolicyIdentity { name: link.name.clone(), version: "unknown".to_owned(), digest: String::new() },
+        }
+    }
+
+    fn evaluate_link(&self, link: &Link, facts: &Facts) -> PolicyEvaluation {
+        let started = Instant::now();
+        let asked =
+            RemoteEvaluation { facts: facts.clone(), params: link.params.clone(), known: self.files.known(&link.name) };
+        let (policy, result) = match serde_json::to_vec(&asked) {
+            Err(error) => (self.identify(link), Err(PolicyFailure::Unavailable { message: error.to_string() })),
+            Ok(body) => {
+                let deadline = Duration::from_millis(link.deadline_ms);
+                self.decided(link, outbound::call(&authority(&link.name), "POST", "/evaluate", &body, deadline))
+            }
+        };
+        PolicyEvaluation {
+            policy,
+            result,
+            fuel_used: 0,
+            elapsed_micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            peak_memory_bytes: 0,
+        }
+    }
+
+    /// What the runner's answer means for the case: a decision, or a failure that fails closed.
+    fn decided(&self, link: &Link, answer: Answer) -> (PolicyIdentity, Result<PolicyDecision, PolicyFailure>) {
+        // The plugin failed to decide: named as its runner describes it, which a trap in
+        // `evaluate` does not prevent.
+        let failed = |failure| (self.identify(link), Err(failure));
+        match answer {
+            Answer::TimedOut => failed(PolicyFailure::DeadlineExceeded { limit_ms: link.deadline_ms }),
+            Answer::Unreachable(message) => failed(PolicyFailure::Unavailable { message }),
+            Answer::Status(200, body) => match serde_json::from_slice::<RemoteDecision>(&body) {
+                Ok(decision) => {
+                    let policy = PolicyIdentity { name: link.name.clone(), ..decision.policy };
+                    (self.files.learn(&link.name, policy, decision.file), decision.result)
+                }
+                Err(error) => failed(PolicyFailure::Malformed { message: format!("the runner's answer: {error}") }),
+            },
+            // Spin answers 500 when the runner's instance trapped (the plugin trapped, panicked
+            // or ran out of memory); the runner itself answers 4xx/5xx with a reason.
+            Answer::Status(status, body) => failed(PolicyFailure::Trap {
+                message: format!(
+                    "HTTP {status} from {}: {}",
+                    authority(&link.name),
+                    String::from_utf8_lossy(&body).trim()
+                ),
+            }),
+        }
+    }
+}
+
+/// What a runner's `GET /describe` says of its plugin, as far as levee keeps it.
+#[derive(serde::Deserialize)]
+struct Described {
+    policy: PolicyIdentity,
+    #[serde(default)]
+    file: Option<FileDigest>,
+}
+
+/// Where levee keeps what plugin `name`'s runner last said of its file.
+fn file_key(name: &str) -> String {
+    format!("spin/plugin-file/{name}")
+}
+
+/// The plugins' files as their runners last described them, kept in levee's store so that a
+/// runner need not hash its file on every call (`FileDigest`), and the identities the runners
+/// gave during this request. A cache: a lost or stale record costs a hash, never a wrong digest,
+/// since the runner checks the fingerprint against its file.
+struct PluginFiles {
+    store: Arc<dyn Store>,
+    known: Mutex<BTreeMap<String, FileDigest>>,
+    identified: Mutex<BTreeMap<String, PolicyIdentity>>,
+}
+
+impl PluginFiles {
+    fn load(store: Arc<dyn Store>, names: &[String]) -> PluginFiles {
+        let keys = ChainedEngine::keys_read(names);
+        let stored = store.get_many(&keys).unwrap_or_else(|error| {
+            tracing::warn!("the plugins' file digests could not be read, so the runners hash their files: {error}");
+            vec![None; keys.len()]
+        });
+        let known = names
+            .iter()
+            .zip(stored)
+            .filter_map(|(name, bytes)| Some((name.clone(), serde_json::from_slice(&bytes?).ok()?)))
+            .collect();
+        PluginFiles { store, known: Mutex::new(known), identified: Mutex::new(BTreeMap::new()) }
+    }
+
+    fn known(&self, name: &str) -> Option<FileDigest> {
+        self.known.lock().ok()?.get(name).cloned()
+    }
+
+    fn identified(&self, name: &str) -> Option<PolicyIdentity> {
+        self.identified.lock().ok()?.get(name).cloned()
+    }
+
+    /// Keeps what a runner said of plugin `name` (its file kept in the store if it changed), and
+    /// returns the identity.
+    fn learn(&self, name: &str, identity: PolicyIdentity, file: Option<FileDigest>) -> PolicyIdentity {
+        if let Ok(mut identified) = self.identified.lock() {
+            identified.insert(name.to_owned(), identity.clone());
+        }
+        if let Some(file) = file.filter(|file| self.known(name).as_ref() != Some(file)) {
+            let stored = serde_json::to_vec(&file)
+                .map_err(|error| error.to_string())
+                .and_then(|bytes| self.store.set(&file_key(name), &bytes).map_err(|error| error.to_string()));
+            if let Err(error) = stored {
+                tracing::warn!("plugin {name}'s file digest could not be kept (its runner hashes it again): {error}");
+            }
+            if let Ok(mut known) = self.known.lock() {
+                known.insert(name.to_owned(), file);
+            }
+        }
+        identity
     }
 }
 
@@ -99,71 +247,13 @@ fn authority(name: &str) -> String {
     format!("policy-{name}.spin.internal")
 }
 
-/// The plugin behind `link` as its runner describes it; if the runner cannot say, by its name
-/// alone (version "unknown", no digest).
-fn identify(link: &Link) -> PolicyIdentity {
-    let deadline = Duration::from_millis(link.deadline_ms);
-    let described = match outbound::call(&authority(&link.name), "GET", "/describe", &[], deadline) {
-        Answer::Status(200, body) => serde_json::from_slice::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|described| serde_json::from_value::<PolicyIdentity>(described["policy"].clone()).ok()),
-        _ => None,
-    };
-    match described {
-        Some(policy) => PolicyIdentity { name: link.name.clone(), ..policy },
-        None => PolicyIdentity { name: link.name.clone(), version: "unknown".to_owned(), digest: String::new() },
-    }
-}
-
-fn evaluate_link(link: &Link, facts: &Facts) -> PolicyEvaluation {
-    let started = Instant::now();
-    let asked = RemoteEvaluation { facts: facts.clone(), params: link.params.clone() };
-    let (policy, result) = match serde_json::to_vec(&asked) {
-        Err(error) => (identify(link), Err(PolicyFailure::Unavailable { message: error.to_string() })),
-        Ok(body) => {
-            let deadline = Duration::from_millis(link.deadline_ms);
-            decided(link, outbound::call(&authority(&link.name), "POST", "/evaluate", &body, deadline))
-        }
-    };
-    PolicyEvaluation {
-        policy,
-        result,
-        fuel_used: 0,
-        elapsed_micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-        peak_memory_bytes: 0,
-    }
-}
-
-/// What the runner's answer means for the case: a decision, or a failure that fails closed.
-fn decided(link: &Link, answer: Answer) -> (PolicyIdentity, Result<levee_core::engine::PolicyDecision, PolicyFailure>) {
-    // The plugin failed to decide: named as its runner describes it, which a trap in
-    // `evaluate` does not prevent.
-    let failed = |failure| (identify(link), Err(failure));
-    match answer {
-        Answer::TimedOut => failed(PolicyFailure::DeadlineExceeded { limit_ms: link.deadline_ms }),
-        Answer::Unreachable(message) => failed(PolicyFailure::Unavailable { message }),
-        Answer::Status(200, body) => match serde_json::from_slice::<RemoteDecision>(&body) {
-            Ok(decision) => {
-                let policy = PolicyIdentity { name: link.name.clone(), ..decision.policy };
-                (policy, decision.result)
-            }
-            Err(error) => failed(PolicyFailure::Malformed { message: format!("the runner's answer: {error}") }),
-        },
-        // Spin answers 500 when the runner's instance trapped (the plugin trapped, panicked or
-        // ran out of memory); the runner itself answers 4xx/5xx with a reason.
-        Answer::Status(status, body) => failed(PolicyFailure::Trap {
-            message: format!("HTTP {status} from {}: {}", authority(&link.name), String::from_utf8_lossy(&body).trim()),
-        }),
-    }
-}
-
 impl PolicyEngine for ChainedEngine {
     fn chain(&self) -> Vec<PolicyIdentity> {
-        self.links().iter().map(identify).collect()
+        self.links().iter().map(|link| self.identify(link)).collect()
     }
 
     fn evaluate(&self, facts: &Facts) -> Vec<PolicyEvaluation> {
-        self.links().iter().map(|link| evaluate_link(link, facts)).collect()
+        self.links().iter().map(|link| self.evaluate_link(link, facts)).collect()
     }
 
     fn accepts_uploads(&self) -> Result<(), String> {

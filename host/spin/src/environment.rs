@@ -10,8 +10,10 @@ use std::sync::Arc;
 use levee_core::Levee;
 use levee_core::clock::SystemClock;
 use levee_core::config::{self, TokenConfig, WorkflowConfig};
-use levee_core::registry::ChainLink;
+use levee_core::projections;
+use levee_core::registry::{ChainLink, REGISTRY_SUBJECT};
 use levee_core::store::Store;
+use levee_core::taxonomy_admin::TAXONOMY_SUBJECT;
 
 use spin_sdk::variables::{self, Error as VariableError};
 
@@ -24,6 +26,8 @@ pub const DEMO_TOKENS_KEY: &str = "demo/tokens";
 pub fn levee() -> Result<Levee, String> {
     let workflow = workflow_config()?;
     let store = crate::store::open()?;
+    let chain = ChainedEngine::chain_from(variable("policies")?.as_deref())?;
+    read_ahead(&*store, &chain);
     let demo_cast = if variable("demo")?.is_some_and(|value| value.trim() == "true") {
         demo_cast(&*store)?
     } else {
@@ -34,12 +38,23 @@ pub fn levee() -> Result<Levee, String> {
         return Err(format!("the `config` variable is not a usable levee configuration:\n{}", report.render()));
     }
     let mut settings = workflow.settings("spin variable config", &demo_cast)?;
-    let chain = ChainedEngine::chain_from(variable("policies")?.as_deref())?;
     settings.configured_chain = chain.iter().map(|name| builtin_link(name)).collect();
-    let engine = ChainedEngine::new(chain, |name| settings.default_params(name, &settings.taxonomy));
+    let engine =
+        ChainedEngine::new(chain, |name| settings.default_params(name, &settings.taxonomy), Arc::clone(&store));
     let levee = Levee::new(store, Arc::new(engine), Arc::new(SystemClock), settings);
     levee.sync_policies().map_err(|error| format!("load the active policy chain: {error}"))?;
     Ok(levee)
+}
+
+/// Reads in one round trip the records building levee reads one by one (the demo tokens, what
+/// the plugins' runners said of their files, the policy registry and the taxonomy), for a store
+/// that keeps what a request read (Spin's SQLite store). Only a head start: a record it could
+/// not read is read again when needed.
+fn read_ahead(store: &dyn Store, chain: &[String]) {
+    let mut keys = vec![DEMO_TOKENS_KEY.to_owned()];
+    keys.extend(ChainedEngine::keys_read(chain));
+    keys.extend([REGISTRY_SUBJECT, TAXONOMY_SUBJECT].map(projections::subject_key));
+    let _ = store.get_many(&keys);
 }
 
 /// The workflow configuration in the `config` variable (TOML); the defaults if it is empty.

@@ -78,6 +78,55 @@ pub trait Store: Send + Sync {
         let _ = batch;
         Err(StoreError::Backend("this store cannot commit a batch of writes at once".to_owned()))
     }
+
+    /// Holds off every other writer of the store, in any process, until the next batch commits
+    /// or `end_exclusive`, where the backend can do that cheaply; `Ok(false)` where it cannot.
+    /// levee's commit reads and writes its ledger slot inside (`Exclusive`), so that no attempt
+    /// loses a race and has to run again. Without it, concurrent commits race optimistically:
+    /// fine in one process, which serializes its own commits, and for a store that many hosts
+    /// share over a network (Redis), where holding it would stall them all.
+    ///
+    /// Spin's SQLite store does it with a write transaction: every request is its own instance
+    /// with its own connection, so without it sixteen concurrent submissions race for the
+    /// ledger's head and most of them read everything again.
+    fn begin_exclusive(&self) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
+    /// Ends what `begin_exclusive` began, if a batch has not: a write made inside it outside a
+    /// batch (a hint such as the ledger's head) is kept, not undone.
+    fn end_exclusive(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// The store held exclusively (`Store::begin_exclusive`) until `end` or drop.
+pub struct Exclusive<'a> {
+    store: &'a dyn Store,
+    held: bool,
+}
+
+impl<'a> Exclusive<'a> {
+    pub fn take(store: &'a dyn Store) -> Result<Exclusive<'a>, StoreError> {
+        let held = store.begin_exclusive()?;
+        Ok(Exclusive { store, held })
+    }
+
+    /// Lets other writers in again.
+    pub fn end(mut self) -> Result<(), StoreError> {
+        self.held = false;
+        self.store.end_exclusive()
+    }
+}
+
+impl Drop for Exclusive<'_> {
+    fn drop(&mut self) {
+        if self.held
+            && let Err(error) = self.store.end_exclusive()
+        {
+            tracing::warn!(%error, "the store's exclusive hold could not be ended cleanly");
+        }
+    }
 }
 
 /// Writes that are made together or not at all (`Store::commit_batch`), made by `Staged`.

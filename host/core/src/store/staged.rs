@@ -28,6 +28,9 @@ struct Stage {
     read: HashMap<String, Option<Vec<u8>>>,
     /// What each written key will hold.
     written: HashMap<String, Option<Vec<u8>>>,
+    /// Values fetched ahead (`Staged::prefetch`), not yet read: a key joins `read` (and the
+    /// batch's expectations) only once something reads it.
+    fetched: HashMap<String, Option<Vec<u8>>>,
 }
 
 impl Stage {
@@ -39,7 +42,10 @@ impl Stage {
         if let Some(read) = self.read.get(key) {
             return Ok(read.clone());
         }
-        let stored = base.get(key)?;
+        let stored = match self.fetched.remove(key) {
+            Some(fetched) => fetched,
+            None => base.get(key)?,
+        };
         self.read.insert(key.to_owned(), stored.clone());
         Ok(stored)
     }
@@ -52,6 +58,27 @@ where
 {
     pub fn over(base: B) -> Self {
         Staged { base, stage: Mutex::new(Stage::default()) }
+    }
+
+    /// Fetches `keys` in one `get_many`, for the reads to come: a store that answers each read
+    /// in a round trip (Spin's SQLite database, Redis) answers them all in one. A key fetched
+    /// and never read changes nothing (it is not among the batch's expectations).
+    pub fn prefetch(&self, keys: impl IntoIterator<Item = String>) -> Result<(), StoreError> {
+        let mut stage = self.stage();
+        let mut wanted: Vec<String> = keys
+            .into_iter()
+            .filter(|key| {
+                !stage.read.contains_key(key) && !stage.written.contains_key(key) && !stage.fetched.contains_key(key)
+            })
+            .collect();
+        wanted.sort();
+        wanted.dedup();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let values = self.base.get_many(&wanted)?;
+        stage.fetched.extend(wanted.into_iter().zip(values));
+        Ok(())
     }
 
     fn stage(&self) -> MutexGuard<'_, Stage> {

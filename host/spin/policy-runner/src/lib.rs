@@ -12,8 +12,13 @@
 //!   plugin): a `RemoteDecision`, naming the plugin by what it says of itself and the SHA-256 of
 //!   its bytes.
 //! - `GET /describe`: the same identity, with the plugin's description and parameter schema.
+//!
+//! The digest: hashing the file costs about a millisecond, on every call, since no state
+//! outlives an instance. So the runner also answers the file's fingerprint (`file`), which levee
+//! keeps and sends back (`known`, or `?fingerprint=…&digest=…` on `/describe`): while the file's
+//! fingerprint is the same, the runner names the plugin by the digest it was given.
 
-use levee_core::engine::{PolicyIdentity, RemoteDecision, RemoteEvaluation};
+use levee_core::engine::{FileDigest, PolicyIdentity, RemoteDecision, RemoteEvaluation};
 use sha2::{Digest, Sha256};
 use spin_sdk::http::{Method, Request, Response};
 
@@ -30,14 +35,13 @@ mod convert {
     include!("../../../../wit/convert.rs");
 }
 
-/// Where spin.toml mounts the plugin's own file (`files` of the runner's component).
-const PLUGIN_FILE: &str = "/plugin.wasm";
+mod plugin_file;
 
 #[spin_sdk::http_component]
 fn handle(request: Request) -> Response {
     match (request.method(), request.path()) {
         (Method::Post, "/evaluate") => evaluate(request.body()),
-        (Method::Get, "/describe") => describe(),
+        (Method::Get, "/describe") => describe(known_from_query(request.query())),
         _ => plain(404, "a policy runner answers POST /evaluate and GET /describe"),
     }
 }
@@ -47,8 +51,8 @@ fn evaluate(body: &[u8]) -> Response {
         Ok(asked) => asked,
         Err(error) => return plain(400, &format!("not a levee policy evaluation: {error}")),
     };
-    let policy = match identity() {
-        Ok(policy) => policy,
+    let (policy, file) = match identity(asked.known) {
+        Ok(identified) => identified,
         Err(problem) => return plain(500, &problem),
     };
     let params = match asked.params {
@@ -57,14 +61,15 @@ fn evaluate(body: &[u8]) -> Response {
     };
     let answer = rules::evaluate(&convert::facts_to_wit(&asked.facts), &params);
     let result = answer.map(convert::decision_from_wit).map_err(convert::policy_error_from_wit);
-    json(&RemoteDecision { policy, result })
+    json(&RemoteDecision { policy, result, file: Some(file) })
 }
 
-fn describe() -> Response {
+fn describe(known: Option<FileDigest>) -> Response {
     let info = rules::describe();
-    match identity() {
-        Ok(policy) => json(&serde_json::json!({
+    match identity(known) {
+        Ok((policy, file)) => json(&serde_json::json!({
             "policy": policy,
+            "file": file,
             "description": info.description,
             "params_schema": info.params_schema,
         })),
@@ -72,16 +77,24 @@ fn describe() -> Response {
     }
 }
 
+/// `fingerprint=…&digest=…` (hex, so nothing to decode), if both are there.
+fn known_from_query(query: &str) -> Option<FileDigest> {
+    let value =
+        |name: &str| query.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('=')).map(str::to_owned);
+    Some(FileDigest { fingerprint: value("fingerprint")?, digest: value("digest")? })
+}
+
 /// The plugin as the ledger names it: its name and version as it describes itself, and the
-/// SHA-256 of its bytes (the file spin.toml plugs in and mounts).
-fn identity() -> Result<PolicyIdentity, String> {
-    let bytes = std::fs::read(PLUGIN_FILE).map_err(|error| {
-        format!(
-            "the plugin's own file is not mounted at {PLUGIN_FILE} ({error}): spin.toml must mount it (docs/spin.md)"
-        )
-    })?;
+/// SHA-256 of its bytes (the file spin.toml plugs in and mounts): `known`'s digest if the file
+/// still has `known`'s fingerprint, else hashed now.
+fn identity(known: Option<FileDigest>) -> Result<(PolicyIdentity, FileDigest), String> {
+    let fingerprint = plugin_file::fingerprint()?;
+    let file = match known {
+        Some(known) if known.fingerprint == fingerprint => known,
+        _ => FileDigest { fingerprint, digest: hex::encode(Sha256::digest(plugin_file::read()?)) },
+    };
     let info = rules::describe();
-    Ok(PolicyIdentity { name: info.name, version: info.version, digest: hex::encode(Sha256::digest(&bytes)) })
+    Ok((PolicyIdentity { name: info.name, version: info.version, digest: file.digest.clone() }, file))
 }
 
 /// Parameters for a plugin levee's configuration does not parameterize: this component's

@@ -7,14 +7,25 @@
 //! its connection and SQLite rolls the transaction back. A writer waits up to
 //! `BUSY_TIMEOUT_MS` for another's transaction, then the request answers 503.
 //!
-//! Durability: the database runs in WAL mode. A batch (the journal's commit: a ledger slot with
-//! its projections) commits with `synchronous = FULL`, so the write-ahead log is on disk when it
-//! returns, and with it every write made before it, by any request (the log is one file, written
-//! in order). Lone writes (the case counter, say) commit with `synchronous = NORMAL`, without a
-//! flush of their own; `sync`, which runs before anything is acknowledged, flushes the log if a
-//! lone write was made since this request's last durable commit.
+//! Durability: the database runs in WAL mode with `synchronous = FULL`, so every commit has
+//! flushed the write-ahead log when it returns, and with it every write before it, by any
+//! request. `sync` has nothing left to do.
+//!
+//! Reads outside a commit are kept for the rest of the request (each request is an instance of
+//! its own with a store of its own), so a record read again (a submission reads the taxonomy
+//! five times) costs no statement: a read sees the store as it was when this request first read
+//! that key, as if it had been read then. Any write to a key, made or attempted, forgets it, and
+//! a commit forgets everything and reads inside its write transaction, where values are current.
+//!
+//! Commits do not race: levee's commit holds the database with a write transaction
+//! (`begin_exclusive`, `BEGIN IMMEDIATE`) while it reads the ledger's head and the records its
+//! entry changes and writes its batch, so no attempt reads something another request changes
+//! before it commits. Other writers wait (`BUSY_TIMEOUT_MS`).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use levee_core::store::{Batch, Store, StoreError};
 use spin_sdk::sqlite::{Connection, Error, QueryResult, Value};
@@ -27,27 +38,40 @@ pub const DATABASE: &str = "default";
 /// How long a write waits for another request's transaction before giving up (503).
 const BUSY_TIMEOUT_MS: u32 = 5_000;
 
+/// How long SQLite itself waits for the database before a statement answers that it is locked:
+/// short, because its waits grow to 100 ms each and leave the database idle between them.
+const SQLITE_WAITS_MS: u32 = 8;
+
+/// The longest pause between two tries at a locked database.
+const PAUSE_MICROS: u64 = 3_000;
+
+/// The most keys a read may fetch for its values to be kept for the rest of the request.
+const KEPT_PER_READ: usize = 16;
+
 /// The most keys one `IN (…)` list names (SQLite allows 32,766 parameters).
 const KEYS_PER_STATEMENT: usize = 500;
 
 const SCHEMA: &str =
     "CREATE TABLE IF NOT EXISTS levee_kv (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID";
 
-/// A key written only to make `sync` flush the log.
-const SYNC_KEY: &str = "store/sync";
-
 pub struct SqliteStore {
     connection: SingleThreaded<Connection>,
-    /// A lone write was made since this connection's last durable commit.
-    unflushed: AtomicBool,
+    /// A write transaction `begin_exclusive` opened is open.
+    exclusive: AtomicBool,
+    /// What this request has read outside a commit, key → value (`None`: absent).
+    read: Mutex<HashMap<String, Option<Vec<u8>>>>,
 }
 
 impl SqliteStore {
     pub fn open() -> Result<SqliteStore, StoreError> {
         let connection = Connection::open(DATABASE).map_err(|error| store_error("open the database", error))?;
-        let store = SqliteStore { connection: SingleThreaded(connection), unflushed: AtomicBool::new(false) };
-        store.run(&format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}"), &[])?;
-        store.run("PRAGMA synchronous = NORMAL", &[])?;
+        let store = SqliteStore {
+            connection: SingleThreaded(connection),
+            exclusive: AtomicBool::new(false),
+            read: Mutex::new(HashMap::new()),
+        };
+        store.run(&format!("PRAGMA busy_timeout = {SQLITE_WAITS_MS}"), &[])?;
+        store.run("PRAGMA synchronous = FULL", &[])?;
         // A new database gets its table and WAL mode (which the file keeps) once.
         if store.run("SELECT 1 FROM levee_kv LIMIT 0", &[]).is_err() {
             store.run("PRAGMA journal_mode = WAL", &[])?;
@@ -56,38 +80,48 @@ impl SqliteStore {
         Ok(store)
     }
 
-    /// Runs `work` with `synchronous = FULL`: a commit it makes is on disk, with every write
-    /// before it. `flushed` says from its outcome whether it committed (a rollback flushes
-    /// nothing), and so whether no lone write is left unflushed.
-    fn durably<T>(
-        &self,
-        work: impl FnOnce() -> Result<T, StoreError>,
-        flushed: impl Fn(&T) -> bool,
-    ) -> Result<T, StoreError> {
-        self.run("PRAGMA synchronous = FULL", &[])?;
-        let outcome = work();
-        let restored = self.run("PRAGMA synchronous = NORMAL", &[]);
-        let outcome = outcome?;
-        restored?;
-        if flushed(&outcome) {
-            self.unflushed.store(false, Ordering::SeqCst);
-        }
-        Ok(outcome)
-    }
-
-    /// A write outside a batch: committed, not yet flushed.
-    fn lone_write(&self, statement: &str, parameters: &[Value]) -> Result<QueryResult, StoreError> {
-        self.unflushed.store(true, Ordering::SeqCst);
-        self.run(statement, parameters)
-    }
-
+    /// Runs `statement`; while another request holds the database (SQLite waits
+    /// `SQLITE_WAITS_MS` itself, sleeping), waits a random while of up to `PAUSE_MICROS` and
+    /// tries again, for at most `BUSY_TIMEOUT_MS` in all.
     fn run(&self, statement: &str, parameters: &[Value]) -> Result<QueryResult, StoreError> {
-        self.connection.0.execute(statement, parameters).map_err(|error| store_error(statement, error))
+        let started = Instant::now();
+        loop {
+            match self.connection.0.execute(statement, parameters) {
+                Err(Error::Io(message))
+                    if message.contains("database is locked")
+                        && started.elapsed() < Duration::from_millis(u64::from(BUSY_TIMEOUT_MS)) =>
+                {
+                    let pause = wasi::random::insecure::get_insecure_random_u64() % PAUSE_MICROS;
+                    wasi::clocks::monotonic_clock::subscribe_duration(pause * 1_000).block();
+                }
+                outcome => return outcome.map_err(|error| store_error(statement, error)),
+            }
+        }
+    }
+
+    /// The reads kept outside a commit.
+    fn kept(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<Vec<u8>>>> {
+        self.read.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Keeps what was read, unless inside a commit.
+    fn keep(&self, read: impl IntoIterator<Item = (String, Option<Vec<u8>>)>) {
+        if !self.exclusive.load(Ordering::SeqCst) {
+            self.kept().extend(read);
+        }
+    }
+
+    /// Forgets `keys`: about to be written.
+    fn forget<'k>(&self, keys: impl IntoIterator<Item = &'k str>) {
+        let mut kept = self.kept();
+        for key in keys {
+            kept.remove(key);
+        }
     }
 
     /// Whether a write ending in `RETURNING 1` changed a row.
     fn changed(&self, statement: &str, parameters: &[Value]) -> Result<bool, StoreError> {
-        Ok(!self.lone_write(statement, parameters)?.rows.is_empty())
+        Ok(!self.run(statement, parameters)?.rows.is_empty())
     }
 
     /// The stored values of `keys`, in any order, as (key, value).
@@ -108,6 +142,7 @@ impl SqliteStore {
     }
 
     fn write_all(&self, writes: &[(String, Option<Vec<u8>>)]) -> Result<(), StoreError> {
+        self.forget(writes.iter().map(|(key, _)| key.as_str()));
         let sets: Vec<(&str, &[u8])> =
             writes.iter().filter_map(|(key, value)| value.as_deref().map(|value| (key.as_str(), value))).collect();
         for chunk in sets.chunks(KEYS_PER_STATEMENT) {
@@ -117,18 +152,18 @@ impl SqliteStore {
             );
             let parameters: Vec<Value> =
                 chunk.iter().flat_map(|(key, value)| [text(key), Value::Blob(value.to_vec())]).collect();
-            self.lone_write(&statement, &parameters)?;
+            self.run(&statement, &parameters)?;
         }
         let deletes: Vec<&str> =
             writes.iter().filter(|(_, value)| value.is_none()).map(|(key, _)| key.as_str()).collect();
         for chunk in deletes.chunks(KEYS_PER_STATEMENT) {
             let statement = format!("DELETE FROM levee_kv WHERE key IN ({})", placeholders(chunk.len()));
-            self.lone_write(&statement, &chunk.iter().map(|key| text(key)).collect::<Vec<_>>())?;
+            self.run(&statement, &chunk.iter().map(|key| text(key)).collect::<Vec<_>>())?;
         }
         Ok(())
     }
 
-    /// Checks and writes a batch inside the transaction `commit_batch` opened.
+    /// Checks and writes a batch inside a transaction.
     fn check_and_write(&self, batch: &Batch) -> Result<bool, StoreError> {
         let keys: Vec<&str> = batch.expected.iter().map(|(key, _)| key.as_str()).collect();
         let stored = self.values_of(&keys)?;
@@ -141,24 +176,38 @@ impl SqliteStore {
         self.write_all(&batch.writes)?;
         Ok(true)
     }
+
+    /// Commits the open transaction (rolls it back if that fails).
+    fn commit(&self) -> Result<(), StoreError> {
+        self.run("COMMIT", &[]).map(|_| ()).inspect_err(|_| {
+            let _ = self.run("ROLLBACK", &[]);
+        })
+    }
 }
 
 impl Store for SqliteStore {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let result = self.run("SELECT value FROM levee_kv WHERE key = ?", &[text(key)])?;
-        match result.rows.into_iter().next().and_then(|row| row.values.into_iter().next()) {
-            Some(value) => bytes_of(key, value).map(Some),
-            None => Ok(None),
-        }
+        Ok(self.get_many(&[key.to_owned()])?.pop().flatten())
     }
 
     fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        let asked: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let mut found = self.values_of(&asked)?;
-        Ok(keys
-            .iter()
-            .map(|key| found.iter().position(|(stored, _)| stored == key).map(|index| found.swap_remove(index).1))
-            .collect())
+        let mut answer: Vec<Option<Option<Vec<u8>>>> = {
+            let kept = self.kept();
+            keys.iter().map(|key| kept.get(key).cloned()).collect()
+        };
+        let missing: Vec<&str> =
+            keys.iter().zip(&answer).filter(|(_, kept)| kept.is_none()).map(|(key, _)| key.as_str()).collect();
+        let found: HashMap<String, Vec<u8>> = self.values_of(&missing)?.into_iter().collect();
+        for (slot, key) in answer.iter_mut().zip(keys) {
+            if slot.is_none() {
+                *slot = Some(found.get(key).cloned());
+            }
+        }
+        // Only small reads are kept: records read again, not pages of the ledger.
+        if missing.len() <= KEPT_PER_READ {
+            self.keep(missing.iter().map(|key| ((*key).to_owned(), found.get(*key).cloned())));
+        }
+        Ok(answer.into_iter().map(Option::flatten).collect())
     }
 
     fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
@@ -176,6 +225,7 @@ impl Store for SqliteStore {
     }
 
     fn compare_and_swap(&self, key: &str, current: Option<&[u8]>, new: &[u8]) -> Result<bool, StoreError> {
+        self.forget([key]);
         match current {
             None => self.changed(
                 "INSERT INTO levee_kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING RETURNING 1",
@@ -190,7 +240,8 @@ impl Store for SqliteStore {
 
     /// Counters are ASCII decimal, as on every other backend.
     fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
-        let result = self.lone_write(
+        self.forget([key]);
+        let result = self.run(
             "INSERT INTO levee_kv (key, value) VALUES (?1, CAST(?2 AS TEXT)) \
              ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(CAST(value AS TEXT) AS INTEGER) + ?2 AS TEXT) \
              RETURNING CAST(CAST(value AS TEXT) AS INTEGER)",
@@ -206,46 +257,41 @@ impl Store for SqliteStore {
         true
     }
 
+    /// One transaction: `BEGIN IMMEDIATE`, the check, the writes, `COMMIT`; or, inside
+    /// `begin_exclusive`'s transaction, the check and the writes, and that transaction's
+    /// `COMMIT` (a failed check leaves it open for the next attempt).
     fn commit_batch(&self, batch: &Batch) -> Result<bool, StoreError> {
-        self.durably(
-            || {
-                self.run("BEGIN IMMEDIATE", &[])?;
-                let outcome = self.check_and_write(batch);
-                match outcome {
-                    Ok(true) => match self.run("COMMIT", &[]) {
-                        Ok(_) => Ok(true),
-                        Err(error) => {
-                            let _ = self.run("ROLLBACK", &[]);
-                            Err(error)
-                        }
-                    },
-                    Ok(false) | Err(_) => {
-                        let _ = self.run("ROLLBACK", &[]);
-                        outcome
-                    }
-                }
-            },
-            |committed| *committed,
-        )
+        self.forget(batch.expected.iter().chain(&batch.writes).map(|(key, _)| key.as_str()));
+        let inside_exclusive = self.exclusive.load(Ordering::SeqCst);
+        if !inside_exclusive {
+            self.run("BEGIN IMMEDIATE", &[])?;
+        }
+        match self.check_and_write(batch) {
+            Ok(true) => {
+                self.exclusive.store(false, Ordering::SeqCst);
+                self.commit().map(|()| true)
+            }
+            Ok(false) if inside_exclusive => Ok(false),
+            outcome => {
+                self.exclusive.store(false, Ordering::SeqCst);
+                let _ = self.run("ROLLBACK", &[]);
+                outcome
+            }
+        }
     }
 
-    /// Flushes the log if a lone write was made since the last durable commit: a durable write
-    /// of `SYNC_KEY` flushes everything before it.
-    fn sync(&self) -> Result<(), StoreError> {
-        if !self.unflushed.load(Ordering::SeqCst) {
-            return Ok(());
+    fn begin_exclusive(&self) -> Result<bool, StoreError> {
+        self.kept().clear();
+        self.run("BEGIN IMMEDIATE", &[])?;
+        self.exclusive.store(true, Ordering::SeqCst);
+        Ok(true)
+    }
+
+    fn end_exclusive(&self) -> Result<(), StoreError> {
+        if self.exclusive.swap(false, Ordering::SeqCst) {
+            self.commit()?;
         }
-        self.durably(
-            || {
-                self.run(
-                    "INSERT INTO levee_kv (key, value) VALUES (?1, x'01') \
-                 ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(CAST(value AS TEXT) AS INTEGER) + 1 AS TEXT)",
-                    &[text(SYNC_KEY)],
-                )
-                .map(|_| ())
-            },
-            |_| true,
-        )
+        Ok(())
     }
 }
 
