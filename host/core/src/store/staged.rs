@@ -186,4 +186,21 @@ mod tests {
             [owned("blind", Some(b"x")), owned("read", Some(b"after")), owned("slot", Some(b"claimed"))]
         );
     }
+
+    /// Prefetched values answer reads as the store did when fetched; a key fetched but never
+    /// read is not among the batch's expectations, so it cannot make the batch lose a race.
+    #[test]
+    fn a_prefetched_key_is_expected_only_once_read() {
+        let base = MemoryStore::new();
+        base.set("used", b"then").unwrap();
+        base.set("unused", b"then").unwrap();
+        let staged = Staged::over(&base as &dyn Store);
+        staged.prefetch(["used".to_owned(), "unused".to_owned(), "absent".to_owned()]).unwrap();
+        base.set("used", b"later").unwrap();
+        assert_eq!(staged.get("used").unwrap().as_deref(), Some(&b"then"[..]), "read as fetched");
+        assert_eq!(staged.get("absent").unwrap(), None);
+        let batch = staged.into_batch();
+        let owned = |key: &str, value: Option<&[u8]>| (key.to_owned(), value.map(<[u8]>::to_vec));
+        assert_eq!(batch.expected, [owned("absent", None), owned("used", Some(b"then"))]);
+    }
 }
