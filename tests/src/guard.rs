@@ -11,7 +11,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 /// Runs its arguments as the child in a new session (so its pid is its process group's), prints
 /// the child's pid first, then waits for its stdin to close (or a line) and kills the child's
 /// process group; with `LEVEE_GUARD_CLEANUP` set, removes that directory.
-const GUARD: &str = r#"setsid "$@" & echo $!; read -r _; kill -9 -- -$! 2>/dev/null; kill -9 $! 2>/dev/null; wait
+const GUARD: &str = r#"setsid "$@" & echo $!; read -r _; kill -9 -$! 2>/dev/null; kill -9 $! 2>/dev/null; wait
 [ -n "${LEVEE_GUARD_CLEANUP:-}" ] && rm -rf "$LEVEE_GUARD_CLEANUP"; exit 0"#;
 
 /// A guarded child process.

@@ -25,9 +25,8 @@ pub const DEMO_TOKENS_KEY: &str = "demo/tokens";
 /// Builds levee for one request.
 pub fn levee() -> Result<Levee, String> {
     let workflow = workflow_config()?;
-    let store = crate::store::open()?;
     let chain = ChainedEngine::chain_from(variable("policies")?.as_deref())?;
-    read_ahead(&*store, &chain);
+    let store = crate::store::open(&read_ahead(&chain))?;
     let demo_cast = if variable("demo")?.is_some_and(|value| value.trim() == "true") {
         demo_cast(&*store)?
     } else {
@@ -46,15 +45,13 @@ pub fn levee() -> Result<Levee, String> {
     Ok(levee)
 }
 
-/// Reads in one round trip the records building levee reads one by one (the demo tokens, what
-/// the plugins' runners said of their files, the policy registry and the taxonomy), for a store
-/// that keeps what a request read (Spin's SQLite store). Only a head start: a record it could
-/// not read is read again when needed.
-fn read_ahead(store: &dyn Store, chain: &[String]) {
+/// The records building levee reads one by one, for the store to read at once: the demo tokens,
+/// what the plugins' runners said of their files, the policy registry and the taxonomy.
+fn read_ahead(chain: &[String]) -> Vec<String> {
     let mut keys = vec![DEMO_TOKENS_KEY.to_owned()];
     keys.extend(ChainedEngine::keys_read(chain));
     keys.extend([REGISTRY_SUBJECT, TAXONOMY_SUBJECT].map(projections::subject_key));
-    let _ = store.get_many(&keys);
+    keys
 }
 
 /// The workflow configuration in the `config` variable (TOML); the defaults if it is empty.

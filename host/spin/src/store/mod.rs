@@ -23,11 +23,13 @@ use levee_core::store::Store;
 
 use crate::environment::variable;
 
-/// Opens the store the `store` variable names.
-pub fn open() -> Result<Arc<dyn Store>, String> {
+/// Opens the store the `store` variable names. The SQLite store reads `read_ahead` at once, in
+/// one statement (the records building levee reads one by one); Redis answers each read in a
+/// round trip of its own.
+pub fn open(read_ahead: &[String]) -> Result<Arc<dyn Store>, String> {
     let chosen = variable("store")?.unwrap_or_default();
     match chosen.trim() {
-        "" | "sqlite" => Ok(Arc::new(sqlite::SqliteStore::open().map_err(|error| error.to_string())?)),
+        "" | "sqlite" => Ok(Arc::new(sqlite::SqliteStore::open(read_ahead).map_err(|error| error.to_string())?)),
         "redis" => {
             let settings = redis::RedisSettings::from_variables()?;
             Ok(Arc::new(redis::SpinRedisStore::open(settings).map_err(|error| error.to_string())?))

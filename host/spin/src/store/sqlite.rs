@@ -11,11 +11,10 @@
 //! flushed the write-ahead log when it returns, and with it every write before it, by any
 //! request. `sync` has nothing left to do.
 //!
-//! Reads outside a commit are kept for the rest of the request (each request is an instance of
-//! its own with a store of its own), so a record read again (a submission reads the taxonomy
-//! five times) costs no statement: a read sees the store as it was when this request first read
-//! that key, as if it had been read then. Any write to a key, made or attempted, forgets it, and
-//! a commit forgets everything and reads inside its write transaction, where values are current.
+//! Read ahead: `open` fetches in one statement the records building levee reads one by one
+//! (the `read_ahead` keys), and each fetched value answers the first read of its key, as if
+//! that read had been made a moment earlier; later reads go to the database. A write to a key,
+//! made or attempted, drops its fetched value, and so does a commit (`begin_exclusive`).
 //!
 //! Commits do not race: levee's commit holds the database with a write transaction
 //! (`begin_exclusive`, `BEGIN IMMEDIATE`) while it reads the ledger's head and the records its
@@ -45,9 +44,6 @@ const SQLITE_WAITS_MS: u32 = 8;
 /// The longest pause between two tries at a locked database.
 const PAUSE_MICROS: u64 = 3_000;
 
-/// The most keys a read may fetch for its values to be kept for the rest of the request.
-const KEPT_PER_READ: usize = 16;
-
 /// The most keys one `IN (…)` list names (SQLite allows 32,766 parameters).
 const KEYS_PER_STATEMENT: usize = 500;
 
@@ -58,25 +54,33 @@ pub struct SqliteStore {
     connection: SingleThreaded<Connection>,
     /// A write transaction `begin_exclusive` opened is open.
     exclusive: AtomicBool,
-    /// What this request has read outside a commit, key → value (`None`: absent).
-    read: Mutex<HashMap<String, Option<Vec<u8>>>>,
+    /// Values read ahead and not yet read, key → value (`None`: absent).
+    ahead: Mutex<HashMap<String, Option<Vec<u8>>>>,
 }
 
 impl SqliteStore {
-    pub fn open() -> Result<SqliteStore, StoreError> {
+    /// Opens the database and reads `read_ahead` (module docs); makes a new database's table.
+    pub fn open(read_ahead: &[String]) -> Result<SqliteStore, StoreError> {
         let connection = Connection::open(DATABASE).map_err(|error| store_error("open the database", error))?;
         let store = SqliteStore {
             connection: SingleThreaded(connection),
             exclusive: AtomicBool::new(false),
-            read: Mutex::new(HashMap::new()),
+            ahead: Mutex::new(HashMap::new()),
         };
         store.run(&format!("PRAGMA busy_timeout = {SQLITE_WAITS_MS}"), &[])?;
         store.run("PRAGMA synchronous = FULL", &[])?;
-        // A new database gets its table and WAL mode (which the file keeps) once.
-        if store.run("SELECT 1 FROM levee_kv LIMIT 0", &[]).is_err() {
-            store.run("PRAGMA journal_mode = WAL", &[])?;
-            store.run(SCHEMA, &[])?;
-        }
+        let keys: Vec<&str> = read_ahead.iter().map(String::as_str).collect();
+        let found = match store.values_of(&keys) {
+            Ok(found) => found,
+            // A new database gets its table and WAL mode (which the file keeps) once.
+            Err(_) => {
+                store.run("PRAGMA journal_mode = WAL", &[])?;
+                store.run(SCHEMA, &[])?;
+                store.values_of(&keys)?
+            }
+        };
+        let mut found: HashMap<String, Vec<u8>> = found.into_iter().collect();
+        store.ahead().extend(read_ahead.iter().map(|key| (key.clone(), found.remove(key))));
         Ok(store)
     }
 
@@ -99,23 +103,15 @@ impl SqliteStore {
         }
     }
 
-    /// The reads kept outside a commit.
-    fn kept(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<Vec<u8>>>> {
-        self.read.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn ahead(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<Vec<u8>>>> {
+        self.ahead.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Keeps what was read, unless inside a commit.
-    fn keep(&self, read: impl IntoIterator<Item = (String, Option<Vec<u8>>)>) {
-        if !self.exclusive.load(Ordering::SeqCst) {
-            self.kept().extend(read);
-        }
-    }
-
-    /// Forgets `keys`: about to be written.
+    /// Drops what was read ahead of `keys`: about to be written.
     fn forget<'k>(&self, keys: impl IntoIterator<Item = &'k str>) {
-        let mut kept = self.kept();
+        let mut ahead = self.ahead();
         for key in keys {
-            kept.remove(key);
+            ahead.remove(key);
         }
     }
 
@@ -192,20 +188,16 @@ impl Store for SqliteStore {
 
     fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         let mut answer: Vec<Option<Option<Vec<u8>>>> = {
-            let kept = self.kept();
-            keys.iter().map(|key| kept.get(key).cloned()).collect()
+            let mut ahead = self.ahead();
+            keys.iter().map(|key| ahead.remove(key)).collect()
         };
         let missing: Vec<&str> =
-            keys.iter().zip(&answer).filter(|(_, kept)| kept.is_none()).map(|(key, _)| key.as_str()).collect();
+            keys.iter().zip(&answer).filter(|(_, read)| read.is_none()).map(|(key, _)| key.as_str()).collect();
         let found: HashMap<String, Vec<u8>> = self.values_of(&missing)?.into_iter().collect();
         for (slot, key) in answer.iter_mut().zip(keys) {
             if slot.is_none() {
                 *slot = Some(found.get(key).cloned());
             }
-        }
-        // Only small reads are kept: records read again, not pages of the ledger.
-        if missing.len() <= KEPT_PER_READ {
-            self.keep(missing.iter().map(|key| ((*key).to_owned(), found.get(*key).cloned())));
         }
         Ok(answer.into_iter().map(Option::flatten).collect())
     }
@@ -281,7 +273,7 @@ impl Store for SqliteStore {
     }
 
     fn begin_exclusive(&self) -> Result<bool, StoreError> {
-        self.kept().clear();
+        self.ahead().clear();
         self.run("BEGIN IMMEDIATE", &[])?;
         self.exclusive.store(true, Ordering::SeqCst);
         Ok(true)
