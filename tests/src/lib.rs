@@ -201,7 +201,7 @@ impl TestServer {
             base_url: format!("http://{}", server.addr),
             data_dir: data_dir.to_path_buf(),
             tokens,
-            client: test_client(),
+            client: levee::http_client(),
             server: Running::Native(server),
             _temp: None,
         }
@@ -307,17 +307,6 @@ async fn answer(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
 }
 
 /// A case body: `kind`, amount in minor units and currency, customer, code, rationale.
-/// How long the suite waits for one answer: far longer than any request takes, short enough
-/// that a server which stops answering (a Spin host stalled by a looping plugin: docs/spin.md)
-/// fails its test instead of holding the run until CI's time limit.
-const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(300);
-
-/// The suite's HTTP client for a test server: levee's, with a bound on every answer.
-pub(crate) fn test_client() -> reqwest::Client {
-    levee::install_tls_provider();
-    reqwest::Client::builder().timeout(ANSWER_WITHIN).build().expect("an HTTP client")
-}
-
 pub fn case(kind: &str, minor_units: i64, currency: &str, customer: &str, code: &str) -> Value {
     serde_json::json!({
         "kind": kind,
