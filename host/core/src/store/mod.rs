@@ -114,7 +114,9 @@ impl<'a> Exclusive<'a> {
 
     /// Lets other writers in again.
     pub fn end(mut self) -> Result<(), StoreError> {
-        self.held = false;
+        if !std::mem::take(&mut self.held) {
+            return Ok(());
+        }
         self.store.end_exclusive()
     }
 }

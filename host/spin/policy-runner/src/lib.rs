@@ -51,7 +51,7 @@ fn evaluate(body: &[u8]) -> Response {
         Ok(asked) => asked,
         Err(error) => return plain(400, &format!("not a levee policy evaluation: {error}")),
     };
-    let (policy, file) = match identity(asked.known) {
+    let (policy, file) = match identity(asked.known, rules::describe()) {
         Ok(identified) => identified,
         Err(problem) => return plain(500, &problem),
     };
@@ -66,12 +66,13 @@ fn evaluate(body: &[u8]) -> Response {
 
 fn describe(known: Option<FileDigest>) -> Response {
     let info = rules::describe();
-    match identity(known) {
+    let (description, params_schema) = (info.description.clone(), info.params_schema.clone());
+    match identity(known, info) {
         Ok((policy, file)) => json(&serde_json::json!({
             "policy": policy,
             "file": file,
-            "description": info.description,
-            "params_schema": info.params_schema,
+            "description": description,
+            "params_schema": params_schema,
         })),
         Err(problem) => plain(500, &problem),
     }
@@ -84,16 +85,15 @@ fn known_from_query(query: &str) -> Option<FileDigest> {
     Some(FileDigest { fingerprint: value("fingerprint")?, digest: value("digest")? })
 }
 
-/// The plugin as the ledger names it: its name and version as it describes itself, and the
-/// SHA-256 of its bytes (the file spin.toml plugs in and mounts): `known`'s digest if the file
-/// still has `known`'s fingerprint, else hashed now.
-fn identity(known: Option<FileDigest>) -> Result<(PolicyIdentity, FileDigest), String> {
+/// The plugin as the ledger names it: its name and version as it describes itself (`info`),
+/// and the SHA-256 of its bytes (the file spin.toml plugs in and mounts): `known`'s digest if the
+/// file still has `known`'s fingerprint, else hashed now.
+fn identity(known: Option<FileDigest>, info: rules::PolicyInfo) -> Result<(PolicyIdentity, FileDigest), String> {
     let fingerprint = plugin_file::fingerprint()?;
     let file = match known {
         Some(known) if known.fingerprint == fingerprint => known,
         _ => FileDigest { fingerprint, digest: hex::encode(Sha256::digest(plugin_file::read()?)) },
     };
-    let info = rules::describe();
     Ok((PolicyIdentity { name: info.name, version: info.version, digest: file.digest.clone() }, file))
 }
 

@@ -253,7 +253,6 @@ impl Store for SqliteStore {
     /// `begin_exclusive`'s transaction, the check and the writes, and that transaction's
     /// `COMMIT` (a failed check leaves it open for the next attempt).
     fn commit_batch(&self, batch: &Batch) -> Result<bool, StoreError> {
-        self.forget(batch.expected.iter().chain(&batch.writes).map(|(key, _)| key.as_str()));
         let inside_exclusive = self.exclusive.load(Ordering::SeqCst);
         if !inside_exclusive {
             self.run("BEGIN IMMEDIATE", &[])?;
