@@ -29,9 +29,11 @@ fn sha256_of_file(path: &str) -> String {
 }
 
 /// Three plugins that fail, each in its own component: one traps, one allocates past Spin's
-/// per-instance memory cap, one never answers. The submission still answers 201, the case is
-/// recorded failed closed and waits for a director, each failure is named, and the other
-/// plugins' decisions stand. Each plugin is named by the SHA-256 of its file.
+/// per-instance memory cap, one loops without end. The submission still answers 201, the case
+/// is recorded failed closed and waits for a director, each failure is named, and the other
+/// plugins' decisions stand. Each plugin is named by the SHA-256 of its file. The looping plugin
+/// is stopped by its metered fuel (Spin itself would let it run), so no worker thread is left
+/// busy: Spin's processes go quiet once the case is answered.
 #[tokio::test]
 async fn a_failing_plugin_fails_closed_and_its_case_is_recorded() {
     if only_on_spin() {
@@ -50,7 +52,14 @@ async fn a_failing_plugin_fails_closed_and_its_case_is_recorded() {
     let grow = policy(&answer, "grow")["failure"].to_string();
     assert!(grow.contains("trap") || grow.contains("memory"), "the memory exhaustion is named: {grow}");
     let stall = policy(&answer, "stall")["failure"].to_string();
-    assert!(stall.contains("deadline"), "the plugin that never answers is cut at its deadline: {stall}");
+    assert!(
+        stall.contains("trap") && stall.contains("500"),
+        "the looping plugin traps when its fuel is spent: {stall}"
+    );
+    let before = server.spin_cpu_time().expect("Spin's processes");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let busy = server.spin_cpu_time().expect("Spin's processes") - before;
+    assert!(busy < std::time::Duration::from_secs(1), "no plugin instance is left running: {busy:?} of CPU in 2 s");
 
     assert_eq!(policy(&answer, "threshold")["verdict"], "auto_approve", "{answer}");
     assert_eq!(policy(&answer, "trap")["digest"], sha256_of_file(HOSTILE_WASM_PATH));

@@ -140,6 +140,28 @@ impl TestServer {
         }
     }
 
+    /// The CPU time the `spin up` process group (Spin and its trigger process) has used so far,
+    /// from /proc (Spin only): a plugin instance left running shows as a busy worker thread.
+    pub fn spin_cpu_time(&self) -> Option<Duration> {
+        let group = self.spin_pid()?;
+        let ticks_per_second = std::process::Command::new("getconf").arg("CLK_TCK").output().ok();
+        let ticks_per_second: u64 =
+            ticks_per_second.and_then(|out| String::from_utf8(out.stdout).ok()?.trim().parse().ok()).unwrap_or(100);
+        let mut ticks = 0;
+        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+            // After the command's closing parenthesis: state, ppid, pgrp, … utime (14th field
+            // of the line), stime (15th).
+            let Some((_, fields)) = stat.rsplit_once(") ") else { continue };
+            let fields: Vec<&str> = fields.split_whitespace().collect();
+            if fields.get(2).and_then(|pgrp| pgrp.parse::<u32>().ok()) == Some(group) {
+                let field = |at: usize| fields.get(at).and_then(|value| value.parse::<u64>().ok()).unwrap_or(0);
+                ticks += field(11) + field(12);
+            }
+        }
+        Some(Duration::from_millis(ticks * 1000 / ticks_per_second.max(1)))
+    }
+
     /// How many scheduled `POST /v1/jobs/run` calls have answered 200 (Spin only; natively, the
     /// server's own timer runs the jobs).
     pub fn spin_jobs_runs(&self) -> Option<u64> {
@@ -184,9 +206,8 @@ fn write_manifest(data_dir: &Path, extra: &[PolicyConfig]) -> PathBuf {
     path
 }
 
-/// A policy runner with the plugin at `path` plugged in and mounted, given `params`.
+/// A policy runner with the plugin at `path` plugged in (metered) and mounted, given `params`.
 fn runner_component(app_dir: &Path, path: &Path, params: Option<&serde_json::Value>) -> toml::Value {
-    let plugin = path.display().to_string();
     let mut component = toml::Table::new();
     component.insert("source".into(), POLICY_RUNNER_WASM.into());
     let mount = toml::Table::from_iter([
@@ -194,7 +215,7 @@ fn runner_component(app_dir: &Path, path: &Path, params: Option<&serde_json::Val
         ("destination".into(), "/plugin.wasm".into()),
     ]);
     component.insert("files".into(), toml::Value::Array(vec![toml::Value::Table(mount)]));
-    let dependency = toml::Table::from_iter([("path".into(), plugin.into())]);
+    let dependency = toml::Table::from_iter([("path".into(), metered(app_dir, path).into())]);
     let dependencies = toml::Table::from_iter([("levee:policy/rules@0.1.0".into(), toml::Value::Table(dependency))]);
     component.insert("dependencies".into(), toml::Value::Table(dependencies));
     if let Some(params) = params {
@@ -207,17 +228,17 @@ fn runner_component(app_dir: &Path, path: &Path, params: Option<&serde_json::Val
 /// Points a component's artifact paths (`source`, `files`, dependencies) at what this build made.
 fn absolutize(component: &mut toml::Table, app_dir: &Path) {
     if let Some(toml::Value::String(source)) = component.get_mut("source") {
-        *source = artifact(source);
+        *source = artifact(app_dir, source);
     }
     for mount in component.get_mut("files").and_then(toml::Value::as_array_mut).into_iter().flatten() {
         if let Some(toml::Value::String(source)) = mount.get_mut("source") {
-            *source = mounted(app_dir, Path::new(&artifact(source)));
+            *source = mounted(app_dir, Path::new(&artifact(app_dir, source)));
         }
     }
     let dependencies = component.get_mut("dependencies").and_then(toml::Value::as_table_mut);
     for (_, dependency) in dependencies.into_iter().flat_map(|dependencies| dependencies.iter_mut()) {
         if let Some(toml::Value::String(path)) = dependency.get_mut("path") {
-            *path = artifact(path);
+            *path = artifact(app_dir, path);
         }
     }
 }
@@ -233,17 +254,31 @@ fn mounted(app_dir: &Path, file: &Path) -> String {
 }
 
 /// spin.toml's path of an artifact, as this build made it: the Spin components from
-/// tests/build.rs, the rule plugins from levee's build.
-fn artifact(path: &str) -> String {
+/// tests/build.rs, the rule plugins from levee's build, a metered plugin metered now.
+fn artifact(app_dir: &Path, path: &str) -> String {
     let file = Path::new(path).file_name().expect("an artifact names a file");
     let built_in = |built: &str| Path::new(built).with_file_name(file).display().to_string();
-    if path.starts_with("target/spin/") {
+    if path.starts_with("target/spin/metered/") {
+        metered(app_dir, Path::new(&built_in(levee::policy::builtin::HOSTILE_WASM_PATH)))
+    } else if path.starts_with("target/spin/") {
         built_in(LEVEE_SPIN_WASM)
     } else if path.starts_with("target/guest-policies/") {
         built_in(levee::policy::builtin::HOSTILE_WASM_PATH)
     } else {
         repository().join(path).display().to_string()
     }
+}
+
+/// The plugin at `plugin` metered as spin.toml's build meters it (`levee-meter`, levee serve's
+/// default fuel), written under the application's directory. Answers its path.
+fn metered(app_dir: &Path, plugin: &Path) -> String {
+    let wasm = std::fs::read(plugin).unwrap_or_else(|error| panic!("read {}: {error}", plugin.display()));
+    let metered = levee_meter::meter(&wasm, levee_meter::DEFAULT_FUEL)
+        .unwrap_or_else(|error| panic!("meter {}: {error}", plugin.display()));
+    let path = app_dir.join("metered").join(plugin.file_name().expect("a plugin file has a name"));
+    std::fs::create_dir_all(app_dir.join("metered")).expect("the metered plugins' directory");
+    std::fs::write(&path, metered).unwrap_or_else(|error| panic!("write {}: {error}", path.display()));
+    path.display().to_string()
 }
 
 /// `spin up` on `manifest`, under a guard, with the test's configuration as Spin variables.

@@ -4,12 +4,13 @@
 //!
 //! A plugin that traps ends only its own instance: Spin answers the call 500 and levee records
 //! the case as failed closed, as `levee serve`'s sandbox does. A plugin that does not answer
-//! within its deadline fails closed the same way. Limits (docs/spin.md): Spin 4 sets no
-//! execution deadline on an instance, so a plugin that loops keeps running on a worker thread
-//! after levee has stopped waiting for it; memory is capped per instance by Spin's
-//! `max_instance_memory` (runtime config or `--max-instance-memory`), not per plugin; there is
-//! no fuel. The runner names the plugin by the SHA-256 of its file. Uploads are refused: a
-//! plugin is deployed with the application, not uploaded.
+//! within its deadline fails closed the same way. Limits (docs/spin.md): Spin 4 gives an
+//! instance no fuel and no deadline, so each plugin is plugged in metered (`levee-meter`): it
+//! counts its own work and traps once it has spent its fuel, which is fixed when it is metered,
+//! not per chain link; memory is capped per instance by Spin's `max_instance_memory` (runtime
+//! config or `--max-instance-memory`), not per plugin. The runner names the plugin by the
+//! SHA-256 of its file as built. Uploads are refused: a plugin is deployed with the
+//! application, not uploaded.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -21,7 +22,7 @@ use levee_core::engine::{
 };
 use levee_core::store::Store;
 
-use crate::outbound::{self, Answer};
+use crate::outbound::{self, Answer, Call};
 
 /// The chain when the `policies` variable is empty: levee's built-in plugins.
 pub const BUILTIN: [&str; 2] = ["threshold", "routing"];
@@ -110,7 +111,8 @@ impl ChainedEngine {
             None => "/describe".to_owned(),
         };
         let deadline = Duration::from_millis(link.deadline_ms);
-        let described = match outbound::call(&authority(&link.name), "GET", &path, &[], deadline) {
+        let call = Call { authority: authority(&link.name), method: "GET", path, body: Vec::new(), deadline };
+        let described = match outbound::call(call) {
             Answer::Status(200, body) => serde_json::from_slice::<Described>(&body).ok(),
             _ => None,
         };
@@ -122,24 +124,14 @@ impl ChainedEngine {
         }
     }
 
-    fn evaluate_link(&self, link: &Link, facts: &Facts) -> PolicyEvaluation {
-        let started = Instant::now();
+    /// The call that asks `link`'s runner to decide on `facts`.
+    fn evaluation_call(&self, link: &Link, facts: &Facts) -> Result<Call, PolicyFailure> {
         let asked =
             RemoteEvaluation { facts: facts.clone(), params: link.params.clone(), known: self.files.known(&link.name) };
-        let (policy, result) = match serde_json::to_vec(&asked) {
-            Err(error) => (self.identify(link), Err(PolicyFailure::Unavailable { message: error.to_string() })),
-            Ok(body) => {
-                let deadline = Duration::from_millis(link.deadline_ms);
-                self.decided(link, outbound::call(&authority(&link.name), "POST", "/evaluate", &body, deadline))
-            }
-        };
-        PolicyEvaluation {
-            policy,
-            result,
-            fuel_used: 0,
-            elapsed_micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-            peak_memory_bytes: 0,
-        }
+        let body =
+            serde_json::to_vec(&asked).map_err(|error| PolicyFailure::Unavailable { message: error.to_string() })?;
+        let deadline = Duration::from_millis(link.deadline_ms);
+        Ok(Call { authority: authority(&link.name), method: "POST", path: "/evaluate".to_owned(), body, deadline })
     }
 
     /// What the runner's answer means for the case: a decision, or a failure that fails closed.
@@ -157,8 +149,9 @@ impl ChainedEngine {
                 }
                 Err(error) => failed(PolicyFailure::Malformed { message: format!("the runner's answer: {error}") }),
             },
-            // Spin answers 500 when the runner's instance trapped (the plugin trapped, panicked
-            // or ran out of memory); the runner itself answers 4xx/5xx with a reason.
+            // Spin answers 500 when the runner's instance trapped (the plugin trapped, panicked,
+            // ran out of memory or spent its metered fuel); the runner itself answers 4xx/5xx
+            // with a reason.
             Answer::Status(status, body) => failed(PolicyFailure::Trap {
                 message: format!(
                     "HTTP {status} from {}: {}",
@@ -252,8 +245,34 @@ impl PolicyEngine for ChainedEngine {
         self.links().iter().map(|link| self.identify(link)).collect()
     }
 
+    /// Every runner is asked at once (`outbound::call_all`); each link's time is until levee
+    /// took its answer.
     fn evaluate(&self, facts: &Facts) -> Vec<PolicyEvaluation> {
-        self.links().iter().map(|link| self.evaluate_link(link, facts)).collect()
+        let started = Instant::now();
+        let links = self.links();
+        let calls: Vec<Result<Call, PolicyFailure>> =
+            links.iter().map(|link| self.evaluation_call(link, facts)).collect();
+        let mut answers = outbound::call_all(calls.iter().filter_map(|call| call.as_ref().ok())).into_iter();
+        links
+            .iter()
+            .zip(calls)
+            .map(|(link, call)| {
+                let (policy, result) = match call {
+                    Ok(_) => {
+                        let answer = answers.next().unwrap_or_else(|| Answer::Unreachable("no answer".to_owned()));
+                        self.decided(link, answer)
+                    }
+                    Err(failure) => (self.identify(link), Err(failure)),
+                };
+                PolicyEvaluation {
+                    policy,
+                    result,
+                    fuel_used: 0,
+                    elapsed_micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                    peak_memory_bytes: 0,
+                }
+            })
+            .collect()
     }
 
     fn accepts_uploads(&self) -> Result<(), String> {
