@@ -201,7 +201,7 @@ impl TestServer {
             base_url: format!("http://{}", server.addr),
             data_dir: data_dir.to_path_buf(),
             tokens,
-            client: levee::http_client(),
+            client: test_client(),
             server: Running::Native(server),
             _temp: None,
         }
@@ -304,6 +304,17 @@ async fn answer(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
     let bytes = response.bytes().await.expect("a body");
     let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
     (status, body)
+}
+
+/// How long the suite waits for one answer: far longer than any request takes, short enough
+/// that a server which stops answering (as a Spin host did when an unmetered plugin looped:
+/// docs/spin.md) fails its test instead of holding the run until CI's time limit.
+const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The suite's HTTP client for a test server: levee's, with a bound on every answer.
+pub(crate) fn test_client() -> reqwest::Client {
+    levee::install_tls_provider();
+    reqwest::Client::builder().timeout(ANSWER_WITHIN).build().expect("an HTTP client")
 }
 
 /// A case body: `kind`, amount in minor units and currency, customer, code, rationale.

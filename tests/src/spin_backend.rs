@@ -99,7 +99,7 @@ impl TestServer {
         let manifest = write_manifest(data_dir, &options.extra_policies);
         let mut process = spawn(data_dir, &manifest, options);
         let base_url = serving_url(&mut process);
-        let client = levee::http_client();
+        let client = crate::test_client();
 
         // The component makes the demo cast's tokens on its first request and prints them.
         let first = client.get(format!("{base_url}/healthz")).send().await.expect("the Spin application answers");
