@@ -19,7 +19,9 @@
 //! Commits do not race: levee's commit holds the database with a write transaction
 //! (`begin_exclusive`, `BEGIN IMMEDIATE`) while it reads the ledger's head and the records its
 //! entry changes and writes its batch, so no attempt reads something another request changes
-//! before it commits. Other writers wait (`BUSY_TIMEOUT_MS`).
+//! before it commits. Other writers wait (`BUSY_TIMEOUT_MS`). While the transaction is held,
+//! what it read or wrote is what the database holds, so the batch's check compares its
+//! expectations with those values and reads only the keys this transaction has not seen.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -56,6 +58,8 @@ pub struct SqliteStore {
     exclusive: AtomicBool,
     /// Values read ahead and not yet read, key → value (`None`: absent).
     ahead: Mutex<HashMap<String, Option<Vec<u8>>>>,
+    /// While `exclusive`: each key this transaction read or wrote, and its value now.
+    seen: Mutex<HashMap<String, Option<Vec<u8>>>>,
 }
 
 impl SqliteStore {
@@ -66,6 +70,7 @@ impl SqliteStore {
             connection: SingleThreaded(connection),
             exclusive: AtomicBool::new(false),
             ahead: Mutex::new(HashMap::new()),
+            seen: Mutex::new(HashMap::new()),
         };
         store.run(&format!("PRAGMA busy_timeout = {SQLITE_WAITS_MS}"), &[])?;
         store.run("PRAGMA synchronous = FULL", &[])?;
@@ -107,11 +112,24 @@ impl SqliteStore {
         self.ahead.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Drops what was read ahead of `keys`: about to be written.
+    fn seen(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<Vec<u8>>>> {
+        self.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Notes what the held transaction now knows the database holds for each key.
+    fn note_seen(&self, values: impl IntoIterator<Item = (String, Option<Vec<u8>>)>) {
+        if self.exclusive.load(Ordering::SeqCst) {
+            self.seen().extend(values);
+        }
+    }
+
+    /// Drops what was read ahead of `keys`, and what the held transaction saw of them: about to
+    /// be written by a statement whose outcome this store does not track.
     fn forget<'k>(&self, keys: impl IntoIterator<Item = &'k str>) {
-        let mut ahead = self.ahead();
+        let (mut ahead, mut seen) = (self.ahead(), self.seen());
         for key in keys {
             ahead.remove(key);
+            seen.remove(key);
         }
     }
 
@@ -156,21 +174,35 @@ impl SqliteStore {
             let statement = format!("DELETE FROM levee_kv WHERE key IN ({})", placeholders(chunk.len()));
             self.run(&statement, &chunk.iter().map(|key| text(key)).collect::<Vec<_>>())?;
         }
+        self.note_seen(writes.iter().cloned());
         Ok(())
     }
 
-    /// Checks and writes a batch inside a transaction.
+    /// Checks and writes a batch inside a transaction: the keys the held transaction has seen
+    /// are checked against what it saw, the others read now.
     fn check_and_write(&self, batch: &Batch) -> Result<bool, StoreError> {
-        let keys: Vec<&str> = batch.expected.iter().map(|(key, _)| key.as_str()).collect();
-        let stored = self.values_of(&keys)?;
-        let holds = batch.expected.iter().all(|(key, expected)| {
-            stored.iter().find(|(stored_key, _)| stored_key == key).map(|(_, value)| value) == expected.as_ref()
-        });
+        let mut known: HashMap<String, Option<Vec<u8>>> = {
+            let seen = self.seen();
+            batch.expected.iter().filter_map(|(key, _)| Some((key.clone(), seen.get(key)?.clone()))).collect()
+        };
+        let unseen: Vec<&str> =
+            batch.expected.iter().map(|(key, _)| key.as_str()).filter(|key| !known.contains_key(*key)).collect();
+        let stored: HashMap<String, Vec<u8>> = self.values_of(&unseen)?.into_iter().collect();
+        for key in unseen {
+            known.insert(key.to_owned(), stored.get(key).cloned());
+        }
+        let holds = batch.expected.iter().all(|(key, expected)| known.get(key).is_some_and(|value| value == expected));
         if !holds {
             return Ok(false);
         }
         self.write_all(&batch.writes)?;
         Ok(true)
+    }
+
+    /// The held transaction is over (committed or rolled back): what it saw is not known any more.
+    fn release(&self) {
+        self.exclusive.store(false, Ordering::SeqCst);
+        self.seen().clear();
     }
 
     /// Commits the open transaction (rolls it back if that fails).
@@ -194,6 +226,7 @@ impl Store for SqliteStore {
         let missing: Vec<&str> =
             keys.iter().zip(&answer).filter(|(_, read)| read.is_none()).map(|(key, _)| key.as_str()).collect();
         let found: HashMap<String, Vec<u8>> = self.values_of(&missing)?.into_iter().collect();
+        self.note_seen(missing.iter().map(|key| ((*key).to_owned(), found.get(*key).cloned())));
         for (slot, key) in answer.iter_mut().zip(keys) {
             if slot.is_none() {
                 *slot = Some(found.get(key).cloned());
@@ -259,12 +292,12 @@ impl Store for SqliteStore {
         }
         match self.check_and_write(batch) {
             Ok(true) => {
-                self.exclusive.store(false, Ordering::SeqCst);
+                self.release();
                 self.commit().map(|()| true)
             }
             Ok(false) if inside_exclusive => Ok(false),
             outcome => {
-                self.exclusive.store(false, Ordering::SeqCst);
+                self.release();
                 let _ = self.run("ROLLBACK", &[]);
                 outcome
             }
@@ -273,13 +306,15 @@ impl Store for SqliteStore {
 
     fn begin_exclusive(&self) -> Result<bool, StoreError> {
         self.ahead().clear();
+        self.seen().clear();
         self.run("BEGIN IMMEDIATE", &[])?;
         self.exclusive.store(true, Ordering::SeqCst);
         Ok(true)
     }
 
     fn end_exclusive(&self) -> Result<(), StoreError> {
-        if self.exclusive.swap(false, Ordering::SeqCst) {
+        if self.exclusive.load(Ordering::SeqCst) {
+            self.release();
             self.commit()?;
         }
         Ok(())
