@@ -7,13 +7,26 @@
 //!
 //! What is counted: on entry to each function and at the top of each pass through a loop, the
 //! number of instructions in that function or loop body, not counting the loops nested in it
-//! (which count themselves). Every instruction between two such points runs at most once, so
-//! the count is at least the instructions executed (wasmtime's fuel counts about one per
-//! instruction): a plugin may run out a little sooner than under `levee serve`'s fuel, never
-//! later. Every way to run long passes through a loop or a call, so none escapes.
+//! (which count themselves); and before an instruction whose work grows with an operand
+//! (`memory.fill`, `memory.copy`, `memory.init`, `table.fill`, `table.copy`, `table.init`,
+//! `table.grow`), one unit per 64 bytes or elements of it. Every instruction between two such
+//! points runs at most once, so the count is at least the instructions executed (wasmtime's
+//! fuel counts about one per instruction). Every way to run long passes through a loop, a call
+//! or a bulk instruction, so none escapes. What it bounds is the component's own work, not
+//! wall time: waiting in a host call (a sleep on WASI's clock) is not counted.
 //!
-//! A metered module carries a custom section `levee-meter` holding its budget; metering it
-//! again is refused, so the budget stated is the budget in force.
+//! The budget is the component's, shared out: each core module instance gets an equal part
+//! (the budget divided by the core instantiations the component makes), so all of them
+//! together run at most the budget, and a plugin may run out sooner than under `levee serve`'s
+//! fuel, never later. The count lasts an instance's life: right for Spin, which makes a new
+//! instance for every request, and wrong for a runtime that reuses instances.
+//!
+//! Only what the meter was built for is taken: the input must validate with WebAssembly's
+//! default features but threads (an atomic wait blocks in one instruction), GC (array
+//! instructions whose work is not counted) and 64-bit memories and tables (a bulk length is
+//! counted as 32-bit). A metered module carries a custom section `levee-meter` holding the
+//! component's budget; metering it again is refused, so the budget stated is the budget in
+//! force.
 
 mod module;
 
@@ -59,25 +72,55 @@ impl From<ReencodeError<MeterError>> for MeterError {
     }
 }
 
-/// `wasm` (a component or a core module) with every core module in it metered to `fuel`.
+/// What a file to meter may use (module docs).
+fn features() -> wasmparser::WasmFeatures {
+    use wasmparser::WasmFeatures;
+    WasmFeatures::default().difference(WasmFeatures::THREADS | WasmFeatures::GC | WasmFeatures::MEMORY64)
+}
+
+/// `wasm` (a component or a core module) with every core module in it metered, all of them
+/// together to `fuel`.
 pub fn meter(wasm: &[u8], fuel: u64) -> Result<Vec<u8>, MeterError> {
-    let budget = i64::try_from(fuel).ok().filter(|budget| *budget > 0).ok_or(MeterError::Budget(fuel))?;
+    if fuel == 0 || i64::try_from(fuel).is_err() {
+        return Err(MeterError::Budget(fuel));
+    }
+    wasmparser::Validator::new_with_features(features())
+        .validate_all(wasm)
+        .map_err(|error| MeterError::Invalid(format!("it does not validate: {error}")))?;
+    let share = i64::try_from(fuel / core_instantiations(wasm).max(1)).unwrap_or(i64::MAX).max(1);
+    let mark = fuel.to_string();
     let parser = wasmparser::Parser::new(0);
     let metered = if wasmparser::Parser::is_component(wasm) {
         let mut component = wasm_encoder::Component::new();
-        ComponentMeter { budget }.parse_component(&mut component, parser, wasm)?;
+        ComponentMeter { share, mark }.parse_component(&mut component, parser, wasm)?;
         component.finish()
-    } else if wasmparser::Parser::is_core_wasm(wasm) {
-        let mut module = wasm_encoder::Module::new();
-        module::meter(&mut module, parser, wasm, budget)?;
-        module.finish()
     } else {
-        return Err(MeterError::Invalid("it does not start with WebAssembly's magic number".into()));
+        let mut module = wasm_encoder::Module::new();
+        module::meter(&mut module, parser, wasm, share, &mark)?;
+        module.finish()
     };
-    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+    wasmparser::Validator::new_with_features(features())
         .validate_all(&metered)
         .map_err(|error| MeterError::Invalid(format!("the metered file does not validate: {error}")))?;
     Ok(metered)
+}
+
+/// How many core module instances `wasm` makes: 1 for a core module; for a component, its
+/// core instantiations, nested components' included. (A nested component instantiated more
+/// than once would make its modules' instances that many times: the wit-component and wac
+/// tools levee's plugins are built with instantiate each once.)
+fn core_instantiations(wasm: &[u8]) -> u64 {
+    if !wasmparser::Parser::is_component(wasm) {
+        return 1;
+    }
+    let mut count = 0;
+    for payload in wasmparser::Parser::new(0).parse_all(wasm).flatten() {
+        if let wasmparser::Payload::InstanceSection(instances) = payload {
+            let made = instances.into_iter().flatten();
+            count += made.filter(|instance| matches!(instance, wasmparser::Instance::Instantiate { .. })).count();
+        }
+    }
+    u64::try_from(count).unwrap_or(u64::MAX)
 }
 
 /// The budget a metered file's modules carry, if it is metered.
@@ -91,9 +134,19 @@ pub fn budget_of(wasm: &[u8]) -> Option<String> {
     })
 }
 
-/// Re-encodes a component as it is, but for its core modules, each metered.
+/// A custom section, byte for byte: a section wasm-encoder could not read (a damaged `name`
+/// section) is no reason to refuse a file that runs.
+fn as_it_is<'a>(section: &wasmparser::CustomSectionReader<'a>) -> wasm_encoder::CustomSection<'a> {
+    wasm_encoder::CustomSection {
+        name: std::borrow::Cow::Borrowed(section.name()),
+        data: std::borrow::Cow::Borrowed(section.data()),
+    }
+}
+
+/// Re-encodes a component as it is, but for its core modules, each metered to its `share`.
 struct ComponentMeter {
-    budget: i64,
+    share: i64,
+    mark: String,
 }
 
 impl Reencode for ComponentMeter {
@@ -108,8 +161,18 @@ impl ReencodeComponent for ComponentMeter {
         submodule: &[u8],
     ) -> Result<(), ReencodeError<MeterError>> {
         let mut module = wasm_encoder::Module::new();
-        module::meter(&mut module, parser, submodule, self.budget).map_err(ReencodeError::UserError)?;
+        module::meter(&mut module, parser, submodule, self.share, &self.mark).map_err(ReencodeError::UserError)?;
         component.section(&wasm_encoder::ModuleSection(&module));
+        Ok(())
+    }
+
+    /// Custom sections go through as they are.
+    fn parse_component_custom_section(
+        &mut self,
+        component: &mut wasm_encoder::Component,
+        section: wasmparser::CustomSectionReader<'_>,
+    ) -> Result<(), ReencodeError<MeterError>> {
+        component.section(&as_it_is(&section));
         Ok(())
     }
 }
@@ -214,5 +277,67 @@ mod tests {
             .filter(|payload| matches!(payload, wasmparser::Payload::CustomSection(section) if section.name() == MARK))
             .count();
         assert_eq!(modules, 2, "each module carries the mark");
+    }
+
+    #[test]
+    fn an_invalid_file_is_refused_not_repaired() {
+        // Global 0 does not exist; once metered it would be the counter, refilled every pass.
+        let refill = wat::parse_str(
+            r#"(module (func (export "spin") (loop $forever (global.set 0 (i64.const 1000000)) (br $forever))))"#,
+        );
+        // wat checks names, not indices: the text assembles, the module does not validate.
+        let refill = refill.expect("the text assembles");
+        assert!(matches!(meter(&refill, 1_000), Err(MeterError::Invalid(why)) if why.contains("does not validate")));
+        let shared = wat::parse_str("(module (memory 1 1 shared))").expect("the text assembles");
+        assert!(matches!(meter(&shared, 1_000), Err(MeterError::Invalid(_))), "threads are refused");
+    }
+
+    #[test]
+    fn bulk_instructions_are_charged_by_their_length() {
+        let fill = r#"(module (memory 16)
+            (func (export "fill") (param $bytes i32) (param $times i32)
+                (loop $again
+                    (memory.fill (i32.const 0) (i32.const 7) (local.get $bytes))
+                    (local.set $times (i32.sub (local.get $times) (i32.const 1)))
+                    (br_if $again (local.get $times)))))"#;
+        let engine = Engine::default();
+        let wasm = meter(&wat::parse_str(fill).expect("the test module"), 100_000).expect("metered");
+        let module = Module::new(&engine, wasm).expect("compiles");
+        let run = |bytes: i32, times: i32| {
+            let mut store = Store::new(&engine, ());
+            let instance = Instance::new(&mut store, &module, &[]).expect("instantiated");
+            let fill = instance.get_typed_func::<(i32, i32), ()>(&mut store, "fill").expect("fill");
+            fill.call(&mut store, (bytes, times))
+        };
+        run(64, 1_000).expect("a thousand fills of 64 bytes fit");
+        // Ten fills of 1 MiB are 163,840 units: the same ten passes, but not the same work.
+        assert!(trapped_unreachable(&run(1 << 20, 10).expect_err("ten fills of 1 MiB do not fit")));
+    }
+
+    #[test]
+    fn the_budget_is_shared_by_the_components_module_instances() {
+        let component = wat::parse_str(
+            r#"(component
+                (core module $a (func (export "f")))
+                (core module $b (global (mut i32) (i32.const 0)))
+                (core instance (instantiate $a))
+                (core instance (instantiate $a))
+                (core instance (instantiate $b)))"#,
+        )
+        .expect("the test component");
+        let metered = meter(&component, 3_000).expect("metered");
+        let mut counters = Vec::new();
+        for payload in wasmparser::Parser::new(0).parse_all(&metered).flatten() {
+            if let wasmparser::Payload::GlobalSection(globals) = payload {
+                let counter = globals.into_iter().flatten().last().expect("the counter");
+                let mut init = counter.init_expr.get_operators_reader();
+                counters.push(match init.read().expect("an operator") {
+                    wasmparser::Operator::I64Const { value } => value,
+                    other => panic!("the counter starts at a constant, not {other:?}"),
+                });
+            }
+        }
+        assert_eq!(counters, vec![1_000, 1_000], "three instances share 3,000: each module instance gets 1,000");
+        assert_eq!(budget_of(&metered).as_deref(), Some("3000"), "the mark names the component's budget");
     }
 }
