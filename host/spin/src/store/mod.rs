@@ -38,6 +38,13 @@ pub fn open(read_ahead: &[String]) -> Result<Arc<dyn Store>, String> {
     }
 }
 
+/// Waits a random while of up to `max_micros` before trying a held database again: random, so
+/// that waiting writers do not all come back at once.
+pub(crate) fn pause_randomly(max_micros: u64) {
+    let pause = wasi::random::insecure::get_insecure_random_u64() % max_micros.max(1);
+    wasi::clocks::monotonic_clock::subscribe_duration(pause * 1_000).block();
+}
+
 /// The component is single-threaded: Spin runs one request per instance on one thread, so the
 /// resource handles the stores hold are never shared across threads.
 pub(crate) struct SingleThreaded<T>(pub T);

@@ -5,8 +5,18 @@
 //!
 //! Spin opens a connection per `open`, so per request. A write is never retried here: one
 //! whose answer was lost may have been applied, and only the core knows how to settle that.
+//!
+//! Commits take turns: `begin_exclusive` takes a hold on the ledger (`SET … NX PX`, a key with a
+//! token of this request's and a short expiry), waits its turn for it, and `end_exclusive` lets
+//! it go (only if the token is still this request's). Without it, concurrent requests (each a
+//! Spin instance of its own) race for the ledger's head and the losers read and try again. The
+//! hold only orders commits: their correctness is still the batch script's check, so a hold
+//! that expires under a slow commit, or a writer that takes none, costs a retry, never a write.
 //! Durability is Redis's: run it with `appendonly yes` and `appendfsync always` for an answered
 //! write to survive a Redis crash (docs/operations.md).
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use levee_core::store::redis_scripts::{self, COMMIT_BATCH, COMPARE_AND_SWAP, ScriptCall};
 use levee_core::store::{Batch, Store, StoreError};
@@ -52,11 +62,30 @@ impl RedisSettings {
     }
 }
 
+/// The key of the hold on the ledger, under the prefix.
+const HOLD_KEY: &str = "spin/commit-hold";
+
+/// How long a hold lasts if its holder never lets it go (an instance that died mid-commit).
+const HOLD_MILLIS: i64 = 2_000;
+
+/// How long a commit waits for the hold before it goes ahead without one (and its batch's check
+/// decides, as for any writer that takes none).
+const HOLD_WAIT: Duration = Duration::from_secs(5);
+
+/// The longest pause between two tries for the hold.
+const HOLD_PAUSE_MICROS: u64 = 2_000;
+
+/// Lets the hold go if it is still this token's.
+const RELEASE_HOLD: &str =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+
 pub struct SpinRedisStore {
     connection: SingleThreaded<Connection>,
     prefix: String,
     /// For messages: where Redis is, never its password.
     address: String,
+    /// The token of the hold this request has, if it has it.
+    hold: Mutex<Option<String>>,
 }
 
 impl SpinRedisStore {
@@ -67,6 +96,7 @@ impl SpinRedisStore {
             connection: SingleThreaded(connection),
             prefix: settings.prefix,
             address: settings.address,
+            hold: Mutex::new(None),
         })
     }
 
@@ -150,6 +180,47 @@ impl Store for SpinRedisStore {
 
     fn commit_batch(&self, batch: &Batch) -> Result<bool, StoreError> {
         self.run_script(COMMIT_BATCH, &redis_scripts::commit_batch_call(batch, |key| self.key(key)))
+    }
+
+    /// Takes the hold on the ledger when its turn comes; after `HOLD_WAIT`, goes ahead without.
+    fn begin_exclusive(&self) -> Result<bool, StoreError> {
+        let token = format!(
+            "{:016x}{:016x}",
+            wasi::random::insecure::get_insecure_random_u64(),
+            wasi::random::insecure::get_insecure_random_u64()
+        );
+        let started = Instant::now();
+        loop {
+            let arguments = vec![
+                binary(self.key(HOLD_KEY).as_bytes()),
+                binary(token.as_bytes()),
+                binary(b"NX"),
+                binary(b"PX"),
+                RedisParameter::Int64(HOLD_MILLIS),
+            ];
+            // `SET … NX` answers OK when it set the key, nil when another holds it.
+            let taken = self.execute("SET", arguments)?.iter().any(|answer| !matches!(answer, RedisResult::Nil));
+            if taken {
+                *self.hold.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(token);
+                return Ok(true);
+            }
+            if started.elapsed() >= HOLD_WAIT {
+                return Ok(false);
+            }
+            super::pause_randomly(HOLD_PAUSE_MICROS);
+        }
+    }
+
+    fn end_exclusive(&self) -> Result<(), StoreError> {
+        let held = self.hold.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        let Some(token) = held else { return Ok(()) };
+        let arguments = vec![
+            binary(RELEASE_HOLD.as_bytes()),
+            RedisParameter::Int64(1),
+            binary(self.key(HOLD_KEY).as_bytes()),
+            binary(token.as_bytes()),
+        ];
+        self.execute("EVAL", arguments).map(|_| ())
     }
 }
 

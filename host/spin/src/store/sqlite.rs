@@ -100,8 +100,7 @@ impl SqliteStore {
                     if message.contains("database is locked")
                         && started.elapsed() < Duration::from_millis(u64::from(BUSY_TIMEOUT_MS)) =>
                 {
-                    let pause = wasi::random::insecure::get_insecure_random_u64() % PAUSE_MICROS;
-                    wasi::clocks::monotonic_clock::subscribe_duration(pause * 1_000).block();
+                    super::pause_randomly(PAUSE_MICROS);
                 }
                 outcome => return outcome.map_err(|error| store_error(statement, error)),
             }
