@@ -86,9 +86,10 @@ pub trait Store: Send + Sync {
     /// fine in one process, which serializes its own commits, and for a store that many hosts
     /// share over a network (Redis), where holding it would stall them all.
     ///
-    /// Spin's SQLite store does it with a write transaction: every request is its own instance
-    /// with its own connection, so without it sixteen concurrent submissions race for the
-    /// ledger's head and most of them read everything again.
+    /// Spin's stores do it, the SQLite store with a write transaction and the Redis store with a
+    /// hold that only orders commits: every request is its own instance with its own
+    /// connection, so without it sixteen concurrent submissions race for the ledger's head and
+    /// most of them read everything again.
     fn begin_exclusive(&self) -> Result<bool, StoreError> {
         Ok(false)
     }

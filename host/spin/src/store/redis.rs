@@ -189,10 +189,11 @@ impl Store for SpinRedisStore {
             wasi::random::insecure::get_insecure_random_u64(),
             wasi::random::insecure::get_insecure_random_u64()
         );
+        let hold_key = self.key(HOLD_KEY);
         let started = Instant::now();
         loop {
             let arguments = vec![
-                binary(self.key(HOLD_KEY).as_bytes()),
+                binary(hold_key.as_bytes()),
                 binary(token.as_bytes()),
                 binary(b"NX"),
                 binary(b"PX"),
