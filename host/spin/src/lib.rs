@@ -31,10 +31,19 @@ async fn handle(request: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
         Ok(levee) => levee,
         Err(problem) => return ApiError::Internal(problem).into_response(),
     };
-    if jobs::is_run_request(&request) {
-        return jobs::run(&levee, &request).await;
-    }
-    api::handle(&levee, request)
+    let response =
+        if jobs::is_run_request(&request) { jobs::run(&levee, &request).await } else { api::handle(&levee, request) };
+    close_after_answering(levee);
+    response
+}
+
+/// Leaves levee, and with it the store's database connection, to end with the instance: Spin
+/// drops the instance once the handler has written its answer, and no sooner. Closing the last
+/// connection to the SQLite database checkpoints its write-ahead log (reads, writes and flushes
+/// files); every write of the request is already committed and durable, so the answer need not
+/// wait for that. Nothing of levee's outlives the instance: Spin makes one per request.
+fn close_after_answering(levee: levee_core::Levee) {
+    std::mem::forget(levee);
 }
 
 /// Warnings and errors from levee-core go to the component's stderr, which Spin keeps in its

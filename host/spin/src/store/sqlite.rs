@@ -7,14 +7,19 @@
 //! its connection and SQLite rolls the transaction back. A writer waits up to
 //! `BUSY_TIMEOUT_MS` for another's transaction, then the request answers 503.
 //!
-//! Durability: the database runs in WAL mode with `synchronous = FULL`, so every commit has
-//! flushed the write-ahead log when it returns, and with it every write before it, by any
-//! request. `sync` has nothing left to do.
+//! Durability: the database runs in WAL mode with `synchronous = FULL` (or EXTRA), so every
+//! commit has flushed the write-ahead log when it returns, and with it every write before it,
+//! by any request. `sync` has nothing left to do. FULL is SQLite's own default and Spin 4.0.2
+//! keeps it; `open` reads the setting with the records it reads ahead and sets FULL if a
+//! build of Spin starts its connections lower.
 //!
 //! Read ahead: `open` fetches in one statement the records building levee reads one by one
-//! (the `read_ahead` keys), and each fetched value answers the first read of its key, as if
-//! that read had been made a moment earlier; later reads go to the database. A write to a key,
-//! made or attempted, drops its fetched value, and so does a commit (`begin_exclusive`).
+//! (the `read_ahead` keys: the policy registry, the taxonomy, what the runners said of their
+//! files, the demo tokens), and each fetched value answers the reads of its key until the
+//! request writes it (made or attempted) or a commit begins (`begin_exclusive`), as if those
+//! reads had been made when the request began. Reads of every other key go to the database.
+//! Nothing levee does waits for one of those records to change, and a commit reads what it
+//! checks inside its own transaction, so a value read ahead never decides a write.
 //!
 //! Commits do not race: levee's commit holds the database with a write transaction
 //! (`begin_exclusive`, `BEGIN IMMEDIATE`) while it reads the ledger's head and the records its
@@ -46,17 +51,23 @@ const SQLITE_WAITS_MS: u32 = 8;
 /// The longest pause between two tries at a locked database.
 const PAUSE_MICROS: u64 = 3_000;
 
+/// `PRAGMA synchronous`'s FULL: every commit flushes the write-ahead log before it returns.
+const SYNCHRONOUS_FULL: i64 = 2;
+
 /// The most keys one `IN (…)` list names (SQLite allows 32,766 parameters).
 const KEYS_PER_STATEMENT: usize = 500;
 
 const SCHEMA: &str =
     "CREATE TABLE IF NOT EXISTS levee_kv (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID";
 
+/// Stored values found, as (key, value).
+type Found = Vec<(String, Vec<u8>)>;
+
 pub struct SqliteStore {
     connection: SingleThreaded<Connection>,
     /// A write transaction `begin_exclusive` opened is open.
     exclusive: AtomicBool,
-    /// Values read ahead and not yet read, key → value (`None`: absent).
+    /// Values read ahead, key → value (`None`: absent), until written or a commit begins.
     ahead: Mutex<HashMap<String, Option<Vec<u8>>>>,
     /// While `exclusive`: each key this transaction read or wrote, and its value now.
     seen: Mutex<HashMap<String, Option<Vec<u8>>>>,
@@ -73,17 +84,19 @@ impl SqliteStore {
             seen: Mutex::new(HashMap::new()),
         };
         store.run(&format!("PRAGMA busy_timeout = {SQLITE_WAITS_MS}"), &[])?;
-        store.run("PRAGMA synchronous = FULL", &[])?;
         let keys: Vec<&str> = read_ahead.iter().map(String::as_str).collect();
-        let found = match store.values_of(&keys) {
-            Ok(found) => found,
+        let (found, synchronous) = match store.values_and_synchronous(&keys) {
+            Ok(read) => read,
             // A new database gets its table and WAL mode (which the file keeps) once.
             Err(_) => {
                 store.run("PRAGMA journal_mode = WAL", &[])?;
                 store.run(SCHEMA, &[])?;
-                store.values_of(&keys)?
+                store.values_and_synchronous(&keys)?
             }
         };
+        if synchronous < SYNCHRONOUS_FULL {
+            store.run("PRAGMA synchronous = FULL", &[])?;
+        }
         let mut found: HashMap<String, Vec<u8>> = found.into_iter().collect();
         store.ahead().extend(read_ahead.iter().map(|key| (key.clone(), found.remove(key))));
         Ok(store)
@@ -138,7 +151,7 @@ impl SqliteStore {
     }
 
     /// The stored values of `keys`, in any order, as (key, value).
-    fn values_of(&self, keys: &[&str]) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    fn values_of(&self, keys: &[&str]) -> Result<Found, StoreError> {
         let mut found = Vec::new();
         for chunk in keys.chunks(KEYS_PER_STATEMENT) {
             let statement = format!("SELECT key, value FROM levee_kv WHERE key IN ({})", placeholders(chunk.len()));
@@ -152,6 +165,33 @@ impl SqliteStore {
             }
         }
         Ok(found)
+    }
+
+    /// The stored values of `keys`, as `values_of`, and the connection's `synchronous` setting,
+    /// in one statement.
+    fn values_and_synchronous(&self, keys: &[&str]) -> Result<(Found, i64), StoreError> {
+        let (first, rest) = keys.split_at(keys.len().min(KEYS_PER_STATEMENT));
+        let statement = format!(
+            "SELECT key, value FROM levee_kv WHERE key IN ({}) UNION ALL SELECT NULL, synchronous FROM pragma_synchronous",
+            placeholders(first.len())
+        );
+        let parameters: Vec<Value> = first.iter().map(|key| text(key)).collect();
+        let (mut found, mut synchronous) = (Vec::new(), None);
+        for row in self.run(&statement, &parameters)?.rows {
+            match <[Value; 2]>::try_from(row.values) {
+                Ok([Value::Text(key), value]) => {
+                    let value = bytes_of(&key, value)?;
+                    found.push((key, value));
+                }
+                Ok([Value::Null, Value::Integer(setting)]) => synchronous = Some(setting),
+                other => return Err(StoreError::Backend(format!("reading ahead: the database answered {other:?}"))),
+            }
+        }
+        found.extend(self.values_of(rest)?);
+        let synchronous = synchronous.ok_or_else(|| {
+            StoreError::Backend("reading ahead: the database did not say its synchronous setting".into())
+        })?;
+        Ok((found, synchronous))
     }
 
     fn write_all(&self, writes: &[(String, Option<Vec<u8>>)]) -> Result<(), StoreError> {
@@ -219,8 +259,8 @@ impl Store for SqliteStore {
 
     fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         let mut answer: Vec<Option<Option<Vec<u8>>>> = {
-            let mut ahead = self.ahead();
-            keys.iter().map(|key| ahead.remove(key)).collect()
+            let ahead = self.ahead();
+            keys.iter().map(|key| ahead.get(key).cloned()).collect()
         };
         let missing: Vec<&str> =
             keys.iter().zip(&answer).filter(|(_, read)| read.is_none()).map(|(key, _)| key.as_str()).collect();
