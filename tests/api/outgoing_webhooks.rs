@@ -84,6 +84,32 @@ fn verified(headers: &HeaderMap, body: &[u8]) -> (String, Value) {
     (id, serde_json::from_slice(body).unwrap())
 }
 
+/// On every backend, Spin included (where the scheduler's `POST /v1/jobs/run` sends it): a
+/// decision awaiting a person reaches the receiver, signed, and the run's delivery is recorded.
+#[tokio::test]
+async fn a_decision_awaiting_a_person_reaches_the_receiver_signed() {
+    let (addr, received, _receiver) = receiver(None, 0).await;
+    let options = Options { jobs_interval_ms: Some(50), outgoing_webhooks: vec![endpoint(addr)], ..Options::default() };
+    let server = TestServer::start_with(options).await;
+    server.submit(refund(4_000, "small")).await; // auto-approved: no signal
+    let pending = server.submit(refund(40_000, "waits")).await;
+    requests_reach(&received, 1).await;
+    let requests = received.lock().unwrap().clone();
+    let (_, body) = verified(&requests[0].0, &requests[0].1);
+    assert_eq!(
+        (body["type"].as_str(), &body["data"]["subject"]),
+        (Some("case.awaiting_approval"), &pending["case_id"])
+    );
+    let delivered = eventually("the delivery recorded", || async {
+        let (_, endpoints) = server.get("auditor", "/v1/webhooks/outgoing").await;
+        (endpoints[0]["delivered"] == 1).then_some(endpoints)
+    })
+    .await;
+    assert_eq!(delivered[0]["log"][0]["result"], "204", "{delivered}");
+    assert_eq!(received.lock().unwrap().len(), 1, "delivered once: {delivered}");
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn a_decision_awaiting_a_person_is_retried_until_accepted_and_signed_each_time() {
     if levee_tests::skip_on_spin(levee_tests::NEEDS_A_MANUAL_CLOCK) {

@@ -20,8 +20,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use levee::config::PolicyConfig;
-
 use crate::guard::Guarded;
 use crate::redis_server::RedisServer;
 use crate::{Backend, Options, Running, TestServer, backend, config_toml};
@@ -96,7 +94,7 @@ impl TestServer {
         if options.clock.is_some() {
             cannot("Options::clock (the component reads the host's clock)");
         }
-        let manifest = write_manifest(data_dir, &options.extra_policies);
+        let manifest = write_manifest(data_dir, options);
         let mut process = spawn(data_dir, &manifest, options);
         let base_url = serving_url(&mut process);
         let client = crate::test_client();
@@ -173,8 +171,10 @@ impl TestServer {
 }
 
 /// Writes the application's manifest for this server: the repository's spin.toml with absolute
-/// paths, plus a component per extra plugin.
-fn write_manifest(data_dir: &Path, extra: &[PolicyConfig]) -> PathBuf {
+/// paths, plus a component per extra plugin, and levee allowed to reach each outgoing webhook's
+/// receiver (as a deployment lists them in `allowed_outbound_hosts`).
+fn write_manifest(data_dir: &Path, options: &Options) -> PathBuf {
+    let extra = &options.extra_policies;
     let text = std::fs::read_to_string(repository().join("spin.toml")).expect("the repository's spin.toml");
     let mut manifest: toml::Table = toml::from_str(&text).expect("spin.toml is TOML");
     let components = manifest.get_mut("component").and_then(toml::Value::as_table_mut).expect("[component]");
@@ -190,6 +190,12 @@ fn write_manifest(data_dir: &Path, extra: &[PolicyConfig]) -> PathBuf {
         let levee = components.get_mut("levee").and_then(toml::Value::as_table_mut).expect("[component.levee]");
         let hosts = levee.get_mut("allowed_outbound_hosts").and_then(toml::Value::as_array_mut).expect("levee's hosts");
         hosts.push(format!("http://{id}.spin.internal").into());
+    }
+    let levee = components.get_mut("levee").and_then(toml::Value::as_table_mut).expect("[component.levee]");
+    let hosts = levee.get_mut("allowed_outbound_hosts").and_then(toml::Value::as_array_mut).expect("levee's hosts");
+    for endpoint in &options.outgoing_webhooks {
+        let url = reqwest::Url::parse(&endpoint.url).expect("an outgoing webhook's URL");
+        hosts.push(url.origin().ascii_serialization().into());
     }
     let triggers = manifest.get_mut("trigger").and_then(|trigger| trigger.get_mut("http"));
     let triggers = triggers.and_then(toml::Value::as_array_mut).expect("[[trigger.http]]");

@@ -12,7 +12,8 @@
 //! endpoint's state (compare-and-swap), and a retried message keeps its `webhook-id`, so a
 //! receiver can drop duplicates.
 //!
-//! The core decides what to send and signs it; the shell does the HTTP.
+//! The core decides what to send, signs it and runs the delivery loop (`deliver_due`); the shell
+//! only does the HTTP, with the client its runtime has.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -35,6 +36,9 @@ pub const SIGNALS: &[&str] = &[
     "remediation.escalated",
     "remediation.reopened",
 ];
+/// The most messages one endpoint is sent in one run of the schedule.
+pub const MESSAGES_PER_RUN: usize = 50;
+
 /// About three days: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, 24 h, 24 h.
 pub const DEFAULT_RETRY_DELAYS_MS: &[u64] =
     &[5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000, 86_400_000, 86_400_000];
@@ -152,6 +156,14 @@ pub enum DeliveryOutcome {
     Failed { reason: String },
 }
 
+/// What one endpoint was sent in one run: messages delivered, and the failure that stopped it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EndpointDeliveries {
+    pub endpoint: String,
+    pub delivered: usize,
+    pub failed: Option<String>,
+}
+
 /// One delivery attempt, as the log lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct DeliveryRecord {
@@ -266,6 +278,31 @@ impl Levee {
         // A signal leaves levee only for an entry that is durable.
         self.sync_store()?;
         Ok(Some(message(config, signal, &entry, state.attempts + 1, now)))
+    }
+
+    /// Sends `endpoint` the messages that are due, in order, leased to `holder`, each with
+    /// `send` (the shell's HTTP): until one fails, none is due, or `MESSAGES_PER_RUN` were sent.
+    /// The one delivery loop: `levee serve`'s timer and Spin's `POST /v1/jobs/run` both run it.
+    pub fn deliver_due(
+        &self,
+        endpoint: &str,
+        holder: &str,
+        send: &mut dyn FnMut(&OutgoingMessage) -> DeliveryOutcome,
+    ) -> Result<EndpointDeliveries, ServiceError> {
+        let mut report = EndpointDeliveries { endpoint: endpoint.to_owned(), delivered: 0, failed: None };
+        for _ in 0..MESSAGES_PER_RUN {
+            let Some(message) = self.next_outgoing(endpoint, holder)? else { break };
+            let outcome = send(&message);
+            self.record_delivery(&message, holder, &outcome)?;
+            match outcome {
+                DeliveryOutcome::Delivered { .. } => report.delivered += 1,
+                DeliveryOutcome::Failed { reason } => {
+                    report.failed = Some(reason);
+                    break;
+                }
+            }
+        }
+        Ok(report)
     }
 
     /// Records how sending `message` went: the cursor moves past it when it was delivered, or

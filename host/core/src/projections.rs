@@ -392,7 +392,7 @@ fn apply_subject_record(store: &dyn Store, subject: &Subject) -> Result<(), Stor
     }
 }
 
-fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<Option<T>, StoreError> {
+pub(crate) fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<Option<T>, StoreError> {
     serde_json::from_slice(bytes)
         .map(Some)
         .map_err(|error| StoreError::Backend(format!("record {key} does not decode: {error}")))

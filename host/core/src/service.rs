@@ -381,24 +381,37 @@ impl Levee {
     /// colleague whose authority they hold by delegation now, most urgent first.
     pub fn queue(&self, approver: &Principal) -> Result<Vec<QueueEntry>, ServiceError> {
         self.journal().settle()?;
-        let mut holders: Vec<(&Principal, Option<String>)> = vec![(approver, None)];
-        for delegation in self.delegators_of(&approver.actor, self.clock.now())? {
+        let delegations = self.delegators_of(&approver.actor, self.clock.now())?;
+        let mut actings = vec![case::Acting::own(approver)];
+        for delegation in &delegations {
             if let Some(delegator) = self.settings.tokens.principal_of(&delegation.delegator) {
-                holders.push((delegator, Some(delegation.delegator.clone())));
+                actings.push(case::Acting { person: approver, delegation: Some((delegation, delegator)) });
             }
         }
-        let mut entries: Vec<QueueEntry> = Vec::new();
-        for (holder, on_behalf_of) in holders {
-            let Some(authority) = &holder.authority else { continue };
+        // Each queued case with every authority that might approve it: the approver's own, then
+        // each delegator's, at the levels that authority reaches.
+        let mut listed: Vec<(QueueItem, Vec<case::Acting<'_>>)> = Vec::new();
+        for acting in &actings {
+            let Some(authority) = &acting.holder().authority else { continue };
             for level in crate::identity::ApproverLevel::ALL.into_iter().filter(|level| *level <= authority.level) {
                 for item in projections::queue_items(&*self.store, level)? {
-                    if !entries.iter().any(|entry| entry.item.case_id == item.case_id && entry.can_approve) {
-                        entries.retain(|entry| entry.item.case_id != item.case_id);
-                        entries.push(queue_entry(item, approver, holder, on_behalf_of.clone()));
+                    match listed.iter_mut().find(|(listed, _)| listed.case_id == item.case_id) {
+                        Some((_, with)) => with.push(*acting),
+                        None => listed.push((item, vec![*acting])),
                     }
                 }
             }
         }
+        let keys: Vec<String> = listed.iter().map(|(item, _)| projections::case_key(&item.case_id)).collect();
+        let cases = self.store.get_many(&keys)?;
+        let mut entries: Vec<QueueEntry> = listed
+            .into_iter()
+            .zip(cases)
+            .map(|((item, actings), case)| {
+                let case = case.map(|bytes| projections::decode::<Case>(&item.case_id, &bytes)).transpose()?.flatten();
+                Ok(queue_entry(item, case.as_ref(), &actings))
+            })
+            .collect::<Result<_, StoreError>>()?;
         // Most urgent SLA first; cases without an SLA after every case with one.
         entries.sort_by_key(|entry| (entry.item.sla_due_at.is_none(), entry.item.sla_due_at, entry.item.submitted_at));
         Ok(entries)
@@ -524,22 +537,21 @@ fn role_name(role: Role) -> String {
     serde_json::to_value(role).ok().and_then(|value| value.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
-/// Whether `approver` can give the next approval of a queued case with `holder`'s authority
-/// (their own, or a delegator's).
-fn queue_entry(item: QueueItem, approver: &Principal, holder: &Principal, on_behalf_of: Option<String>) -> QueueEntry {
-    let limit = holder.authority.as_ref().and_then(|authority| authority.limits.get(&item.amount.currency));
-    let blocked_because = if item.requester == approver.actor || item.requester == holder.actor {
-        Some("you (or the colleague you act for) requested this case".to_owned())
-    } else if item.approved_by.contains(&approver.actor) || item.approved_by.contains(&holder.actor) {
-        Some("you (or the colleague you act for) have already approved this case".to_owned())
-    } else if item.approver_group.as_ref().is_some_and(|group| !group.has_member(&holder.actor)) {
-        Some("only members of the case's approval group may approve it".to_owned())
-    } else if limit.is_none_or(|limit| *limit < item.amount.minor_units) {
-        Some(format!("the authority limit does not cover {}", item.amount))
-    } else if !item.missing_evidence.is_empty() && item.approved_by.len() + 1 >= usize::from(item.approvals_needed) {
-        Some("required evidence is missing".to_owned())
-    } else {
-        None
+/// A queued case as the approver sees it: whether one of the authorities they act with (their
+/// own first, then each delegator's) may give its next approval, by the rules `approve`
+/// applies (`case::permit`); if none may, why not under the first.
+fn queue_entry(item: QueueItem, case: Option<&Case>, actings: &[case::Acting<'_>]) -> QueueEntry {
+    let Some(case) = case else {
+        let blocked_because = Some(format!("case {} could not be read", item.case_id));
+        return QueueEntry { item, can_approve: false, blocked_because, on_behalf_of: None };
+    };
+    let verdicts: Vec<_> = actings.iter().map(|acting| (acting, case::permit(case, acting))).collect();
+    let chosen = verdicts.iter().find(|(_, verdict)| verdict.is_ok()).or(verdicts.first());
+    let on_behalf_of = chosen.and_then(|(acting, _)| acting.delegation.map(|(_, delegator)| delegator.actor.clone()));
+    let blocked_because = match chosen {
+        Some((_, Ok(_))) => None,
+        Some((_, Err(refusal))) => Some(refusal.to_string()),
+        None => Some("no authority of yours reaches this case's level".to_owned()),
     };
     QueueEntry { item, can_approve: blocked_because.is_none(), blocked_because, on_behalf_of }
 }
@@ -550,4 +562,49 @@ fn committed_case(slot: Option<LedgerSlot>) -> Result<Option<Case>, ServiceError
         slot.into_case().ok_or_else(|| ServiceError::Integrity("a case change committed as another subject".into()))
     })
     .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::{Acting, ApproveRequest, CaseStatus, approve};
+    use crate::evidence::EvidenceKind;
+    use crate::fixtures::{at, pending_case, principal};
+    use crate::identity::{ApprovalGroup, ApproverLevel, Role};
+
+    /// A case needing two approvals from group committee (gil, gus) and an attachment it lacks,
+    /// already approved once by olive, from outside the group (as before an escalation).
+    fn group_case_with_an_outside_approval() -> Case {
+        let olive = principal("olive", Role::Approver, Some(ApproverLevel::Lead), 100_000);
+        let request = ApproveRequest { rationale: "checked".into(), expected_version: None, on_behalf_of: None };
+        let mut case = approve(&pending_case("LV-1"), &Acting::own(&olive), &request, at()).unwrap().case;
+        case.status = CaseStatus::PendingApproval;
+        case.decision.required_evidence.insert(EvidenceKind::Attachment);
+        case.approver_group = Some(ApprovalGroup {
+            name: "committee".into(),
+            level: ApproverLevel::Lead,
+            members: vec!["gil".into(), "gus".into()],
+            approvals: 2,
+        });
+        case
+    }
+
+    /// The queue offers an approval exactly when `approve` would take it. Here the first
+    /// member's approval does not complete the group's two, so the missing attachment does not
+    /// block it yet; an outsider and the earlier approver are refused, as `approve` refuses them.
+    #[test]
+    fn the_queue_offers_an_approval_exactly_when_approve_takes_it() {
+        let case = group_case_with_an_outside_approval();
+        let item = projections::queue_item(&case).unwrap();
+        let request = ApproveRequest { rationale: "checked".into(), expected_version: None, on_behalf_of: None };
+        for (actor, takes) in [("gil", true), ("olive", false), ("oscar", false)] {
+            let person = principal(actor, Role::Approver, Some(ApproverLevel::Lead), 100_000);
+            let acting = Acting::own(&person);
+            let entry = queue_entry(item.clone(), Some(&case), &[acting]);
+            let approved = approve(&case, &acting, &request, at());
+            assert_eq!(entry.can_approve, takes, "{actor}: {entry:?}");
+            assert_eq!(approved.is_ok(), takes, "{actor}: {approved:?}");
+            assert_eq!(entry.blocked_because, approved.err().map(|refusal| refusal.to_string()), "{actor}");
+        }
+    }
 }

@@ -71,26 +71,18 @@ pub fn start(levee: Arc<Levee>, config: JobsConfig) -> Jobs {
     Jobs { stop, task }
 }
 
-/// The most messages one endpoint is sent per tick.
-const MESSAGES_PER_TICK: usize = 50;
 /// How long a receiver has to answer.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Sends `endpoint` the messages that are due, in order, until one fails or none is due.
+/// Sends `endpoint` the messages that are due (`Levee::deliver_due`), on a blocking thread as
+/// requests run, each message over HTTP on the runtime.
 async fn deliver_due(levee: &Arc<Levee>, client: &reqwest::Client, holder: &str, endpoint: &str) -> anyhow::Result<()> {
-    for _ in 0..MESSAGES_PER_TICK {
-        let (next, name, who) = (levee.clone(), endpoint.to_owned(), holder.to_owned());
-        let Some(message) = tokio::task::spawn_blocking(move || next.next_outgoing(&name, &who)).await?? else {
-            return Ok(());
-        };
-        let outcome = send(client, &message).await;
-        let delivered = matches!(outcome, DeliveryOutcome::Delivered { .. });
-        let (record, who) = (levee.clone(), holder.to_owned());
-        tokio::task::spawn_blocking(move || record.record_delivery(&message, &who, &outcome)).await??;
-        if !delivered {
-            return Ok(());
-        }
-    }
+    let (levee, client, holder, endpoint) = (levee.clone(), client.clone(), holder.to_owned(), endpoint.to_owned());
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        levee.deliver_due(&endpoint, &holder, &mut |message| runtime.block_on(send(&client, message)))
+    })
+    .await??;
     Ok(())
 }
 

@@ -9,13 +9,11 @@
 use levee_core::Levee;
 use levee_core::api::{ApiError, json_response};
 use levee_core::identity::Role;
-use levee_core::outbox::{DeliveryOutcome, OutgoingMessage};
+use levee_core::outbox::{DeliveryOutcome, EndpointDeliveries, OutgoingMessage};
 use serde::Serialize;
 
 /// The path the scheduler calls.
 pub const RUN_PATH: &str = "/v1/jobs/run";
-/// The most messages one endpoint is sent per call, as per native tick.
-const MESSAGES_PER_RUN: usize = 50;
 
 pub fn is_run_request(request: &http::Request<Vec<u8>>) -> bool {
     request.uri().path() == RUN_PATH
@@ -29,21 +27,14 @@ struct JobsRun {
     deliveries: Vec<EndpointDeliveries>,
 }
 
-#[derive(Debug, Serialize)]
-struct EndpointDeliveries {
-    endpoint: String,
-    delivered: usize,
-    failed: Option<String>,
-}
-
-pub async fn run(levee: &Levee, request: &http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
-    match run_checked(levee, request).await {
+pub fn run(levee: &Levee, request: &http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
+    match run_checked(levee, request) {
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
 }
 
-async fn run_checked(levee: &Levee, request: &http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, ApiError> {
+fn run_checked(levee: &Levee, request: &http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, ApiError> {
     if request.method() != http::Method::POST {
         return Err(ApiError::MethodNotAllowed(&["POST"]));
     }
@@ -58,27 +49,9 @@ async fn run_checked(levee: &Levee, request: &http::Request<Vec<u8>>) -> Result<
     let holder = format!("spin-{}", levee.clock.now().timestamp_nanos_opt().unwrap_or_default());
     let mut deliveries = Vec::new();
     for endpoint in &levee.settings.outgoing_webhooks {
-        deliveries.push(deliver_due(levee, &holder, &endpoint.name).await?);
+        deliveries.push(levee.deliver_due(&endpoint.name, &holder, &mut |message| spin_sdk::http::run(send(message)))?);
     }
     Ok(json_response(http::StatusCode::OK, &JobsRun { governance, deliveries }))
-}
-
-/// Sends `endpoint` the messages that are due, in order, until one fails or none is due.
-async fn deliver_due(levee: &Levee, holder: &str, endpoint: &str) -> Result<EndpointDeliveries, ApiError> {
-    let mut report = EndpointDeliveries { endpoint: endpoint.to_owned(), delivered: 0, failed: None };
-    for _ in 0..MESSAGES_PER_RUN {
-        let Some(message) = levee.next_outgoing(endpoint, holder)? else { break };
-        let outcome = send(&message).await;
-        levee.record_delivery(&message, holder, &outcome)?;
-        match outcome {
-            DeliveryOutcome::Delivered { .. } => report.delivered += 1,
-            DeliveryOutcome::Failed { reason } => {
-                report.failed = Some(reason);
-                break;
-            }
-        }
-    }
-    Ok(report)
 }
 
 /// POSTs one message; 2xx is delivered, anything else (or no answer) failed.

@@ -21,7 +21,7 @@ use levee_core::api::{self, ApiError};
 const BODY_LIMIT: usize = api::DEFAULT_BODY_BYTES;
 
 #[spin_sdk::http_component]
-async fn handle(request: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
+fn handle(request: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
     log_to_stderr();
     let is_upload = request.method() == http::Method::POST && request.uri().path() == "/v1/policies";
     if request.body().len() > BODY_LIMIT && !is_upload {
@@ -32,7 +32,7 @@ async fn handle(request: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
         Err(problem) => return ApiError::Internal(problem).into_response(),
     };
     let response =
-        if jobs::is_run_request(&request) { jobs::run(&levee, &request).await } else { api::handle(&levee, request) };
+        if jobs::is_run_request(&request) { jobs::run(&levee, &request) } else { api::handle(&levee, request) };
     close_after_answering(levee);
     response
 }

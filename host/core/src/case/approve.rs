@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use super::submit::evidence_name;
 use super::{Approval, Case, CaseStatus, Transition, TransitionError, advanced, require_pending, require_rationale};
 use crate::delegation::{Delegation, DelegationUsed};
-use crate::identity::{AuthoritySnapshot, Principal, Role};
+use crate::identity::{ApproverLevel, AuthoritySnapshot, Principal, Role};
 use crate::ledger::EventType;
 use crate::validation::optional_whole_number;
 
@@ -47,7 +47,7 @@ impl<'a> Acting<'a> {
     }
 
     /// Whose authority the approval uses.
-    fn holder(&self) -> &'a Principal {
+    pub fn holder(&self) -> &'a Principal {
         self.delegation.map_or(self.person, |(_, delegator)| delegator)
     }
 }
@@ -62,11 +62,69 @@ pub fn approve(
     if !approver.has_role(Role::Approver) {
         return Err(TransitionError::Forbidden(format!("{} does not hold the approver role", approver.actor)));
     }
-    let (level, approvals_needed) = require_pending(case, "approved")?;
+    require_pending(case, "approved")?;
     check_version(case, request.expected_version)?;
     let rationale = require_rationale(&request.rationale)?;
+    let Permitted { level, approvals_needed, checks, authority, completes } = permit(case, acting)?;
+
+    let mut next = advanced(case, at);
+    next.approvals.push(Approval {
+        approver: approver.actor.clone(),
+        role: approver.primary_role(),
+        authority: authority.clone(),
+        rationale: rationale.clone(),
+        at,
+        checks: checks.clone(),
+        on_behalf_of: acting.delegation.map(|(_, delegator)| delegator.actor.clone()),
+        delegation: acting.delegation.map(|(delegation, _)| DelegationUsed {
+            id: delegation.id.clone(),
+            delegator: delegation.delegator.clone(),
+            starts_at: delegation.starts_at,
+            ends_at: delegation.ends_at,
+        }),
+    });
+    let event = if completes {
+        next.status = CaseStatus::Approved;
+        next.decided_at = Some(at);
+        EventType::CaseApproved
+    } else {
+        EventType::ApprovalRecorded
+    };
+    let payload = serde_json::json!({
+        "rationale": rationale,
+        "approval": next.approvals.len(),
+        "approvals_needed": approvals_needed,
+        "required_level": level,
+        "checks": checks,
+        "status": next.status,
+    });
+    Ok(Transition { case: next, event, authority: Some(authority), payload })
+}
+
+/// What an approval the rules allow would record.
+#[derive(Debug, Clone)]
+pub struct Permitted {
+    /// The level the case waits at, and how many approvals it needs there.
+    pub level: ApproverLevel,
+    pub approvals_needed: u8,
+    /// The checks the approval passed, as the ledger records them.
+    pub checks: Vec<String>,
+    /// The authority the approval uses (a delegator's, under a delegation).
+    pub authority: AuthoritySnapshot,
+    /// This approval completes the approvals the case needs.
+    pub completes: bool,
+}
+
+/// Whether `acting` may give `case` its next approval: the one place the approval rules live,
+/// asked by `approve` and by the queue (its "can approve"). The case waits for approval; the
+/// approver, and the colleague whose authority they use, are neither its requester nor counted
+/// among its approvals already; that authority's holder is a member of the case's approval
+/// group, if it has one, and their level and limit cover the case; the approval that completes
+/// the count needs the required evidence present.
+pub fn permit(case: &Case, acting: &Acting<'_>) -> Result<Permitted, TransitionError> {
+    let (level, approvals_needed) = require_pending(case, "approved")?;
     let holder = acting.holder();
-    let mut checks = separation_of_duties(case, approver)?;
+    let mut checks = separation_of_duties(case, acting.person)?;
     if let Some((delegation, delegator)) = acting.delegation {
         checks.extend(separation_of_duties(case, delegator)?);
         checks.push(format!(
@@ -111,39 +169,7 @@ pub fn approve(
         require_evidence(case)?;
         checks.push("required evidence present".to_owned());
     }
-
-    let mut next = advanced(case, at);
-    next.approvals.push(Approval {
-        approver: approver.actor.clone(),
-        role: approver.primary_role(),
-        authority: authority.clone(),
-        rationale: rationale.clone(),
-        at,
-        checks: checks.clone(),
-        on_behalf_of: acting.delegation.map(|(_, delegator)| delegator.actor.clone()),
-        delegation: acting.delegation.map(|(delegation, _)| DelegationUsed {
-            id: delegation.id.clone(),
-            delegator: delegation.delegator.clone(),
-            starts_at: delegation.starts_at,
-            ends_at: delegation.ends_at,
-        }),
-    });
-    let event = if completes {
-        next.status = CaseStatus::Approved;
-        next.decided_at = Some(at);
-        EventType::CaseApproved
-    } else {
-        EventType::ApprovalRecorded
-    };
-    let payload = serde_json::json!({
-        "rationale": rationale,
-        "approval": next.approvals.len(),
-        "approvals_needed": approvals_needed,
-        "required_level": level,
-        "checks": checks,
-        "status": next.status,
-    });
-    Ok(Transition { case: next, event, authority: Some(authority), payload })
+    Ok(Permitted { level, approvals_needed, checks, authority, completes })
 }
 
 /// A stale view of the case loses.
@@ -188,7 +214,7 @@ fn separation_of_duties(case: &Case, approver: &Principal) -> Result<Vec<String>
 pub(super) fn authority_covers(
     case: &Case,
     approver: &Principal,
-    required: crate::identity::ApproverLevel,
+    required: ApproverLevel,
 ) -> Result<AuthoritySnapshot, TransitionError> {
     let authority = approver.authority_over(&case.amount).ok_or_else(|| TransitionError::Refused {
         rule: "authority",
@@ -242,7 +268,6 @@ fn require_evidence(case: &Case) -> Result<(), TransitionError> {
 mod tests {
     use super::*;
     use crate::fixtures::{at, pending_case, principal};
-    use crate::identity::ApproverLevel;
 
     fn request() -> ApproveRequest {
         ApproveRequest { rationale: "checked".into(), expected_version: None, on_behalf_of: None }

@@ -22,7 +22,7 @@ mod escalate;
 mod reject;
 pub mod submit;
 
-pub use approve::{Acting, ApproveRequest, approve};
+pub use approve::{Acting, ApproveRequest, Permitted, approve, permit};
 pub use attach_evidence::{EvidenceRequest, attach_evidence};
 pub use cancel::{CancelRequest, cancel};
 pub use comms::{CommsReview, CustomerMessage, DraftRequest, ReviewRequest, draft_comms, render, review_comms};
