@@ -26,7 +26,7 @@ use chrono::{Duration, Utc};
 use futures::stream::{self, StreamExt};
 use levee_core::inbound::Scheme;
 use levee_core::intake::WebhookSource;
-use levee_tests::{Options, StatusCode, TestServer, backend, case, eventually, evidence, refund};
+use levee_tests::{Options, StatusCode, TestServer, case, eventually, evidence, refund};
 use serde_json::{Value, json};
 
 /// Who may call an endpoint.
@@ -145,13 +145,9 @@ const POLICY: &[(&str, &str, Access)] = &[
     ("POST", "/v1/taxonomy/codes",                     Roles(ADMIN)),
     ("POST", "/v1/taxonomy/codes/{id}/deprecate",      Roles(ADMIN)),
     ("POST", "/v1/taxonomy/codes/{id}/merge",          Roles(ADMIN)),
-    // Spin only (`SPIN_ONLY`): one run of the schedule, for the deployment's scheduler.
+    // One run of the schedule, for a scheduler (Spin has no background tasks).
     ("POST", "/v1/jobs/run",                           Roles(ADMIN)),
 ];
-
-/// Routes the Spin component answers before the core's route table (host/spin/src/jobs.rs).
-/// Elsewhere they must not exist: every caller gets 404.
-const SPIN_ONLY: &[(&str, &str)] = &[("POST", "/v1/jobs/run")];
 
 /// A token levee never issued.
 const UNKNOWN_TOKEN: &str = "lv_unknown_0123456789abcdef0123456789abcdef";
@@ -328,14 +324,10 @@ fn probe(method: &str, route: &str, fixtures: &Fixtures) -> (String, Option<Stri
 
 /// The routes this backend answers, as (method, path).
 fn routes() -> BTreeSet<(String, String)> {
-    let mut routes: BTreeSet<(String, String)> = levee_core::api::route_table()
+    levee_core::api::route_table()
         .into_iter()
         .flat_map(|(path, methods)| methods.into_iter().map(move |method| (method.to_string(), path.to_owned())))
-        .collect();
-    if backend().is_spin() {
-        routes.extend(SPIN_ONLY.iter().map(|(method, path)| ((*method).to_owned(), (*path).to_owned())));
-    }
-    routes
+        .collect()
 }
 
 /// One request; its status, or why there was none.
@@ -433,11 +425,8 @@ async fn every_endpoint_admits_exactly_the_callers_its_policy_names() {
     for (method, path) in real.difference(&written) {
         violations.push(format!("{method} {path} has no row in POLICY: write down who may call it"));
     }
-    let spin_only = |method: &str, path: &str| SPIN_ONLY.contains(&(method, path));
     for (method, path) in written.difference(&real) {
-        if !spin_only(method, path) {
-            violations.push(format!("POLICY has a row for {method} {path}, which the route table does not have"));
-        }
+        violations.push(format!("POLICY has a row for {method} {path}, which the route table does not have"));
     }
 
     let (server, fixtures) = start().await;

@@ -26,10 +26,35 @@ pub struct GovernanceRun {
     pub metrics_folded: u64,
 }
 
+/// What one run of the whole schedule did: governance, then the outgoing webhooks that were due.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ScheduleRun {
+    pub governance: GovernanceRun,
+    /// Per outgoing webhook endpoint: messages delivered, and the failure that stopped it.
+    pub deliveries: Vec<crate::outbox::EndpointDeliveries>,
+}
+
 /// The most ledger entries one governance run folds into the metrics.
 pub const METRICS_FOLD_PER_RUN: u64 = 50_000;
 
 impl Levee {
+    /// One run of the schedule, as `levee serve`'s timer makes it and a scheduler asks for it
+    /// with `POST /v1/jobs/run` (Spin has no background tasks): the governance run, made
+    /// durable, then each outgoing webhook endpoint's due messages (`deliver_due`), leased to
+    /// `holder`. Every step is idempotent, so runs on many hosts, or overlapping runs, take
+    /// turns rather than repeat work.
+    pub fn run_schedule(&self, holder: &str) -> Result<ScheduleRun, ServiceError> {
+        let governance = self.run_governance()?;
+        self.sync_store()?;
+        let deliveries = self
+            .settings
+            .outgoing_webhooks
+            .iter()
+            .map(|endpoint| self.deliver_due(&endpoint.name, holder))
+            .collect::<Result<_, _>>()?;
+        Ok(ScheduleRun { governance, deliveries })
+    }
+
     /// Escalates every pending case whose SLA ran out before now.
     pub fn run_governance(&self) -> Result<GovernanceRun, ServiceError> {
         self.journal().settle()?;

@@ -156,8 +156,15 @@ pub enum DeliveryOutcome {
     Failed { reason: String },
 }
 
+/// The shell's HTTP for outgoing webhooks: POSTs one signed message and says how it went (2xx
+/// is delivered; any other answer, or none in time, failed). It may block: the schedule runs
+/// where requests run, off any async executor.
+pub trait WebhookSender: Send + Sync {
+    fn send(&self, message: &OutgoingMessage) -> DeliveryOutcome;
+}
+
 /// What one endpoint was sent in one run: messages delivered, and the failure that stopped it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct EndpointDeliveries {
     pub endpoint: String,
     pub delivered: usize,
@@ -280,19 +287,14 @@ impl Levee {
         Ok(Some(message(config, signal, &entry, state.attempts + 1, now)))
     }
 
-    /// Sends `endpoint` the messages that are due, in order, leased to `holder`, each with
-    /// `send` (the shell's HTTP): until one fails, none is due, or `MESSAGES_PER_RUN` were sent.
-    /// The one delivery loop: `levee serve`'s timer and Spin's `POST /v1/jobs/run` both run it.
-    pub fn deliver_due(
-        &self,
-        endpoint: &str,
-        holder: &str,
-        send: &mut dyn FnMut(&OutgoingMessage) -> DeliveryOutcome,
-    ) -> Result<EndpointDeliveries, ServiceError> {
+    /// Sends `endpoint` the messages that are due, in order, leased to `holder`, each through
+    /// the shell's `WebhookSender`: until one fails, none is due, or `MESSAGES_PER_RUN` were
+    /// sent. The one delivery loop, in every run of the schedule (`Levee::run_schedule`).
+    pub fn deliver_due(&self, endpoint: &str, holder: &str) -> Result<EndpointDeliveries, ServiceError> {
         let mut report = EndpointDeliveries { endpoint: endpoint.to_owned(), delivered: 0, failed: None };
         for _ in 0..MESSAGES_PER_RUN {
             let Some(message) = self.next_outgoing(endpoint, holder)? else { break };
-            let outcome = send(&message);
+            let outcome = self.webhook_sender.send(&message);
             self.record_delivery(&message, holder, &outcome)?;
             match outcome {
                 DeliveryOutcome::Delivered { .. } => report.delivered += 1,

@@ -132,6 +132,8 @@ pub struct Levee {
     pub store: Arc<dyn Store>,
     pub engine: Arc<dyn PolicyEngine>,
     pub clock: Arc<dyn Clock>,
+    /// How the schedule sends outgoing webhooks: the shell's HTTP.
+    pub webhook_sender: Arc<dyn crate::outbox::WebhookSender>,
     pub settings: Settings,
     /// Serializes this process's commits so that its own requests queue instead of racing
     /// for the same ledger slot; other hosts still race, through compare-and-swap.
@@ -157,9 +159,18 @@ impl Levee {
         store: Arc<dyn Store>,
         engine: Arc<dyn PolicyEngine>,
         clock: Arc<dyn Clock>,
+        webhook_sender: Arc<dyn crate::outbox::WebhookSender>,
         settings: Settings,
     ) -> Self {
-        Levee { store, engine, clock, settings, commit_lock: Mutex::new(()), slice_cache: Default::default() }
+        Levee {
+            store,
+            engine,
+            clock,
+            webhook_sender,
+            settings,
+            commit_lock: Mutex::new(()),
+            slice_cache: Default::default(),
+        }
     }
 
     pub(crate) fn journal(&self) -> Journal<'_> {

@@ -42,7 +42,7 @@ pub fn build_levee(config: &ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
     settings.checkpoint_signer = crate::audit::checkpoint_signer(&config.file.audit)?;
     let cache = config.data_dir.join(COMPILED_CACHE);
     let engine = WasmPolicyEngine::new(specs, Some(&cache), config.file.sandbox)?;
-    let levee = Levee::new(store, Arc::new(engine), clock, settings);
+    let levee = Levee::new(store, Arc::new(engine), clock, Arc::new(crate::jobs::HttpSender::new()), settings);
     // A chain activated through the registry replaces the configured one.
     levee.sync_policies().map_err(|error| anyhow::anyhow!("load the active policy chain: {error}"))?;
     // Before the outbox is placed, so new endpoints start after the seeded history.

@@ -57,7 +57,13 @@ pub fn seed_if_empty(levee: &Levee) -> anyhow::Result<Option<SeedReport>> {
     let end = levee.clock.now();
     let buffer = Arc::new(Staged::over(levee.store.clone()));
     let clock = Arc::new(ManualClock::new(end - Duration::days(plan::STORY_DAYS)));
-    let seeding = Levee::new(buffer.clone(), levee.engine.clone(), clock.clone(), levee.settings.clone());
+    let seeding = Levee::new(
+        buffer.clone(),
+        levee.engine.clone(),
+        clock.clone(),
+        levee.webhook_sender.clone(),
+        levee.settings.clone(),
+    );
     let tally = tell(&seeding, &clock, end).context("seed the demo story")?;
     let entries = Journal::new(&*seeding.store).settle().context("settle the seeded ledger")?.seq;
     buffer.flush().context("write the seeded demo data to the store")?;

@@ -32,7 +32,7 @@ pub fn app(levee: Arc<Levee>, limits: HttpLimits) -> Router {
 
 async fn forward(State(shell): State<Shell>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let is_upload = parts.method == http::Method::POST && parts.uri.path() == "/v1/policies";
+    let is_upload = levee_core::api::takes_upload(&parts.method, parts.uri.path());
     let limit = if is_upload { shell.limits.upload_bytes } else { shell.limits.body_bytes };
     let declared = parts
         .headers

@@ -18,6 +18,7 @@ use levee_core::taxonomy_admin::TAXONOMY_SUBJECT;
 use spin_sdk::variables::{self, Error as VariableError};
 
 use crate::engine::ChainedEngine;
+use crate::webhooks::SpinSender;
 
 /// Where the demo cast's tokens are kept, role → token, once the first request has made them.
 pub const DEMO_TOKENS_KEY: &str = "demo/tokens";
@@ -40,7 +41,7 @@ pub fn levee() -> Result<Levee, String> {
     settings.configured_chain = chain.iter().map(|name| builtin_link(name)).collect();
     let engine =
         ChainedEngine::new(chain, |name| settings.default_params(name, &settings.taxonomy), Arc::clone(&store));
-    let levee = Levee::new(store, Arc::new(engine), Arc::new(SystemClock), settings);
+    let levee = Levee::new(store, Arc::new(engine), Arc::new(SystemClock), Arc::new(SpinSender), settings);
     levee.sync_policies().map_err(|error| format!("load the active policy chain: {error}"))?;
     Ok(levee)
 }

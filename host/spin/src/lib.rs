@@ -6,13 +6,13 @@
 //! Spin's outbound Redis), the rule plugins, each a component of its own called through Spin's
 //! local service chaining (`engine`, `outbound`), and the configuration in the `config`
 //! variable. Spin has no background tasks: the schedule (SLA escalation, remediation, metrics,
-//! outgoing webhooks) runs when a scheduler calls `POST /v1/jobs/run` (`jobs`).
+//! outgoing webhooks, sent by `webhooks`) runs when a scheduler calls `POST /v1/jobs/run`.
 
 mod engine;
 mod environment;
-mod jobs;
 mod outbound;
 mod store;
+mod webhooks;
 
 use levee_core::api::{self, ApiError};
 
@@ -23,7 +23,7 @@ const BODY_LIMIT: usize = api::DEFAULT_BODY_BYTES;
 #[spin_sdk::http_component]
 fn handle(request: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
     log_to_stderr();
-    let is_upload = request.method() == http::Method::POST && request.uri().path() == "/v1/policies";
+    let is_upload = api::takes_upload(request.method(), request.uri().path());
     if request.body().len() > BODY_LIMIT && !is_upload {
         return ApiError::PayloadTooLarge { limit_bytes: BODY_LIMIT }.into_response();
     }
@@ -31,8 +31,7 @@ fn handle(request: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
         Ok(levee) => levee,
         Err(problem) => return ApiError::Internal(problem).into_response(),
     };
-    let response =
-        if jobs::is_run_request(&request) { jobs::run(&levee, &request) } else { api::handle(&levee, request) };
+    let response = api::handle(&levee, request);
     close_after_answering(levee);
     response
 }

@@ -19,7 +19,7 @@ pub enum ApiError {
     Unauthenticated,
     Forbidden(String),
     NotFound(String),
-    MethodNotAllowed(&'static [&'static str]),
+    MethodNotAllowed(Vec<http::Method>),
     /// A workflow rule refused the action (self-approval, authority, evidence).
     RuleRefused {
         rule: &'static str,
@@ -106,9 +106,7 @@ impl ApiError {
             ApiError::SignatureRejected(message) => detail("signature_rejected", message.clone()),
             ApiError::Forbidden(message) => detail("forbidden", message.clone()),
             ApiError::NotFound(message) => detail("not_found", message.clone()),
-            ApiError::MethodNotAllowed(allowed) => {
-                detail("method_not_allowed", format!("allowed: {}", allowed.join(", ")))
-            }
+            ApiError::MethodNotAllowed(allowed) => detail("method_not_allowed", format!("allowed: {}", list(allowed))),
             ApiError::RuleRefused { rule, message } => detail(rule, message.clone()),
             ApiError::Conflict(message) => detail("conflict", message.clone()),
             ApiError::PayloadTooLarge { limit_bytes } => {
@@ -150,7 +148,7 @@ impl ApiError {
                 headers.insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
             }
             ApiError::MethodNotAllowed(allowed) => {
-                if let Ok(value) = http::HeaderValue::from_str(&allowed.join(", ")) {
+                if let Ok(value) = http::HeaderValue::from_str(&list(allowed)) {
                     headers.insert(http::header::ALLOW, value);
                 }
             }
@@ -192,4 +190,9 @@ impl From<StoreError> for ApiError {
             StoreError::Backend(message) => ApiError::Internal(message),
         }
     }
+}
+
+/// Methods as an `Allow` header lists them.
+fn list(methods: &[http::Method]) -> String {
+    methods.iter().map(http::Method::as_str).collect::<Vec<_>>().join(", ")
 }

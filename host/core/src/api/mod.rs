@@ -9,6 +9,7 @@ mod console;
 mod delegations;
 mod error;
 mod export;
+mod jobs;
 mod meta;
 mod metrics;
 pub mod openapi;
@@ -46,10 +47,47 @@ pub struct Call<'a> {
 
 type Handler = fn(&Call<'_>) -> Result<Response, ApiError>;
 
-/// One path and the handler for each method it allows.
+/// One path: the handler for each method it answers, and whether that method takes an upload
+/// (a body up to the upload limit, not the body limit: a plugin's file).
+#[derive(Default)]
 struct Route {
-    methods: &'static [(Method, Handler)],
-    allowed: &'static [&'static str],
+    methods: Vec<(Method, Handler, Body)>,
+}
+
+/// The body a method of a route takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Body {
+    /// Up to the body limit (`[http] body_bytes`, `DEFAULT_BODY_BYTES`).
+    Request,
+    /// Up to the upload limit (`[http] upload_bytes`).
+    Upload,
+}
+
+impl Route {
+    fn new() -> Route {
+        Route::default()
+    }
+
+    fn get(self, handler: Handler) -> Route {
+        self.answer(Method::GET, handler, Body::Request)
+    }
+
+    fn post(self, handler: Handler) -> Route {
+        self.answer(Method::POST, handler, Body::Request)
+    }
+
+    fn post_upload(self, handler: Handler) -> Route {
+        self.answer(Method::POST, handler, Body::Upload)
+    }
+
+    fn answer(mut self, method: Method, handler: Handler, body: Body) -> Route {
+        self.methods.push((method, handler, body));
+        self
+    }
+
+    fn allowed(&self) -> Vec<Method> {
+        self.methods.iter().map(|(method, _, _)| method.clone()).collect()
+    }
 }
 
 static ROUTES: LazyLock<matchit::Router<Route>> = LazyLock::new(|| {
@@ -63,95 +101,66 @@ static ROUTES: LazyLock<matchit::Router<Route>> = LazyLock::new(|| {
 /// Each path and its methods' handlers.
 fn table() -> Vec<(&'static str, Route)> {
     vec![
-        ("/healthz", Route { methods: &[(Method::GET, meta::health)], allowed: &["GET"] }),
-        ("/v1/openapi.json", Route { methods: &[(Method::GET, meta::openapi_document)], allowed: &["GET"] }),
-        ("/v1/me", Route { methods: &[(Method::GET, meta::me)], allowed: &["GET"] }),
-        ("/v1/taxonomy", Route { methods: &[(Method::GET, taxonomy::current)], allowed: &["GET"] }),
-        ("/v1/taxonomy/revisions", Route { methods: &[(Method::GET, taxonomy::revisions)], allowed: &["GET"] }),
-        ("/v1/taxonomy/versions/{id}", Route { methods: &[(Method::GET, taxonomy::version)], allowed: &["GET"] }),
-        ("/v1/taxonomy/codes", Route { methods: &[(Method::POST, taxonomy::put_code)], allowed: &["POST"] }),
-        (
-            "/v1/taxonomy/codes/{id}/deprecate",
-            Route { methods: &[(Method::POST, taxonomy::deprecate)], allowed: &["POST"] },
-        ),
-        ("/v1/taxonomy/codes/{id}/merge", Route { methods: &[(Method::POST, taxonomy::merge)], allowed: &["POST"] }),
-        ("/v1/cases", Route { methods: &[(Method::POST, cases::submit)], allowed: &["POST"] }),
-        ("/v1/cases/{id}", Route { methods: &[(Method::GET, cases::get)], allowed: &["GET"] }),
-        ("/v1/cases/{id}/approve", Route { methods: &[(Method::POST, cases::approve)], allowed: &["POST"] }),
-        ("/v1/cases/{id}/reject", Route { methods: &[(Method::POST, cases::reject)], allowed: &["POST"] }),
-        ("/v1/cases/{id}/cancel", Route { methods: &[(Method::POST, cases::cancel)], allowed: &["POST"] }),
-        ("/v1/cases/{id}/evidence", Route { methods: &[(Method::POST, cases::attach_evidence)], allowed: &["POST"] }),
-        (
-            "/v1/cases/{id}/comms",
-            Route { methods: &[(Method::GET, comms::read), (Method::POST, comms::draft)], allowed: &["GET", "POST"] },
-        ),
-        ("/v1/cases/{id}/comms/review", Route { methods: &[(Method::POST, comms::review)], allowed: &["POST"] }),
-        ("/v1/queue", Route { methods: &[(Method::GET, queue::list)], allowed: &["GET"] }),
-        ("/v1/remediation", Route { methods: &[(Method::GET, remediation::list)], allowed: &["GET"] }),
-        ("/v1/scorecards", Route { methods: &[(Method::GET, remediation::scorecards)], allowed: &["GET"] }),
-        ("/v1/remediation/{id}", Route { methods: &[(Method::GET, remediation::get)], allowed: &["GET"] }),
-        ("/v1/remediation/{id}/start", Route { methods: &[(Method::POST, remediation::start)], allowed: &["POST"] }),
-        ("/v1/remediation/{id}/fix", Route { methods: &[(Method::POST, remediation::fix)], allowed: &["POST"] }),
-        (
-            "/v1/delegations",
-            Route {
-                methods: &[(Method::GET, delegations::list), (Method::POST, delegations::grant)],
-                allowed: &["GET", "POST"],
-            },
-        ),
-        ("/v1/delegations/{id}/revoke", Route { methods: &[(Method::POST, delegations::revoke)], allowed: &["POST"] }),
-        ("/v1/webhooks/outgoing", Route { methods: &[(Method::GET, webhooks::outgoing)], allowed: &["GET"] }),
-        ("/v1/webhooks/{id}", Route { methods: &[(Method::POST, webhooks::receive)], allowed: &["POST"] }),
-        ("/v1/intake/rejections", Route { methods: &[(Method::GET, webhooks::rejections)], allowed: &["GET"] }),
-        ("/v1/findings", Route { methods: &[(Method::GET, webhooks::findings)], allowed: &["GET"] }),
-        ("/v1/audit/verify", Route { methods: &[(Method::GET, audit::verify)], allowed: &["GET"] }),
-        ("/v1/audit/checkpoint", Route { methods: &[(Method::GET, audit::checkpoint)], allowed: &["GET"] }),
-        ("/v1/audit/proof/inclusion", Route { methods: &[(Method::GET, audit::inclusion_proof)], allowed: &["GET"] }),
-        (
-            "/v1/audit/proof/consistency",
-            Route { methods: &[(Method::GET, audit::consistency_proof)], allowed: &["GET"] },
-        ),
-        ("/v1/ledger", Route { methods: &[(Method::GET, audit::ledger)], allowed: &["GET"] }),
-        (
-            "/v1/policies",
-            Route {
-                methods: &[(Method::GET, policies::registry), (Method::POST, policies::upload)],
-                allowed: &["GET", "POST"],
-            },
-        ),
-        ("/v1/policies/chain", Route { methods: &[(Method::POST, policies::activate)], allowed: &["POST"] }),
-        ("/v1/policies/chain/rollback", Route { methods: &[(Method::POST, policies::rollback)], allowed: &["POST"] }),
-        ("/v1/policies/{id}/backtest", Route { methods: &[(Method::POST, policies::backtest)], allowed: &["POST"] }),
-        ("/v1/policies/shadow", Route { methods: &[(Method::POST, policies::start_shadow)], allowed: &["POST"] }),
-        ("/v1/policies/shadow/stop", Route { methods: &[(Method::POST, policies::stop_shadow)], allowed: &["POST"] }),
-        (
-            "/v1/policies/shadow/differences",
-            Route { methods: &[(Method::GET, policies::shadow_differences)], allowed: &["GET"] },
-        ),
-        ("/v1/export/cases", Route { methods: &[(Method::GET, export::cases)], allowed: &["GET"] }),
-        ("/v1/export/ledger", Route { methods: &[(Method::GET, export::ledger)], allowed: &["GET"] }),
-        ("/metrics", Route { methods: &[(Method::GET, metrics::prometheus)], allowed: &["GET"] }),
-        ("/v1/metrics/summary", Route { methods: &[(Method::GET, metrics::summary)], allowed: &["GET"] }),
-        ("/v1/metrics/leakage", Route { methods: &[(Method::GET, metrics::leakage)], allowed: &["GET"] }),
-        ("/v1/metrics/cycle-time", Route { methods: &[(Method::GET, metrics::cycle_time)], allowed: &["GET"] }),
-        ("/v1/metrics/evidence", Route { methods: &[(Method::GET, metrics::evidence)], allowed: &["GET"] }),
-        ("/v1/metrics/outliers", Route { methods: &[(Method::GET, metrics::outliers)], allowed: &["GET"] }),
-        ("/v1/metrics/drift", Route { methods: &[(Method::GET, metrics::drift)], allowed: &["GET"] }),
-        (
-            "/v1/metrics/baselines",
-            Route {
-                methods: &[(Method::GET, metrics::baselines), (Method::POST, metrics::set_baseline)],
-                allowed: &["GET", "POST"],
-            },
-        ),
-        ("/v1/charts/{id}", Route { methods: &[(Method::GET, metrics::chart)], allowed: &["GET"] }),
-        ("/v1/reports/monthly", Route { methods: &[(Method::GET, metrics::monthly_report)], allowed: &["GET"] }),
-        ("/", Route { methods: &[(Method::GET, console::redirect)], allowed: &["GET"] }),
-        ("/console", Route { methods: &[(Method::GET, console::redirect)], allowed: &["GET"] }),
-        ("/console/", Route { methods: &[(Method::GET, console::index)], allowed: &["GET"] }),
-        ("/console/{id}", Route { methods: &[(Method::GET, console::asset)], allowed: &["GET"] }),
-        ("/v1/workflow", Route { methods: &[(Method::GET, workflow::get)], allowed: &["GET"] }),
-        ("/v1/cases/{id}/timeline", Route { methods: &[(Method::GET, timeline::get)], allowed: &["GET"] }),
+        ("/healthz", Route::new().get(meta::health)),
+        ("/v1/openapi.json", Route::new().get(meta::openapi_document)),
+        ("/v1/me", Route::new().get(meta::me)),
+        ("/v1/taxonomy", Route::new().get(taxonomy::current)),
+        ("/v1/taxonomy/revisions", Route::new().get(taxonomy::revisions)),
+        ("/v1/taxonomy/versions/{id}", Route::new().get(taxonomy::version)),
+        ("/v1/taxonomy/codes", Route::new().post(taxonomy::put_code)),
+        ("/v1/taxonomy/codes/{id}/deprecate", Route::new().post(taxonomy::deprecate)),
+        ("/v1/taxonomy/codes/{id}/merge", Route::new().post(taxonomy::merge)),
+        ("/v1/cases", Route::new().post(cases::submit)),
+        ("/v1/cases/{id}", Route::new().get(cases::get)),
+        ("/v1/cases/{id}/approve", Route::new().post(cases::approve)),
+        ("/v1/cases/{id}/reject", Route::new().post(cases::reject)),
+        ("/v1/cases/{id}/cancel", Route::new().post(cases::cancel)),
+        ("/v1/cases/{id}/evidence", Route::new().post(cases::attach_evidence)),
+        ("/v1/cases/{id}/comms", Route::new().get(comms::read).post(comms::draft)),
+        ("/v1/cases/{id}/comms/review", Route::new().post(comms::review)),
+        ("/v1/queue", Route::new().get(queue::list)),
+        ("/v1/remediation", Route::new().get(remediation::list)),
+        ("/v1/scorecards", Route::new().get(remediation::scorecards)),
+        ("/v1/remediation/{id}", Route::new().get(remediation::get)),
+        ("/v1/remediation/{id}/start", Route::new().post(remediation::start)),
+        ("/v1/remediation/{id}/fix", Route::new().post(remediation::fix)),
+        ("/v1/delegations", Route::new().get(delegations::list).post(delegations::grant)),
+        ("/v1/delegations/{id}/revoke", Route::new().post(delegations::revoke)),
+        ("/v1/webhooks/outgoing", Route::new().get(webhooks::outgoing)),
+        ("/v1/webhooks/{id}", Route::new().post(webhooks::receive)),
+        ("/v1/intake/rejections", Route::new().get(webhooks::rejections)),
+        ("/v1/findings", Route::new().get(webhooks::findings)),
+        ("/v1/audit/verify", Route::new().get(audit::verify)),
+        ("/v1/audit/checkpoint", Route::new().get(audit::checkpoint)),
+        ("/v1/audit/proof/inclusion", Route::new().get(audit::inclusion_proof)),
+        ("/v1/audit/proof/consistency", Route::new().get(audit::consistency_proof)),
+        ("/v1/ledger", Route::new().get(audit::ledger)),
+        ("/v1/policies", Route::new().get(policies::registry).post_upload(policies::upload)),
+        ("/v1/policies/chain", Route::new().post(policies::activate)),
+        ("/v1/policies/chain/rollback", Route::new().post(policies::rollback)),
+        ("/v1/policies/{id}/backtest", Route::new().post(policies::backtest)),
+        ("/v1/policies/shadow", Route::new().post(policies::start_shadow)),
+        ("/v1/policies/shadow/stop", Route::new().post(policies::stop_shadow)),
+        ("/v1/policies/shadow/differences", Route::new().get(policies::shadow_differences)),
+        ("/v1/export/cases", Route::new().get(export::cases)),
+        ("/v1/export/ledger", Route::new().get(export::ledger)),
+        ("/metrics", Route::new().get(metrics::prometheus)),
+        ("/v1/metrics/summary", Route::new().get(metrics::summary)),
+        ("/v1/metrics/leakage", Route::new().get(metrics::leakage)),
+        ("/v1/metrics/cycle-time", Route::new().get(metrics::cycle_time)),
+        ("/v1/metrics/evidence", Route::new().get(metrics::evidence)),
+        ("/v1/metrics/outliers", Route::new().get(metrics::outliers)),
+        ("/v1/metrics/drift", Route::new().get(metrics::drift)),
+        ("/v1/metrics/baselines", Route::new().get(metrics::baselines).post(metrics::set_baseline)),
+        ("/v1/charts/{id}", Route::new().get(metrics::chart)),
+        ("/v1/reports/monthly", Route::new().get(metrics::monthly_report)),
+        ("/", Route::new().get(console::redirect)),
+        ("/console", Route::new().get(console::redirect)),
+        ("/console/", Route::new().get(console::index)),
+        ("/console/{id}", Route::new().get(console::asset)),
+        ("/v1/workflow", Route::new().get(workflow::get)),
+        ("/v1/jobs/run", Route::new().post(jobs::run)),
+        ("/v1/cases/{id}/timeline", Route::new().get(timeline::get)),
     ]
 }
 
@@ -159,8 +168,15 @@ fn table() -> Vec<(&'static str, Route)> {
 /// authorization matrix test (tests/api/authorization.rs) holds every one against its access
 /// policy, so a route added without a row there fails it.
 pub fn route_table() -> Vec<(&'static str, Vec<Method>)> {
-    let methods = |route: &Route| route.methods.iter().map(|(method, _)| method.clone()).collect();
-    table().into_iter().map(|(path, route)| (path, methods(&route))).collect()
+    table().into_iter().map(|(path, route)| (path, route.allowed())).collect()
+}
+
+/// Whether `method` on `path` takes an upload: a body up to the upload limit rather than the
+/// body limit. The shells ask before they read a body.
+pub fn takes_upload(method: &Method, path: &str) -> bool {
+    ROUTES.at(path).is_ok_and(|matched| {
+        matched.value.methods.iter().any(|(answered, _, body)| answered == method && *body == Body::Upload)
+    })
 }
 
 /// Answers one request. Never panics on input; every failure is a JSON error response.
@@ -182,9 +198,9 @@ fn dispatch(levee: &Levee, request: &Request) -> Result<Response, ApiError> {
     let handler = route
         .methods
         .iter()
-        .find(|(method, _)| method == request.method())
-        .map(|(_, handler)| *handler)
-        .ok_or(ApiError::MethodNotAllowed(route.allowed))?;
+        .find(|(method, _, _)| method == request.method())
+        .map(|(_, handler, _)| *handler)
+        .ok_or_else(|| ApiError::MethodNotAllowed(route.allowed()))?;
     let call = Call { levee, request, id: matched.params.get("id").map(str::to_owned) };
     handler(&call)
 }

@@ -5,7 +5,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::responses::ErrorResponse;
 use super::{
-    ErrorBody, audit, cases, comms, delegations, export, meta, metrics, policies, queue, remediation, taxonomy,
+    ErrorBody, audit, cases, comms, delegations, export, jobs, meta, metrics, policies, queue, remediation, taxonomy,
     timeline, webhooks, workflow,
 };
 
@@ -26,7 +26,7 @@ use super::{
         metrics::summary, metrics::leakage, metrics::cycle_time, metrics::evidence, metrics::outliers, metrics::drift,
         metrics::baselines, metrics::set_baseline, metrics::chart, metrics::monthly_report, metrics::prometheus,
         workflow::get, timeline::get,
-        export::cases, export::ledger,
+        export::cases, export::ledger, jobs::run,
     ),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth, &ErrorResponses),
