@@ -11,9 +11,11 @@
 //!   `serve --demo` on an empty store.
 //! - `audit`: offline ledger verification.
 //! - `jobs`: the background timer (SLA escalation, remediation, outgoing webhooks).
+//! - `cli`: the `levee` command line, each subcommand in its own module (`main.rs` calls it).
 
 pub mod app;
 pub mod audit;
+pub mod cli;
 pub mod config;
 pub mod config_check;
 pub mod demo;
