@@ -134,12 +134,13 @@ pub struct Levee {
     pub clock: Arc<dyn Clock>,
     /// How the schedule sends outgoing webhooks: the shell's HTTP.
     pub webhook_sender: Arc<dyn crate::outbox::WebhookSender>,
-    pub settings: Settings,
+    pub settings: Arc<Settings>,
     /// Serializes this process's commits so that its own requests queue instead of racing
-    /// for the same ledger slot; other hosts still race, through compare-and-swap.
-    commit_lock: Mutex<()>,
-    /// Metric slices as last decoded (`metrics::query`).
-    pub(crate) slice_cache: crate::metrics::query::SliceCache,
+    /// for the same ledger slot; other hosts still race, through compare-and-swap. Shared by
+    /// every request's `for_request` view.
+    commit_lock: Arc<Mutex<()>>,
+    /// Metric slices as last decoded (`metrics::query`), shared like `commit_lock`.
+    pub(crate) slice_cache: Arc<crate::metrics::query::SliceCache>,
 }
 
 impl Settings {
@@ -167,9 +168,24 @@ impl Levee {
             engine,
             clock,
             webhook_sender,
-            settings,
-            commit_lock: Mutex::new(()),
-            slice_cache: Default::default(),
+            settings: Arc::new(settings),
+            commit_lock: Arc::default(),
+            slice_cache: Arc::default(),
+        }
+    }
+
+    /// levee for one request, or one run of the schedule: the same ports, settings, commit
+    /// queue and caches, with the store's session for it (`Store::session`), so that what the
+    /// store tracks of the request travels with this value and not with a thread or task.
+    pub fn for_request(&self) -> Levee {
+        Levee {
+            store: self.store.session().unwrap_or_else(|| Arc::clone(&self.store)),
+            engine: Arc::clone(&self.engine),
+            clock: Arc::clone(&self.clock),
+            webhook_sender: Arc::clone(&self.webhook_sender),
+            settings: Arc::clone(&self.settings),
+            commit_lock: Arc::clone(&self.commit_lock),
+            slice_cache: Arc::clone(&self.slice_cache),
         }
     }
 

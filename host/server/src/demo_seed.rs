@@ -62,7 +62,7 @@ pub fn seed_if_empty(levee: &Levee) -> anyhow::Result<Option<SeedReport>> {
         levee.engine.clone(),
         clock.clone(),
         levee.webhook_sender.clone(),
-        levee.settings.clone(),
+        (*levee.settings).clone(),
     );
     let tally = tell(&seeding, &clock, end).context("seed the demo story")?;
     let entries = Journal::new(&*seeding.store).settle().context("settle the seeded ledger")?.seq;

@@ -49,7 +49,8 @@ async fn forward(State(shell): State<Shell>, request: Request) -> Response {
         Err(_) => return to_axum(ApiError::RequestTimeout { limit_ms: shell.limits.timeout_ms }.into_response()),
     };
     let request = http::Request::from_parts(parts, bytes.to_vec());
-    let levee = shell.levee.clone();
+    // The request's own view of levee: its store session travels with it (`Levee::for_request`).
+    let levee = shell.levee.for_request();
     match tokio::task::spawn_blocking(move || api::handle(&levee, request)).await {
         Ok(response) => to_axum(response),
         Err(error) => to_axum(ApiError::Internal(format!("request handler failed: {error}")).into_response()),

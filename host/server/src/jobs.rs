@@ -55,7 +55,7 @@ pub fn start(levee: Arc<Levee>, config: JobsConfig) -> Jobs {
                 _ = ticks.tick() => {}
                 _ = stopped.changed() => return,
             }
-            let (run, holder) = (levee.clone(), holder.clone());
+            let (run, holder) = (levee.for_request(), holder.clone());
             match tokio::task::spawn_blocking(move || run.run_schedule(&holder)).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(error)) => tracing::warn!(%error, "the scheduled run failed; retrying on the next tick"),

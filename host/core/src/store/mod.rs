@@ -9,7 +9,7 @@ pub mod redis_scripts;
 mod staged;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 pub use self::staged::Staged;
 
@@ -58,6 +58,15 @@ pub trait Store: Send + Sync {
     /// Writes several keys. Not atomic across keys.
     fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
         entries.iter().try_for_each(|(key, value)| self.set(key, value))
+    }
+
+    /// A view of this store for one request, or one run of the schedule: the same data, with
+    /// whatever the backend tracks of what that request has done (redb: the writes it made or
+    /// read, which its `sync` waits for and a reopen may have lost) kept in the value returned,
+    /// not in the thread or task that runs it. `None`: the backend tracks nothing per request,
+    /// and the store itself serves every request. `Levee::for_request` asks for one.
+    fn session(&self) -> Option<Arc<dyn Store>> {
+        None
     }
 
     /// Returns once every write that returned before this call is durable.

@@ -16,12 +16,12 @@
 //! kept). No request was answered for a lost write, since a request is answered only after a
 //! `sync` covering its writes; but one still running may have made or read one. Its writes and
 //! its `sync` then fail (`Session`), so that it neither builds on a lost write nor is
-//! acknowledged; a request whose writes were all kept is answered as usual.
+//! acknowledged; a request whose writes were all kept is answered as usual. What a request has
+//! made or read is tracked in its own view of the store (`Store::session`: a `RedbStore` sharing
+//! the database, with a `Session` of its own), which the shell makes for it.
 
-use std::cell::RefCell;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -38,16 +38,21 @@ const WRITTEN: &str = "written";
 /// (a reopen after each failed write would keep reads waiting).
 const WRITE_RETRY: Duration = Duration::from_secs(1);
 
-/// A redb database file.
+/// A redb database file, as one request sees it: the database and its commit count, shared
+/// with every other view (`new_session`), and what this request has done since its last `sync`.
 pub struct RedbStore {
+    shared: Arc<Shared>,
+    session: Mutex<Session>,
+}
+
+/// The database file and its bookkeeping, the same for every view.
+struct Shared {
     path: PathBuf,
     /// The open database, or `None` while it cannot be reopened. Every operation holds the read
     /// lock for its whole transaction and a reopen holds the write lock, so no transaction spans
     /// a reopen, and the generation cannot change under one.
     db: RwLock<Option<Database>>,
     commits: GroupCommit,
-    /// This store's key among each thread's `SESSIONS`.
-    id: u64,
 }
 
 /// How far writes are made, and how far they are durable, counted in commits; and the reopens
@@ -75,13 +80,11 @@ struct GroupCommit {
     synced: Condvar,
 }
 
-/// What one request has done with a store since its last `sync`: enough to tell whether a
-/// reopen lost a write it made or read. A request is the tokio task it runs on (the HTTP shell
-/// and the jobs run the core on a blocking task per request or run), or outside tokio the thread.
-#[derive(Clone, Copy)]
+/// What one request has done with the store since its last `sync`: enough to tell whether a
+/// reopen lost a write it made or read. Each view of the store (`new_session`, which the shell
+/// asks for once per request or run of the schedule through `Store::session`) has its own.
+#[derive(Clone, Copy, Default)]
 struct Session {
-    store: u64,
-    task: Option<tokio::task::Id>,
     /// The generation of its last operation.
     generation: u64,
     /// The last write it could have seen: one it made, or the last counted when a read ended.
@@ -89,15 +92,6 @@ struct Session {
     /// A reopen lost a write it had seen.
     lost: bool,
 }
-
-thread_local! {
-    /// This thread's session with each store it used. A thread runs one task at a time, so a
-    /// session of another task is over.
-    static SESSIONS: RefCell<Vec<Session>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Gives each store its key among the sessions.
-static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
 
 /// What an operation needs of the database.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -136,14 +130,34 @@ impl RedbStore {
         })?;
         let written = written_in(&db).with_context(|| format!("read the store {}", path.display()))?;
         let count = CommitCount { written, durable: written, ..CommitCount::default() };
-        let store = RedbStore {
+        let shared = Shared {
             path: path.to_owned(),
             db: RwLock::new(Some(db)),
             commits: GroupCommit { count: Mutex::new(count), synced: Condvar::new() },
-            id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
         };
+        let store = RedbStore { shared: Arc::new(shared), session: Mutex::default() };
         store.write(|_| Ok(())).and_then(|()| store.sync()).context("initialise the store")?;
         Ok(store)
+    }
+
+    /// Another view of the same database, for another request: a session of its own.
+    pub fn new_session(&self) -> RedbStore {
+        let generation = self.shared.counted().map(|count| count.generation).unwrap_or_default();
+        RedbStore {
+            shared: Arc::clone(&self.shared),
+            session: Mutex::new(Session { generation, ..Session::default() }),
+        }
+    }
+
+    fn session_state(&self) -> MutexGuard<'_, Session> {
+        self.session.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Brings this view's session up to date, having seen the writes counted up to `seen`.
+    fn track(&self, count: &CommitCount, seen: u64) -> Session {
+        let mut session = self.session_state();
+        session.track(count, seen);
+        *session
     }
 
     /// Runs `change` on the table inside one write transaction, committed without waiting for
@@ -152,7 +166,13 @@ impl RedbStore {
         &self,
         change: impl FnOnce(&mut redb::Table<'_, &str, &[u8]>) -> Result<T, Failure>,
     ) -> Result<T, StoreError> {
-        let attempt = self.attempt(Access::Write, |db| {
+        let admitted = self.shared.counted().and_then(|count| match self.track(&count, 0).lost {
+            true => Err(lost(count.cause())),
+            false => Ok(()),
+        });
+        admitted?;
+        let shared = &self.shared;
+        let attempt = shared.attempt(Access::Write, |db| {
             let mut txn = db.begin_write()?;
             txn.set_durability(Durability::None)?;
             let result = {
@@ -160,18 +180,18 @@ impl RedbStore {
                 change(&mut table)?
             };
             let written = {
-                let mut count = self.counted()?;
+                let mut count = shared.counted()?;
                 count.written += 1;
                 count.written
             };
             txn.open_table(BOOKKEEPING)?.insert(WRITTEN, written)?;
             txn.commit()?;
             // Only now has the request seen its write: one that failed is not built on.
-            self.counted()?.track(self.id, written);
-            self.writes_again()?;
+            self.track(&*shared.counted()?, written);
+            shared.writes_again()?;
             Ok(result)
         });
-        attempt.map_err(|failed| self.give_up(failed, Access::Write))
+        attempt.map_err(|failed| shared.give_up(failed, Access::Write))
     }
 
     /// Runs `read` in a read transaction, once more if the database had to be reopened.
@@ -179,25 +199,28 @@ impl RedbStore {
         &self,
         read: impl Fn(&redb::ReadOnlyTable<&'static str, &'static [u8]>) -> Result<T, Failure>,
     ) -> Result<T, StoreError> {
+        let shared = &self.shared;
         let once = || {
-            self.attempt(Access::Read, |db| {
+            shared.attempt(Access::Read, |db| {
                 let txn = db.begin_read()?;
                 let table = txn.open_table(RECORDS)?;
                 let value = read(&table)?;
-                let count = self.counted()?;
-                count.track(self.id, count.written);
+                let count = shared.counted()?;
+                self.track(&count, count.written);
                 Ok(value)
             })
         };
         match once() {
             Err(Failed::Io { generation, cause }) => {
-                self.reopen(generation, cause);
-                once().map_err(|failed| self.give_up(failed, Access::Read))
+                shared.reopen(generation, cause);
+                once().map_err(|failed| shared.give_up(failed, Access::Read))
             }
-            other => other.map_err(|failed| self.give_up(failed, Access::Read)),
+            other => other.map_err(|failed| shared.give_up(failed, Access::Read)),
         }
     }
+}
 
+impl Shared {
     /// One durable (empty) commit: redb persists every commit before it with it.
     fn durable_commit(&self) -> Result<(), StoreError> {
         let attempt = self.attempt(Access::Commit, |db| {
@@ -229,18 +252,15 @@ impl RedbStore {
     }
 
     /// Whether `access` may go ahead now (in the generation it returns): a write is refused
-    /// while writes wait for the disk, or if its request lost a write to a reopen.
+    /// while writes wait for the disk (and, before it gets here, if its request lost a write to
+    /// a reopen: `RedbStore::write`).
     fn admit(&self, access: Access) -> Result<u64, StoreError> {
         let count = self.counted()?;
-        if access == Access::Write {
-            if count.track(self.id, 0).lost {
-                return Err(lost(count.cause()));
-            }
-            if let Some((cause, at)) = &count.failure
-                && at.elapsed() < WRITE_RETRY
-            {
-                return Err(unwritable(cause));
-            }
+        if access == Access::Write
+            && let Some((cause, at)) = &count.failure
+            && at.elapsed() < WRITE_RETRY
+        {
+            return Err(unwritable(cause));
         }
         Ok(count.generation)
     }
@@ -384,43 +404,10 @@ impl RedbStore {
 }
 
 impl CommitCount {
-    /// Brings this thread's session with store `store` up to date, having seen the writes
-    /// counted up to `seen`, and returns it.
-    fn track(&self, store: u64, seen: u64) -> Session {
-        let task = tokio::task::try_id();
-        let fresh = Session { store, task, generation: self.generation, seen: 0, lost: false };
-        SESSIONS.with_borrow_mut(|sessions| {
-            let index = sessions.iter().position(|session| session.store == store).unwrap_or_else(|| {
-                sessions.push(fresh);
-                sessions.len() - 1
-            });
-            let session = &mut sessions[index];
-            if session.task != task {
-                *session = fresh;
-            }
-            if session.generation != self.generation {
-                let durable = self.durable_at_reopen.get(session.generation as usize);
-                session.lost |= durable.is_some_and(|&durable| session.seen > durable);
-                // What it saw of that generation is durable or lost (and it knows which).
-                session.generation = self.generation;
-                session.seen = 0;
-            }
-            session.seen = session.seen.max(seen);
-            *session
-        })
-    }
-
     /// Counts on from `written`, the last write the reopened file holds, all of it durable.
     fn resume_at(&mut self, written: u64) {
         self.written = written;
         self.durable = written;
-    }
-
-    /// Ends this thread's session with `store` (it syncs): whether a reopen lost a write it saw.
-    fn end_session(&self, store: u64) -> bool {
-        let lost = self.track(store, 0).lost;
-        SESSIONS.with_borrow_mut(|sessions| sessions.retain(|session| session.store != store));
-        lost
     }
 
     fn cause(&self) -> String {
@@ -428,7 +415,23 @@ impl CommitCount {
     }
 }
 
-impl Drop for RedbStore {
+impl Session {
+    /// Brings the session up to date with `count`, having seen the writes counted up to `seen`:
+    /// a reopen since its last operation ended its generation, and it lost a write if it had
+    /// seen one past what that generation kept.
+    fn track(&mut self, count: &CommitCount, seen: u64) {
+        if self.generation != count.generation {
+            let durable = count.durable_at_reopen.get(self.generation as usize);
+            self.lost |= durable.is_some_and(|&durable| self.seen > durable);
+            // What it saw of that generation is durable or lost (and it knows which).
+            self.generation = count.generation;
+            self.seen = 0;
+        }
+        self.seen = self.seen.max(seen);
+    }
+}
+
+impl Drop for Shared {
     fn drop(&mut self) {
         let every_write = self.counted().map(|count| (count.written, count.generation));
         if let Err(error) = every_write.and_then(|(written, generation)| self.group_commit(written, generation)) {
@@ -590,15 +593,22 @@ impl Store for RedbStore {
     /// answered as it is.
     fn sync(&self) -> Result<(), StoreError> {
         let (needed, generation) = {
-            let count = self.counted()?;
-            (count.track(self.id, 0).seen, count.generation)
+            let count = self.shared.counted()?;
+            (self.track(&count, 0).seen, count.generation)
         };
-        let committed = self.group_commit(needed, generation);
-        let count = self.counted()?;
-        if count.end_session(self.id) {
+        let committed = self.shared.group_commit(needed, generation);
+        let count = self.shared.counted()?;
+        // The request's writes are durable or lost now; a new session starts after it.
+        let ended = self.track(&count, 0);
+        *self.session_state() = Session { generation: count.generation, ..Session::default() };
+        if ended.lost {
             return Err(lost(count.cause()));
         }
         committed
+    }
+
+    fn session(&self) -> Option<Arc<dyn Store>> {
+        Some(Arc::new(self.new_session()))
     }
 }
 
@@ -619,7 +629,7 @@ mod tests {
         let store = Arc::new(RedbStore::open(&path).unwrap());
         let writers: Vec<_> = (0..8)
             .map(|writer| {
-                let store = store.clone();
+                let store = store.new_session();
                 std::thread::spawn(move || {
                     for round in 0..50 {
                         store.set(&format!("w{writer}/{round}"), b"v").unwrap();
@@ -629,7 +639,7 @@ mod tests {
             })
             .collect();
         writers.into_iter().for_each(|writer| writer.join().unwrap());
-        let count = store.commits.count.lock().unwrap();
+        let count = store.shared.commits.count.lock().unwrap();
         assert_eq!((count.written, count.durable), (401, 401), "every write counted and made durable");
         drop(count);
         drop(store);
@@ -644,7 +654,7 @@ mod tests {
         let (wrote, written) = std::sync::mpsc::channel();
         let (other_wrote, other_written) = std::sync::mpsc::channel::<()>();
         let request = std::thread::spawn({
-            let store = store.clone();
+            let store = store.new_session();
             move || {
                 store.set("mine", b"1").unwrap();
                 wrote.send(()).unwrap();
@@ -660,7 +670,7 @@ mod tests {
         store.set("another request's next", b"3").unwrap();
         other_wrote.send(()).unwrap();
         request.join().unwrap();
-        let count = store.commits.count.lock().unwrap();
+        let count = store.shared.commits.count.lock().unwrap();
         assert_eq!(
             (count.durable, count.written),
             (count.written - 1, count.written),
@@ -715,7 +725,7 @@ mod tests {
         let (wrote, written) = std::sync::mpsc::channel();
         let (failed, failure_seen) = std::sync::mpsc::channel::<()>();
         let first = runtime.spawn_blocking({
-            let store = store.clone();
+            let store = store.new_session();
             move || {
                 store.set("unsynced", b"small").unwrap();
                 wrote.send(()).unwrap();
@@ -734,11 +744,12 @@ mod tests {
             assert_eq!(store.get(key).unwrap().as_deref(), Some(&[7; 1_000][..]), "{key} was synced");
         }
 
-        // A request that wrote and ended without a sync (it failed) does not fail a later one on
-        // the same thread (the only blocking thread) when a reopen loses its write.
+        // A request that wrote and ended without a sync (it failed) does not fail a later one,
+        // even on the same thread (the only blocking thread), when a reopen loses its write: each
+        // request has its own session.
         std::thread::sleep(WRITE_RETRY);
         let on_the_blocking_thread = |work: fn(&RedbStore) -> Result<(), StoreError>| {
-            let store = store.clone();
+            let store = store.new_session();
             runtime.block_on(runtime.spawn_blocking(move || (work(&store), std::thread::current().id()))).unwrap()
         };
         let (unsynced, thread) = on_the_blocking_thread(|store| store.set("unsynced", b"small"));
