@@ -153,6 +153,15 @@ impl RedbStore {
         self.session.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Refuses a write of a request that made or read a write a reopen lost.
+    fn refuse_if_lost(&self) -> Result<(), StoreError> {
+        let count = self.shared.counted()?;
+        match self.track(&count, 0).lost {
+            true => Err(lost(count.cause())),
+            false => Ok(()),
+        }
+    }
+
     /// Brings this view's session up to date, having seen the writes counted up to `seen`.
     fn track(&self, count: &CommitCount, seen: u64) -> Session {
         let mut session = self.session_state();
@@ -166,13 +175,11 @@ impl RedbStore {
         &self,
         change: impl FnOnce(&mut redb::Table<'_, &str, &[u8]>) -> Result<T, Failure>,
     ) -> Result<T, StoreError> {
-        let admitted = self.shared.counted().and_then(|count| match self.track(&count, 0).lost {
-            true => Err(lost(count.cause())),
-            false => Ok(()),
-        });
-        admitted?;
         let shared = &self.shared;
         let attempt = shared.attempt(Access::Write, |db| {
+            // Under the database's read lock, which a reopen waits for: no reopen comes between
+            // this check and the write, so a request never builds on a write it lost.
+            self.refuse_if_lost()?;
             let mut txn = db.begin_write()?;
             txn.set_durability(Durability::None)?;
             let result = {
@@ -252,8 +259,8 @@ impl Shared {
     }
 
     /// Whether `access` may go ahead now (in the generation it returns): a write is refused
-    /// while writes wait for the disk (and, before it gets here, if its request lost a write to
-    /// a reopen: `RedbStore::write`).
+    /// while writes wait for the disk (and, inside its transaction, if its request lost a write
+    /// to a reopen: `RedbStore::refuse_if_lost`).
     fn admit(&self, access: Access) -> Result<u64, StoreError> {
         let count = self.counted()?;
         if access == Access::Write
