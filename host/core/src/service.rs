@@ -415,17 +415,22 @@ impl Levee {
                 actings.push(case::Acting { person: approver, delegation: Some((delegation, delegator)) });
             }
         }
-        // Each queued case with every authority that might approve it: the approver's own, then
-        // each delegator's, at the levels that authority reaches.
+        // Each queued case at a level one of those authorities reaches (each level read once), with
+        // the authorities that reach it: the approver's own first, then each delegator's.
+        let reach = |acting: &case::Acting<'_>| acting.holder().authority.as_ref().map(|authority| authority.level);
+        let Some(top) = actings.iter().filter_map(reach).max() else { return Ok(Vec::new()) };
+        let mut seen = std::collections::HashSet::new();
         let mut listed: Vec<(QueueItem, Vec<case::Acting<'_>>)> = Vec::new();
-        for acting in &actings {
-            let Some(authority) = &acting.holder().authority else { continue };
-            for level in crate::identity::ApproverLevel::ALL.into_iter().filter(|level| *level <= authority.level) {
-                for item in projections::queue_items(&*self.store, level)? {
-                    match listed.iter_mut().find(|(listed, _)| listed.case_id == item.case_id) {
-                        Some((_, with)) => with.push(*acting),
-                        None => listed.push((item, vec![*acting])),
-                    }
+        for level in crate::identity::ApproverLevel::ALL.into_iter().filter(|level| *level <= top) {
+            let reaching: Vec<case::Acting<'_>> = actings
+                .iter()
+                .filter(|acting| reach(acting).is_some_and(|reached| reached >= level))
+                .copied()
+                .collect();
+            // A store written before the queue was sharded may list a case twice while it moves.
+            for item in projections::queue_items(&*self.store, level)? {
+                if seen.insert(item.case_id.clone()) {
+                    listed.push((item, reaching.clone()));
                 }
             }
         }
