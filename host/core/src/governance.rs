@@ -8,11 +8,6 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::case;
-use crate::identity::{ApproverLevel, Principal};
-use crate::projections;
-use crate::service::{Levee, ServiceError};
-
 /// What one run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
 pub struct GovernanceRun {
@@ -36,73 +31,3 @@ pub struct ScheduleRun {
 
 /// The most ledger entries one governance run folds into the metrics.
 pub const METRICS_FOLD_PER_RUN: u64 = 50_000;
-
-impl Levee {
-    /// One run of the schedule, as `levee serve`'s timer makes it and a scheduler asks for it
-    /// with `POST /v1/jobs/run` (Spin has no background tasks): the governance run, made
-    /// durable, then each outgoing webhook endpoint's due messages (`deliver_due`), leased to
-    /// `holder`. Every step is idempotent, so runs on many hosts, or overlapping runs, take
-    /// turns rather than repeat work.
-    pub fn run_schedule(&self, holder: &str) -> Result<ScheduleRun, ServiceError> {
-        let governance = self.run_governance()?;
-        self.sync_store()?;
-        let deliveries = self
-            .settings
-            .outgoing_webhooks
-            .iter()
-            .map(|endpoint| self.deliver_due(&endpoint.name, holder))
-            .collect::<Result<_, _>>()?;
-        Ok(ScheduleRun { governance, deliveries })
-    }
-
-    /// Escalates every pending case whose SLA ran out before now.
-    pub fn run_governance(&self) -> Result<GovernanceRun, ServiceError> {
-        self.journal().settle()?;
-        let now = self.clock.now();
-        let system = Principal::system("sla-escalation");
-        let mut run = GovernanceRun::default();
-        for case_id in self.overdue_cases(now)? {
-            let groups = &self.settings.approval_groups;
-            match self.transition(&case_id, &system, |case, at| case::escalate(case, at, groups, &self.settings.matrix))
-            {
-                Ok(_) => run.escalated.push(case_id),
-                // Decided, or escalated or changed by another host, since the queue was read: the
-                // next run sees it as it is now.
-                Err(ServiceError::Transition(case::TransitionError::WrongState(_)) | ServiceError::Conflict(_)) => {}
-                Err(error) => return Err(error),
-            }
-        }
-        if !run.escalated.is_empty() {
-            tracing::info!(cases = ?run.escalated, "escalated past their SLA");
-        }
-        match self.run_remediation(now) {
-            Ok(items) => run.remediation = items,
-            Err(ServiceError::Conflict(message)) => tracing::debug!(%message, "remediation raced another host"),
-            Err(error) => return Err(error),
-        }
-        match self.rematch_silent() {
-            Ok(executions) => run.rematched = executions,
-            Err(ServiceError::Conflict(message)) => tracing::debug!(%message, "reconciliation raced another host"),
-            Err(error) => return Err(error),
-        }
-        // Everything above is in the ledger now: fold it, and whatever else is new, into the
-        // metrics so dashboards stay current without folding on their own reads.
-        run.metrics_folded = self.fold_metrics(METRICS_FOLD_PER_RUN)?.entries;
-        self.sync_store()?;
-        Ok(run)
-    }
-
-    /// Pending cases past their SLA, from the approval queues.
-    fn overdue_cases(&self, now: chrono::DateTime<chrono::Utc>) -> Result<Vec<String>, ServiceError> {
-        let mut overdue = Vec::new();
-        for level in ApproverLevel::ALL {
-            overdue.extend(
-                projections::queue_items(&*self.store, level)?
-                    .into_iter()
-                    .filter(|item| item.sla_due_at.is_some_and(|due| due < now))
-                    .map(|item| item.case_id),
-            );
-        }
-        Ok(overdue)
-    }
-}

@@ -25,8 +25,6 @@ use utoipa::ToSchema;
 
 use crate::case::CaseStatus;
 use crate::ledger::{EventType, LedgerEntry};
-use crate::projections::{self, encode};
-use crate::service::{Levee, ServiceError};
 
 /// The signals an endpoint may subscribe to.
 pub const SIGNALS: &[&str] = &[
@@ -43,11 +41,11 @@ pub const MESSAGES_PER_RUN: usize = 50;
 pub const DEFAULT_RETRY_DELAYS_MS: &[u64] =
     &[5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000, 86_400_000, 86_400_000];
 /// How long a host may hold an endpoint while it sends.
-const LEASE: Duration = Duration::seconds(60);
+pub(crate) const LEASE: Duration = Duration::seconds(60);
 /// Ledger entries looked at per call, so one call stays short.
-const SCAN_LIMIT: u64 = 500;
+pub(crate) const SCAN_LIMIT: u64 = 500;
 /// Delivery attempts kept in the log.
-const LOG_KEPT: usize = 200;
+pub(crate) const LOG_KEPT: usize = 200;
 /// The shortest secret accepted, in bytes.
 const MIN_SECRET_BYTES: usize = 24;
 /// The longest single retry delay accepted: a week.
@@ -112,11 +110,11 @@ impl OutgoingEndpoint {
         BASE64.decode(encoded).map_err(|error| format!("is not base64 after whsec_: {error}"))
     }
 
-    fn wants(&self, signal: &str) -> bool {
+    pub(crate) fn wants(&self, signal: &str) -> bool {
         self.events.is_empty() || self.events.iter().any(|event| event == signal)
     }
 
-    fn retry_delays(&self) -> &[u64] {
+    pub(crate) fn retry_delays(&self) -> &[u64] {
         self.retry_delays_ms.as_deref().unwrap_or(DEFAULT_RETRY_DELAYS_MS)
     }
 }
@@ -207,12 +205,12 @@ pub struct Lease {
     pub until: DateTime<Utc>,
 }
 
-fn state_key(endpoint: &str) -> String {
+pub(crate) fn state_key(endpoint: &str) -> String {
     format!("outbox/{endpoint}")
 }
 
 /// The signal a ledger entry gives, if any.
-fn signal_of(entry: &LedgerEntry) -> Option<&'static str> {
+pub(crate) fn signal_of(entry: &LedgerEntry) -> Option<&'static str> {
     match entry.event {
         EventType::CaseSubmitted if entry.payload["status"] == serde_json::json!(CaseStatus::PendingApproval) => {
             Some("case.awaiting_approval")
@@ -225,149 +223,12 @@ fn signal_of(entry: &LedgerEntry) -> Option<&'static str> {
     }
 }
 
-impl Levee {
-    /// Gives each endpoint seen for the first time its place at the end of the ledger. Run at
-    /// start-up, before requests are served, so nothing that happens after it is missed.
-    pub fn start_outbox(&self) -> Result<(), ServiceError> {
-        let tip = self.journal().settle()?.seq;
-        for endpoint in &self.settings.outgoing_webhooks {
-            let state = OutboxState { cursor: tip, ..OutboxState::default() };
-            self.store.compare_and_swap(&state_key(&endpoint.name), None, &encode(&state)?)?;
-        }
-        Ok(())
-    }
-
-    /// Each endpoint's state, for the delivery log.
-    pub fn outbox_states(&self) -> Result<Vec<(OutgoingEndpoint, OutboxState)>, ServiceError> {
-        self.settings
-            .outgoing_webhooks
-            .iter()
-            .map(|endpoint| Ok((endpoint.clone(), self.outbox_state(&endpoint.name)?.0)))
-            .collect()
-    }
-
-    fn outbox_state(&self, endpoint: &str) -> Result<(OutboxState, Option<Vec<u8>>), ServiceError> {
-        Ok(match projections::read::<OutboxState>(&*self.store, &state_key(endpoint))? {
-            Some((state, raw)) => (state, Some(raw)),
-            None => (OutboxState::default(), None),
-        })
-    }
-
-    /// The next message `endpoint` should be sent, leased to `holder`; `None` when there is
-    /// nothing due (all sent, waiting to retry, or another host holds the endpoint).
-    pub fn next_outgoing(&self, endpoint: &str, holder: &str) -> Result<Option<OutgoingMessage>, ServiceError> {
-        let Some(config) = self.settings.outgoing_webhooks.iter().find(|candidate| candidate.name == endpoint) else {
-            return Err(ServiceError::NotFound(format!("outgoing webhook {endpoint}")));
-        };
-        let tip = self.journal().settle()?.seq;
-        let now = self.clock.now();
-        let (mut state, raw) = self.outbox_state(endpoint)?;
-        let leased_elsewhere = state.lease.as_ref().is_some_and(|lease| lease.holder != holder && lease.until > now);
-        if leased_elsewhere || state.next_attempt_at.is_some_and(|at| at > now) || state.cursor >= tip {
-            return Ok(None);
-        }
-        let last = tip.min(state.cursor + SCAN_LIMIT);
-        let entries = self.journal().entries(&(state.cursor + 1..=last).collect::<Vec<_>>())?;
-        let next = entries
-            .into_iter()
-            .find_map(|entry| signal_of(&entry).filter(|signal| config.wants(signal)).map(|signal| (signal, entry)));
-        let Some((signal, entry)) = next else {
-            // Nothing to send up to `last`: move past it.
-            state.cursor = last;
-            self.store.compare_and_swap(&state_key(endpoint), raw.as_deref(), &encode(&state)?)?;
-            return Ok(None);
-        };
-        state.cursor = entry.seq - 1;
-        state.lease = Some(Lease { holder: holder.to_owned(), until: now + LEASE });
-        if !self.store.compare_and_swap(&state_key(endpoint), raw.as_deref(), &encode(&state)?)? {
-            return Ok(None);
-        }
-        // A signal leaves levee only for an entry that is durable.
-        self.sync_store()?;
-        Ok(Some(message(config, signal, &entry, state.attempts + 1, now)))
-    }
-
-    /// Sends `endpoint` the messages that are due, in order, leased to `holder`, each through
-    /// the shell's `WebhookSender`: until one fails, none is due, or `MESSAGES_PER_RUN` were
-    /// sent. The one delivery loop, in every run of the schedule (`Levee::run_schedule`).
-    pub fn deliver_due(&self, endpoint: &str, holder: &str) -> Result<EndpointDeliveries, ServiceError> {
-        let mut report = EndpointDeliveries { endpoint: endpoint.to_owned(), delivered: 0, failed: None };
-        for _ in 0..MESSAGES_PER_RUN {
-            let Some(message) = self.next_outgoing(endpoint, holder)? else { break };
-            let outcome = self.webhook_sender.send(&message);
-            self.record_delivery(&message, holder, &outcome)?;
-            match outcome {
-                DeliveryOutcome::Delivered { .. } => report.delivered += 1,
-                DeliveryOutcome::Failed { reason } => {
-                    report.failed = Some(reason);
-                    break;
-                }
-            }
-        }
-        Ok(report)
-    }
-
-    /// Records how sending `message` went: the cursor moves past it when it was delivered, or
-    /// when its last retry failed; otherwise the next attempt is scheduled.
-    pub fn record_delivery(
-        &self,
-        message: &OutgoingMessage,
-        holder: &str,
-        outcome: &DeliveryOutcome,
-    ) -> Result<(), ServiceError> {
-        let Some(config) = self.settings.outgoing_webhooks.iter().find(|candidate| candidate.name == message.endpoint)
-        else {
-            return Err(ServiceError::NotFound(format!("outgoing webhook {}", message.endpoint)));
-        };
-        let now = self.clock.now();
-        loop {
-            let (mut state, raw) = self.outbox_state(&message.endpoint)?;
-            let ours = state.lease.as_ref().is_some_and(|lease| lease.holder == holder);
-            if !ours || state.cursor + 1 != message.seq {
-                return Ok(());
-            }
-            let (delivered, result) = match outcome {
-                DeliveryOutcome::Delivered { status } => (true, status.to_string()),
-                DeliveryOutcome::Failed { reason } => (false, reason.clone()),
-            };
-            let delays = config.retry_delays();
-            let gave_up = !delivered && usize::try_from(state.attempts).unwrap_or(usize::MAX) >= delays.len();
-            state.log.push(DeliveryRecord {
-                seq: message.seq,
-                signal: message.signal.clone(),
-                webhook_id: webhook_id(message.seq),
-                attempt: message.attempt,
-                at: now,
-                delivered,
-                result,
-                gave_up,
-            });
-            let excess = state.log.len().saturating_sub(LOG_KEPT);
-            state.log.drain(..excess);
-            state.lease = None;
-            if delivered || gave_up {
-                state.cursor = message.seq;
-                state.attempts = 0;
-                state.next_attempt_at = None;
-                if delivered { state.delivered += 1 } else { state.failed += 1 }
-            } else {
-                let delay = delays.get(state.attempts as usize).copied().unwrap_or_default();
-                state.attempts += 1;
-                state.next_attempt_at = Some(now + Duration::milliseconds(i64::try_from(delay).unwrap_or(i64::MAX)));
-            }
-            if self.store.compare_and_swap(&state_key(&message.endpoint), raw.as_deref(), &encode(&state)?)? {
-                return Ok(());
-            }
-        }
-    }
-}
-
 /// Stable across retries, so receivers can drop duplicates.
-fn webhook_id(seq: u64) -> String {
+pub(crate) fn webhook_id(seq: u64) -> String {
     format!("msg_levee_{seq:020}")
 }
 
-fn message(
+pub(crate) fn message(
     config: &OutgoingEndpoint,
     signal: &str,
     entry: &LedgerEntry,

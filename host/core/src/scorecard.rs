@@ -12,14 +12,11 @@
 //! the worst remediation colour among them. Everything comes from maintained records (the
 //! per-code day buckets and the remediation index), never from scanning cases.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::remediation::{Rag, RemediationItem, WindowFigures};
-use crate::service::{Levee, ServiceError};
 
 /// The window a scorecard covers.
 pub const SCORECARD_DAYS: u32 = 30;
@@ -58,49 +55,12 @@ pub struct Scorecards {
     pub teams: Vec<Scorecard>,
 }
 
-impl Levee {
-    pub fn scorecards(&self) -> Result<Scorecards, ServiceError> {
-        self.journal().settle()?;
-        let now = self.clock.now();
-        let taxonomy = self.current_taxonomy()?.taxonomy;
-        let items = self.remediation_items()?;
-        let mut codes = Vec::new();
-        let mut teams: BTreeMap<String, Vec<(WindowFigures, Vec<&RemediationItem>)>> = BTreeMap::new();
-        for code in &taxonomy.codes {
-            let figures = self.code_window(&code.code, now)?;
-            let current: Vec<&RemediationItem> = items.iter().filter(|item| item.code == code.code).take(1).collect();
-            codes.push(card(&code.code, &figures, &current, now));
-            teams.entry(code.owner.clone()).or_default().push((figures, current));
-        }
-        let teams = teams
-            .into_iter()
-            .map(|(team, codes)| {
-                let mut figures = empty(now);
-                codes.iter().for_each(|(code, _)| figures.counts.add(&code.counts));
-                let items: Vec<&RemediationItem> = codes.iter().flat_map(|(_, items)| items.iter().copied()).collect();
-                card(&team, &figures, &items, now)
-            })
-            .collect();
-        Ok(Scorecards { window_days: SCORECARD_DAYS, as_of: now, codes, teams })
-    }
-
-    fn code_window(&self, code: &str, now: DateTime<Utc>) -> Result<WindowFigures, ServiceError> {
-        let stats = crate::projections::read::<crate::projections::CodeStats>(
-            &*self.store,
-            &crate::projections::code_stats_key(code),
-        )?
-        .map(|(stats, _)| stats)
-        .unwrap_or_default();
-        Ok(stats.window(now, SCORECARD_DAYS))
-    }
-}
-
-fn empty(now: DateTime<Utc>) -> WindowFigures {
+pub(crate) fn empty(now: DateTime<Utc>) -> WindowFigures {
     crate::projections::CodeStats::default().window(now, SCORECARD_DAYS)
 }
 
 /// The card of `figures` and the remediation `items` (newest first) behind them.
-fn card(name: &str, figures: &WindowFigures, items: &[&RemediationItem], now: DateTime<Utc>) -> Scorecard {
+pub(crate) fn card(name: &str, figures: &WindowFigures, items: &[&RemediationItem], now: DateTime<Utc>) -> Scorecard {
     let escalation_rate =
         (figures.counts.cases > 0).then(|| figures.counts.escalations as f64 / figures.counts.cases as f64);
     let evidence_completeness =

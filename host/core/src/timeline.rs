@@ -15,13 +15,12 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::case::{self, Case, CaseStatus, Lineage};
+use crate::case::{Case, CaseStatus, Lineage};
 use crate::identity::{AuthoritySnapshot, Role};
 use crate::journal::{Journal, LedgerSlot};
 use crate::ledger::{ChainChecker, EventType, GENESIS_HASH, LedgerEntry, Mismatch};
 use crate::money::Money;
 use crate::projections;
-use crate::service::{Levee, ServiceError};
 use crate::store::{Store, StoreError};
 use crate::subject::Subject;
 
@@ -69,22 +68,9 @@ pub struct LineageReport {
     pub first_mismatch: Option<Mismatch>,
 }
 
-impl Levee {
-    /// The case's entries and the check of its lineage. The case record is read as stored (not
-    /// refused when it disagrees with its ledger, as other reads are), so that a tampered case
-    /// shows as broken rather than failing to load.
-    pub fn case_timeline(&self, case_id: &str) -> Result<CaseTimeline, ServiceError> {
-        if !case::is_case_id(case_id) {
-            return Err(ServiceError::NotFound(format!("case {case_id}")));
-        }
-        self.journal().settle()?;
-        read_timeline(&*self.store, case_id)?.ok_or_else(|| ServiceError::NotFound(format!("case {case_id}")))
-    }
-}
-
 /// Reads the case record, its slots and the hashes of the entries just before them, and checks
 /// them (`None`: no such case).
-fn read_timeline(store: &dyn Store, case_id: &str) -> Result<Option<CaseTimeline>, StoreError> {
+pub(crate) fn read_timeline(store: &dyn Store, case_id: &str) -> Result<Option<CaseTimeline>, StoreError> {
     let Some((record, _)) = projections::read::<Case>(store, &projections::case_key(case_id))? else {
         return Ok(None);
     };

@@ -8,10 +8,6 @@ use chrono::{Datelike, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::identity::{Principal, Role};
-use crate::ledger::EventType;
-use crate::service::{Levee, ServiceError};
-use crate::subject::Change;
 use crate::validation::FieldError;
 
 pub const BASELINES_SUBJECT: &str = "baselines";
@@ -70,7 +66,7 @@ fn monday_of(day: NaiveDate) -> NaiveDate {
 
 impl BaselineRequest {
     /// The request as whole weeks, or the field at fault.
-    fn weeks(&self, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), FieldError> {
+    pub(crate) fn weeks(&self, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), FieldError> {
         let from = monday_of(self.from);
         let to = monday_of(self.to) + Duration::days(6);
         if self.team.trim().is_empty() || self.team.chars().count() > MAX_NAME {
@@ -94,41 +90,5 @@ impl BaselineRequest {
             return Err(FieldError::new("to", format!("a baseline spans at most {MAX_BASELINE_WEEKS} weeks")));
         }
         Ok((from, to))
-    }
-}
-
-impl Levee {
-    /// Marks a team's baseline weeks. Admins may mark any team's (and `all`); an approver
-    /// marks their own team's.
-    pub fn set_baseline(&self, actor: &Principal, request: &BaselineRequest) -> Result<Baseline, ServiceError> {
-        // `all` is the organisation's, whatever a team happens to be called.
-        let own_team = actor.has_role(Role::Approver) && actor.team == request.team && request.team != ALL_TEAMS;
-        if !(actor.has_role(Role::Admin) || own_team) {
-            return Err(ServiceError::Forbidden(format!(
-                "marking {}'s baseline needs the admin role, or an approver of that team",
-                request.team
-            )));
-        }
-        let (from, to) = request.weeks(self.clock.now().date_naive())?;
-        self.commit_subject(actor, BASELINES_SUBJECT, BaselineBook::default, None, |book: &BaselineBook, at| {
-            let baseline = Baseline {
-                team: request.team.clone(),
-                from,
-                to,
-                note: request.note.clone(),
-                set_by: actor.actor.clone(),
-                set_at: at,
-            };
-            let mut next = book.clone();
-            next.version += 1;
-            next.history.push(baseline.clone());
-            let payload = serde_json::json!({ "baseline": baseline });
-            Ok((baseline, Some(Change::of(next, EventType::BaselineSet, payload))))
-        })
-    }
-
-    /// Each team's current baseline.
-    pub fn baselines(&self) -> Result<BTreeMap<String, Baseline>, ServiceError> {
-        Ok(self.load_subject::<BaselineBook>(BASELINES_SUBJECT)?.map(|book| book.current()).unwrap_or_default())
     }
 }

@@ -14,13 +14,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::derive::{self, Contribution, DeriveContext};
+use super::derive::Contribution;
 use super::slice::{Effect, Slice};
-use crate::case::Case;
-use crate::journal::LedgerSlot;
-use crate::projections::{self, read, update};
+use crate::projections::update;
 use crate::reconcile::ExecutionRecord;
-use crate::service::{Levee, ServiceError};
+use crate::service::Levee;
 use crate::store::{Store, StoreError};
 use crate::subject::Subject;
 
@@ -30,7 +28,7 @@ pub const REPEATS_KEY: &str = "metrics/repeats";
 /// Repeated (customer, code) pairs kept, the most repeated first.
 pub const REPEATS_KEPT: usize = 5_000;
 /// Entries read per store batch.
-const FOLD_BATCH: u64 = 512;
+pub(crate) const FOLD_BATCH: u64 = 512;
 
 /// A slice's period: an ISO week (`2026-W47`) or a calendar month (`2026-11`), UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -109,24 +107,24 @@ pub struct FoldReport {
 }
 
 /// A case submission, for the customer repeat counts.
-struct Submission {
-    seq: u64,
-    customer: String,
-    code: String,
-    team: String,
-    at: DateTime<Utc>,
+pub(crate) struct Submission {
+    pub(crate) seq: u64,
+    pub(crate) customer: String,
+    pub(crate) code: String,
+    pub(crate) team: String,
+    pub(crate) at: DateTime<Utc>,
 }
 
 /// The effects of a batch, grouped by slice key and entry.
 #[derive(Default)]
-struct Batch {
-    slices: BTreeMap<String, BTreeMap<u64, Vec<Effect>>>,
-    teams: BTreeSet<String>,
-    submissions: Vec<Submission>,
+pub(crate) struct Batch {
+    pub(crate) slices: BTreeMap<String, BTreeMap<u64, Vec<Effect>>>,
+    pub(crate) teams: BTreeSet<String>,
+    pub(crate) submissions: Vec<Submission>,
 }
 
 impl Batch {
-    fn add(&mut self, seq: u64, contribution: Contribution) {
+    pub(crate) fn add(&mut self, seq: u64, contribution: Contribution) {
         for kind in [PeriodKind::Week, PeriodKind::Month] {
             let key = slice_key(kind, &kind.id(contribution.at), &contribution.team);
             self.slices.entry(key).or_default().entry(seq).or_default().extend(contribution.effects.iter().cloned());
@@ -135,63 +133,11 @@ impl Batch {
     }
 }
 
-impl Levee {
-    /// Folds up to `limit` ledger entries past the metrics cursor into the slices.
-    pub fn fold_metrics(&self, limit: u64) -> Result<FoldReport, ServiceError> {
-        let store = &*self.store;
-        let cursor = read::<Cursor>(store, CURSOR_KEY)?.map(|(cursor, _)| cursor.seq).unwrap_or(0);
-        let tip = self.journal().settle()?.seq;
-        let through = tip.min(cursor.saturating_add(limit));
-        let mut folded = cursor;
-        while folded < through {
-            // Another host may have folded past us meanwhile: go on from where it got to.
-            folded = folded.max(read::<Cursor>(store, CURSOR_KEY)?.map(|(cursor, _)| cursor.seq).unwrap_or(0));
-            if folded >= through {
-                break;
-            }
-            let end = through.min(folded + FOLD_BATCH);
-            let slots = self.journal().slots(folded + 1, end)?;
-            let Some(last) = slots.last().map(|slot| slot.entry.seq) else { break };
-            self.fold_slots(&slots)?;
-            advance_cursor(store, last)?;
-            folded = last;
-        }
-        Ok(FoldReport { through: folded, entries: folded.saturating_sub(cursor), behind: tip.saturating_sub(folded) })
-    }
-
-    fn fold_slots(&self, slots: &[LedgerSlot]) -> Result<(), StoreError> {
-        let store = &*self.store;
-        let case = |id: &str| Ok(read::<Case>(store, &projections::case_key(id))?.map(|(case, _)| case));
-        let previous_execution = |record: &ExecutionRecord| previous_execution(self, record);
-        let context = DeriveContext {
-            matrix: &self.settings.matrix,
-            settings: &self.settings.metrics,
-            case: &case,
-            previous_execution: &previous_execution,
-        };
-        let mut batch = Batch::default();
-        for slot in slots {
-            for contribution in derive::contributions(&slot.entry, &slot.subject, &context)? {
-                batch.add(slot.entry.seq, contribution);
-            }
-            if let (crate::ledger::EventType::CaseSubmitted, Subject::Case(case)) = (slot.entry.event, &slot.subject) {
-                batch.submissions.push(Submission {
-                    seq: slot.entry.seq,
-                    customer: case.customer_ref.clone(),
-                    code: case.exception_code.clone(),
-                    team: case.team.clone(),
-                    at: case.submitted_at,
-                });
-            }
-        }
-        write_slices(store, &batch.slices)?;
-        write_teams(store, &batch.teams)?;
-        write_repeats(store, &batch.submissions)
-    }
-}
-
 /// The execution as its previous ledger slot holds it (`None` for its first entry).
-fn previous_execution(levee: &Levee, record: &ExecutionRecord) -> Result<Option<ExecutionRecord>, StoreError> {
+pub(crate) fn previous_execution(
+    levee: &Levee,
+    record: &ExecutionRecord,
+) -> Result<Option<ExecutionRecord>, StoreError> {
     let seqs = &record.ledger_seqs;
     let Some(previous) = seqs.len().checked_sub(2).and_then(|index| seqs.get(index)) else { return Ok(None) };
     match levee.journal().slot(*previous)?.map(|slot| slot.subject) {
@@ -200,7 +146,10 @@ fn previous_execution(levee: &Levee, record: &ExecutionRecord) -> Result<Option<
     }
 }
 
-fn write_slices(store: &dyn Store, slices: &BTreeMap<String, BTreeMap<u64, Vec<Effect>>>) -> Result<(), StoreError> {
+pub(crate) fn write_slices(
+    store: &dyn Store,
+    slices: &BTreeMap<String, BTreeMap<u64, Vec<Effect>>>,
+) -> Result<(), StoreError> {
     for (key, entries) in slices {
         update(store, key, |mut slice: Slice| {
             let mut changed = false;
@@ -213,7 +162,7 @@ fn write_slices(store: &dyn Store, slices: &BTreeMap<String, BTreeMap<u64, Vec<E
     Ok(())
 }
 
-fn write_teams(store: &dyn Store, seen: &BTreeSet<String>) -> Result<(), StoreError> {
+pub(crate) fn write_teams(store: &dyn Store, seen: &BTreeSet<String>) -> Result<(), StoreError> {
     update(store, TEAMS_KEY, |mut teams: Teams| {
         let before = teams.teams.len();
         teams.teams.extend(seen.iter().cloned());
@@ -223,7 +172,7 @@ fn write_teams(store: &dyn Store, seen: &BTreeSet<String>) -> Result<(), StoreEr
 
 /// Counts each submission against its customer, and lists every (customer, code) pair that
 /// reached two cases.
-fn write_repeats(store: &dyn Store, submissions: &[Submission]) -> Result<(), StoreError> {
+pub(crate) fn write_repeats(store: &dyn Store, submissions: &[Submission]) -> Result<(), StoreError> {
     let mut by_customer: BTreeMap<&str, Vec<&Submission>> = BTreeMap::new();
     for submission in submissions {
         by_customer.entry(&submission.customer).or_default().push(submission);
@@ -273,6 +222,6 @@ fn write_repeats(store: &dyn Store, submissions: &[Submission]) -> Result<(), St
     })
 }
 
-fn advance_cursor(store: &dyn Store, seq: u64) -> Result<(), StoreError> {
+pub(crate) fn advance_cursor(store: &dyn Store, seq: u64) -> Result<(), StoreError> {
     update(store, CURSOR_KEY, |cursor: Cursor| (cursor.seq < seq).then_some(Cursor { seq }))
 }

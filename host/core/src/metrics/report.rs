@@ -6,17 +6,11 @@
 
 use std::fmt::Write;
 
-use chrono::Months;
-
 use super::charts;
-use super::derive::format_major;
 use super::query::{self, Loaded, Scope};
-use super::summary::{self, Headline, format_duration};
-use crate::money::Money;
-use crate::remediation::Rag;
-use crate::service::{Levee, ServiceError};
+use super::summary::{Headline, format_duration};
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:60rem;color:#0f172a}\
+pub(crate) const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:60rem;color:#0f172a}\
 h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #cbd5e1}\
 table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #e2e8f0}\
 td.n,th.n{text-align:right}.cards{display:flex;flex-wrap:wrap;gap:1rem}.card{border:1px solid #cbd5e1;border-radius:.4rem;padding:.6rem 1rem;min-width:10rem}\
@@ -40,25 +34,25 @@ pub fn escape(text: &str) -> String {
 }
 
 /// An HTML page, section by section.
-struct Page {
-    html: String,
+pub(crate) struct Page {
+    pub(crate) html: String,
 }
 
 impl Page {
-    fn push(&mut self, html: &str) {
+    pub(crate) fn push(&mut self, html: &str) {
         self.html.push_str(html);
     }
 
-    fn heading(&mut self, text: &str) {
+    pub(crate) fn heading(&mut self, text: &str) {
         self.push(&format!("<h2>{}</h2>", escape(text)));
     }
 
-    fn paragraph(&mut self, text: &str) {
+    pub(crate) fn paragraph(&mut self, text: &str) {
         self.push(&format!("<p>{}</p>", escape(text)));
     }
 
     /// A table; columns whose header starts with `#` are numeric (right-aligned).
-    fn table(&mut self, headers: &[&str], rows: &[Vec<String>]) {
+    pub(crate) fn table(&mut self, headers: &[&str], rows: &[Vec<String>]) {
         if rows.is_empty() {
             return self.paragraph("None this month.");
         }
@@ -81,14 +75,14 @@ impl Page {
         self.push(&html);
     }
 
-    fn chart(&mut self, svg: Result<String, String>) {
+    pub(crate) fn chart(&mut self, svg: Result<String, String>) {
         match svg {
             Ok(svg) => self.push(&format!("<figure>{svg}</figure>")),
             Err(message) => self.paragraph(&message),
         }
     }
 
-    fn cards(&mut self, headline: &[Headline]) {
+    pub(crate) fn cards(&mut self, headline: &[Headline]) {
         self.push("<div class=\"cards\">");
         for card in headline {
             let change = card.change_vs_baseline.as_deref().map(|change| format!(" ({change} on the month before)"));
@@ -112,121 +106,7 @@ fn seconds(value: Option<u64>) -> String {
     value.map_or_else(|| "–".to_owned(), format_duration)
 }
 
-impl Levee {
-    /// The monthly review of `month` (`YYYY-MM`) as one HTML page.
-    pub fn monthly_report(&self, month: &str) -> Result<String, ServiceError> {
-        let scope = Scope::month(month, None)?;
-        let previous =
-            Scope { from: scope.from - Months::new(1), to: scope.from - chrono::Duration::days(1), team: None };
-        self.fold_metrics(query::FOLD_ON_READ)?;
-        let loaded = self.read_scope(&scope)?;
-        let before = self.read_scope(&previous)?;
-        let taxonomy = self.current_taxonomy()?.taxonomy;
-        let actionable = |code: &str| taxonomy.get(code).is_some_and(|entry| !entry.playbook.trim().is_empty());
-        let today = self.clock.now().date_naive();
-        let now_figures = summary::figures_of(&loaded, scope.elapsed_weeks(today), &actionable);
-        let then_figures = summary::figures_of(&before, previous.elapsed_weeks(today), &actionable);
-
-        let mut page = Page { html: String::new() };
-        page.push(&format!(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>levee monthly review {m}</title>\
-             <style>{STYLE}</style></head><body><h1>levee monthly review: {m}</h1>",
-            m = escape(month)
-        ));
-        page.paragraph(&format!(
-            "{} to {} (UTC). Generated {} from the ledger's aggregates.",
-            scope.from,
-            scope.to,
-            self.clock.now().format("%Y-%m-%d %H:%M UTC")
-        ));
-        page.cards(&summary::headline(&now_figures, Some(&then_figures)));
-        self.leakage_section(&mut page, &scope, &loaded)?;
-        exceptions_section(&mut page, &loaded);
-        cycle_section(&mut page, &scope, &loaded);
-        self.drift_section(&mut page, &scope, &loaded);
-        self.remediation_section(&mut page)?;
-        page.push("</body></html>");
-        Ok(page.html)
-    }
-
-    fn leakage_section(&self, page: &mut Page, scope: &Scope, loaded: &Loaded) -> Result<(), ServiceError> {
-        page.heading("Leakage");
-        let report = query::leakage(scope, loaded);
-        let amount = |line: &query::LeakageLine| {
-            format_major(&Money { minor_units: line.amount.minor_units, currency: line.amount.currency.clone() })
-        };
-        let rows: Vec<Vec<String>> = report
-            .totals
-            .iter()
-            .map(|line| vec![line.key.replace('_', " "), line.amount.count.to_string(), amount(line)])
-            .collect();
-        page.table(&["Cause", "#Items", "#Amount"], &rows);
-        if report.over_authority_approvals > 0 {
-            page.push(&format!(
-                "<p class=\"red\">{} approvals above the approver's authority.</p>",
-                report.over_authority_approvals
-            ));
-        }
-        // Six months of context, ending with this one.
-        let context = Scope { from: scope.from - Months::new(5), to: scope.to, team: None };
-        let context_loaded = self.read_scope(&context)?;
-        let currency = context_loaded.main_currency().unwrap_or_else(|| "USD".to_owned());
-        page.chart(charts::leakage(&query::leakage(&context, &context_loaded), &currency));
-        let by_code: Vec<Vec<String>> = report
-            .by_code
-            .iter()
-            .take(10)
-            .map(|line| vec![line.key.clone(), line.amount.count.to_string(), amount(line)])
-            .collect();
-        page.table(&["Code", "#Items", "#Amount"], &by_code);
-        Ok(())
-    }
-
-    fn drift_section(&self, page: &mut Page, scope: &Scope, loaded: &Loaded) {
-        page.heading("Drift signals");
-        let current_week = super::fold::PeriodKind::Week.id(self.clock.now());
-        let report = query::drift(scope, loaded, &self.settings.metrics, &current_week);
-        page.paragraph(&report.method);
-        let rows: Vec<Vec<String>> = report
-            .weeks
-            .iter()
-            .map(|week| {
-                vec![
-                    week.week.clone(),
-                    week.cases.to_string(),
-                    week.code_mix_psi.map_or_else(|| "–".to_owned(), |psi| format!("{psi:.3}")),
-                    if week.flags.is_empty() { "–".to_owned() } else { week.flags.join("; ") },
-                ]
-            })
-            .collect();
-        page.table(&["Week", "#Cases", "#PSI", "Flags"], &rows);
-        page.chart(charts::drift(&report));
-    }
-
-    fn remediation_section(&self, page: &mut Page) -> Result<(), ServiceError> {
-        page.heading("Red remediation items");
-        let now = self.clock.now();
-        let rows: Vec<Vec<String>> = self
-            .remediation_items()?
-            .into_iter()
-            .filter(|item| item.rag(now) == Rag::Red)
-            .map(|item| {
-                let overdue = if item.is_overdue(now) { "overdue" } else { "open" };
-                vec![
-                    item.id.clone(),
-                    item.code.clone(),
-                    item.owner.clone(),
-                    item.due_at.format("%Y-%m-%d %H:%M").to_string(),
-                    overdue.to_owned(),
-                ]
-            })
-            .collect();
-        page.table(&["Item", "Code", "Owner", "Due (UTC)", "State"], &rows);
-        Ok(())
-    }
-}
-
-fn exceptions_section(page: &mut Page, loaded: &Loaded) {
+pub(crate) fn exceptions_section(page: &mut Page, loaded: &Loaded) {
     page.heading("Exceptions by code, and evidence completeness");
     let total = loaded.total();
     let mut codes: Vec<_> = total.by_code.iter().collect();
@@ -254,7 +134,7 @@ fn exceptions_section(page: &mut Page, loaded: &Loaded) {
     page.chart(charts::pareto(&total));
 }
 
-fn cycle_section(page: &mut Page, scope: &Scope, loaded: &Loaded) {
+pub(crate) fn cycle_section(page: &mut Page, scope: &Scope, loaded: &Loaded) {
     page.heading("Approval cycle time");
     let report = query::cycle_time(scope, loaded);
     let line = |line: &query::CycleLine| {

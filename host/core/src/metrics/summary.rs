@@ -4,15 +4,11 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::baseline::{ALL_TEAMS, Baseline};
+use super::baseline::Baseline;
 use super::derive::format_major;
-use super::fold::{REPEATS_KEY, Repeats};
-use super::query::{self, Loaded, OutlierReport, Scope};
+use super::query::{self, Loaded, OutlierReport};
 use super::slice::{LeakCause, Slice};
 use crate::money::Money;
-use crate::projections::read;
-use crate::remediation::RemediationItem;
-use crate::service::{Levee, ServiceError};
 
 /// One headline figure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -193,12 +189,12 @@ pub fn headline(now: &Figures, baseline: Option<&Figures>) -> Vec<Headline> {
     ]
 }
 
-fn signal(kind: &str, severity: &str, subject: &str, detail: String) -> Signal {
+pub(crate) fn signal(kind: &str, severity: &str, subject: &str, detail: String) -> Signal {
     Signal { kind: kind.into(), severity: severity.into(), subject: subject.into(), detail }
 }
 
 /// Approvers who approve fast, and those whose rate or amounts stand out.
-fn approver_signals(outliers: &OutlierReport) -> Vec<Signal> {
+pub(crate) fn approver_signals(outliers: &OutlierReport) -> Vec<Signal> {
     let mut signals = Vec::new();
     for line in &outliers.approvers {
         let fast_flagged = line.z_fast_share.is_some_and(|z| z >= outliers.outlier_z);
@@ -223,7 +219,7 @@ fn approver_signals(outliers: &OutlierReport) -> Vec<Signal> {
     signals
 }
 
-fn leakage_signals(total: &Slice) -> Vec<Signal> {
+pub(crate) fn leakage_signals(total: &Slice) -> Vec<Signal> {
     let mut signals = Vec::new();
     for cause in LeakCause::ALL {
         let leaks: Vec<_> = total.leakage.iter().filter(|leak| leak.cause == cause && leak.count > 0).collect();
@@ -241,7 +237,7 @@ fn leakage_signals(total: &Slice) -> Vec<Signal> {
     signals
 }
 
-fn other_signals(outliers: &OutlierReport, drift: &query::DriftReport) -> Vec<Signal> {
+pub(crate) fn other_signals(outliers: &OutlierReport, drift: &query::DriftReport) -> Vec<Signal> {
     let mut signals = Vec::new();
     for team in outliers.teams.iter().filter(|team| team.flagged) {
         let detail = format!(
@@ -261,86 +257,6 @@ fn other_signals(outliers: &OutlierReport, drift: &query::DriftReport) -> Vec<Si
         }
     }
     signals
-}
-
-impl Levee {
-    /// The dashboard's summary for `scope`.
-    pub fn metrics_summary(&self, scope: &Scope) -> Result<Summary, ServiceError> {
-        let loaded = self.load_metrics(scope)?;
-        let settings = &self.settings.metrics;
-        let total = loaded.total();
-        let currency = query::main_currency(&total);
-        let taxonomy = self.current_taxonomy()?.taxonomy;
-        let actionable = |code: &str| taxonomy.get(code).is_some_and(|entry| !entry.playbook.trim().is_empty());
-        let weeks = scope.elapsed_weeks(self.clock.now().date_naive());
-        let now = Figures::of(&total, weeks, currency.as_deref(), &actionable);
-        let baseline = self.baselines()?.remove(scope.team.as_deref().unwrap_or(ALL_TEAMS));
-        let then = baseline
-            .as_ref()
-            .map(|baseline| self.baseline_figures(baseline, scope, currency.as_deref(), &actionable))
-            .transpose()?;
-        let repeats = read::<Repeats>(&*self.store, REPEATS_KEY)?.map(|(repeats, _)| repeats).unwrap_or_default();
-        let outliers = query::outliers_of(scope, &total, &loaded.by_team(), &repeats, settings);
-        let current_week = super::fold::PeriodKind::Week.id(self.clock.now());
-        let drift = query::drift(scope, &loaded, settings, &current_week);
-        let mut signals = approver_signals(&outliers);
-        signals.extend(leakage_signals(&total));
-        signals.extend(other_signals(&outliers, &drift));
-        signals.extend(self.remediation_signals(scope)?);
-        let severity_rank = |signal: &Signal| match signal.severity.as_str() {
-            "red" => 0,
-            "amber" => 1,
-            _ => 2,
-        };
-        signals.sort_by_key(severity_rank);
-        Ok(Summary {
-            from: scope.from,
-            to: scope.to,
-            team: scope.team.clone(),
-            teams: self.metric_teams()?.into_iter().collect(),
-            headline: headline(&now, then.as_ref()),
-            signals,
-            baseline,
-        })
-    }
-
-    /// The baseline weeks' figures, for the scope's team.
-    fn baseline_figures(
-        &self,
-        baseline: &Baseline,
-        scope: &Scope,
-        currency: Option<&str>,
-        actionable: &dyn Fn(&str) -> bool,
-    ) -> Result<Figures, ServiceError> {
-        let weeks = query::weeks_between(baseline.from, baseline.to);
-        let length = ((baseline.to - baseline.from).num_days() + 1) as f64 / 7.0;
-        let teams: Vec<String> = match &scope.team {
-            Some(team) => vec![team.clone()],
-            None => self.metric_teams()?.into_iter().collect(),
-        };
-        let slices = self.read_slices(super::fold::PeriodKind::Week, &weeks, &teams)?;
-        let total = query::sum(slices.values().flat_map(|teams| teams.values()).map(|slice| &**slice));
-        Ok(Figures::of(&total, length, currency, actionable))
-    }
-
-    /// Remediation items past their SLA (for the scope's team, when it names one).
-    fn remediation_signals(&self, scope: &Scope) -> Result<Vec<Signal>, ServiceError> {
-        let now = self.clock.now();
-        let overdue = self.remediation_items()?.into_iter().filter(|item: &RemediationItem| {
-            item.is_overdue(now) && scope.team.as_ref().is_none_or(|team| *team == item.owner)
-        });
-        Ok(overdue
-            .map(|item| {
-                let late = format_duration((now - item.due_at).num_seconds().max(0) as u64);
-                signal(
-                    "remediation_overdue",
-                    "red",
-                    &item.id,
-                    format!("{} owned by {}, {late} past its SLA", item.code, item.owner),
-                )
-            })
-            .collect())
-    }
 }
 
 /// The loaded slices of `weeks` weeks as summary figures (for the monthly review).

@@ -18,6 +18,20 @@ use crate::store::{Exclusive, Store, StoreError};
 use crate::taxonomy::Taxonomy;
 use crate::validation::FieldError;
 
+mod backtests;
+mod delegations;
+mod governance;
+mod intake;
+mod metrics;
+mod outbox;
+mod policies;
+mod proofs;
+mod reconciliation;
+mod remediation;
+mod scorecards;
+mod taxonomy;
+mod timeline;
+
 /// How many times a commit retries after losing its ledger slot to another host before the
 /// request is answered with 409.
 const MAX_COMMIT_ATTEMPTS: usize = 64;

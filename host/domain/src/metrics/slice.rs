@@ -315,7 +315,7 @@ fn add_money(into: &mut i64, amount: i64) {
     *into = into.saturating_add(amount);
 }
 
-pub(crate) fn add_counts(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
+pub fn add_counts(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
     for (key, count) in from {
         *into.entry(key.clone()).or_default() += count;
     }

@@ -1,0 +1,102 @@
+//! Backtests as a service: replaying recorded cases through a candidate chain.
+
+use crate::backtest::{BATCH, BacktestReport, BacktestRequest, MAX_CASES, Submissions, replayable};
+use crate::decision::{self};
+use crate::engine::Facts;
+use crate::journal::{LedgerSlot, entry_key};
+use crate::ledger::EventType;
+use crate::registry::ChainLink;
+use crate::service::{Levee, ServiceError};
+use crate::validation::FieldError;
+use chrono::{DateTime, Duration, Utc};
+use std::collections::BTreeMap;
+
+impl Levee {
+    /// Backtests the candidate: `links`, or the active chain with the uploaded plugin `digest`
+    /// put in (replacing a link of the same name, or appended).
+    pub fn backtest(&self, digest: &str, request: &BacktestRequest) -> Result<BacktestReport, ServiceError> {
+        let days = request.days.unwrap_or(30);
+        if !(1..=366).contains(&days) {
+            return Err(FieldError::new("days", "must be from 1 to 366").into());
+        }
+        let registry = self.registry()?;
+        let links = match &request.links {
+            Some(links) => links.clone(),
+            None => self.candidate_with(&registry, digest, request.params.clone())?,
+        };
+        self.check_chain(&registry, &links)?;
+        let to = self.clock.now();
+        let from = to - Duration::days(i64::from(days));
+        let submissions = self.submissions_since(from)?;
+        let plugins = self.chain_plugins(&links, &self.current_taxonomy()?.taxonomy)?;
+        let facts: Vec<Facts> = submissions.replayable.iter().map(|submission| submission.facts.clone()).collect();
+        let evaluations = self.engine.evaluate_candidate(plugins, &facts).map_err(ServiceError::PluginRejected)?;
+        let mut report = BacktestReport {
+            from,
+            to,
+            candidate: links,
+            cases: 0,
+            skipped_without_facts: submissions.skipped,
+            changed: 0,
+            changes: BTreeMap::new(),
+            workload: BTreeMap::new(),
+            amounts: BTreeMap::new(),
+            failed_closed: 0,
+            examples: Vec::new(),
+        };
+        for (submission, evaluations) in submissions.replayable.iter().zip(evaluations) {
+            let mut candidate = decision::combine(&evaluations, submission.facts.submitted_at);
+            let present = submission.facts.evidence_present.iter().copied().collect();
+            decision::hold_for_missing_evidence(&mut candidate, &present, submission.facts.submitted_at);
+            report.add(submission, &candidate);
+        }
+        Ok(report)
+    }
+
+    /// The active chain's links (or the built-in chain), with `digest` in place of the link of
+    /// its name, or appended.
+    fn candidate_with(
+        &self,
+        registry: &crate::registry::PolicyRegistry,
+        digest: &str,
+        params: Option<serde_json::Value>,
+    ) -> Result<Vec<ChainLink>, ServiceError> {
+        let upload = registry
+            .uploads
+            .get(digest)
+            .ok_or_else(|| FieldError::new("digest", format!("no plugin with digest {digest} has been uploaded")))?;
+        let builtin = |name: &str| ChainLink { name: name.to_owned(), ..ChainLink::default() };
+        let mut links = match registry.active().filter(|chain| !chain.links.is_empty()) {
+            Some(chain) => chain.links.clone(),
+            None => vec![builtin("threshold"), builtin("routing")],
+        };
+        let candidate =
+            ChainLink { name: upload.name.clone(), digest: Some(digest.to_owned()), params, ..ChainLink::default() };
+        match links.iter_mut().find(|link| link.name == upload.name) {
+            Some(link) => *link = candidate,
+            None => links.push(candidate),
+        }
+        Ok(links)
+    }
+
+    /// Submissions at or after `from`, oldest first.
+    fn submissions_since(&self, from: DateTime<Utc>) -> Result<Submissions, ServiceError> {
+        let tip = self.journal().settle()?;
+        let mut found = Submissions::default();
+        for start in (1..=tip.seq).step_by(BATCH as usize) {
+            let keys: Vec<String> = (start..=tip.seq.min(start + BATCH - 1)).map(entry_key).collect();
+            for bytes in self.store.get_many(&keys)?.into_iter().flatten() {
+                let Ok(slot) = serde_json::from_slice::<LedgerSlot>(&bytes) else { continue };
+                if slot.entry.event != EventType::CaseSubmitted || slot.entry.at < from {
+                    continue;
+                }
+                match replayable(&slot) {
+                    Some(submission) if found.replayable.len() < MAX_CASES => found.replayable.push(submission),
+                    Some(_) => {}
+                    None => found.skipped += 1,
+                }
+            }
+        }
+        Ok(found)
+    }
+}

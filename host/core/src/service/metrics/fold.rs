@@ -1,0 +1,69 @@
+//! Folding as a service: bringing the metrics aggregates up to the ledger tip.
+
+use crate::case::Case;
+use crate::journal::LedgerSlot;
+use crate::metrics::derive::{self, DeriveContext};
+use crate::metrics::fold::{
+    Batch, CURSOR_KEY, Cursor, FOLD_BATCH, FoldReport, Submission, advance_cursor, previous_execution, write_repeats,
+    write_slices, write_teams,
+};
+use crate::projections::{self, read};
+use crate::reconcile::ExecutionRecord;
+use crate::service::{Levee, ServiceError};
+use crate::store::StoreError;
+use crate::subject::Subject;
+
+impl Levee {
+    /// Folds up to `limit` ledger entries past the metrics cursor into the slices.
+    pub fn fold_metrics(&self, limit: u64) -> Result<FoldReport, ServiceError> {
+        let store = &*self.store;
+        let cursor = read::<Cursor>(store, CURSOR_KEY)?.map(|(cursor, _)| cursor.seq).unwrap_or(0);
+        let tip = self.journal().settle()?.seq;
+        let through = tip.min(cursor.saturating_add(limit));
+        let mut folded = cursor;
+        while folded < through {
+            // Another host may have folded past us meanwhile: go on from where it got to.
+            folded = folded.max(read::<Cursor>(store, CURSOR_KEY)?.map(|(cursor, _)| cursor.seq).unwrap_or(0));
+            if folded >= through {
+                break;
+            }
+            let end = through.min(folded + FOLD_BATCH);
+            let slots = self.journal().slots(folded + 1, end)?;
+            let Some(last) = slots.last().map(|slot| slot.entry.seq) else { break };
+            self.fold_slots(&slots)?;
+            advance_cursor(store, last)?;
+            folded = last;
+        }
+        Ok(FoldReport { through: folded, entries: folded.saturating_sub(cursor), behind: tip.saturating_sub(folded) })
+    }
+
+    fn fold_slots(&self, slots: &[LedgerSlot]) -> Result<(), StoreError> {
+        let store = &*self.store;
+        let case = |id: &str| Ok(read::<Case>(store, &projections::case_key(id))?.map(|(case, _)| case));
+        let previous_execution = |record: &ExecutionRecord| previous_execution(self, record);
+        let context = DeriveContext {
+            matrix: &self.settings.matrix,
+            settings: &self.settings.metrics,
+            case: &case,
+            previous_execution: &previous_execution,
+        };
+        let mut batch = Batch::default();
+        for slot in slots {
+            for contribution in derive::contributions(&slot.entry, &slot.subject, &context)? {
+                batch.add(slot.entry.seq, contribution);
+            }
+            if let (crate::ledger::EventType::CaseSubmitted, Subject::Case(case)) = (slot.entry.event, &slot.subject) {
+                batch.submissions.push(Submission {
+                    seq: slot.entry.seq,
+                    customer: case.customer_ref.clone(),
+                    code: case.exception_code.clone(),
+                    team: case.team.clone(),
+                    at: case.submitted_at,
+                });
+            }
+        }
+        write_slices(store, &batch.slices)?;
+        write_teams(store, &batch.teams)?;
+        write_repeats(store, &batch.submissions)
+    }
+}

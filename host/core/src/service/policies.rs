@@ -1,0 +1,272 @@
+//! Policies as a service: uploading rule plugins, activating and rolling back chains.
+
+use crate::engine::{ChainKey, ChainPlugin, PolicyLimits};
+use crate::identity::Principal;
+use crate::ledger::{EventType, sha256_hex};
+use crate::policy_admin::{
+    ActivateRequest, MAX_CHAIN, RollbackRequest, ShadowRequest, StopShadowRequest, Uploaded, blob_key, change,
+    plugin_name,
+};
+use crate::registry::{ActivatedChain, ChainLink, PolicyRegistry, REGISTRY_SUBJECT, ShadowChain, UploadedPolicy};
+use crate::service::{Levee, ServiceError};
+use crate::subject::Change;
+use crate::taxonomy::Taxonomy;
+use crate::validation::{FieldError, required_text};
+
+impl Levee {
+    /// The registry, as its last ledger entry recorded it.
+    pub fn registry(&self) -> Result<PolicyRegistry, ServiceError> {
+        self.journal().settle()?;
+        self.load_registry()
+    }
+
+    fn load_registry(&self) -> Result<PolicyRegistry, ServiceError> {
+        Ok(self.load_subject::<PolicyRegistry>(REGISTRY_SUBJECT)?.unwrap_or_default())
+    }
+
+    /// Checks a plugin with the engine, keeps its bytes by digest, and records the upload.
+    pub fn upload_policy(&self, actor: &Principal, name: &str, bytes: &[u8]) -> Result<Uploaded, ServiceError> {
+        self.engine.accepts_uploads().map_err(ServiceError::NotSupported)?;
+        let name = plugin_name(name)?;
+        let info = self.engine.inspect(bytes).map_err(ServiceError::PluginRejected)?;
+        let digest = sha256_hex(bytes);
+        self.store.set(&blob_key(&digest), bytes)?;
+        let at = self.clock.now();
+        let policy = UploadedPolicy {
+            name: name.clone(),
+            version: info.version,
+            digest: digest.clone(),
+            size_bytes: bytes.len() as u64,
+            description: info.description,
+            uploaded_by: actor.actor.clone(),
+            uploaded_at: at,
+        };
+        let mut created = true;
+        self.commit_registry(actor, None, |registry| {
+            if let Some(existing) = registry.uploads.get(&digest) {
+                created = false;
+                return Ok((existing.clone(), None));
+            }
+            let mut next = registry.clone();
+            next.version += 1;
+            next.uploads.insert(digest.clone(), policy.clone());
+            let payload = serde_json::json!({"upload": policy});
+            Ok((policy.clone(), Some(change(next, EventType::PolicyUploaded, payload))))
+        })
+        .map(|policy| Uploaded { policy, created })
+    }
+
+    /// Activates a chain of built-ins and uploaded plugins.
+    pub fn activate_chain(&self, actor: &Principal, request: &ActivateRequest) -> Result<PolicyRegistry, ServiceError> {
+        let rationale = required_text("rationale", &request.rationale, 2_000)?;
+        self.activate(actor, &request.links, rationale, None, request.expected_version)
+    }
+
+    /// Restores an earlier chain, as a new activation that names the one it restores.
+    pub fn rollback_chain(&self, actor: &Principal, request: &RollbackRequest) -> Result<PolicyRegistry, ServiceError> {
+        let rationale = required_text("rationale", &request.rationale, 2_000)?;
+        let registry = self.registry()?;
+        let Some(active) = registry.active().map(|chain| chain.number) else {
+            return Err(FieldError::new("to", "no chain has been activated, so there is nothing to roll back").into());
+        };
+        let target = request.to.unwrap_or(active.saturating_sub(1));
+        // Chain 0 is the one from the configuration, restored as an activation with no links.
+        let links = match registry.chains.iter().find(|chain| chain.number == target && target != active) {
+            Some(chain) => chain.links.clone(),
+            None if target == 0 => Vec::new(),
+            None => {
+                let numbers: Vec<String> = registry.chains.iter().map(|chain| chain.number.to_string()).collect();
+                let message =
+                    format!("chain {target} is not an earlier chain to restore (0 and {})", numbers.join(", "));
+                return Err(FieldError::new("to", message).into());
+            }
+        };
+        self.activate(actor, &links, rationale, Some(target), Some(registry.version))
+    }
+
+    fn activate(
+        &self,
+        actor: &Principal,
+        links: &[ChainLink],
+        rationale: String,
+        restores: Option<u64>,
+        expected_version: Option<u64>,
+    ) -> Result<PolicyRegistry, ServiceError> {
+        let restores_configuration = restores == Some(0) && links.is_empty();
+        let check = |registry: &PolicyRegistry| {
+            if restores_configuration { Ok(()) } else { self.check_chain(registry, links) }
+        };
+        check(&self.registry()?)?;
+        let at = self.clock.now();
+        let committed = self.commit_registry(actor, expected_version, |registry| {
+            check(registry)?;
+            let mut next = registry.clone();
+            next.version += 1;
+            let chain = ActivatedChain {
+                number: registry.chains.len() as u64 + 1,
+                links: links.to_vec(),
+                activated_by: actor.actor.clone(),
+                activated_at: at,
+                rationale: rationale.clone(),
+                restores,
+            };
+            let payload = serde_json::json!({"chain": chain, "previous": registry.active().map(|chain| chain.number)});
+            next.chains.push(chain);
+            Ok((next.clone(), Some(change(next, EventType::PolicyChainActivated, payload))))
+        })?;
+        self.sync_policies()?;
+        Ok(committed)
+    }
+
+    /// Every link must name a built-in, or an uploaded plugin of that name whose bytes are kept.
+    pub(crate) fn check_chain(&self, registry: &PolicyRegistry, links: &[ChainLink]) -> Result<(), ServiceError> {
+        if links.is_empty() || links.len() > MAX_CHAIN {
+            return Err(FieldError::new("links", format!("a chain holds 1 to {MAX_CHAIN} policies")).into());
+        }
+        for (index, link) in links.iter().enumerate() {
+            let field = format!("links[{index}]");
+            match &link.digest {
+                None if self.engine.is_builtin(&link.name) => {}
+                None => {
+                    let message = format!("no built-in policy is named '{}': upload it and give its digest", link.name);
+                    return Err(FieldError::new(format!("{field}.name"), message).into());
+                }
+                Some(digest) => match registry.uploads.get(digest) {
+                    Some(upload) if upload.name == link.name && self.store.get(&blob_key(digest))?.is_some() => {}
+                    Some(upload) => {
+                        let message = format!("{digest} was uploaded as '{}', not '{}'", upload.name, link.name);
+                        return Err(FieldError::new(format!("{field}.name"), message).into());
+                    }
+                    None => {
+                        let known: Vec<String> = registry.uploads.keys().cloned().collect();
+                        let message = format!("no plugin with digest {digest} has been uploaded");
+                        return Err(FieldError::new(format!("{field}.digest"), message)
+                            .with_valid_values(known)
+                            .into());
+                    }
+                },
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads the registry's active chain (or the configured one) into the engine if it is not
+    /// the one loaded, or if the taxonomy its default parameters come from has changed. Store
+    /// failures are errors; an engine that cannot load the chain keeps the one it has, and
+    /// says so in the log (decisions keep naming the digests they actually used).
+    pub fn sync_policies(&self) -> Result<(), ServiceError> {
+        let registry = self.load_registry()?;
+        let taxonomy = self.current_taxonomy()?;
+        let (chain, links) = match registry.active() {
+            Some(active) => (active.number, active.links.as_slice()),
+            None => (0, &[][..]),
+        };
+        let key = ChainKey { chain, taxonomy: taxonomy.revision };
+        if key != self.engine.loaded_chain() {
+            let plugins = self.chain_plugins(links, &taxonomy.taxonomy)?;
+            if let Err(error) = self.engine.load_chain(plugins, key) {
+                tracing::error!(chain, %error, "the active policy chain could not be loaded; keeping the current one");
+            }
+        }
+        let shadow_key = registry
+            .shadow
+            .as_ref()
+            .map_or(ChainKey::default(), |shadow| ChainKey { chain: shadow.number, taxonomy: taxonomy.revision });
+        if shadow_key != self.engine.loaded_shadow() {
+            let plugins = registry
+                .shadow
+                .as_ref()
+                .map(|shadow| self.chain_plugins(&shadow.links, &taxonomy.taxonomy))
+                .transpose()?;
+            if let Err(error) = self.engine.load_shadow(plugins, shadow_key) {
+                tracing::error!(shadow = shadow_key.chain, %error, "the shadow policy chain could not be loaded");
+            }
+        }
+        Ok(())
+    }
+
+    /// The plugins of a chain; no links means the chain from the configuration.
+    pub(crate) fn chain_plugins(
+        &self,
+        links: &[ChainLink],
+        taxonomy: &Taxonomy,
+    ) -> Result<Vec<ChainPlugin>, ServiceError> {
+        let links = if links.is_empty() { &self.settings.configured_chain[..] } else { links };
+        links.iter().map(|link| self.chain_plugin(link, taxonomy)).collect()
+    }
+
+    /// Starts (or replaces) the shadow chain: it runs beside the active chain on every new
+    /// case, its outcome is recorded in the case's ledger entry, and differences are listed.
+    pub fn start_shadow(&self, actor: &Principal, request: &ShadowRequest) -> Result<PolicyRegistry, ServiceError> {
+        let rationale = required_text("rationale", &request.rationale, 2_000)?;
+        self.check_chain(&self.registry()?, &request.links)?;
+        let at = self.clock.now();
+        let registry = self.commit_registry(actor, None, |registry| {
+            self.check_chain(registry, &request.links)?;
+            let mut next = registry.clone();
+            next.version += 1;
+            next.shadows_started += 1;
+            let shadow = ShadowChain {
+                number: next.shadows_started,
+                links: request.links.clone(),
+                started_by: actor.actor.clone(),
+                started_at: at,
+                rationale: rationale.clone(),
+            };
+            next.shadow = Some(shadow.clone());
+            Ok((
+                next.clone(),
+                Some(change(next, EventType::PolicyShadowStarted, serde_json::json!({"shadow": shadow}))),
+            ))
+        })?;
+        self.sync_policies()?;
+        Ok(registry)
+    }
+
+    /// Stops the shadow chain.
+    pub fn stop_shadow(&self, actor: &Principal, request: &StopShadowRequest) -> Result<PolicyRegistry, ServiceError> {
+        let rationale = required_text("rationale", &request.rationale, 2_000)?;
+        let registry = self.commit_registry(actor, None, |registry| {
+            let Some(shadow) = &registry.shadow else {
+                return Err(ServiceError::Conflict("no shadow chain is running".to_owned()));
+            };
+            let mut next = registry.clone();
+            next.version += 1;
+            next.shadow = None;
+            let payload = serde_json::json!({"stopped": shadow.number, "rationale": rationale});
+            Ok((next.clone(), Some(change(next, EventType::PolicyShadowStopped, payload))))
+        })?;
+        self.sync_policies()?;
+        Ok(registry)
+    }
+
+    pub(crate) fn chain_plugin(&self, link: &ChainLink, taxonomy: &Taxonomy) -> Result<ChainPlugin, ServiceError> {
+        let bytes = match &link.digest {
+            Some(digest) => Some(self.store.get(&blob_key(digest))?.ok_or_else(|| {
+                ServiceError::Integrity(format!("the bytes of plugin {digest} are missing from the store"))
+            })?),
+            None => None,
+        };
+        Ok(ChainPlugin {
+            name: link.name.clone(),
+            bytes,
+            params: link.params.clone().unwrap_or_else(|| self.settings.default_params(&link.name, taxonomy)),
+            limits: PolicyLimits { fuel: link.fuel, deadline_ms: link.deadline_ms, memory_bytes: link.memory_bytes },
+        })
+    }
+
+    /// Commits one registry change under compare-and-swap (see `commit_subject`).
+    fn commit_registry<T: Clone, F>(
+        &self,
+        actor: &Principal,
+        expected_version: Option<u64>,
+        mut decide: F,
+    ) -> Result<T, ServiceError>
+    where
+        F: FnMut(&PolicyRegistry) -> Result<(T, Option<Change>), ServiceError>,
+    {
+        self.commit_subject(actor, REGISTRY_SUBJECT, PolicyRegistry::default, expected_version, |registry, _| {
+            decide(registry)
+        })
+    }
+}

@@ -1,0 +1,73 @@
+//! Ledger proofs as a service: signed checkpoints, inclusion and consistency proofs over the stored ledger.
+
+use crate::ledger_tree::{ConsistencyProof, InclusionProof, NO_SIGNING_KEY, checked_leaves, hex_all, leaves};
+use crate::merkle::{self};
+use crate::service::{Levee, ServiceError};
+use crate::validation::FieldError;
+
+impl Levee {
+    /// The current tree as a checkpoint signed by this host's key (a signed note), after the
+    /// log is settled and its chain checked; refused where the host has no key.
+    pub fn signed_checkpoint(&self) -> Result<String, ServiceError> {
+        let signer = self
+            .settings
+            .checkpoint_signer
+            .as_ref()
+            .ok_or_else(|| ServiceError::NotSupported(NO_SIGNING_KEY.into()))?;
+        let size = self.journal().settle()?.seq;
+        let leaves = checked_leaves(&*self.store, size)?;
+        Ok(signer.sign(size, merkle::root(&leaves)))
+    }
+
+    /// The inclusion proof of entry `seq` in the tree of the first `size` entries (default:
+    /// every settled entry).
+    pub fn inclusion_proof(&self, seq: u64, size: Option<u64>) -> Result<InclusionProof, ServiceError> {
+        let size = self.tree_size(size, "size")?;
+        if seq == 0 || seq > size {
+            return Err(FieldError::new("seq", format!("{seq} is not an entry of the tree of {size} entries")).into());
+        }
+        let leaves = leaves(&*self.store, size)?;
+        let index = usize::try_from(seq - 1).map_err(|_| FieldError::new("seq", "is too large"))?;
+        let proof =
+            merkle::inclusion_proof(&leaves, index).ok_or_else(|| FieldError::new("seq", "is past the tree"))?;
+        let leaf = leaves.get(index).ok_or_else(|| FieldError::new("seq", "is past the tree"))?;
+        Ok(InclusionProof {
+            seq,
+            size,
+            leaf_hash: hex::encode(leaf),
+            proof: hex_all(&proof),
+            root: hex::encode(merkle::root(&leaves)),
+        })
+    }
+
+    /// The consistency proof from the tree of the first `from` entries to the tree of `to`
+    /// (default: every settled entry).
+    pub fn consistency_proof(&self, from: u64, to: Option<u64>) -> Result<ConsistencyProof, ServiceError> {
+        let to = self.tree_size(to, "to")?;
+        if from == 0 || from > to {
+            return Err(FieldError::new("from", format!("{from} is not a tree size from 1 to {to}")).into());
+        }
+        let leaves = leaves(&*self.store, to)?;
+        let old = leaves.get(..usize::try_from(from).unwrap_or(usize::MAX)).unwrap_or(&leaves);
+        let proof = merkle::consistency_proof(&leaves, old.len()).unwrap_or_default();
+        Ok(ConsistencyProof {
+            from,
+            to,
+            proof: hex_all(&proof),
+            root_from: hex::encode(merkle::root(old)),
+            root_to: hex::encode(merkle::root(&leaves)),
+        })
+    }
+
+    /// `requested`, or the settled tip if none; refused past the tip.
+    fn tree_size(&self, requested: Option<u64>, field: &str) -> Result<u64, ServiceError> {
+        let tip = self.journal().settle()?.seq;
+        match requested {
+            None => Ok(tip),
+            Some(size) if size <= tip => Ok(size),
+            Some(size) => {
+                Err(FieldError::new(field, format!("{size} is past the ledger, which has {tip} entries")).into())
+            }
+        }
+    }
+}
