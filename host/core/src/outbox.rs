@@ -7,7 +7,7 @@
 //! fails is retried on a schedule of growing delays (by default about three days); only then is
 //! it recorded as failed and passed over. Because the cursor is in the store, nothing is lost
 //! when a receiver is down or levee restarts. An endpoint starts where the ledger ends when levee
-//! first starts with it (`start_outbox`, before any request is served): it is sent everything
+//! first starts with it (`Outbox::start`, before any request is served): it is sent everything
 //! from then on, not the history. Hosts take turns through a short lease on the
 //! endpoint's state (compare-and-swap), and a retried message keeps its `webhook-id`, so a
 //! receiver can drop duplicates.

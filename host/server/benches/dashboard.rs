@@ -171,25 +171,25 @@ fn main() -> anyhow::Result<()> {
         "\n| What (default scope: six months, all teams) | p50 ms | p99 ms | max ms | bytes |\n|---|---:|---:|---:|---:|"
     );
     time("GET /v1/metrics/summary", || {
-        serde_json::to_vec(&levee.metrics_summary(&scope).expect("summary")).map_or(0, |b| b.len())
+        serde_json::to_vec(&levee.metrics().summary(&scope).expect("summary")).map_or(0, |b| b.len())
     });
     for chart in levee_core::metrics::charts::CHART_IDS {
-        time(&format!("GET /v1/charts/{chart}"), || levee.chart(chart, &scope).expect("chart").len());
+        time(&format!("GET /v1/charts/{chart}"), || levee.metrics().chart(chart, &scope).expect("chart").len());
     }
     time("GET /v1/metrics/leakage", || {
-        let loaded = levee.load_metrics(&scope).expect("load");
+        let loaded = levee.metrics().load(&scope).expect("load");
         serde_json::to_vec(&levee_core::metrics::query::leakage(&scope, &loaded)).map_or(0, |b| b.len())
     });
-    time("GET /v1/reports/monthly (this month)", || levee.monthly_report(&month).expect("report").len());
+    time("GET /v1/reports/monthly (this month)", || levee.metrics().monthly_report(&month).expect("report").len());
     let team_scope = Scope { team: Some("team-3".into()), ..scope.clone() };
     time("GET /v1/metrics/summary?team=team-3", || {
-        serde_json::to_vec(&levee.metrics_summary(&team_scope).expect("summary")).map_or(0, |b| b.len())
+        serde_json::to_vec(&levee.metrics().summary(&team_scope).expect("summary")).map_or(0, |b| b.len())
     });
     // The whole dashboard as the console loads it: the summary and six charts.
     time("dashboard: summary + six charts", || {
-        let mut bytes = serde_json::to_vec(&levee.metrics_summary(&scope).expect("summary")).map_or(0, |b| b.len());
+        let mut bytes = serde_json::to_vec(&levee.metrics().summary(&scope).expect("summary")).map_or(0, |b| b.len());
         for chart in levee_core::metrics::charts::CHART_IDS {
-            bytes += levee.chart(chart, &scope).expect("chart").len();
+            bytes += levee.metrics().chart(chart, &scope).expect("chart").len();
         }
         bytes
     });

@@ -44,12 +44,12 @@ pub fn build_levee(config: &ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
     let engine = WasmPolicyEngine::new(specs, Some(&cache), config.file.sandbox)?;
     let levee = Levee::new(store, Arc::new(engine), clock, Arc::new(crate::jobs::HttpSender::new()), settings);
     // A chain activated through the registry replaces the configured one.
-    levee.sync_policies().map_err(|error| anyhow::anyhow!("load the active policy chain: {error}"))?;
+    levee.policies().sync().map_err(|error| anyhow::anyhow!("load the active policy chain: {error}"))?;
     // Before the outbox is placed, so new endpoints start after the seeded history.
     if config.seed_demo_data {
-        crate::demo_seed::seed_if_empty(&levee)?;
+        levee_demo::seed_if_empty(&levee)?;
     }
-    levee.start_outbox().map_err(|error| anyhow::anyhow!("place new outgoing webhook endpoints: {error}"))?;
+    levee.outbox().start().map_err(|error| anyhow::anyhow!("place new outgoing webhook endpoints: {error}"))?;
     levee.sync_store().map_err(|error| anyhow::anyhow!("make the start-up writes durable: {error}"))?;
     Ok(levee)
 }

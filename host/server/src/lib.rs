@@ -7,8 +7,8 @@
 //! - `http`: the axum shell around levee-core's route table.
 //! - `policy`: the wasmtime engine that runs rule plugins in sandboxes.
 //! - `store`: the storage backends (redb, memory).
-//! - `demo`: demo tokens for every role; `demo_seed`: six months of synthetic activity for
-//!   `serve --demo` on an empty store.
+//! - `demo`: demo tokens for every role. The six months of synthetic activity `serve --demo`
+//!   seeds on an empty store are the `levee-demo` crate's.
 //! - `audit`: offline ledger verification.
 //! - `jobs`: the background timer (SLA escalation, remediation, outgoing webhooks).
 //! - `cli`: the `levee` command line, each subcommand in its own module (`main.rs` calls it).
@@ -19,7 +19,6 @@ pub mod cli;
 pub mod config;
 pub mod config_check;
 pub mod demo;
-pub mod demo_seed;
 pub mod http;
 pub mod init;
 pub mod jobs;

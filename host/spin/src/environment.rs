@@ -42,7 +42,7 @@ pub fn levee() -> Result<Levee, String> {
     let engine =
         ChainedEngine::new(chain, |name| settings.default_params(name, &settings.taxonomy), Arc::clone(&store));
     let levee = Levee::new(store, Arc::new(engine), Arc::new(SystemClock), Arc::new(SpinSender), settings);
-    levee.sync_policies().map_err(|error| format!("load the active policy chain: {error}"))?;
+    levee.policies().sync().map_err(|error| format!("load the active policy chain: {error}"))?;
     Ok(levee)
 }
 

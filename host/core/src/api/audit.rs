@@ -18,7 +18,7 @@ const MAX_PAGE: u64 = 1000;
     security(("bearer" = [])))]
 pub fn verify(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal_with(AUDITORS, "verifying the ledger")?;
-    ok(&call.levee.verify()?)
+    ok(&call.levee.audit().verify()?)
 }
 
 /// Ledger entries in sequence order, for export.
@@ -32,7 +32,7 @@ pub fn ledger(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal_with(AUDITORS, "reading the ledger")?;
     let from = number_param(call, "from", 1)?;
     let limit = number_param(call, "limit", MAX_PAGE)?.min(MAX_PAGE);
-    ok(&call.levee.ledger_page(from, limit)?)
+    ok(&call.levee.audit().ledger_page(from, limit)?)
 }
 
 /// A query parameter the document declares as an `int64` of at least 0.
@@ -55,7 +55,7 @@ fn number_param(call: &Call<'_>, name: &str, default: u64) -> Result<u64, ApiErr
     security(("bearer" = [])))]
 pub fn checkpoint(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal_with(AUDITORS, "reading a signed checkpoint")?;
-    let note = call.levee.signed_checkpoint()?;
+    let note = call.levee.audit().signed_checkpoint()?;
     let mut response = http::Response::new(note.into_bytes());
     response
         .headers_mut()
@@ -74,7 +74,7 @@ pub fn inclusion_proof(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal_with(AUDITORS, "reading a ledger proof")?;
     let seq = required_number(call, "seq")?;
     let size = optional_number(call, "size")?;
-    ok(&call.levee.inclusion_proof(seq, size)?)
+    ok(&call.levee.audit().inclusion_proof(seq, size)?)
 }
 
 /// The proof that the tree of the first `from` entries is a prefix of the tree of the first
@@ -89,7 +89,7 @@ pub fn consistency_proof(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal_with(AUDITORS, "reading a ledger proof")?;
     let from = required_number(call, "from")?;
     let to = optional_number(call, "to")?;
-    ok(&call.levee.consistency_proof(from, to)?)
+    ok(&call.levee.audit().consistency_proof(from, to)?)
 }
 
 fn optional_number(call: &Call<'_>, name: &str) -> Result<Option<u64>, ApiError> {

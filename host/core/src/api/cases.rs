@@ -32,7 +32,7 @@ pub fn submit(call: &Call<'_>) -> Result<Response, ApiError> {
     let requester = call.principal_with(SUBMITTERS, "submitting a case")?;
     let request: SubmitRequest = call.json()?;
     let key = call.header("idempotency-key");
-    let submitted = call.levee.submit(requester, &request, key.as_deref())?;
+    let submitted = call.levee.cases().submit(requester, &request, key.as_deref())?;
     let mut response = json_response(StatusCode::CREATED, &CaseView::new(submitted.case, None));
     if submitted.replayed {
         response.headers_mut().insert("idempotent-replayed", http::HeaderValue::from_static("true"));
@@ -47,8 +47,8 @@ pub fn submit(call: &Call<'_>) -> Result<Response, ApiError> {
     security(("bearer" = [])))]
 pub fn get(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal_with(READERS, "reading a case")?;
-    let case = call.levee.case(call.id())?;
-    let ledger = call.levee.case_ledger(&case)?;
+    let case = call.levee.cases().get(call.id())?;
+    let ledger = call.levee.cases().ledger(&case)?;
     ok(&CaseView::new(case, Some(ledger)))
 }
 
@@ -67,7 +67,7 @@ pub fn get(call: &Call<'_>) -> Result<Response, ApiError> {
 pub fn approve(call: &Call<'_>) -> Result<Response, ApiError> {
     let approver = call.principal_with(&[Role::Approver], "approving a case")?;
     let request: ApproveRequest = call.json()?;
-    ok(&CaseView::new(call.levee.approve(call.id(), approver, &request)?, None))
+    ok(&CaseView::new(call.levee.cases().approve(call.id(), approver, &request)?, None))
 }
 
 /// Reject a pending case, with a rationale.
@@ -80,7 +80,7 @@ pub fn approve(call: &Call<'_>) -> Result<Response, ApiError> {
 pub fn reject(call: &Call<'_>) -> Result<Response, ApiError> {
     let approver = call.principal_with(&[Role::Approver], "rejecting a case")?;
     let request: RejectRequest = call.json()?;
-    ok(&CaseView::new(call.levee.reject(call.id(), approver, &request)?, None))
+    ok(&CaseView::new(call.levee.cases().reject(call.id(), approver, &request)?, None))
 }
 
 /// Cancel a pending case (its requester or an admin).
@@ -91,7 +91,7 @@ pub fn reject(call: &Call<'_>) -> Result<Response, ApiError> {
 pub fn cancel(call: &Call<'_>) -> Result<Response, ApiError> {
     let actor = call.principal()?;
     let request: CancelRequest = call.json()?;
-    ok(&CaseView::new(call.levee.cancel(call.id(), actor, &request)?, None))
+    ok(&CaseView::new(call.levee.cases().cancel(call.id(), actor, &request)?, None))
 }
 
 /// Attach evidence to a pending case.
@@ -102,5 +102,5 @@ pub fn cancel(call: &Call<'_>) -> Result<Response, ApiError> {
 pub fn attach_evidence(call: &Call<'_>) -> Result<Response, ApiError> {
     let actor = call.principal()?;
     let request: EvidenceRequest = call.json()?;
-    ok(&CaseView::new(call.levee.attach_evidence(call.id(), actor, &request)?, None))
+    ok(&CaseView::new(call.levee.cases().attach_evidence(call.id(), actor, &request)?, None))
 }

@@ -29,7 +29,7 @@ pub struct CommsView {
 pub fn draft(call: &Call<'_>) -> Result<Response, ApiError> {
     let actor = call.principal()?;
     let request: DraftRequest = call.optional_json()?;
-    ok(&CaseView::new(call.levee.draft_comms(call.id(), actor, &request)?, None))
+    ok(&CaseView::new(call.levee.cases().draft_comms(call.id(), actor, &request)?, None))
 }
 
 /// Approve the draft (which links it to the case as `customer_comms` evidence, pinned by the
@@ -42,7 +42,7 @@ pub fn draft(call: &Call<'_>) -> Result<Response, ApiError> {
 pub fn review(call: &Call<'_>) -> Result<Response, ApiError> {
     let reviewer = call.principal_with(&[Role::CommsReviewer], "reviewing a customer message")?;
     let request: ReviewRequest = call.json()?;
-    ok(&CaseView::new(call.levee.review_comms(call.id(), reviewer, &request)?, None))
+    ok(&CaseView::new(call.levee.cases().review_comms(call.id(), reviewer, &request)?, None))
 }
 
 /// The customer message of a case, and its history, for audit.
@@ -52,10 +52,11 @@ pub fn review(call: &Call<'_>) -> Result<Response, ApiError> {
     security(("bearer" = [])))]
 pub fn read(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal_with(super::cases::READERS, "reading a case")?;
-    let case = call.levee.case(call.id())?;
+    let case = call.levee.cases().get(call.id())?;
     let history = call
         .levee
-        .case_ledger(&case)?
+        .cases()
+        .ledger(&case)?
         .into_iter()
         .filter(|entry| matches!(entry.event, EventType::CommsDrafted | EventType::CommsReviewed))
         .filter_map(|entry| serde_json::from_value(entry.payload["message"].clone()).ok())

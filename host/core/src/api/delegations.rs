@@ -15,7 +15,7 @@ use crate::identity::Role;
 pub fn grant(call: &Call<'_>) -> Result<Response, ApiError> {
     let delegator = call.principal_with(&[Role::Approver], "delegating approval authority")?;
     let request: DelegateRequest = call.json()?;
-    Ok(json_response(StatusCode::CREATED, &call.levee.delegate(delegator, &request)?))
+    Ok(json_response(StatusCode::CREATED, &call.levee.delegations().grant(delegator, &request)?))
 }
 
 /// Delegations: all of them for admins and auditors, otherwise those you gave or hold.
@@ -24,7 +24,7 @@ pub fn grant(call: &Call<'_>) -> Result<Response, ApiError> {
 pub fn list(call: &Call<'_>) -> Result<Response, ApiError> {
     let principal = call.principal()?;
     let sees_all = principal.has_role(Role::Admin) || principal.has_role(Role::Auditor);
-    ok(&call.levee.delegations((!sees_all).then_some(principal.actor.as_str()))?)
+    ok(&call.levee.delegations().list((!sees_all).then_some(principal.actor.as_str()))?)
 }
 
 /// Revoke a delegation (its delegator, or an admin).
@@ -35,5 +35,5 @@ pub fn list(call: &Call<'_>) -> Result<Response, ApiError> {
 pub fn revoke(call: &Call<'_>) -> Result<Response, ApiError> {
     let actor = call.principal()?;
     let request: RevokeRequest = call.json()?;
-    ok(&call.levee.revoke_delegation(actor, call.id(), &request)?)
+    ok(&call.levee.delegations().revoke(actor, call.id(), &request)?)
 }

@@ -77,7 +77,7 @@ fn text_response(content_type: &'static str, body: String) -> Response {
     security(("bearer" = [])))]
 pub fn summary(call: &Call<'_>) -> Result<Response, ApiError> {
     let scope = scope(call)?;
-    ok(&call.levee.metrics_summary(&scope)?)
+    ok(&call.levee.metrics().summary(&scope)?)
 }
 
 /// Leakage per month and currency, by cause, and broken down by band, code, approver and team.
@@ -86,7 +86,7 @@ pub fn summary(call: &Call<'_>) -> Result<Response, ApiError> {
     responses((status = 200, body = LeakageReport), SignedIn, Forbidden, Invalid), security(("bearer" = [])))]
 pub fn leakage(call: &Call<'_>) -> Result<Response, ApiError> {
     let scope = scope(call)?;
-    ok(&query::leakage(&scope, &call.levee.load_metrics(&scope)?))
+    ok(&query::leakage(&scope, &call.levee.metrics().load(&scope)?))
 }
 
 /// p50 and p90 from submission to a person's decision, by band, code, approver and team, and
@@ -96,7 +96,7 @@ pub fn leakage(call: &Call<'_>) -> Result<Response, ApiError> {
     responses((status = 200, body = CycleTimeReport), SignedIn, Forbidden, Invalid), security(("bearer" = [])))]
 pub fn cycle_time(call: &Call<'_>) -> Result<Response, ApiError> {
     let scope = scope(call)?;
-    ok(&query::cycle_time(&scope, &call.levee.load_metrics(&scope)?))
+    ok(&query::cycle_time(&scope, &call.levee.metrics().load(&scope)?))
 }
 
 /// The share of decided cases that carried every piece of evidence their decision required.
@@ -105,7 +105,7 @@ pub fn cycle_time(call: &Call<'_>) -> Result<Response, ApiError> {
     responses((status = 200, body = EvidenceReport), SignedIn, Forbidden, Invalid), security(("bearer" = [])))]
 pub fn evidence(call: &Call<'_>) -> Result<Response, ApiError> {
     let scope = scope(call)?;
-    ok(&query::evidence(&scope, &call.levee.load_metrics(&scope)?))
+    ok(&query::evidence(&scope, &call.levee.metrics().load(&scope)?))
 }
 
 /// Approvers and teams that stand out from their peers, and customers who repeat a code.
@@ -114,7 +114,7 @@ pub fn evidence(call: &Call<'_>) -> Result<Response, ApiError> {
     responses((status = 200, body = OutlierReport), SignedIn, Forbidden, Invalid), security(("bearer" = [])))]
 pub fn outliers(call: &Call<'_>) -> Result<Response, ApiError> {
     let scope = scope(call)?;
-    let loaded = call.levee.load_metrics(&scope)?;
+    let loaded = call.levee.metrics().load(&scope)?;
     let repeats = crate::projections::read::<Repeats>(&*call.levee.store, REPEATS_KEY)
         .map_err(crate::service::ServiceError::from)?
         .map(|(repeats, _)| repeats)
@@ -128,7 +128,7 @@ pub fn outliers(call: &Call<'_>) -> Result<Response, ApiError> {
     responses((status = 200, body = DriftReport), SignedIn, Forbidden, Invalid), security(("bearer" = [])))]
 pub fn drift(call: &Call<'_>) -> Result<Response, ApiError> {
     let scope = scope(call)?;
-    let loaded = call.levee.load_metrics(&scope)?;
+    let loaded = call.levee.metrics().load(&scope)?;
     let current_week = crate::metrics::fold::PeriodKind::Week.id(call.levee.clock.now());
     ok(&query::drift(&scope, &loaded, &call.levee.settings.metrics, &current_week))
 }
@@ -138,7 +138,7 @@ pub fn drift(call: &Call<'_>) -> Result<Response, ApiError> {
     responses((status = 200, body = Vec<Baseline>), SignedIn, Forbidden), security(("bearer" = [])))]
 pub fn baselines(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal_with(READERS, "reading baselines")?;
-    ok(&call.levee.baselines()?.into_values().collect::<Vec<_>>())
+    ok(&call.levee.metrics().baselines()?.into_values().collect::<Vec<_>>())
 }
 
 /// Marks a team's baseline weeks (admins for any team and `all`; approvers for their own).
@@ -148,7 +148,7 @@ pub fn baselines(call: &Call<'_>) -> Result<Response, ApiError> {
 pub fn set_baseline(call: &Call<'_>) -> Result<Response, ApiError> {
     let actor = call.principal_with(&[Role::Admin, Role::Approver], "marking a baseline")?;
     let request: BaselineRequest = call.json()?;
-    Ok(super::json_response(StatusCode::CREATED, &call.levee.set_baseline(actor, &request)?))
+    Ok(super::json_response(StatusCode::CREATED, &call.levee.metrics().set_baseline(actor, &request)?))
 }
 
 /// A dashboard chart as SVG: `leakage`, `cycle-time`, `pareto`, `approver-outliers`,
@@ -159,7 +159,7 @@ pub fn set_baseline(call: &Call<'_>) -> Result<Response, ApiError> {
     security(("bearer" = [])))]
 pub fn chart(call: &Call<'_>) -> Result<Response, ApiError> {
     let scope = scope(call)?;
-    Ok(text_response("image/svg+xml", call.levee.chart(call.id(), &scope)?))
+    Ok(text_response("image/svg+xml", call.levee.metrics().chart(call.id(), &scope)?))
 }
 
 /// The monthly review of `month` as one self-contained, printable HTML page.
@@ -172,7 +172,7 @@ pub fn monthly_report(call: &Call<'_>) -> Result<Response, ApiError> {
     let month = call.query("month").ok_or_else(|| {
         ApiError::Invalid(crate::validation::FieldError::new("month", "name the month: ?month=YYYY-MM"))
     })?;
-    Ok(text_response("text/html; charset=utf-8", call.levee.monthly_report(&month)?))
+    Ok(text_response("text/html; charset=utf-8", call.levee.metrics().monthly_report(&month)?))
 }
 
 /// The current month's metrics as Prometheus text (scrape with a bearer token).
@@ -181,5 +181,5 @@ pub fn monthly_report(call: &Call<'_>) -> Result<Response, ApiError> {
     security(("bearer" = [])))]
 pub fn prometheus(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal_with(READERS, "scraping metrics")?;
-    Ok(text_response("text/plain; version=0.0.4; charset=utf-8", call.levee.prometheus_text()?))
+    Ok(text_response("text/plain; version=0.0.4; charset=utf-8", call.levee.metrics().prometheus_text()?))
 }

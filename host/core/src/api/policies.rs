@@ -46,7 +46,7 @@ pub fn upload(call: &Call<'_>) -> Result<Response, ApiError> {
     let name = call
         .query("name")
         .ok_or_else(|| ApiError::Invalid(FieldError::new("name", "give the plugin's name: ?name=…")))?;
-    let uploaded = call.levee.upload_policy(admin, &name, call.request.body())?;
+    let uploaded = call.levee.policies().upload(admin, &name, call.request.body())?;
     let status = if uploaded.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok(json_response(status, &uploaded.policy))
 }
@@ -57,7 +57,7 @@ pub fn upload(call: &Call<'_>) -> Result<Response, ApiError> {
     security(("bearer" = [])))]
 pub fn registry(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal_with(&[Role::Admin, Role::Auditor], "reading the policy registry")?;
-    ok(&RegistryView { registry: call.levee.registry()?, loaded: call.levee.engine.chain() })
+    ok(&RegistryView { registry: call.levee.policies().registry()?, loaded: call.levee.engine.chain() })
 }
 
 /// Activate a chain of built-ins (by name) and uploaded plugins (by name and digest), in
@@ -68,7 +68,7 @@ pub fn registry(call: &Call<'_>) -> Result<Response, ApiError> {
 pub fn activate(call: &Call<'_>) -> Result<Response, ApiError> {
     let admin = call.principal_with(ADMINS, "activating a policy chain")?;
     let request: ActivateRequest = call.json()?;
-    ok(&call.levee.activate_chain(admin, &request)?)
+    ok(&call.levee.policies().activate_chain(admin, &request)?)
 }
 
 /// Restore an earlier chain (default: the one before the active one), as a new activation
@@ -79,7 +79,7 @@ pub fn activate(call: &Call<'_>) -> Result<Response, ApiError> {
 pub fn rollback(call: &Call<'_>) -> Result<Response, ApiError> {
     let admin = call.principal_with(ADMINS, "rolling back the policy chain")?;
     let request: RollbackRequest = call.json()?;
-    ok(&call.levee.rollback_chain(admin, &request)?)
+    ok(&call.levee.policies().rollback_chain(admin, &request)?)
 }
 
 /// Replay the facts of the last N days' cases (as the ledger recorded them) through a
@@ -94,7 +94,7 @@ pub fn rollback(call: &Call<'_>) -> Result<Response, ApiError> {
 pub fn backtest(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal_with(&[Role::Admin, Role::Auditor], "backtesting a rule plugin")?;
     let request: BacktestRequest = call.optional_json()?;
-    ok(&call.levee.backtest(call.id(), &request)?)
+    ok(&call.levee.policies().backtest(call.id(), &request)?)
 }
 
 /// Run a candidate chain beside the active one on every new case, without affecting them;
@@ -105,7 +105,7 @@ pub fn backtest(call: &Call<'_>) -> Result<Response, ApiError> {
 pub fn start_shadow(call: &Call<'_>) -> Result<Response, ApiError> {
     let admin = call.principal_with(ADMINS, "starting a shadow chain")?;
     let request: ShadowRequest = call.json()?;
-    ok(&call.levee.start_shadow(admin, &request)?)
+    ok(&call.levee.policies().start_shadow(admin, &request)?)
 }
 
 /// Stop the shadow chain.
@@ -115,7 +115,7 @@ pub fn start_shadow(call: &Call<'_>) -> Result<Response, ApiError> {
 pub fn stop_shadow(call: &Call<'_>) -> Result<Response, ApiError> {
     let admin = call.principal_with(ADMINS, "stopping the shadow chain")?;
     let request: StopShadowRequest = call.json()?;
-    ok(&call.levee.stop_shadow(admin, &request)?)
+    ok(&call.levee.policies().stop_shadow(admin, &request)?)
 }
 
 /// The shadow chain running now, and the most recent cases (up to 1,000) it would have decided
@@ -132,7 +132,7 @@ pub struct ShadowView {
     security(("bearer" = [])))]
 pub fn shadow_differences(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal_with(&[Role::Admin, Role::Auditor], "reading shadow differences")?;
-    let shadow = call.levee.registry()?.shadow;
+    let shadow = call.levee.policies().registry()?.shadow;
     let differences = crate::projections::read::<ShadowDifferences>(&*call.levee.store, SHADOW_DIFFERENCES_KEY)?
         .map(|(differences, _)| differences.items)
         .unwrap_or_default();

@@ -12,5 +12,5 @@ use crate::service::QueueEntry;
     security(("bearer" = [])))]
 pub fn list(call: &Call<'_>) -> Result<Response, ApiError> {
     let approver = call.principal_with(&[Role::Approver], "working the approval queue")?;
-    ok(&call.levee.queue(approver)?)
+    ok(&call.levee.cases().queue(approver)?)
 }

@@ -31,7 +31,7 @@ impl RemediationView {
 pub fn list(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal()?;
     let now = call.levee.clock.now();
-    let items = call.levee.remediation_items()?;
+    let items = call.levee.remediation().items()?;
     ok(&items.into_iter().map(|item| RemediationView::new(item, now)).collect::<Vec<_>>())
 }
 
@@ -41,7 +41,7 @@ pub fn list(call: &Call<'_>) -> Result<Response, ApiError> {
     responses((status = 200, body = crate::scorecard::Scorecards), SignedIn), security(("bearer" = [])))]
 pub fn scorecards(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal()?;
-    ok(&call.levee.scorecards()?)
+    ok(&call.levee.remediation().scorecards()?)
 }
 
 /// One item with its whole history.
@@ -50,7 +50,7 @@ pub fn scorecards(call: &Call<'_>) -> Result<Response, ApiError> {
     responses((status = 200, body = RemediationView), SignedIn, NotFound), security(("bearer" = [])))]
 pub fn get(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal()?;
-    ok(&RemediationView::new(call.levee.remediation_item(call.id())?, call.levee.clock.now()))
+    ok(&RemediationView::new(call.levee.remediation().item(call.id())?, call.levee.clock.now()))
 }
 
 /// The owner team starts work on an open item.
@@ -61,7 +61,7 @@ pub fn get(call: &Call<'_>) -> Result<Response, ApiError> {
 pub fn start(call: &Call<'_>) -> Result<Response, ApiError> {
     let actor = call.principal()?;
     let request: StartRequest = call.json()?;
-    ok(&RemediationView::new(call.levee.start_remediation(actor, call.id(), &request)?, call.levee.clock.now()))
+    ok(&RemediationView::new(call.levee.remediation().start(actor, call.id(), &request)?, call.levee.clock.now()))
 }
 
 /// The owner team submits the fix with its closure evidence (playbook or SOP link, and what
@@ -73,5 +73,5 @@ pub fn start(call: &Call<'_>) -> Result<Response, ApiError> {
 pub fn fix(call: &Call<'_>) -> Result<Response, ApiError> {
     let actor = call.principal()?;
     let request: FixRequest = call.json()?;
-    ok(&RemediationView::new(call.levee.submit_fix(actor, call.id(), &request)?, call.levee.clock.now()))
+    ok(&RemediationView::new(call.levee.remediation().submit_fix(actor, call.id(), &request)?, call.levee.clock.now()))
 }

@@ -35,7 +35,7 @@ impl From<CurrentTaxonomy> for TaxonomyView {
 pub fn current(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal()?;
     call.levee.journal().settle().map_err(crate::service::ServiceError::from)?;
-    ok(&TaxonomyView::from(call.levee.current_taxonomy()?))
+    ok(&TaxonomyView::from(call.levee.taxonomy().current()?))
 }
 
 /// Every change of the taxonomy, oldest first: the version label it made, what changed, who,
@@ -44,7 +44,7 @@ pub fn current(call: &Call<'_>) -> Result<Response, ApiError> {
     responses((status = 200, body = Vec<TaxonomyRevision>), SignedIn), security(("bearer" = [])))]
 pub fn revisions(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal()?;
-    ok(&call.levee.taxonomy_revisions()?)
+    ok(&call.levee.taxonomy().revisions()?)
 }
 
 /// The taxonomy as it was at a version label (the configuration's, or any revision's), as the
@@ -55,7 +55,7 @@ pub fn revisions(call: &Call<'_>) -> Result<Response, ApiError> {
     security(("bearer" = [])))]
 pub fn version(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal()?;
-    ok(&call.levee.taxonomy_version(call.id())?)
+    ok(&call.levee.taxonomy().version(call.id())?)
 }
 
 /// Add a code, or change one (a deprecated or merged code given again is reinstated). Recorded
@@ -66,7 +66,7 @@ pub fn version(call: &Call<'_>) -> Result<Response, ApiError> {
 pub fn put_code(call: &Call<'_>) -> Result<Response, ApiError> {
     let admin = call.principal_with(ADMINS, "changing the taxonomy")?;
     let request: PutCodeRequest = call.json()?;
-    ok(&TaxonomyView::from(call.levee.put_code(admin, &request)?))
+    ok(&TaxonomyView::from(call.levee.taxonomy().put_code(admin, &request)?))
 }
 
 /// Deprecate a code: new cases under it are refused, naming the valid codes; the cases filed
@@ -78,7 +78,7 @@ pub fn put_code(call: &Call<'_>) -> Result<Response, ApiError> {
 pub fn deprecate(call: &Call<'_>) -> Result<Response, ApiError> {
     let admin = call.principal_with(ADMINS, "changing the taxonomy")?;
     let request: DeprecateRequest = call.json()?;
-    ok(&TaxonomyView::from(call.levee.deprecate_code(admin, call.id(), &request)?))
+    ok(&TaxonomyView::from(call.levee.taxonomy().deprecate_code(admin, call.id(), &request)?))
 }
 
 /// Merge a code into another: new cases must use `into`; the cases filed under the merged code
@@ -90,5 +90,5 @@ pub fn deprecate(call: &Call<'_>) -> Result<Response, ApiError> {
 pub fn merge(call: &Call<'_>) -> Result<Response, ApiError> {
     let admin = call.principal_with(ADMINS, "changing the taxonomy")?;
     let request: MergeRequest = call.json()?;
-    ok(&TaxonomyView::from(call.levee.merge_code(admin, call.id(), &request)?))
+    ok(&TaxonomyView::from(call.levee.taxonomy().merge_code(admin, call.id(), &request)?))
 }

@@ -15,5 +15,5 @@ use crate::timeline::CaseTimeline;
     security(("bearer" = [])))]
 pub fn get(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal_with(super::cases::READERS, "reading a case")?;
-    ok(&call.levee.case_timeline(call.id())?)
+    ok(&call.levee.cases().timeline(call.id())?)
 }

@@ -42,7 +42,8 @@ pub fn outgoing(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal_with(&[Role::Admin, Role::Auditor], "reading the webhook delivery log")?;
     let views: Vec<EndpointView> = call
         .levee
-        .outbox_states()?
+        .outbox()
+        .states()?
         .into_iter()
         .map(|(endpoint, state): (_, OutboxState)| EndpointView {
             url: endpoint.shown_url(),
@@ -92,7 +93,7 @@ pub enum Delivered {
     ))]
 pub fn receive(call: &Call<'_>) -> Result<Response, ApiError> {
     let header = |name: &str| call.header(name);
-    let outcome = call.levee.receive_webhook(call.id(), &header, call.request.body())?;
+    let outcome = call.levee.intake().receive_webhook(call.id(), &header, call.request.body())?;
     let (created, delivered) = match outcome {
         IntakeOutcome::Case { case, replayed } => {
             (!replayed, Delivered::Case(Box::new(super::CaseView::new(*case, None))))
@@ -116,7 +117,7 @@ pub fn receive(call: &Call<'_>) -> Result<Response, ApiError> {
     security(("bearer" = [])))]
 pub fn findings(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal_with(&[Role::Admin, Role::Auditor, Role::Approver], "reading reconciliation findings")?;
-    ok(&call.levee.findings_list()?)
+    ok(&call.levee.reconciliation().findings()?)
 }
 
 /// Helpdesk deliveries that did not make a valid case, with the reason, oldest first.
@@ -124,5 +125,5 @@ pub fn findings(call: &Call<'_>) -> Result<Response, ApiError> {
     responses((status = 200, body = Vec<IntakeRejection>), SignedIn, Forbidden), security(("bearer" = [])))]
 pub fn rejections(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal_with(&[Role::Admin, Role::Auditor, Role::Agent], "reading rejected intakes")?;
-    ok(&call.levee.intake_rejections()?)
+    ok(&call.levee.intake().rejections()?)
 }

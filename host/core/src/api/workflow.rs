@@ -14,7 +14,7 @@ use crate::workflow::{Inputs, Workflow, describe};
 pub fn get(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal()?;
     let levee = call.levee;
-    let registry = levee.registry()?;
+    let registry = levee.policies().registry()?;
     let number = levee.engine.loaded_chain().chain;
     // The links of the loaded chain; none (chain 0, or a rollback to it) is the configured one.
     let links = registry

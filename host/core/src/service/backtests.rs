@@ -6,12 +6,12 @@ use crate::engine::Facts;
 use crate::journal::{LedgerSlot, entry_key};
 use crate::ledger::EventType;
 use crate::registry::ChainLink;
-use crate::service::{Levee, ServiceError};
+use crate::service::{Policies, ServiceError};
 use crate::validation::FieldError;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
 
-impl Levee {
+impl Policies<'_> {
     /// Backtests the candidate: `links`, or the active chain with the uploaded plugin `digest`
     /// put in (replacing a link of the same name, or appended).
     pub fn backtest(&self, digest: &str, request: &BacktestRequest) -> Result<BacktestReport, ServiceError> {
@@ -25,12 +25,13 @@ impl Levee {
             None => self.candidate_with(&registry, digest, request.params.clone())?,
         };
         self.check_chain(&registry, &links)?;
-        let to = self.clock.now();
+        let to = self.levee.clock.now();
         let from = to - Duration::days(i64::from(days));
         let submissions = self.submissions_since(from)?;
-        let plugins = self.chain_plugins(&links, &self.current_taxonomy()?.taxonomy)?;
+        let plugins = self.chain_plugins(&links, &self.levee.taxonomy().current()?.taxonomy)?;
         let facts: Vec<Facts> = submissions.replayable.iter().map(|submission| submission.facts.clone()).collect();
-        let evaluations = self.engine.evaluate_candidate(plugins, &facts).map_err(ServiceError::PluginRejected)?;
+        let evaluations =
+            self.levee.engine.evaluate_candidate(plugins, &facts).map_err(ServiceError::PluginRejected)?;
         let mut report = BacktestReport {
             from,
             to,
@@ -81,11 +82,11 @@ impl Levee {
 
     /// Submissions at or after `from`, oldest first.
     fn submissions_since(&self, from: DateTime<Utc>) -> Result<Submissions, ServiceError> {
-        let tip = self.journal().settle()?;
+        let tip = self.levee.journal().settle()?;
         let mut found = Submissions::default();
         for start in (1..=tip.seq).step_by(BATCH as usize) {
             let keys: Vec<String> = (start..=tip.seq.min(start + BATCH - 1)).map(entry_key).collect();
-            for bytes in self.store.get_many(&keys)?.into_iter().flatten() {
+            for bytes in self.levee.store.get_many(&keys)?.into_iter().flatten() {
                 let Ok(slot) = serde_json::from_slice::<LedgerSlot>(&bytes) else { continue };
                 if slot.entry.event != EventType::CaseSubmitted || slot.entry.at < from {
                     continue;

@@ -10,11 +10,16 @@ use crate::service::{Levee, ServiceError};
 use crate::subject::Change;
 use crate::validation::{FieldError, required_text};
 
-impl Levee {
+/// Delegations of authority: `levee.delegations()`.
+pub struct Delegations<'a> {
+    pub(super) levee: &'a Levee,
+}
+
+impl Delegations<'_> {
     /// Every delegation (an admin or auditor), or those naming `actor` as delegator or delegate.
-    pub fn delegations(&self, actor: Option<&str>) -> Result<Vec<Delegation>, ServiceError> {
-        self.journal().settle()?;
-        let book = self.delegation_book()?;
+    pub fn list(&self, actor: Option<&str>) -> Result<Vec<Delegation>, ServiceError> {
+        self.levee.journal().settle()?;
+        let book = self.book()?;
         Ok(book
             .delegations
             .into_iter()
@@ -23,22 +28,22 @@ impl Levee {
     }
 
     /// The delegation in force at `at` from `delegator` to `delegate`, if any.
-    pub fn delegation_in_force(
+    pub fn in_force(
         &self,
         delegator: &str,
         delegate: &str,
         at: DateTime<Utc>,
     ) -> Result<Option<Delegation>, ServiceError> {
-        Ok(self.delegation_book()?.in_force(delegator, delegate, at).cloned())
+        Ok(self.book()?.in_force(delegator, delegate, at).cloned())
     }
 
     /// The delegators whose authority `delegate` holds at `at`.
     pub fn delegators_of(&self, delegate: &str, at: DateTime<Utc>) -> Result<Vec<Delegation>, ServiceError> {
-        Ok(self.delegation_book()?.held_by(delegate, at).cloned().collect())
+        Ok(self.book()?.held_by(delegate, at).cloned().collect())
     }
 
     /// Grants a delegation of the caller's own authority.
-    pub fn delegate(&self, delegator: &Principal, request: &DelegateRequest) -> Result<Delegation, ServiceError> {
+    pub fn grant(&self, delegator: &Principal, request: &DelegateRequest) -> Result<Delegation, ServiceError> {
         if !delegator.has_role(Role::Approver) || delegator.authority.is_none() {
             return Err(ServiceError::Forbidden(format!(
                 "{} holds no approval authority to delegate",
@@ -50,12 +55,12 @@ impl Levee {
         if delegate == delegator.actor {
             return Err(FieldError::new("delegate", "you cannot delegate to yourself").into());
         }
-        let known = self.settings.tokens.principal_of(&delegate);
+        let known = self.levee.settings.tokens.principal_of(&delegate);
         if !known.is_some_and(|principal| principal.has_role(Role::Approver)) {
             return Err(FieldError::new("delegate", format!("{delegate} is not an approver known to levee")).into());
         }
-        request.check_window(self.clock.now())?;
-        self.commit_subject(delegator, DELEGATIONS_SUBJECT, DelegationBook::default, None, |book, at| {
+        request.check_window(self.levee.clock.now())?;
+        self.levee.commit_subject(delegator, DELEGATIONS_SUBJECT, DelegationBook::default, None, |book, at| {
             let (delegation, next) = book.granting(Delegation {
                 id: String::new(),
                 delegator: delegator.actor.clone(),
@@ -72,14 +77,9 @@ impl Levee {
     }
 
     /// Revokes a delegation (its delegator, or an admin).
-    pub fn revoke_delegation(
-        &self,
-        actor: &Principal,
-        id: &str,
-        request: &RevokeRequest,
-    ) -> Result<Delegation, ServiceError> {
+    pub fn revoke(&self, actor: &Principal, id: &str, request: &RevokeRequest) -> Result<Delegation, ServiceError> {
         let reason = required_text("reason", &request.reason, 2_000)?;
-        self.commit_subject(actor, DELEGATIONS_SUBJECT, DelegationBook::default, None, |book, at| {
+        self.levee.commit_subject(actor, DELEGATIONS_SUBJECT, DelegationBook::default, None, |book, at| {
             let mut next = book.clone();
             let Some(delegation) = next.delegations.iter_mut().find(|delegation| delegation.id == id) else {
                 return Err(ServiceError::NotFound(format!("delegation {id}")));
@@ -101,7 +101,7 @@ impl Levee {
         })
     }
 
-    fn delegation_book(&self) -> Result<DelegationBook, ServiceError> {
-        Ok(self.load_subject::<DelegationBook>(DELEGATIONS_SUBJECT)?.unwrap_or_default())
+    fn book(&self) -> Result<DelegationBook, ServiceError> {
+        Ok(self.levee.load_subject::<DelegationBook>(DELEGATIONS_SUBJECT)?.unwrap_or_default())
     }
 }

@@ -6,33 +6,41 @@ use crate::identity::{ApproverLevel, Principal};
 use crate::projections;
 use crate::service::{Levee, ServiceError};
 
-impl Levee {
+/// levee's own schedule: `levee.governance()`.
+pub struct Governance<'a> {
+    pub(super) levee: &'a Levee,
+}
+
+impl Governance<'_> {
     /// One run of the schedule, as `levee serve`'s timer makes it and a scheduler asks for it
     /// with `POST /v1/jobs/run` (Spin has no background tasks): the governance run, made
     /// durable, then each outgoing webhook endpoint's due messages (`deliver_due`), leased to
     /// `holder`. Every step is idempotent, so runs on many hosts, or overlapping runs, take
     /// turns rather than repeat work.
     pub fn run_schedule(&self, holder: &str) -> Result<ScheduleRun, ServiceError> {
-        let governance = self.run_governance()?;
-        self.sync_store()?;
+        let governance = self.escalate_overdue()?;
+        self.levee.sync_store()?;
         let deliveries = self
+            .levee
             .settings
             .outgoing_webhooks
             .iter()
-            .map(|endpoint| self.deliver_due(&endpoint.name, holder))
+            .map(|endpoint| self.levee.outbox().deliver_due(&endpoint.name, holder))
             .collect::<Result<_, _>>()?;
         Ok(ScheduleRun { governance, deliveries })
     }
 
     /// Escalates every pending case whose SLA ran out before now.
-    pub fn run_governance(&self) -> Result<GovernanceRun, ServiceError> {
-        self.journal().settle()?;
-        let now = self.clock.now();
+    pub fn escalate_overdue(&self) -> Result<GovernanceRun, ServiceError> {
+        self.levee.journal().settle()?;
+        let now = self.levee.clock.now();
         let system = Principal::system("sla-escalation");
         let mut run = GovernanceRun::default();
         for case_id in self.overdue_cases(now)? {
-            let groups = &self.settings.approval_groups;
-            match self.transition(&case_id, &system, |case, at| case::escalate(case, at, groups, &self.settings.matrix))
+            let groups = &self.levee.settings.approval_groups;
+            match self
+                .levee
+                .transition(&case_id, &system, |case, at| case::escalate(case, at, groups, &self.levee.settings.matrix))
             {
                 Ok(_) => run.escalated.push(case_id),
                 // Decided, or escalated or changed by another host, since the queue was read: the
@@ -44,20 +52,20 @@ impl Levee {
         if !run.escalated.is_empty() {
             tracing::info!(cases = ?run.escalated, "escalated past their SLA");
         }
-        match self.run_remediation(now) {
+        match self.levee.remediation().run(now) {
             Ok(items) => run.remediation = items,
             Err(ServiceError::Conflict(message)) => tracing::debug!(%message, "remediation raced another host"),
             Err(error) => return Err(error),
         }
-        match self.rematch_silent() {
+        match self.levee.reconciliation().rematch_silent() {
             Ok(executions) => run.rematched = executions,
             Err(ServiceError::Conflict(message)) => tracing::debug!(%message, "reconciliation raced another host"),
             Err(error) => return Err(error),
         }
         // Everything above is in the ledger now: fold it, and whatever else is new, into the
         // metrics so dashboards stay current without folding on their own reads.
-        run.metrics_folded = self.fold_metrics(METRICS_FOLD_PER_RUN)?.entries;
-        self.sync_store()?;
+        run.metrics_folded = self.levee.metrics().fold(METRICS_FOLD_PER_RUN)?.entries;
+        self.levee.sync_store()?;
         Ok(run)
     }
 
@@ -66,7 +74,7 @@ impl Levee {
         let mut overdue = Vec::new();
         for level in ApproverLevel::ALL {
             overdue.extend(
-                projections::queue_items(&*self.store, level)?
+                projections::queue_items(&*self.levee.store, level)?
                     .into_iter()
                     .filter(|item| item.sla_due_at.is_some_and(|due| due < now))
                     .map(|item| item.case_id),

@@ -9,7 +9,12 @@ use crate::service::{IDEMPOTENCY_KEY_FIELD, Levee, ServiceError};
 use crate::subject::Change;
 use crate::validation::FieldError;
 
-impl Levee {
+/// Helpdesk intake: `levee.intake()`.
+pub struct Intake<'a> {
+    pub(super) levee: &'a Levee,
+}
+
+impl Intake<'_> {
     /// Verifies and takes in one delivery to `source`.
     pub fn receive_webhook(
         &self,
@@ -17,10 +22,10 @@ impl Levee {
         header: &dyn Fn(&str) -> Option<String>,
         body: &[u8],
     ) -> Result<IntakeOutcome, ServiceError> {
-        let Some(config) = self.settings.webhook_sources.iter().find(|candidate| candidate.name == source) else {
+        let Some(config) = self.levee.settings.webhook_sources.iter().find(|candidate| candidate.name == source) else {
             return Err(ServiceError::NotFound(format!("webhook source {source}")));
         };
-        let delivery = Delivery { header, body, now: self.clock.now() };
+        let delivery = Delivery { header, body, now: self.levee.clock.now() };
         let delivery_id =
             inbound::verify(&config.signature, &config.secrets, &delivery).map_err(ServiceError::Webhook)?;
         let payload: serde_json::Value = serde_json::from_slice(body)
@@ -36,7 +41,7 @@ impl Levee {
             .map_err(|problem| {
                 ServiceError::Malformed(format!("the payload is not a refund this source sends: {problem}"))
             })?;
-            return Ok(IntakeOutcome::Executions(self.record_executions(source, reports)?));
+            return Ok(IntakeOutcome::Executions(self.levee.reconciliation().record_executions(source, reports)?));
         };
         let requester = Principal {
             actor: format!("webhook:{source}"),
@@ -49,7 +54,9 @@ impl Levee {
             let ticket = request.attributes.get(TICKET_ATTRIBUTE).cloned().unwrap_or_default();
             // The ticket is the idempotency key: the requester (this source) scopes it.
             let key = format!("ticket:{ticket}");
-            self.submit(&requester, &request, Some(&key))
+            self.levee
+                .cases()
+                .submit(&requester, &request, Some(&key))
                 .map_err(|error| self.one_case_per_ticket(error, &requester, &key))
         });
         match submitted {
@@ -66,12 +73,13 @@ impl Levee {
             return error;
         }
         let ticket = key.trim_start_matches("ticket:");
-        let case = match projections::read::<String>(&*self.store, &projections::idempotency_key(&requester.actor, key))
-        {
-            Ok(Some((case_id, _))) => case_id,
-            Ok(None) => "(not found)".to_owned(),
-            Err(store_error) => return store_error.into(),
-        };
+        let case =
+            match projections::read::<String>(&*self.levee.store, &projections::idempotency_key(&requester.actor, key))
+            {
+                Ok(Some((case_id, _))) => case_id,
+                Ok(None) => "(not found)".to_owned(),
+                Err(store_error) => return store_error.into(),
+            };
         ServiceError::Invalid(FieldError::new(
             "ticket",
             format!(
@@ -91,7 +99,7 @@ impl Levee {
         error: FieldError,
     ) -> Result<IntakeOutcome, ServiceError> {
         let mut replayed = false;
-        let rejection = self.commit_subject(requester, INTAKE_SUBJECT, IntakeLog::default, None, |log, at| {
+        let rejection = self.levee.commit_subject(requester, INTAKE_SUBJECT, IntakeLog::default, None, |log, at| {
             let earlier = log.rejections.iter().find(|r| r.source == source && r.delivery_id == delivery_id);
             if let Some(earlier) = earlier {
                 replayed = true;
@@ -116,8 +124,8 @@ impl Levee {
     }
 
     /// Every rejected intake, oldest first.
-    pub fn intake_rejections(&self) -> Result<Vec<IntakeRejection>, ServiceError> {
-        self.journal().settle()?;
-        Ok(self.load_subject::<IntakeLog>(INTAKE_SUBJECT)?.map(|log| log.rejections).unwrap_or_default())
+    pub fn rejections(&self) -> Result<Vec<IntakeRejection>, ServiceError> {
+        self.levee.journal().settle()?;
+        Ok(self.levee.load_subject::<IntakeLog>(INTAKE_SUBJECT)?.map(|log| log.rejections).unwrap_or_default())
     }
 }

@@ -13,25 +13,30 @@ use crate::subject::Change;
 use crate::taxonomy::Taxonomy;
 use crate::validation::{FieldError, required_text};
 
-impl Levee {
+/// Rule plugins and chains: `levee.policies()`.
+pub struct Policies<'a> {
+    pub(super) levee: &'a Levee,
+}
+
+impl Policies<'_> {
     /// The registry, as its last ledger entry recorded it.
     pub fn registry(&self) -> Result<PolicyRegistry, ServiceError> {
-        self.journal().settle()?;
+        self.levee.journal().settle()?;
         self.load_registry()
     }
 
     fn load_registry(&self) -> Result<PolicyRegistry, ServiceError> {
-        Ok(self.load_subject::<PolicyRegistry>(REGISTRY_SUBJECT)?.unwrap_or_default())
+        Ok(self.levee.load_subject::<PolicyRegistry>(REGISTRY_SUBJECT)?.unwrap_or_default())
     }
 
     /// Checks a plugin with the engine, keeps its bytes by digest, and records the upload.
-    pub fn upload_policy(&self, actor: &Principal, name: &str, bytes: &[u8]) -> Result<Uploaded, ServiceError> {
-        self.engine.accepts_uploads().map_err(ServiceError::NotSupported)?;
+    pub fn upload(&self, actor: &Principal, name: &str, bytes: &[u8]) -> Result<Uploaded, ServiceError> {
+        self.levee.engine.accepts_uploads().map_err(ServiceError::NotSupported)?;
         let name = plugin_name(name)?;
-        let info = self.engine.inspect(bytes).map_err(ServiceError::PluginRejected)?;
+        let info = self.levee.engine.inspect(bytes).map_err(ServiceError::PluginRejected)?;
         let digest = sha256_hex(bytes);
-        self.store.set(&blob_key(&digest), bytes)?;
-        let at = self.clock.now();
+        self.levee.store.set(&blob_key(&digest), bytes)?;
+        let at = self.levee.clock.now();
         let policy = UploadedPolicy {
             name: name.clone(),
             version: info.version,
@@ -97,7 +102,7 @@ impl Levee {
             if restores_configuration { Ok(()) } else { self.check_chain(registry, links) }
         };
         check(&self.registry()?)?;
-        let at = self.clock.now();
+        let at = self.levee.clock.now();
         let committed = self.commit_registry(actor, expected_version, |registry| {
             check(registry)?;
             let mut next = registry.clone();
@@ -114,7 +119,7 @@ impl Levee {
             next.chains.push(chain);
             Ok((next.clone(), Some(change(next, EventType::PolicyChainActivated, payload))))
         })?;
-        self.sync_policies()?;
+        self.sync()?;
         Ok(committed)
     }
 
@@ -126,13 +131,13 @@ impl Levee {
         for (index, link) in links.iter().enumerate() {
             let field = format!("links[{index}]");
             match &link.digest {
-                None if self.engine.is_builtin(&link.name) => {}
+                None if self.levee.engine.is_builtin(&link.name) => {}
                 None => {
                     let message = format!("no built-in policy is named '{}': upload it and give its digest", link.name);
                     return Err(FieldError::new(format!("{field}.name"), message).into());
                 }
                 Some(digest) => match registry.uploads.get(digest) {
-                    Some(upload) if upload.name == link.name && self.store.get(&blob_key(digest))?.is_some() => {}
+                    Some(upload) if upload.name == link.name && self.levee.store.get(&blob_key(digest))?.is_some() => {}
                     Some(upload) => {
                         let message = format!("{digest} was uploaded as '{}', not '{}'", upload.name, link.name);
                         return Err(FieldError::new(format!("{field}.name"), message).into());
@@ -154,17 +159,17 @@ impl Levee {
     /// the one loaded, or if the taxonomy its default parameters come from has changed. Store
     /// failures are errors; an engine that cannot load the chain keeps the one it has, and
     /// says so in the log (decisions keep naming the digests they actually used).
-    pub fn sync_policies(&self) -> Result<(), ServiceError> {
+    pub fn sync(&self) -> Result<(), ServiceError> {
         let registry = self.load_registry()?;
-        let taxonomy = self.current_taxonomy()?;
+        let taxonomy = self.levee.taxonomy().current()?;
         let (chain, links) = match registry.active() {
             Some(active) => (active.number, active.links.as_slice()),
             None => (0, &[][..]),
         };
         let key = ChainKey { chain, taxonomy: taxonomy.revision };
-        if key != self.engine.loaded_chain() {
+        if key != self.levee.engine.loaded_chain() {
             let plugins = self.chain_plugins(links, &taxonomy.taxonomy)?;
-            if let Err(error) = self.engine.load_chain(plugins, key) {
+            if let Err(error) = self.levee.engine.load_chain(plugins, key) {
                 tracing::error!(chain, %error, "the active policy chain could not be loaded; keeping the current one");
             }
         }
@@ -172,13 +177,13 @@ impl Levee {
             .shadow
             .as_ref()
             .map_or(ChainKey::default(), |shadow| ChainKey { chain: shadow.number, taxonomy: taxonomy.revision });
-        if shadow_key != self.engine.loaded_shadow() {
+        if shadow_key != self.levee.engine.loaded_shadow() {
             let plugins = registry
                 .shadow
                 .as_ref()
                 .map(|shadow| self.chain_plugins(&shadow.links, &taxonomy.taxonomy))
                 .transpose()?;
-            if let Err(error) = self.engine.load_shadow(plugins, shadow_key) {
+            if let Err(error) = self.levee.engine.load_shadow(plugins, shadow_key) {
                 tracing::error!(shadow = shadow_key.chain, %error, "the shadow policy chain could not be loaded");
             }
         }
@@ -191,7 +196,7 @@ impl Levee {
         links: &[ChainLink],
         taxonomy: &Taxonomy,
     ) -> Result<Vec<ChainPlugin>, ServiceError> {
-        let links = if links.is_empty() { &self.settings.configured_chain[..] } else { links };
+        let links = if links.is_empty() { &self.levee.settings.configured_chain[..] } else { links };
         links.iter().map(|link| self.chain_plugin(link, taxonomy)).collect()
     }
 
@@ -200,7 +205,7 @@ impl Levee {
     pub fn start_shadow(&self, actor: &Principal, request: &ShadowRequest) -> Result<PolicyRegistry, ServiceError> {
         let rationale = required_text("rationale", &request.rationale, 2_000)?;
         self.check_chain(&self.registry()?, &request.links)?;
-        let at = self.clock.now();
+        let at = self.levee.clock.now();
         let registry = self.commit_registry(actor, None, |registry| {
             self.check_chain(registry, &request.links)?;
             let mut next = registry.clone();
@@ -219,7 +224,7 @@ impl Levee {
                 Some(change(next, EventType::PolicyShadowStarted, serde_json::json!({"shadow": shadow}))),
             ))
         })?;
-        self.sync_policies()?;
+        self.sync()?;
         Ok(registry)
     }
 
@@ -236,13 +241,13 @@ impl Levee {
             let payload = serde_json::json!({"stopped": shadow.number, "rationale": rationale});
             Ok((next.clone(), Some(change(next, EventType::PolicyShadowStopped, payload))))
         })?;
-        self.sync_policies()?;
+        self.sync()?;
         Ok(registry)
     }
 
     pub(crate) fn chain_plugin(&self, link: &ChainLink, taxonomy: &Taxonomy) -> Result<ChainPlugin, ServiceError> {
         let bytes = match &link.digest {
-            Some(digest) => Some(self.store.get(&blob_key(digest))?.ok_or_else(|| {
+            Some(digest) => Some(self.levee.store.get(&blob_key(digest))?.ok_or_else(|| {
                 ServiceError::Integrity(format!("the bytes of plugin {digest} are missing from the store"))
             })?),
             None => None,
@@ -250,7 +255,7 @@ impl Levee {
         Ok(ChainPlugin {
             name: link.name.clone(),
             bytes,
-            params: link.params.clone().unwrap_or_else(|| self.settings.default_params(&link.name, taxonomy)),
+            params: link.params.clone().unwrap_or_else(|| self.levee.settings.default_params(&link.name, taxonomy)),
             limits: PolicyLimits { fuel: link.fuel, deadline_ms: link.deadline_ms, memory_bytes: link.memory_bytes },
         })
     }
@@ -265,7 +270,7 @@ impl Levee {
     where
         F: FnMut(&PolicyRegistry) -> Result<(T, Option<Change>), ServiceError>,
     {
-        self.commit_subject(actor, REGISTRY_SUBJECT, PolicyRegistry::default, expected_version, |registry, _| {
+        self.levee.commit_subject(actor, REGISTRY_SUBJECT, PolicyRegistry::default, expected_version, |registry, _| {
             decide(registry)
         })
     }

@@ -12,7 +12,12 @@ use crate::subject::Change;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
-impl Levee {
+/// Reconciliation of executions: `levee.reconciliation()`.
+pub struct Reconciliation<'a> {
+    pub(super) levee: &'a Levee,
+}
+
+impl Reconciliation<'_> {
     /// Records executions reported by `source`; returns each with whether it was new.
     pub fn record_executions(
         &self,
@@ -32,7 +37,7 @@ impl Levee {
         let id = format!("EX-{source}-{}", report.id);
         let missing = || ExecutionRecord::missing(&id, source, &report);
         let mut created = true;
-        let record = self.commit_subject(system, &id, missing, None, |existing, at| {
+        let record = self.levee.commit_subject(system, &id, missing, None, |existing, at| {
             if existing.version > 0 {
                 created = false;
                 return Ok((existing.clone(), None));
@@ -42,7 +47,7 @@ impl Levee {
             record.version = 1;
             record.recorded_at = at;
             record.case_id = case.as_ref().map(|case| case.id.clone());
-            record.findings = self.findings(&id, &report, case.as_ref(), at)?;
+            record.findings = self.findings_of(&id, &report, case.as_ref(), at)?;
             let payload =
                 serde_json::json!({"execution": report, "case_id": record.case_id, "findings": record.findings});
             Ok((record.clone(), Some(Change::of(record, EventType::ExecutionRecorded, payload))))
@@ -59,7 +64,9 @@ impl Levee {
             let ids = if kind == "case" { vec![value.clone()] } else { self.cases_by_reference(kind, value)? };
             let mut candidates = Vec::new();
             for id in ids {
-                if let Some(case) = self.load_case(&id)?.filter(|case| case.amount.currency == report.amount.currency) {
+                if let Some(case) =
+                    self.levee.load_case(&id)?.filter(|case| case.amount.currency == report.amount.currency)
+                {
                     let used = self.executed_against(&case.id, own_id)?;
                     candidates.push((case, used));
                 }
@@ -81,14 +88,14 @@ impl Levee {
     }
 
     fn cases_by_reference(&self, kind: &str, value: &str) -> Result<Vec<String>, ServiceError> {
-        Ok(projections::read::<Vec<String>>(&*self.store, &projections::case_reference_key(kind, value))?
+        Ok(projections::read::<Vec<String>>(&*self.levee.store, &projections::case_reference_key(kind, value))?
             .map(|(ids, _)| ids)
             .unwrap_or_default())
     }
 
     /// What an execution that is being recorded shows, against its case and the executions
     /// recorded before it.
-    fn findings(
+    fn findings_of(
         &self,
         own_id: &str,
         report: &ExecutionReport,
@@ -150,21 +157,21 @@ impl Levee {
     }
 
     fn executions_of_case(&self, case_id: &str) -> Result<BTreeMap<String, Money>, ServiceError> {
-        Ok(projections::read(&*self.store, &projections::execution_reference_key("case", case_id))?
+        Ok(projections::read(&*self.levee.store, &projections::execution_reference_key("case", case_id))?
             .map(|(map, _)| map)
             .unwrap_or_default())
     }
 
     fn executions_of_order(&self, order: &str) -> Result<BTreeMap<String, Money>, ServiceError> {
-        Ok(projections::read(&*self.store, &projections::execution_reference_key("order", order))?
+        Ok(projections::read(&*self.levee.store, &projections::execution_reference_key("order", order))?
             .map(|(map, _)| map)
             .unwrap_or_default())
     }
 
     /// Every finding, newest first.
-    pub fn findings_list(&self) -> Result<Vec<projections::FindingSummary>, ServiceError> {
-        self.journal().settle()?;
-        let index = projections::read::<FindingsIndex>(&*self.store, projections::FINDINGS_INDEX_KEY)?
+    pub fn findings(&self) -> Result<Vec<projections::FindingSummary>, ServiceError> {
+        self.levee.journal().settle()?;
+        let index = projections::read::<FindingsIndex>(&*self.levee.store, projections::FINDINGS_INDEX_KEY)?
             .map(|(index, _)| index)
             .unwrap_or_default();
         let mut findings: Vec<_> = index.findings.into_values().collect();
@@ -178,8 +185,8 @@ impl Levee {
     /// arrived (executed before approval, overage). Returns the executions changed; one lost to
     /// another host is left for the next run.
     pub(crate) fn rematch_silent(&self) -> Result<Vec<String>, ServiceError> {
-        self.journal().settle()?;
-        let index = projections::read::<FindingsIndex>(&*self.store, projections::FINDINGS_INDEX_KEY)?
+        self.levee.journal().settle()?;
+        let index = projections::read::<FindingsIndex>(&*self.levee.store, projections::FINDINGS_INDEX_KEY)?
             .map(|(index, _)| index)
             .unwrap_or_default();
         let open: std::collections::BTreeSet<String> = index
@@ -202,10 +209,10 @@ impl Levee {
 
     /// Re-matches one execution; whether it changed.
     fn rematch(&self, system: &Principal, id: &str) -> Result<bool, ServiceError> {
-        let Some(record) = self.load_subject::<ExecutionRecord>(id)? else { return Ok(false) };
+        let Some(record) = self.levee.load_subject::<ExecutionRecord>(id)? else { return Ok(false) };
         let Some(case) = self.matching_case(&record.report, id)?.filter(is_approved) else { return Ok(false) };
         let missing = || ExecutionRecord::missing(id, &record.source, &record.report);
-        self.commit_subject(system, id, missing, Some(record.version), |current, at| {
+        self.levee.commit_subject(system, id, missing, Some(record.version), |current, at| {
             let mut next = current.clone();
             next.version += 1;
             next.case_id = Some(case.id.clone());
@@ -213,7 +220,7 @@ impl Levee {
             {
                 finding.resolved_at = Some(at);
             }
-            let against_case = self.findings(id, &next.report, Some(&case), at)?;
+            let against_case = self.findings_of(id, &next.report, Some(&case), at)?;
             next.findings.extend(
                 against_case.into_iter().filter(|finding| {
                     matches!(finding.kind, FindingKind::ExecutedBeforeApproval | FindingKind::Overage)

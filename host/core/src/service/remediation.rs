@@ -13,42 +13,43 @@ use crate::taxonomy::{ExceptionCode, RemediationTrigger};
 use crate::validation::required_text;
 use chrono::{DateTime, Duration, Utc};
 
-impl Levee {
+/// Remediation items and scorecards: `levee.remediation()`.
+pub struct Remediation<'a> {
+    pub(super) levee: &'a Levee,
+}
+
+impl Remediation<'_> {
     /// Every item, newest first, as the index lists them.
-    pub fn remediation_items(&self) -> Result<Vec<RemediationItem>, ServiceError> {
-        self.journal().settle()?;
-        let index = self.remediation_index()?;
+    pub fn items(&self) -> Result<Vec<RemediationItem>, ServiceError> {
+        self.levee.journal().settle()?;
+        let index = self.index()?;
         let mut items = Vec::new();
         for id in index.items.keys().rev() {
-            if let Some(item) = self.load_subject::<RemediationItem>(id)? {
+            if let Some(item) = self.levee.load_subject::<RemediationItem>(id)? {
                 items.push(item);
             }
         }
         Ok(items)
     }
 
-    pub fn remediation_item(&self, id: &str) -> Result<RemediationItem, ServiceError> {
+    pub fn item(&self, id: &str) -> Result<RemediationItem, ServiceError> {
         if !is_item_id(id) {
             return Err(ServiceError::NotFound(format!("remediation item {id}")));
         }
-        self.journal().settle()?;
-        self.load_subject::<RemediationItem>(id)?
+        self.levee.journal().settle()?;
+        self.levee
+            .load_subject::<RemediationItem>(id)?
             .ok_or_else(|| ServiceError::NotFound(format!("remediation item {id}")))
     }
 
-    fn remediation_index(&self) -> Result<RemediationIndex, ServiceError> {
-        Ok(projections::read::<RemediationIndex>(&*self.store, projections::REMEDIATION_INDEX_KEY)?
+    fn index(&self) -> Result<RemediationIndex, ServiceError> {
+        Ok(projections::read::<RemediationIndex>(&*self.levee.store, projections::REMEDIATION_INDEX_KEY)?
             .map(|(index, _)| index)
             .unwrap_or_default())
     }
 
     /// The owner starts work on an item.
-    pub fn start_remediation(
-        &self,
-        actor: &Principal,
-        id: &str,
-        request: &StartRequest,
-    ) -> Result<RemediationItem, ServiceError> {
+    pub fn start(&self, actor: &Principal, id: &str, request: &StartRequest) -> Result<RemediationItem, ServiceError> {
         let note = required_text("note", &request.note, 2_000)?;
         self.change_item(actor, id, EventType::RemediationStarted, |item, at| {
             if item.status != RemediationStatus::Open {
@@ -96,7 +97,7 @@ impl Levee {
             return Err(ServiceError::NotFound(format!("remediation item {id}")));
         }
         let missing = || RemediationItem::missing(id);
-        self.commit_subject(actor, id, missing, None, |item, at| {
+        self.levee.commit_subject(actor, id, missing, None, |item, at| {
             if item.version == 0 {
                 return Err(ServiceError::NotFound(format!("remediation item {id}")));
             }
@@ -115,11 +116,11 @@ impl Levee {
 
     /// Opens items for codes that crossed their trigger, judges fixes whose window has passed,
     /// and escalates overdue items. Returns the ids of items it changed.
-    pub(crate) fn run_remediation(&self, now: DateTime<Utc>) -> Result<Vec<String>, ServiceError> {
+    pub(crate) fn run(&self, now: DateTime<Utc>) -> Result<Vec<String>, ServiceError> {
         let system = Principal::system("remediation");
-        let index = self.remediation_index()?;
+        let index = self.index()?;
         let mut changed = Vec::new();
-        for code in self.current_taxonomy()?.taxonomy.codes.iter().filter(|code| code.is_active()) {
+        for code in self.levee.taxonomy().current()?.taxonomy.codes.iter().filter(|code| code.is_active()) {
             let Some(trigger) = &code.remediation else { continue };
             if index.current_item(&code.code).is_some() {
                 continue;
@@ -134,7 +135,7 @@ impl Levee {
             if entry.status == RemediationStatus::Verified {
                 continue;
             }
-            let Some(item) = self.load_subject::<RemediationItem>(id)? else { continue };
+            let Some(item) = self.levee.load_subject::<RemediationItem>(id)? else { continue };
             if let Some(event) = self.judge_item(&system, item, now)? {
                 changed.push(event);
             }
@@ -143,7 +144,7 @@ impl Levee {
     }
 
     fn code_stats(&self, code: &str) -> Result<CodeStats, ServiceError> {
-        Ok(projections::read::<CodeStats>(&*self.store, &projections::code_stats_key(code))?
+        Ok(projections::read::<CodeStats>(&*self.levee.store, &projections::code_stats_key(code))?
             .map(|(stats, _)| stats)
             .unwrap_or_default())
     }
@@ -160,41 +161,42 @@ impl Levee {
         // and the ledger's compare-and-swap lets one of them through.
         let id = format!("RM-{}-{number}", code.code);
         let open = || RemediationItem::missing(&id);
-        self.commit_subject(system, &id, open, None, |existing, at| {
-            if existing.version > 0 {
-                return Ok((None, None));
-            }
-            let mut item = RemediationItem {
-                id: id.clone(),
-                version: 0,
-                ledger_seqs: Vec::new(),
-                code: code.code.clone(),
-                owner: code.owner.clone(),
-                playbook: code.playbook.clone(),
-                status: RemediationStatus::Open,
-                trigger: trigger.clone(),
-                baseline: baseline.clone(),
-                opened_at: at,
-                due_at: at + Duration::hours(i64::from(trigger.sla_hours)),
-                reopened: 0,
-                fix: None,
-                verification: None,
-                escalation: None,
-                history: Vec::new(),
-            };
-            let note = format!(
-                "{} cases of {} in {} days crossed the trigger",
-                baseline.counts.cases, code.code, trigger.window_days
-            );
-            item.step(at, &system.actor, RemediationStatus::Open, note);
-            let payload = serde_json::json!({"baseline": baseline, "trigger": trigger, "due_at": item.due_at});
-            Ok((Some(id.clone()), Some(Change::of(item, EventType::RemediationOpened, payload))))
-        })
-        .inspect(|opened| {
-            if opened.is_some() {
-                tracing::info!(item = %id, code = %code.code, "remediation item opened");
-            }
-        })
+        self.levee
+            .commit_subject(system, &id, open, None, |existing, at| {
+                if existing.version > 0 {
+                    return Ok((None, None));
+                }
+                let mut item = RemediationItem {
+                    id: id.clone(),
+                    version: 0,
+                    ledger_seqs: Vec::new(),
+                    code: code.code.clone(),
+                    owner: code.owner.clone(),
+                    playbook: code.playbook.clone(),
+                    status: RemediationStatus::Open,
+                    trigger: trigger.clone(),
+                    baseline: baseline.clone(),
+                    opened_at: at,
+                    due_at: at + Duration::hours(i64::from(trigger.sla_hours)),
+                    reopened: 0,
+                    fix: None,
+                    verification: None,
+                    escalation: None,
+                    history: Vec::new(),
+                };
+                let note = format!(
+                    "{} cases of {} in {} days crossed the trigger",
+                    baseline.counts.cases, code.code, trigger.window_days
+                );
+                item.step(at, &system.actor, RemediationStatus::Open, note);
+                let payload = serde_json::json!({"baseline": baseline, "trigger": trigger, "due_at": item.due_at});
+                Ok((Some(id.clone()), Some(Change::of(item, EventType::RemediationOpened, payload))))
+            })
+            .inspect(|opened| {
+                if opened.is_some() {
+                    tracing::info!(item = %id, code = %code.code, "remediation item opened");
+                }
+            })
     }
 
     /// Verifies or reopens a fix whose window has passed; escalates an overdue item once per SLA.
@@ -216,50 +218,52 @@ impl Levee {
         if verdict.is_none() && !overdue {
             return Ok(None);
         }
-        let manager = self.settings.team_managers.get(&item.owner).cloned();
+        let manager = self.levee.settings.team_managers.get(&item.owner).cloned();
         let id = item.id.clone();
-        self.commit_subject(
-            system,
-            &id,
-            || RemediationItem::missing(&id),
-            Some(item.version),
-            |current, at| {
-                let mut next = current.clone();
-                let (event, payload) = match &verdict {
-                    Some(verification) if verification.verified => {
-                        next.verification = Some(verification.clone());
-                        next.step(at, &system.actor, RemediationStatus::Verified, "the fix held".to_owned());
-                        (EventType::RemediationVerified, serde_json::json!({"verification": verification}))
-                    }
-                    Some(verification) => {
-                        next.verification = Some(verification.clone());
-                        next.reopened += 1;
-                        next.due_at = at + Duration::hours(i64::from(next.trigger.sla_hours));
-                        next.escalation = None;
-                        let note = format!(
-                            "{} cases after the fix, more than the {} allowed: reopened",
-                            verification.after_fix.counts.cases, verification.allowed_cases
-                        );
-                        next.step(at, &system.actor, RemediationStatus::Open, note);
-                        (
-                            EventType::RemediationReopened,
-                            serde_json::json!({"verification": verification, "due_at": next.due_at}),
-                        )
-                    }
-                    None => {
-                        let escalation = RemediationEscalation { at, to: manager.clone(), missed_due_at: next.due_at };
-                        next.escalation = Some(escalation.clone());
-                        next.version += 1;
-                        (
-                            EventType::RemediationEscalated,
-                            serde_json::json!({"escalation": escalation, "owner": next.owner}),
-                        )
-                    }
-                };
-                Ok((id.clone(), Some(Change::of(next, event, payload))))
-            },
-        )
-        .map(Some)
+        self.levee
+            .commit_subject(
+                system,
+                &id,
+                || RemediationItem::missing(&id),
+                Some(item.version),
+                |current, at| {
+                    let mut next = current.clone();
+                    let (event, payload) = match &verdict {
+                        Some(verification) if verification.verified => {
+                            next.verification = Some(verification.clone());
+                            next.step(at, &system.actor, RemediationStatus::Verified, "the fix held".to_owned());
+                            (EventType::RemediationVerified, serde_json::json!({"verification": verification}))
+                        }
+                        Some(verification) => {
+                            next.verification = Some(verification.clone());
+                            next.reopened += 1;
+                            next.due_at = at + Duration::hours(i64::from(next.trigger.sla_hours));
+                            next.escalation = None;
+                            let note = format!(
+                                "{} cases after the fix, more than the {} allowed: reopened",
+                                verification.after_fix.counts.cases, verification.allowed_cases
+                            );
+                            next.step(at, &system.actor, RemediationStatus::Open, note);
+                            (
+                                EventType::RemediationReopened,
+                                serde_json::json!({"verification": verification, "due_at": next.due_at}),
+                            )
+                        }
+                        None => {
+                            let escalation =
+                                RemediationEscalation { at, to: manager.clone(), missed_due_at: next.due_at };
+                            next.escalation = Some(escalation.clone());
+                            next.version += 1;
+                            (
+                                EventType::RemediationEscalated,
+                                serde_json::json!({"escalation": escalation, "owner": next.owner}),
+                            )
+                        }
+                    };
+                    Ok((id.clone(), Some(Change::of(next, event, payload))))
+                },
+            )
+            .map(Some)
     }
 
     fn verification(&self, item: &RemediationItem, after_fix: WindowFigures) -> Verification {

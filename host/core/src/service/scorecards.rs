@@ -2,16 +2,16 @@
 
 use crate::remediation::{RemediationItem, WindowFigures};
 use crate::scorecard::{SCORECARD_DAYS, Scorecards, card, empty};
-use crate::service::{Levee, ServiceError};
+use crate::service::{Remediation, ServiceError};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
-impl Levee {
+impl Remediation<'_> {
     pub fn scorecards(&self) -> Result<Scorecards, ServiceError> {
-        self.journal().settle()?;
-        let now = self.clock.now();
-        let taxonomy = self.current_taxonomy()?.taxonomy;
-        let items = self.remediation_items()?;
+        self.levee.journal().settle()?;
+        let now = self.levee.clock.now();
+        let taxonomy = self.levee.taxonomy().current()?.taxonomy;
+        let items = self.items()?;
         let mut codes = Vec::new();
         let mut teams: BTreeMap<String, Vec<(WindowFigures, Vec<&RemediationItem>)>> = BTreeMap::new();
         for code in &taxonomy.codes {
@@ -34,7 +34,7 @@ impl Levee {
 
     fn code_window(&self, code: &str, now: DateTime<Utc>) -> Result<WindowFigures, ServiceError> {
         let stats = crate::projections::read::<crate::projections::CodeStats>(
-            &*self.store,
+            &*self.levee.store,
             &crate::projections::code_stats_key(code),
         )?
         .map(|(stats, _)| stats)

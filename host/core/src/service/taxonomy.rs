@@ -11,34 +11,43 @@ use crate::taxonomy_admin::{
 };
 use crate::validation::{FieldError, required_text};
 
-impl Levee {
+/// The taxonomy of exception codes: `levee.taxonomy()`.
+pub struct TaxonomyAdmin<'a> {
+    pub(super) levee: &'a Levee,
+}
+
+impl TaxonomyAdmin<'_> {
     /// The taxonomy in force.
-    pub fn current_taxonomy(&self) -> Result<CurrentTaxonomy, ServiceError> {
-        Ok(match self.load_subject::<TaxonomyRecord>(TAXONOMY_SUBJECT)? {
+    pub fn current(&self) -> Result<CurrentTaxonomy, ServiceError> {
+        Ok(match self.levee.load_subject::<TaxonomyRecord>(TAXONOMY_SUBJECT)? {
             Some(record) => CurrentTaxonomy { revision: record.version, taxonomy: record.taxonomy },
-            None => CurrentTaxonomy { revision: 0, taxonomy: self.settings.taxonomy.clone() },
+            None => CurrentTaxonomy { revision: 0, taxonomy: self.levee.settings.taxonomy.clone() },
         })
     }
 
     /// Every revision, oldest first (none until the first change).
-    pub fn taxonomy_revisions(&self) -> Result<Vec<TaxonomyRevision>, ServiceError> {
-        self.journal().settle()?;
-        Ok(self.load_subject::<TaxonomyRecord>(TAXONOMY_SUBJECT)?.map(|record| record.revisions).unwrap_or_default())
+    pub fn revisions(&self) -> Result<Vec<TaxonomyRevision>, ServiceError> {
+        self.levee.journal().settle()?;
+        Ok(self
+            .levee
+            .load_subject::<TaxonomyRecord>(TAXONOMY_SUBJECT)?
+            .map(|record| record.revisions)
+            .unwrap_or_default())
     }
 
     /// The taxonomy as it was at version `label`: the current one, the configuration's, or any
     /// revision, read back from the ledger entry that made it.
-    pub fn taxonomy_version(&self, label: &str) -> Result<Taxonomy, ServiceError> {
-        self.journal().settle()?;
-        let Some(record) = self.load_subject::<TaxonomyRecord>(TAXONOMY_SUBJECT)? else {
-            return match label == self.settings.taxonomy.version {
-                true => Ok(self.settings.taxonomy.clone()),
+    pub fn version(&self, label: &str) -> Result<Taxonomy, ServiceError> {
+        self.levee.journal().settle()?;
+        let Some(record) = self.levee.load_subject::<TaxonomyRecord>(TAXONOMY_SUBJECT)? else {
+            return match label == self.levee.settings.taxonomy.version {
+                true => Ok(self.levee.settings.taxonomy.clone()),
                 false => Err(ServiceError::NotFound(format!("taxonomy version {label}"))),
             };
         };
         let entry_of = |index: usize, field: &str| -> Result<Taxonomy, ServiceError> {
             let seq = record.ledger_seqs.get(index).copied().unwrap_or_default();
-            let entry = self.journal().entries(&[seq])?.pop();
+            let entry = self.levee.journal().entries(&[seq])?.pop();
             let taxonomy = entry.and_then(|entry| serde_json::from_value(entry.payload[field].clone()).ok());
             taxonomy.ok_or_else(|| ServiceError::Integrity(format!("ledger entry {seq} does not hold its taxonomy")))
         };
@@ -60,7 +69,7 @@ impl Levee {
         }
         let code =
             request.code.validate().map_err(|error| FieldError { field: format!("code.{}", error.field), ..error })?;
-        self.change_taxonomy(actor, rationale, request.expected_revision, |taxonomy| {
+        self.change(actor, rationale, request.expected_revision, |taxonomy| {
             let summary = match taxonomy.codes.iter_mut().find(|entry| entry.code == code.code) {
                 Some(existing) if existing.lifecycle != CodeLifecycle::Active => {
                     *existing = code.clone();
@@ -87,7 +96,7 @@ impl Levee {
         request: &DeprecateRequest,
     ) -> Result<CurrentTaxonomy, ServiceError> {
         let rationale = required_text("rationale", &request.rationale, 2_000)?;
-        self.change_taxonomy(actor, rationale.clone(), request.expected_revision, |taxonomy| {
+        self.change(actor, rationale.clone(), request.expected_revision, |taxonomy| {
             let merged_in: Vec<String> = taxonomy
                 .codes
                 .iter()
@@ -120,7 +129,7 @@ impl Levee {
         if into == code {
             return Err(FieldError::new("into", "a code cannot be merged into itself").into());
         }
-        self.change_taxonomy(actor, rationale.clone(), request.expected_revision, |taxonomy| {
+        self.change(actor, rationale.clone(), request.expected_revision, |taxonomy| {
             active_code(taxonomy, &into, "into")?;
             let entry = active_code(taxonomy, code, "code")?;
             entry.lifecycle = CodeLifecycle::Merged { into: into.clone(), reason: rationale.clone() };
@@ -137,7 +146,7 @@ impl Levee {
 
     /// Commits one change of the taxonomy as a new revision, then reloads the policies whose
     /// default parameters come from it.
-    fn change_taxonomy<F>(
+    fn change<F>(
         &self,
         actor: &Principal,
         rationale: String,
@@ -150,11 +159,11 @@ impl Levee {
         let seed = || TaxonomyRecord {
             version: 0,
             ledger_seqs: Vec::new(),
-            seed_version: self.settings.taxonomy.version.clone(),
-            taxonomy: self.settings.taxonomy.clone(),
+            seed_version: self.levee.settings.taxonomy.version.clone(),
+            taxonomy: self.levee.settings.taxonomy.clone(),
             revisions: Vec::new(),
         };
-        let record = self.commit_subject(actor, TAXONOMY_SUBJECT, seed, expected_revision, |record, at| {
+        let record = self.levee.commit_subject(actor, TAXONOMY_SUBJECT, seed, expected_revision, |record, at| {
             let mut next = record.clone();
             let summary = apply(&mut next.taxonomy)?;
             next.version += 1;
@@ -176,7 +185,7 @@ impl Levee {
             });
             Ok((next.clone(), Some(Change::of(next, EventType::TaxonomyChanged, payload))))
         })?;
-        self.sync_policies()?;
+        self.levee.policies().sync()?;
         Ok(CurrentTaxonomy { revision: record.version, taxonomy: record.taxonomy })
     }
 }

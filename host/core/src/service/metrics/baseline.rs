@@ -3,11 +3,11 @@
 use crate::identity::{Principal, Role};
 use crate::ledger::EventType;
 use crate::metrics::baseline::{ALL_TEAMS, BASELINES_SUBJECT, Baseline, BaselineBook, BaselineRequest};
-use crate::service::{Levee, ServiceError};
+use crate::service::{Metrics, ServiceError};
 use crate::subject::Change;
 use std::collections::BTreeMap;
 
-impl Levee {
+impl Metrics<'_> {
     /// Marks a team's baseline weeks. Admins may mark any team's (and `all`); an approver
     /// marks their own team's.
     pub fn set_baseline(&self, actor: &Principal, request: &BaselineRequest) -> Result<Baseline, ServiceError> {
@@ -19,8 +19,8 @@ impl Levee {
                 request.team
             )));
         }
-        let (from, to) = request.weeks(self.clock.now().date_naive())?;
-        self.commit_subject(actor, BASELINES_SUBJECT, BaselineBook::default, None, |book: &BaselineBook, at| {
+        let (from, to) = request.weeks(self.levee.clock.now().date_naive())?;
+        self.levee.commit_subject(actor, BASELINES_SUBJECT, BaselineBook::default, None, |book: &BaselineBook, at| {
             let baseline = Baseline {
                 team: request.team.clone(),
                 from,
@@ -39,6 +39,6 @@ impl Levee {
 
     /// Each team's current baseline.
     pub fn baselines(&self) -> Result<BTreeMap<String, Baseline>, ServiceError> {
-        Ok(self.load_subject::<BaselineBook>(BASELINES_SUBJECT)?.map(|book| book.current()).unwrap_or_default())
+        Ok(self.levee.load_subject::<BaselineBook>(BASELINES_SUBJECT)?.map(|book| book.current()).unwrap_or_default())
     }
 }

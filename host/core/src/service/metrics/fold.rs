@@ -9,16 +9,16 @@ use crate::metrics::fold::{
 };
 use crate::projections::{self, read};
 use crate::reconcile::ExecutionRecord;
-use crate::service::{Levee, ServiceError};
+use crate::service::{Metrics, ServiceError};
 use crate::store::StoreError;
 use crate::subject::Subject;
 
-impl Levee {
+impl Metrics<'_> {
     /// Folds up to `limit` ledger entries past the metrics cursor into the slices.
-    pub fn fold_metrics(&self, limit: u64) -> Result<FoldReport, ServiceError> {
-        let store = &*self.store;
+    pub fn fold(&self, limit: u64) -> Result<FoldReport, ServiceError> {
+        let store = &*self.levee.store;
         let cursor = read::<Cursor>(store, CURSOR_KEY)?.map(|(cursor, _)| cursor.seq).unwrap_or(0);
-        let tip = self.journal().settle()?.seq;
+        let tip = self.levee.journal().settle()?.seq;
         let through = tip.min(cursor.saturating_add(limit));
         let mut folded = cursor;
         while folded < through {
@@ -28,7 +28,7 @@ impl Levee {
                 break;
             }
             let end = through.min(folded + FOLD_BATCH);
-            let slots = self.journal().slots(folded + 1, end)?;
+            let slots = self.levee.journal().slots(folded + 1, end)?;
             let Some(last) = slots.last().map(|slot| slot.entry.seq) else { break };
             self.fold_slots(&slots)?;
             advance_cursor(store, last)?;
@@ -38,12 +38,12 @@ impl Levee {
     }
 
     fn fold_slots(&self, slots: &[LedgerSlot]) -> Result<(), StoreError> {
-        let store = &*self.store;
+        let store = &*self.levee.store;
         let case = |id: &str| Ok(read::<Case>(store, &projections::case_key(id))?.map(|(case, _)| case));
-        let previous_execution = |record: &ExecutionRecord| previous_execution(self, record);
+        let previous_execution = |record: &ExecutionRecord| previous_execution(self.levee, record);
         let context = DeriveContext {
-            matrix: &self.settings.matrix,
-            settings: &self.settings.metrics,
+            matrix: &self.levee.settings.matrix,
+            settings: &self.levee.settings.metrics,
             case: &case,
             previous_execution: &previous_execution,
         };

@@ -8,3 +8,10 @@ mod prometheus;
 mod query;
 mod report;
 mod summary;
+
+use crate::service::Levee;
+
+/// Measurement: `levee.metrics()`.
+pub struct Metrics<'a> {
+    pub(in crate::service) levee: &'a Levee,
+}

@@ -4,15 +4,15 @@ use crate::metrics::fold::PeriodKind;
 use crate::metrics::prometheus::Exposition;
 use crate::metrics::query::{self, Scope};
 use crate::remediation::RemediationStatus;
-use crate::service::{Levee, ServiceError};
+use crate::service::{Metrics, ServiceError};
 
-impl Levee {
+impl Metrics<'_> {
     /// Every metric for the current month, as Prometheus text.
     pub fn prometheus_text(&self) -> Result<String, ServiceError> {
-        let now = self.clock.now();
+        let now = self.levee.clock.now();
         let month = PeriodKind::Month.id(now);
         let scope = Scope::month(&month, None)?;
-        let fold = self.fold_metrics(query::FOLD_ON_READ)?;
+        let fold = self.fold(query::FOLD_ON_READ)?;
         let loaded = self.read_scope(&scope)?;
         let total = loaded.total();
         let mut out = Exposition::default();
@@ -89,7 +89,7 @@ impl Levee {
         );
 
         let current_week = PeriodKind::Week.id(now);
-        let drift = query::drift(&scope, &loaded, &self.settings.metrics, &current_week);
+        let drift = query::drift(&scope, &loaded, &self.levee.settings.metrics, &current_week);
         let psi: Vec<_> = drift
             .latest
             .iter()
@@ -101,7 +101,7 @@ impl Levee {
             &psi,
         );
 
-        let remediation = self.remediation_items()?;
+        let remediation = self.levee.remediation().items()?;
         let statuses = [
             (RemediationStatus::Open, "open"),
             (RemediationStatus::InProgress, "in_progress"),

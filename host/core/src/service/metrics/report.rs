@@ -7,21 +7,21 @@ use crate::metrics::report::{Page, STYLE, cycle_section, escape, exceptions_sect
 use crate::metrics::summary::{self};
 use crate::money::Money;
 use crate::remediation::Rag;
-use crate::service::{Levee, ServiceError};
+use crate::service::{Metrics, ServiceError};
 use chrono::Months;
 
-impl Levee {
+impl Metrics<'_> {
     /// The monthly review of `month` (`YYYY-MM`) as one HTML page.
     pub fn monthly_report(&self, month: &str) -> Result<String, ServiceError> {
         let scope = Scope::month(month, None)?;
         let previous =
             Scope { from: scope.from - Months::new(1), to: scope.from - chrono::Duration::days(1), team: None };
-        self.fold_metrics(query::FOLD_ON_READ)?;
+        self.fold(query::FOLD_ON_READ)?;
         let loaded = self.read_scope(&scope)?;
         let before = self.read_scope(&previous)?;
-        let taxonomy = self.current_taxonomy()?.taxonomy;
+        let taxonomy = self.levee.taxonomy().current()?.taxonomy;
         let actionable = |code: &str| taxonomy.get(code).is_some_and(|entry| !entry.playbook.trim().is_empty());
-        let today = self.clock.now().date_naive();
+        let today = self.levee.clock.now().date_naive();
         let now_figures = summary::figures_of(&loaded, scope.elapsed_weeks(today), &actionable);
         let then_figures = summary::figures_of(&before, previous.elapsed_weeks(today), &actionable);
 
@@ -35,7 +35,7 @@ impl Levee {
             "{} to {} (UTC). Generated {} from the ledger's aggregates.",
             scope.from,
             scope.to,
-            self.clock.now().format("%Y-%m-%d %H:%M UTC")
+            self.levee.clock.now().format("%Y-%m-%d %H:%M UTC")
         ));
         page.cards(&summary::headline(&now_figures, Some(&then_figures)));
         self.leakage_section(&mut page, &scope, &loaded)?;
@@ -82,8 +82,8 @@ impl Levee {
 
     fn drift_section(&self, page: &mut Page, scope: &Scope, loaded: &Loaded) {
         page.heading("Drift signals");
-        let current_week = crate::metrics::fold::PeriodKind::Week.id(self.clock.now());
-        let report = query::drift(scope, loaded, &self.settings.metrics, &current_week);
+        let current_week = crate::metrics::fold::PeriodKind::Week.id(self.levee.clock.now());
+        let report = query::drift(scope, loaded, &self.levee.settings.metrics, &current_week);
         page.paragraph(&report.method);
         let rows: Vec<Vec<String>> = report
             .weeks
@@ -103,9 +103,11 @@ impl Levee {
 
     fn remediation_section(&self, page: &mut Page) -> Result<(), ServiceError> {
         page.heading("Red remediation items");
-        let now = self.clock.now();
+        let now = self.levee.clock.now();
         let rows: Vec<Vec<String>> = self
-            .remediation_items()?
+            .levee
+            .remediation()
+            .items()?
             .into_iter()
             .filter(|item| item.rag(now) == Rag::Red)
             .map(|item| {

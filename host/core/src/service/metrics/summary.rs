@@ -8,27 +8,27 @@ use crate::metrics::summary::{
 };
 use crate::projections::read;
 use crate::remediation::RemediationItem;
-use crate::service::{Levee, ServiceError};
+use crate::service::{Metrics, ServiceError};
 
-impl Levee {
+impl Metrics<'_> {
     /// The dashboard's summary for `scope`.
-    pub fn metrics_summary(&self, scope: &Scope) -> Result<Summary, ServiceError> {
-        let loaded = self.load_metrics(scope)?;
-        let settings = &self.settings.metrics;
+    pub fn summary(&self, scope: &Scope) -> Result<Summary, ServiceError> {
+        let loaded = self.load(scope)?;
+        let settings = &self.levee.settings.metrics;
         let total = loaded.total();
         let currency = query::main_currency(&total);
-        let taxonomy = self.current_taxonomy()?.taxonomy;
+        let taxonomy = self.levee.taxonomy().current()?.taxonomy;
         let actionable = |code: &str| taxonomy.get(code).is_some_and(|entry| !entry.playbook.trim().is_empty());
-        let weeks = scope.elapsed_weeks(self.clock.now().date_naive());
+        let weeks = scope.elapsed_weeks(self.levee.clock.now().date_naive());
         let now = Figures::of(&total, weeks, currency.as_deref(), &actionable);
         let baseline = self.baselines()?.remove(scope.team.as_deref().unwrap_or(ALL_TEAMS));
         let then = baseline
             .as_ref()
             .map(|baseline| self.baseline_figures(baseline, scope, currency.as_deref(), &actionable))
             .transpose()?;
-        let repeats = read::<Repeats>(&*self.store, REPEATS_KEY)?.map(|(repeats, _)| repeats).unwrap_or_default();
+        let repeats = read::<Repeats>(&*self.levee.store, REPEATS_KEY)?.map(|(repeats, _)| repeats).unwrap_or_default();
         let outliers = query::outliers_of(scope, &total, &loaded.by_team(), &repeats, settings);
-        let current_week = crate::metrics::fold::PeriodKind::Week.id(self.clock.now());
+        let current_week = crate::metrics::fold::PeriodKind::Week.id(self.levee.clock.now());
         let drift = query::drift(scope, &loaded, settings, &current_week);
         let mut signals = approver_signals(&outliers);
         signals.extend(leakage_signals(&total));
@@ -44,7 +44,7 @@ impl Levee {
             from: scope.from,
             to: scope.to,
             team: scope.team.clone(),
-            teams: self.metric_teams()?.into_iter().collect(),
+            teams: self.teams()?.into_iter().collect(),
             headline: headline(&now, then.as_ref()),
             signals,
             baseline,
@@ -63,7 +63,7 @@ impl Levee {
         let length = ((baseline.to - baseline.from).num_days() + 1) as f64 / 7.0;
         let teams: Vec<String> = match &scope.team {
             Some(team) => vec![team.clone()],
-            None => self.metric_teams()?.into_iter().collect(),
+            None => self.teams()?.into_iter().collect(),
         };
         let slices = self.read_slices(crate::metrics::fold::PeriodKind::Week, &weeks, &teams)?;
         let total = query::sum(slices.values().flat_map(|teams| teams.values()).map(|slice| &**slice));
@@ -72,8 +72,8 @@ impl Levee {
 
     /// Remediation items past their SLA (for the scope's team, when it names one).
     fn remediation_signals(&self, scope: &Scope) -> Result<Vec<Signal>, ServiceError> {
-        let now = self.clock.now();
-        let overdue = self.remediation_items()?.into_iter().filter(|item: &RemediationItem| {
+        let now = self.levee.clock.now();
+        let overdue = self.levee.remediation().items()?.into_iter().filter(|item: &RemediationItem| {
             item.is_overdue(now) && scope.team.as_ref().is_none_or(|team| *team == item.owner)
         });
         Ok(overdue

@@ -239,11 +239,11 @@ impl<'a> Story<'a> {
         while self.next_daily <= now {
             self.next_daily += Duration::days(1);
         }
-        let run = self.levee.run_governance().context("run governance on the story's clock")?;
+        let run = self.levee.governance().escalate_overdue().context("run governance on the story's clock")?;
         self.tally.escalations += run.escalated.len() as u64;
         self.tally.rematched += run.rematched.len() as u64;
         for id in &run.escalated {
-            let case = self.levee.case(id).with_context(|| format!("read escalated case {id}"))?;
+            let case = self.levee.cases().get(id).with_context(|| format!("read escalated case {id}"))?;
             self.update(case);
             self.advance(id)?;
         }
@@ -271,7 +271,7 @@ impl<'a> Story<'a> {
         if !self.items_seen.insert(id.to_owned()) {
             return Ok(());
         }
-        let item = self.levee.remediation_item(id).with_context(|| format!("read remediation item {id}"))?;
+        let item = self.levee.remediation().item(id).with_context(|| format!("read remediation item {id}"))?;
         self.tally.remediation_items.push(id.to_owned());
         let now = self.now();
         let start = now + Duration::hours(self.rng.random_range(18..40));
@@ -288,7 +288,7 @@ impl<'a> Story<'a> {
         for tracked in self.cases.values() {
             *self.tally.outcomes.entry(tracked.case.status.as_str()).or_default() += 1;
         }
-        let findings = self.levee.findings_list().context("list the seeded findings")?;
+        let findings = self.levee.reconciliation().findings().context("list the seeded findings")?;
         self.tally.findings = findings
             .iter()
             .map(|summary| {

@@ -5,7 +5,7 @@
 //! (duplicate) and one executed while its case still waited (executed before approval).
 //!
 //! They are `ExecutionReport`s, exactly what `executions::from_stripe` and `from_shopify` make
-//! of a verified webhook, recorded through `Levee::record_executions`.
+//! of a verified webhook, recorded through `Reconciliation::record_executions`.
 
 use std::collections::BTreeMap;
 

@@ -1,21 +1,29 @@
-//! Ledger proofs as a service: signed checkpoints, inclusion and consistency proofs over the stored ledger.
+//! The audit trail as a service: reading and verifying the ledger, signed checkpoints, and
+//! inclusion and consistency proofs over it.
 
+use crate::ledger::{LedgerEntry, VerifyReport};
 use crate::ledger_tree::{ConsistencyProof, InclusionProof, NO_SIGNING_KEY, checked_leaves, hex_all, leaves};
 use crate::merkle::{self};
 use crate::service::{Levee, ServiceError};
 use crate::validation::FieldError;
 
-impl Levee {
+/// The audit trail: `levee.audit()`.
+pub struct Audit<'a> {
+    pub(super) levee: &'a Levee,
+}
+
+impl Audit<'_> {
     /// The current tree as a checkpoint signed by this host's key (a signed note), after the
     /// log is settled and its chain checked; refused where the host has no key.
     pub fn signed_checkpoint(&self) -> Result<String, ServiceError> {
         let signer = self
+            .levee
             .settings
             .checkpoint_signer
             .as_ref()
             .ok_or_else(|| ServiceError::NotSupported(NO_SIGNING_KEY.into()))?;
-        let size = self.journal().settle()?.seq;
-        let leaves = checked_leaves(&*self.store, size)?;
+        let size = self.levee.journal().settle()?.seq;
+        let leaves = checked_leaves(&*self.levee.store, size)?;
         Ok(signer.sign(size, merkle::root(&leaves)))
     }
 
@@ -26,7 +34,7 @@ impl Levee {
         if seq == 0 || seq > size {
             return Err(FieldError::new("seq", format!("{seq} is not an entry of the tree of {size} entries")).into());
         }
-        let leaves = leaves(&*self.store, size)?;
+        let leaves = leaves(&*self.levee.store, size)?;
         let index = usize::try_from(seq - 1).map_err(|_| FieldError::new("seq", "is too large"))?;
         let proof =
             merkle::inclusion_proof(&leaves, index).ok_or_else(|| FieldError::new("seq", "is past the tree"))?;
@@ -47,7 +55,7 @@ impl Levee {
         if from == 0 || from > to {
             return Err(FieldError::new("from", format!("{from} is not a tree size from 1 to {to}")).into());
         }
-        let leaves = leaves(&*self.store, to)?;
+        let leaves = leaves(&*self.levee.store, to)?;
         let old = leaves.get(..usize::try_from(from).unwrap_or(usize::MAX)).unwrap_or(&leaves);
         let proof = merkle::consistency_proof(&leaves, old.len()).unwrap_or_default();
         Ok(ConsistencyProof {
@@ -61,7 +69,7 @@ impl Levee {
 
     /// `requested`, or the settled tip if none; refused past the tip.
     fn tree_size(&self, requested: Option<u64>, field: &str) -> Result<u64, ServiceError> {
-        let tip = self.journal().settle()?.seq;
+        let tip = self.levee.journal().settle()?.seq;
         match requested {
             None => Ok(tip),
             Some(size) if size <= tip => Ok(size),
@@ -69,5 +77,15 @@ impl Levee {
                 Err(FieldError::new(field, format!("{size} is past the ledger, which has {tip} entries")).into())
             }
         }
+    }
+
+    /// Entries `from..from+limit` of the whole ledger.
+    pub fn ledger_page(&self, from: u64, limit: u64) -> Result<Vec<LedgerEntry>, ServiceError> {
+        let seqs: Vec<u64> = (from.max(1)..from.max(1).saturating_add(limit)).collect();
+        Ok(self.levee.journal().entries(&seqs)?)
+    }
+
+    pub fn verify(&self) -> Result<VerifyReport, ServiceError> {
+        Ok(self.levee.journal().verify()?)
     }
 }

@@ -12,11 +12,11 @@ use levee_core::service::ServiceError;
 use rand::RngExt;
 use rand::rngs::StdRng;
 
-use super::super::cast::{Cast, RUBBER_STAMPER};
-use super::super::leaks::{self, Execution};
-use super::super::plan::{CasePlan, Plant};
-use super::super::{approvers, profile};
 use super::{Action, JOB_LAG_SECONDS, Step, Story, Tracked, money};
+use crate::cast::{Cast, RUBBER_STAMPER};
+use crate::leaks::{self, Execution};
+use crate::plan::{CasePlan, Plant};
+use crate::{approvers, profile};
 
 impl Story<'_> {
     fn requester(&self, plan: &CasePlan) -> Principal {
@@ -28,7 +28,7 @@ impl Story<'_> {
         let attachment_above =
             self.levee.settings.matrix.ladders.get(plan.currency).map_or(250_000, |ladder| ladder.attachment_above);
         let request = submit_request(&mut self.rng, &plan, attachment_above);
-        let case = match self.levee.submit(&requester, &request, None) {
+        let case = match self.levee.cases().submit(&requester, &request, None) {
             Ok(submitted) => submitted.case,
             Err(ServiceError::Invalid(error)) => {
                 tracing::debug!(%error, "a planned case was refused");
@@ -138,7 +138,7 @@ impl Story<'_> {
         let Some(tracked) = self.cases.get(id) else { return Err(ServiceError::NotFound(id.to_owned())) };
         let requester = self.requester(&tracked.plan);
         let request = evidence_request(kind, &tracked.plan.order);
-        let case = self.levee.attach_evidence(id, &requester, &request)?;
+        let case = self.levee.cases().attach_evidence(id, &requester, &request)?;
         self.tally.evidence_attached += 1;
         Ok(case)
     }
@@ -159,7 +159,7 @@ impl Story<'_> {
                 tracked.case.amount.currency
             )
         });
-        self.levee.draft_comms(id, &requester, &case::DraftRequest { text })
+        self.levee.cases().draft_comms(id, &requester, &case::DraftRequest { text })
     }
 
     fn review(&mut self, id: &str) -> Result<Case, ServiceError> {
@@ -174,7 +174,7 @@ impl Story<'_> {
             "Please drop the internal wording and say when the money lands.".to_owned()
         };
         let request = case::ReviewRequest { draft: message.draft, approve, note };
-        let case = self.levee.review_comms(id, &reviewer, &request)?;
+        let case = self.levee.cases().review_comms(id, &reviewer, &request)?;
         self.tally.messages += u64::from(approve);
         Ok(case)
     }
@@ -196,13 +196,13 @@ impl Story<'_> {
             } else {
                 profile::one_of(&mut self.rng, profile::REJECTIONS).to_owned()
             };
-            self.levee.reject(id, &approver, &case::RejectRequest { rationale, expected_version: None })?
+            self.levee.cases().reject(id, &approver, &case::RejectRequest { rationale, expected_version: None })?
         } else {
             let rationales = if approver.actor == RUBBER_STAMPER { profile::RUBBER_STAMPS } else { profile::APPROVALS };
             let rationale = profile::one_of(&mut self.rng, rationales);
             let request =
                 case::ApproveRequest { rationale: rationale.to_owned(), expected_version: None, on_behalf_of: None };
-            self.levee.approve(id, &approver, &request)?
+            self.levee.cases().approve(id, &approver, &request)?
         };
         self.tally.decision(&approver.actor, wait, (!reject).then_some(amount));
         Ok(case)
@@ -212,7 +212,7 @@ impl Story<'_> {
         let Some(tracked) = self.cases.get(id).filter(|tracked| tracked.case.is_pending()) else { return Ok(()) };
         let requester = self.requester(&tracked.plan);
         let rationale = profile::one_of(&mut self.rng, profile::CANCELLATIONS).to_owned();
-        match self.levee.cancel(id, &requester, &case::CancelRequest { rationale, expected_version: None }) {
+        match self.levee.cases().cancel(id, &requester, &case::CancelRequest { rationale, expected_version: None }) {
             Ok(case) => {
                 self.update(case);
                 self.advance(id)
@@ -252,6 +252,7 @@ impl Story<'_> {
     pub(super) fn record(&mut self, execution: Execution) -> anyhow::Result<()> {
         let recorded = self
             .levee
+            .reconciliation()
             .record_executions(execution.source, vec![execution.report])
             .context("record a seeded executed refund")?;
         self.tally.executions += recorded.iter().filter(|(_, created)| *created).count() as u64;

@@ -77,7 +77,7 @@ pub fn seed_if_empty(levee: &Levee) -> anyhow::Result<Option<SeedReport>> {
 fn tell(levee: &Levee, clock: &ManualClock, end: chrono::DateTime<chrono::Utc>) -> anyhow::Result<Tally> {
     let currencies: Vec<String> = levee.settings.matrix.ladders.keys().cloned().collect();
     let cast = cast::Cast::new(&currencies);
-    let taxonomy = levee.current_taxonomy().context("read the taxonomy")?.taxonomy;
+    let taxonomy = levee.taxonomy().current().context("read the taxonomy")?.taxonomy;
     let codes: Vec<&'static profile::CodeProfile> = profile::CODES
         .iter()
         .filter(|profile| taxonomy.get(profile.code).is_some_and(|code| code.is_active()))
@@ -117,6 +117,6 @@ fn mark_baseline(
         to: first + Duration::days(7 * 7),
         note: "the eight weeks before the levee pilot".to_owned(),
     };
-    levee.set_baseline(admin, &request).context("mark the baseline weeks")?;
+    levee.metrics().set_baseline(admin, &request).context("mark the baseline weeks")?;
     Ok(())
 }

@@ -29,7 +29,7 @@ pub fn calibrate_triggers(
     let mut changed = 0;
     for (profile, expected) in expected_per_30_days {
         let needed = (((expected * TRIGGER_HEADROOM) / 5.0).ceil() as u32 * 5).max(DEFAULT_TRIGGER);
-        let taxonomy = levee.current_taxonomy().context("read the taxonomy")?.taxonomy;
+        let taxonomy = levee.taxonomy().current().context("read the taxonomy")?.taxonomy;
         let Some(mut code) = taxonomy.get(profile.code).cloned() else { continue };
         let Some(trigger) = code.remediation.as_mut() else { continue };
         if trigger.count.is_none_or(|count| count >= needed) {
@@ -42,7 +42,10 @@ pub fn calibrate_triggers(
             profile.code
         );
         let request = PutCodeRequest { code, rationale, expected_revision: None };
-        levee.put_code(admin, &request).with_context(|| format!("calibrate the trigger of {}", profile.code))?;
+        levee
+            .taxonomy()
+            .put_code(admin, &request)
+            .with_context(|| format!("calibrate the trigger of {}", profile.code))?;
         changed += 1;
     }
     Ok(changed)
@@ -51,7 +54,7 @@ pub fn calibrate_triggers(
 /// The owner team starts work on an item.
 pub fn start(levee: &Levee, owner: &str, item: &str) -> anyhow::Result<bool> {
     let note = "Pulled the cases of the window; grouping them by cause with the team.".to_owned();
-    let result = levee.start_remediation(&Cast::owner(owner), item, &StartRequest { note });
+    let result = levee.remediation().start(&Cast::owner(owner), item, &StartRequest { note });
     settled(result.map(|_| ()), item)
 }
 
@@ -61,7 +64,7 @@ pub fn fix(levee: &Levee, owner: &str, item: &str) -> anyhow::Result<bool> {
         link: format!("https://wiki.example.com/playbooks/{}", item.to_ascii_lowercase()),
         note: "Root cause fixed at the source and the runbook updated; agents briefed.".to_owned(),
     };
-    let result = levee.submit_fix(&Cast::owner(owner), item, &request);
+    let result = levee.remediation().submit_fix(&Cast::owner(owner), item, &request);
     settled(result.map(|_| ()), item)
 }
 
