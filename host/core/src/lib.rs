@@ -28,12 +28,13 @@
 //! - `outbox`: outgoing signals as Standard Webhooks, with the ledger as the outbox.
 //! - `scorecard`: red/amber/green per code and per team.
 //! - `metrics`: leakage, cycle time, evidence, outliers and drift, folded from the ledger
-//!   into aggregates; charts, Prometheus text and the monthly review.
+//!   into aggregates; Prometheus text; the figures of charts and the monthly review.
 //! - `backtest`: replaying recorded facts through a candidate chain.
-//! - `export`: cases and ledger entries in a date range as CSV or NDJSON, for auditors.
 //! - `workflow`: the workflow the configuration in force draws (chain, ladders, SLAs, escalation).
 //! - `timeline`: one case's ledger entries and the check of its lineage.
-//! - `api`: HTTP routes as plain functions over `http` types, and the OpenAPI document.
+//! - `api`: HTTP routes as plain functions over `http` types, the OpenAPI document, and
+//!   presentation at the edge (`api::render`: SVG charts, the HTML review, CSV and NDJSON
+//!   exports; `api::console`: the console's files).
 
 #[cfg(test)]
 use levee_domain::fixtures;
@@ -47,7 +48,6 @@ pub mod backtest;
 pub mod checkpoint;
 pub mod clock;
 pub mod config;
-pub mod export;
 pub mod governance;
 pub mod journal;
 pub mod ledger_tree;

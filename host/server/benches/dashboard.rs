@@ -17,6 +17,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as Days, Utc};
+use levee_core::api::render::charts::svg;
+use levee_core::api::render::report::html;
 use levee_core::case::CaseStatus;
 use levee_core::identity::ApproverLevel;
 use levee_core::metrics::fold::{PeriodKind, TEAMS_KEY, Teams, slice_key};
@@ -173,14 +175,18 @@ fn main() -> anyhow::Result<()> {
     time("GET /v1/metrics/summary", || {
         serde_json::to_vec(&levee.metrics().summary(&scope).expect("summary")).map_or(0, |b| b.len())
     });
-    for chart in levee_core::metrics::charts::CHART_IDS {
-        time(&format!("GET /v1/charts/{chart}"), || levee.metrics().chart(chart, &scope).expect("chart").len());
+    for chart in levee_core::metrics::chart::CHART_IDS {
+        time(&format!("GET /v1/charts/{chart}"), || {
+            svg(&levee.metrics().chart(chart, &scope).expect("chart")).expect("svg").len()
+        });
     }
     time("GET /v1/metrics/leakage", || {
         let loaded = levee.metrics().load(&scope).expect("load");
         serde_json::to_vec(&levee_core::metrics::query::leakage(&scope, &loaded)).map_or(0, |b| b.len())
     });
-    time("GET /v1/reports/monthly (this month)", || levee.metrics().monthly_report(&month).expect("report").len());
+    time("GET /v1/reports/monthly (this month)", || {
+        html(&levee.metrics().monthly_review(&month).expect("review")).len()
+    });
     let team_scope = Scope { team: Some("team-3".into()), ..scope.clone() };
     time("GET /v1/metrics/summary?team=team-3", || {
         serde_json::to_vec(&levee.metrics().summary(&team_scope).expect("summary")).map_or(0, |b| b.len())
@@ -188,8 +194,8 @@ fn main() -> anyhow::Result<()> {
     // The whole dashboard as the console loads it: the summary and six charts.
     time("dashboard: summary + six charts", || {
         let mut bytes = serde_json::to_vec(&levee.metrics().summary(&scope).expect("summary")).map_or(0, |b| b.len());
-        for chart in levee_core::metrics::charts::CHART_IDS {
-            bytes += levee.metrics().chart(chart, &scope).expect("chart").len();
+        for chart in levee_core::metrics::chart::CHART_IDS {
+            bytes += svg(&levee.metrics().chart(chart, &scope).expect("chart")).expect("svg").len();
         }
         bytes
     });

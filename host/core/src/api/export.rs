@@ -1,5 +1,5 @@
 //! Auditor exports over HTTP: the cases submitted in a range of UTC days, and the ledger entries
-//! recorded in one, as CSV or NDJSON attachments (the rows and lines are `crate::export`'s).
+//! recorded in one, as CSV or NDJSON attachments (the rows and lines are `api::render::export`'s).
 //!
 //! Neither export scans the whole store. The ledger is appended in time order, so a binary
 //! search over the sequence (about log2(entries) single-slot reads) finds the first entry at or
@@ -16,9 +16,9 @@
 use chrono::{DateTime, Utc};
 use http::StatusCode;
 
+use super::render::export::{self, Contents, DateRange, Export, ExportError, Format, Limits};
 use super::responses::{Forbidden, SignedIn};
 use super::{ApiError, Call, ErrorBody, Response};
-use crate::export::{self, Contents, DateRange, Export, ExportError, Format, Limits};
 use crate::identity::Role;
 use crate::journal::{Journal, LedgerSlot};
 use crate::ledger::EventType;

@@ -6,7 +6,7 @@ use http::StatusCode;
 use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
 
 use super::responses::{Conflict, Forbidden, Invalid, JsonBody, NotFound, SignedIn};
-use super::{ApiError, Call, Response, ok};
+use super::{ApiError, Call, Response, ok, render};
 use crate::identity::Role;
 use crate::metrics::baseline::{Baseline, BaselineRequest};
 use crate::metrics::fold::{REPEATS_KEY, Repeats};
@@ -47,7 +47,7 @@ struct ChartId;
 
 impl utoipa::PartialSchema for ChartId {
     fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new().schema_type(Type::String).enum_values(Some(crate::metrics::charts::CHART_IDS)).into()
+        ObjectBuilder::new().schema_type(Type::String).enum_values(Some(crate::metrics::chart::CHART_IDS)).into()
     }
 }
 
@@ -159,7 +159,10 @@ pub fn set_baseline(call: &Call<'_>) -> Result<Response, ApiError> {
     security(("bearer" = [])))]
 pub fn chart(call: &Call<'_>) -> Result<Response, ApiError> {
     let scope = scope(call)?;
-    Ok(text_response("image/svg+xml", call.levee.metrics().chart(call.id(), &scope)?))
+    let figures = call.levee.metrics().chart(call.id(), &scope)?;
+    let svg =
+        render::charts::svg(&figures).map_err(|problem| ApiError::Internal(format!("drawing the chart: {problem}")))?;
+    Ok(text_response("image/svg+xml", svg))
 }
 
 /// The monthly review of `month` as one self-contained, printable HTML page.
@@ -172,7 +175,8 @@ pub fn monthly_report(call: &Call<'_>) -> Result<Response, ApiError> {
     let month = call.query("month").ok_or_else(|| {
         ApiError::Invalid(crate::validation::FieldError::new("month", "name the month: ?month=YYYY-MM"))
     })?;
-    Ok(text_response("text/html; charset=utf-8", call.levee.metrics().monthly_report(&month)?))
+    let review = call.levee.metrics().monthly_review(&month)?;
+    Ok(text_response("text/html; charset=utf-8", render::report::html(&review)))
 }
 
 /// The current month's metrics as Prometheus text (scrape with a bearer token).

@@ -16,6 +16,7 @@ pub mod openapi;
 mod policies;
 mod queue;
 mod remediation;
+pub mod render;
 mod responses;
 mod taxonomy;
 mod timeline;

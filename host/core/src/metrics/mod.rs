@@ -10,17 +10,19 @@
 //! - `fold`: the ledger folded into slices from a cursor, once per entry.
 //! - `summary`: the dashboard's headline figures and signals.
 //! - `query`: the reports (`/v1/metrics/…`) summed from slices.
-//! - `charts`: the dashboard's charts as SVG (plotters).
+//! - `chart`: what each of the dashboard's charts shows, as data.
 //! - `prometheus`: the same figures as Prometheus text.
-//! - `report`: the monthly review as one self-contained HTML page.
+//! - `review`: the monthly review, as data.
+//!
+//! Drawing charts and the review page is the API's (`api::render`).
 
 pub mod baseline;
-pub mod charts;
+pub mod chart;
 pub mod derive;
 pub mod fold;
 pub mod prometheus;
 pub mod query;
-pub mod report;
+pub mod review;
 pub mod summary;
 
 pub use levee_domain::metrics::{MetricsSettings, histogram, slice, stats};

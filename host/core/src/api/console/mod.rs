@@ -19,10 +19,10 @@ const CONSOLE_PATH: &str = "/console/";
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; \
      script-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-/// The files of the console, each with its text, embedded from `host/core/src/console/`.
+/// The files of the console, each with its text, embedded from this folder (`host/core/src/api/console/`).
 macro_rules! embedded {
     ($($name:literal),+ $(,)?) => {
-        &[$(($name, include_str!(concat!("../console/", $name)))),+]
+        &[$(($name, include_str!($name))),+]
     };
 }
 

@@ -1,4 +1,4 @@
-//! The dashboard's charts, drawn as SVG by plotters from the reports: leakage by month
+//! The dashboard's charts, drawn as SVG by plotters from their figures (`metrics::chart`): leakage by month
 //! stacked by cause, the cycle-time trend, the Pareto of codes, approver outliers,
 //! remediation SLA health and drift. The same SVG goes into the console and, inline, into the
 //! monthly review. Text is left to the viewer's sans-serif font; plotters escapes it.
@@ -10,11 +10,23 @@ use plotters::coord::types::{RangedCoordf64, RangedCoordusize};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::query::{CycleTimeReport, DriftReport, LeakageReport, OutlierReport, cause_names};
-use super::slice::Slice;
+use crate::metrics::chart::ChartData;
+use crate::metrics::query::{CycleTimeReport, DriftReport, LeakageReport, OutlierReport, cause_names};
+use crate::metrics::slice::Slice;
 use crate::remediation::{RemediationItem, RemediationStatus};
 
-pub const CHART_IDS: [&str; 6] = ["leakage", "cycle-time", "pareto", "approver-outliers", "remediation-sla", "drift"];
+/// A chart as SVG; the text says why it could not be drawn.
+pub fn svg(chart: &ChartData) -> Result<String, String> {
+    match chart {
+        ChartData::Leakage { report, currency } => leakage(report, currency),
+        ChartData::CycleTime(report) => cycle_time(report),
+        ChartData::Pareto(total) => pareto(total),
+        ChartData::ApproverOutliers(report) => approver_outliers(report),
+        ChartData::RemediationSla { items, now } => remediation_sla(items, *now),
+        ChartData::Drift(report) => drift(report),
+    }
+}
+
 const SIZE: (u32, u32) = (720, 340);
 const FONT: &str = "sans-serif";
 /// Causes and series, in a palette that survives greyscale printing.
@@ -205,8 +217,8 @@ pub fn cycle_time(report: &CycleTimeReport) -> Result<String, String> {
         }
         weekly_chart(area, &weeks, top * 1.15, unit, |chart| {
             for (name, colour, pick) in [
-                ("p50", PALETTE[3], (|line: &super::query::CycleLine| line.p50_seconds) as fn(&_) -> _),
-                ("p90", PALETTE[1], |line: &super::query::CycleLine| line.p90_seconds),
+                ("p50", PALETTE[3], (|line: &crate::metrics::query::CycleLine| line.p50_seconds) as fn(&_) -> _),
+                ("p90", PALETTE[1], |line: &crate::metrics::query::CycleLine| line.p90_seconds),
             ] {
                 let points: Vec<(usize, f64)> = report
                     .weekly
