@@ -7,7 +7,7 @@
 //! `levee_domain::case`), so a path names the rule wherever it is used:
 //! `money`, `validation`, `identity`, `taxonomy`, `matrix`, `evidence`, `engine`, `decision`,
 //! `case`, `ledger`, `delegation`, `registry`, `executions`, `reconcile`, `inbound`, `intake`,
-//! `taxonomy_admin` (and the values `metrics` counts).
+//! `taxonomy_admin`, `remediation` (and the values `metrics` counts).
 //!
 //! The core's own modules:
 //! - `journal`: the ledger on the store, as the commit log of every transition.
@@ -24,7 +24,6 @@
 //! - `service`: the workflow's operations over the ports, one module per capability.
 //! - `governance`: what levee does on its own schedule (SLA escalation).
 //! - `policy_admin`: uploading rule plugins, activating and rolling back chains.
-//! - `remediation`: the loop from a code crossing its trigger to a verified fix.
 //! - `outbox`: outgoing signals as Standard Webhooks, with the ledger as the outbox.
 //! - `scorecard`: red/amber/green per code and per team.
 //! - `metrics`: leakage, cycle time, evidence, outliers and drift, folded from the ledger
@@ -40,7 +39,7 @@
 use levee_domain::fixtures;
 pub use levee_domain::{
     case, decision, delegation, engine, evidence, executions, identity, inbound, intake, ledger, matrix, money,
-    reconcile, registry, taxonomy, taxonomy_admin, validation,
+    reconcile, registry, remediation, taxonomy, taxonomy_admin, validation,
 };
 
 pub mod api;
@@ -56,7 +55,6 @@ pub mod metrics;
 pub mod outbox;
 pub mod policy_admin;
 pub mod projections;
-pub mod remediation;
 pub mod scorecard;
 pub mod service;
 pub mod store;

@@ -6,6 +6,7 @@
 //! the last sequence (or case version) applied to it, and writes go through compare-and-swap,
 //! so any number of hosts may apply the same entry at once.
 
+pub use crate::remediation::{CaseCounts, CodeStats};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
@@ -80,43 +81,6 @@ pub struct FindingsIndex {
 pub const REMEDIATION_INDEX_KEY: &str = "remediation/index";
 /// How many days of a code's cases are kept: more than the longest trigger window twice over.
 pub const CODE_STATS_DAYS: i64 = 800;
-
-/// A code's cases over a day or a window.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct CaseCounts {
-    /// Cases submitted.
-    pub cases: u64,
-    /// Their amounts, in minor units per currency.
-    pub amounts: BTreeMap<String, i64>,
-    /// Cases decided (auto-approved, approved, rejected, cancelled).
-    #[serde(default)]
-    pub decided: u64,
-    /// Of those, the ones that carried every piece of evidence their decision required.
-    #[serde(default)]
-    pub complete: u64,
-    /// SLA escalations.
-    #[serde(default)]
-    pub escalations: u64,
-}
-
-impl CaseCounts {
-    pub fn add(&mut self, other: &CaseCounts) {
-        self.cases += other.cases;
-        self.decided += other.decided;
-        self.complete += other.complete;
-        self.escalations += other.escalations;
-        for (currency, amount) in &other.amounts {
-            *self.amounts.entry(currency.clone()).or_default() += amount;
-        }
-    }
-}
-
-/// An exception code's cases by day (UTC), for remediation triggers and their verification.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CodeStats {
-    pub applied_seq: u64,
-    pub days: BTreeMap<chrono::NaiveDate, CaseCounts>,
-}
 
 /// Every remediation item, by id, with what lists and triggers need.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

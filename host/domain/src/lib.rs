@@ -19,6 +19,8 @@
 //! - `inbound`: verifying inbound webhooks by each vendor's signature scheme.
 //! - `intake`: helpdesk tickets mapped to case submissions; rejected intakes.
 //! - `taxonomy_admin`: the rules for adding, changing, deprecating and merging codes.
+//! - `remediation`: the loop from a code crossing its trigger to a verified fix, as rules:
+//!   triggers, windows, statuses, SLAs, verification.
 //! - `metrics`: what measurement counts (slices, histograms, statistics, limits).
 
 pub mod case;
@@ -38,6 +40,7 @@ pub mod metrics;
 pub mod money;
 pub mod reconcile;
 pub mod registry;
+pub mod remediation;
 pub mod taxonomy;
 pub mod taxonomy_admin;
 pub mod validation;

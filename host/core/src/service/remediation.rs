@@ -5,7 +5,7 @@ use crate::ledger::EventType;
 use crate::projections::{self, CodeStats, RemediationIndex};
 use crate::remediation::{
     FixEvidence, FixRequest, RemediationEscalation, RemediationItem, RemediationStatus, StartRequest, Verification,
-    WindowFigures, crosses, is_item_id, wrong_state,
+    WindowFigures, crosses, is_item_id,
 };
 use crate::service::{Levee, ServiceError};
 use crate::subject::Change;
@@ -277,4 +277,9 @@ impl Remediation<'_> {
             allowed_cases,
         }
     }
+}
+
+fn wrong_state(item: &RemediationItem, action: &str) -> ServiceError {
+    let status = serde_json::to_value(item.status).ok().and_then(|s| s.as_str().map(str::to_owned)).unwrap_or_default();
+    ServiceError::Conflict(format!("item {} is {status}, so it cannot be {action}", item.id))
 }

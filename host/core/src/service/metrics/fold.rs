@@ -40,7 +40,7 @@ impl Metrics<'_> {
     fn fold_slots(&self, slots: &[LedgerSlot]) -> Result<(), StoreError> {
         let store = &*self.levee.store;
         let case = |id: &str| Ok(read::<Case>(store, &projections::case_key(id))?.map(|(case, _)| case));
-        let previous_execution = |record: &ExecutionRecord| previous_execution(self.levee, record);
+        let previous_execution = |record: &ExecutionRecord| previous_execution(&self.levee.journal(), record);
         let context = DeriveContext {
             matrix: &self.levee.settings.matrix,
             settings: &self.levee.settings.metrics,

@@ -20,13 +20,50 @@
 //! reopening and escalation are levee's own (the governance run); starting and submitting a fix
 //! are the owner's.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::projections::{CaseCounts, CodeStats};
-use crate::service::ServiceError;
 use crate::taxonomy::RemediationTrigger;
+
+/// A code's cases over a day or a window.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CaseCounts {
+    /// Cases submitted.
+    pub cases: u64,
+    /// Their amounts, in minor units per currency.
+    pub amounts: BTreeMap<String, i64>,
+    /// Cases decided (auto-approved, approved, rejected, cancelled).
+    #[serde(default)]
+    pub decided: u64,
+    /// Of those, the ones that carried every piece of evidence their decision required.
+    #[serde(default)]
+    pub complete: u64,
+    /// SLA escalations.
+    #[serde(default)]
+    pub escalations: u64,
+}
+
+impl CaseCounts {
+    pub fn add(&mut self, other: &CaseCounts) {
+        self.cases += other.cases;
+        self.decided += other.decided;
+        self.complete += other.complete;
+        self.escalations += other.escalations;
+        for (currency, amount) in &other.amounts {
+            *self.amounts.entry(currency.clone()).or_default() += amount;
+        }
+    }
+}
+
+/// An exception code's cases by day (UTC), for remediation triggers and their verification.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeStats {
+    pub applied_seq: u64,
+    pub days: BTreeMap<chrono::NaiveDate, CaseCounts>,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -137,7 +174,7 @@ impl RemediationItem {
         matches!(self.status, RemediationStatus::Open | RemediationStatus::InProgress) && now > self.due_at
     }
 
-    pub(crate) fn step(&mut self, at: DateTime<Utc>, by: &str, status: RemediationStatus, note: String) {
+    pub fn step(&mut self, at: DateTime<Utc>, by: &str, status: RemediationStatus, note: String) {
         self.version += 1;
         self.status = status;
         self.history.push(RemediationStep { at, by: by.to_owned(), status, note });
@@ -187,7 +224,7 @@ fn next_day(day: NaiveDate) -> NaiveDate {
 }
 
 /// Whether `figures` reach `trigger`.
-pub(crate) fn crosses(trigger: &RemediationTrigger, figures: &WindowFigures) -> bool {
+pub fn crosses(trigger: &RemediationTrigger, figures: &WindowFigures) -> bool {
     let by_count = trigger.count.is_some_and(|count| figures.counts.cases >= u64::from(count));
     let by_amount = match (trigger.amount_minor_units, &trigger.currency) {
         (Some(limit), Some(currency)) => figures.counts.amounts.get(currency).is_some_and(|amount| *amount >= limit),
@@ -198,7 +235,7 @@ pub(crate) fn crosses(trigger: &RemediationTrigger, figures: &WindowFigures) -> 
 
 impl RemediationItem {
     /// The placeholder `commit_subject` starts from for an id with no entries yet.
-    pub(crate) fn missing(id: &str) -> RemediationItem {
+    pub fn missing(id: &str) -> RemediationItem {
         RemediationItem {
             id: id.to_owned(),
             version: 0,
@@ -225,11 +262,6 @@ impl RemediationItem {
             history: Vec::new(),
         }
     }
-}
-
-pub(crate) fn wrong_state(item: &RemediationItem, action: &str) -> ServiceError {
-    let status = serde_json::to_value(item.status).ok().and_then(|s| s.as_str().map(str::to_owned)).unwrap_or_default();
-    ServiceError::Conflict(format!("item {} is {status}, so it cannot be {action}", item.id))
 }
 
 #[cfg(test)]
