@@ -3,7 +3,7 @@
 //! lineage (`GET /v1/cases/{id}/timeline`).
 
 use levee_core::identity::{ApprovalGroup, ApproverLevel};
-use levee_core::journal::entry_key;
+use levee_core::ledger_store::entry_key;
 use levee_tests::{Options, StatusCode, TestServer, open_store, refund};
 use serde_json::{Value, json};
 

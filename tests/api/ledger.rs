@@ -1,7 +1,7 @@
 //! The evidence ledger: every transition is an entry, the chain verifies, and an entry altered
 //! on disk is named by both `GET /v1/audit/verify` and `levee audit verify`.
 
-use levee_core::journal::entry_key;
+use levee_core::ledger_store::entry_key;
 use levee_tests::{Options, StatusCode, TestServer, evidence, open_store, refund, verify_stopped};
 use serde_json::{Value, json};
 

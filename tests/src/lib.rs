@@ -367,7 +367,7 @@ pub fn verify_stopped(data_dir: &Path) -> levee_core::ledger::VerifyReport {
         }
         Backend::Spin | Backend::SpinRedis => {
             let store = open_store(data_dir);
-            levee_core::journal::Journal::new(&*store).verify().expect("verify runs")
+            levee_core::ledger_store::LedgerStore::new(&*store).verify().expect("verify runs")
         }
     }
 }

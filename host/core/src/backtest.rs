@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use crate::case::CaseStatus;
 use crate::decision::{CaseDecision, Verdict};
 use crate::engine::Facts;
-use crate::journal::LedgerSlot;
+use crate::ledger::LedgerEntry;
 use crate::registry::ChainLink;
 use crate::validation::optional_whole_number;
 
@@ -112,15 +112,16 @@ pub(crate) struct Submissions {
     pub(crate) skipped: u64,
 }
 
-pub(crate) fn replayable(slot: &LedgerSlot) -> Option<Replayable> {
-    let facts: Facts = serde_json::from_value(slot.entry.payload.get("facts")?.clone()).ok()?;
-    let status: CaseStatus = serde_json::from_value(slot.entry.payload.get("status")?.clone()).ok()?;
-    let decided: CaseDecision = serde_json::from_value(slot.entry.payload.get("decision")?.clone()).ok()?;
+/// A recorded submission as a backtest replays it: its facts and the outcome it had.
+pub(crate) fn replayable(entry: &LedgerEntry) -> Option<Replayable> {
+    let facts: Facts = serde_json::from_value(entry.payload.get("facts")?.clone()).ok()?;
+    let status: CaseStatus = serde_json::from_value(entry.payload.get("status")?.clone()).ok()?;
+    let decided: CaseDecision = serde_json::from_value(entry.payload.get("decision")?.clone()).ok()?;
     let actual = match status {
         CaseStatus::Rejected => Outcome::Reject,
         _ => outcome_of(&decided),
     };
-    Some(Replayable { case_id: slot.entry.subject.clone(), facts, actual })
+    Some(Replayable { case_id: entry.subject.clone(), facts, actual })
 }
 
 /// The outcome a decision gives a case at submission.

@@ -1,5 +1,5 @@
 //! Signed ledger checkpoints: a tree size and the Merkle root of the ledger's first that many
-//! entries (`ledger_tree`), signed by the host's ed25519 key so that they can be published
+//! entries (`ledger_proofs`), signed by the host's ed25519 key so that they can be published
 //! outside levee and checked later without trusting its store.
 //!
 //! The text is a C2SP tlog-checkpoint in a C2SP signed note, as golang.org/x/mod/sumdb/note

@@ -7,12 +7,12 @@
 //! `levee_domain::case`), so a path names the rule wherever it is used:
 //! `money`, `validation`, `identity`, `taxonomy`, `matrix`, `evidence`, `engine`, `decision`,
 //! `case`, `ledger`, `delegation`, `registry`, `executions`, `reconcile`, `inbound`, `intake`,
-//! `taxonomy_admin`, `remediation` (and the values `metrics` counts).
+//! `taxonomy_changes`, `remediation` (and the values `metrics` counts).
 //!
 //! The core's own modules:
-//! - `journal`: the ledger on the store, as the commit log of every transition.
+//! - `ledger_store`: the ledger on the store, as the commit log of every transition.
 //! - `merkle`: RFC 6962 Merkle trees, inclusion and consistency proofs (pure).
-//! - `ledger_tree`: the ledger as a Merkle tree; signed checkpoints and proofs over it.
+//! - `ledger_proofs`: the ledger as a Merkle tree; signed checkpoints and proofs over it.
 //! - `checkpoint`: signed checkpoints as C2SP signed notes, ed25519 keys in the note forms.
 //! - `subject`: what an entry is about (a case, the policy registry, the taxonomy), its state,
 //!   and how any subject is loaded and changed.
@@ -22,8 +22,9 @@
 //! - `config`: the workflow half of levee.toml (tokens, taxonomy, matrix, teams, webhooks),
 //!   its check, the settings it makes, and the demo cast.
 //! - `service`: the workflow's operations over the ports, one module per capability.
-//! - `governance`: what levee does on its own schedule (SLA escalation).
-//! - `policy_admin`: uploading rule plugins, activating and rolling back chains.
+//! - `schedule`: what one run of levee's own schedule reports (the governance run, deliveries).
+//! - `registry_changes`: the requests that change the policy registry (upload, activate, roll
+//!   back, shadow) and their checks.
 //! - `outbox`: outgoing signals as Standard Webhooks, with the ledger as the outbox.
 //! - `scorecard`: red/amber/green per code and per team.
 //! - `metrics`: leakage, cycle time, evidence, outliers and drift, folded from the ledger
@@ -39,7 +40,7 @@
 use levee_domain::fixtures;
 pub use levee_domain::{
     case, decision, delegation, engine, evidence, executions, identity, inbound, intake, ledger, matrix, money,
-    reconcile, registry, remediation, taxonomy, taxonomy_admin, validation,
+    reconcile, registry, remediation, taxonomy, taxonomy_changes, validation,
 };
 
 pub mod api;
@@ -47,14 +48,14 @@ pub mod backtest;
 pub mod checkpoint;
 pub mod clock;
 pub mod config;
-pub mod governance;
-pub mod journal;
-pub mod ledger_tree;
+pub mod ledger_proofs;
+pub mod ledger_store;
 pub mod merkle;
 pub mod metrics;
 pub mod outbox;
-pub mod policy_admin;
 pub mod projections;
+pub mod registry_changes;
+pub mod schedule;
 pub mod scorecard;
 pub mod service;
 pub mod store;

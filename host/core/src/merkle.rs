@@ -1,7 +1,7 @@
 //! Merkle trees in the manner of RFC 6962 and RFC 9162 (§2.1): leaf and node hashes
 //! domain-separated, the tree hash of n leaves split at the largest power of two below n, and
 //! inclusion (audit path) and consistency proofs with the RFC's verification algorithms. Pure:
-//! no I/O. The ledger's leaves are its entries' own 32-byte `hash`es (`ledger_tree`).
+//! no I/O. The ledger's leaves are its entries' own 32-byte `hash`es (`ledger_proofs`).
 
 use sha2::{Digest, Sha256};
 

@@ -7,6 +7,8 @@
 //! so any number of hosts may apply the same entry at once.
 
 pub use crate::remediation::{CaseCounts, CodeStats};
+pub use crate::store::encode;
+pub use crate::subject::{case_key, subject_key};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
@@ -20,24 +22,6 @@ use crate::ledger::{EventType, LedgerEntry};
 use crate::money::Money;
 use crate::store::{Store, StoreError};
 use crate::subject::Subject;
-
-pub fn case_key(case_id: &str) -> String {
-    format!("case/{case_id}")
-}
-
-/// Where a ledger subject's projection is stored.
-pub fn subject_key(subject: &str) -> String {
-    match subject {
-        crate::registry::REGISTRY_SUBJECT => "policy/registry".to_owned(),
-        crate::taxonomy_admin::TAXONOMY_SUBJECT
-        | crate::delegation::DELEGATIONS_SUBJECT
-        | crate::intake::INTAKE_SUBJECT
-        | crate::metrics::baseline::BASELINES_SUBJECT => subject.to_owned(),
-        item if crate::remediation::is_item_id(item) => format!("remediation/{item}"),
-        execution if crate::reconcile::is_execution_id(execution) => format!("execution/{execution}"),
-        case_id => case_key(case_id),
-    }
-}
 
 /// Where an exception code's cases are counted, by day.
 pub fn code_stats_key(code: &str) -> String {
@@ -248,10 +232,6 @@ impl CustomerHistory {
 pub fn read<T: DeserializeOwned>(store: &dyn Store, key: &str) -> Result<Option<(T, Vec<u8>)>, StoreError> {
     let Some(bytes) = store.get(key)? else { return Ok(None) };
     Ok(decode(key, &bytes)?.map(|value| (value, bytes)))
-}
-
-pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(value).map_err(|error| StoreError::Backend(format!("cannot encode a record: {error}")))
 }
 
 /// Applies one committed entry (and its subject as it stood after it) to every projection.

@@ -6,23 +6,19 @@
 //! `Levee::commit_subject`): its record is only an index to its last ledger entry, and a change
 //! commits by claiming the next ledger slot, under compare-and-swap.
 
-use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::case::{self, Case};
 use crate::delegation::{DELEGATIONS_SUBJECT, DelegationBook};
-use crate::identity::{AuthoritySnapshot, Principal};
+use crate::identity::AuthoritySnapshot;
 use crate::intake::{INTAKE_SUBJECT, IntakeLog};
-use crate::journal::Journal;
 use crate::ledger::EventType;
-use crate::metrics::baseline::{BASELINES_SUBJECT, BaselineBook};
-use crate::projections;
 use crate::reconcile::ExecutionRecord;
 use crate::registry::{PolicyRegistry, REGISTRY_SUBJECT};
 use crate::remediation::RemediationItem;
-use crate::service::{Levee, ServiceError};
-use crate::taxonomy_admin::{TAXONOMY_SUBJECT, TaxonomyRecord};
+use crate::taxonomy_changes::{TAXONOMY_SUBJECT, TaxonomyRecord};
+use levee_domain::metrics::baseline::{BASELINES_SUBJECT, BaselineBook};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "state", rename_all = "snake_case")]
@@ -127,12 +123,12 @@ impl Subject {
 
     /// The state as its record stores it.
     pub fn encode_state(&self) -> Result<Vec<u8>, crate::store::StoreError> {
-        with_state!(self, state => projections::encode(state))
+        with_state!(self, state => crate::store::encode(state))
     }
 
     /// Where the subject's projection is stored.
     pub fn record_key(&self) -> String {
-        crate::projections::subject_key(self.id())
+        subject_key(self.id())
     }
 }
 
@@ -160,58 +156,20 @@ impl Change {
     }
 }
 
-impl Levee {
-    /// A subject, as its last ledger entry recorded it (`None`: it has no entries yet). The
-    /// record is only an index to that entry: a record that does not match it (edited behind
-    /// the ledger's back) is refused, so nothing is ever decided from a forged record.
-    pub(crate) fn load_subject<S: SubjectState>(&self, id: &str) -> Result<Option<S>, ServiceError> {
-        let Some((record, _)) = projections::read::<S>(&*self.store, &projections::subject_key(id))? else {
-            return Ok(None);
-        };
-        let slot = match record.ledger_seqs().last() {
-            Some(seq) => self.journal().slot(*seq)?,
-            None => None,
-        };
-        match slot.filter(|slot| slot.entry.subject == id).and_then(|slot| S::from_subject(slot.subject)) {
-            Some(state) if state == record => Ok(Some(state)),
-            _ => Err(ServiceError::Integrity(format!(
-                "the stored record of {id} does not match its ledger entry: run `levee audit verify`"
-            ))),
-        }
+/// Where a ledger subject's projection is stored.
+pub fn subject_key(subject: &str) -> String {
+    match subject {
+        crate::registry::REGISTRY_SUBJECT => "policy/registry".to_owned(),
+        crate::taxonomy_changes::TAXONOMY_SUBJECT
+        | crate::delegation::DELEGATIONS_SUBJECT
+        | crate::intake::INTAKE_SUBJECT
+        | BASELINES_SUBJECT => subject.to_owned(),
+        item if crate::remediation::is_item_id(item) => format!("remediation/{item}"),
+        execution if crate::reconcile::is_execution_id(execution) => format!("execution/{execution}"),
+        case_id => case_key(case_id),
     }
+}
 
-    /// Commits one change of subject `id` under compare-and-swap: `decide` gets the subject as
-    /// it stands (or `initial()` if it has no entries yet) and returns the answer and the
-    /// change to record (`None`: nothing to record). With `expected_version`, a subject that
-    /// has moved on loses with 409.
-    pub(crate) fn commit_subject<S, T, F>(
-        &self,
-        actor: &Principal,
-        id: &str,
-        initial: impl Fn() -> S,
-        expected_version: Option<u64>,
-        mut decide: F,
-    ) -> Result<T, ServiceError>
-    where
-        S: SubjectState,
-        T: Clone,
-        F: FnMut(&S, DateTime<Utc>) -> Result<(T, Option<Change>), ServiceError>,
-    {
-        let mut seen_version = expected_version;
-        self.commit(|journal: &Journal<'_>| {
-            let tip = journal.settle()?;
-            let subject = self.load_subject::<S>(id)?.unwrap_or_else(&initial);
-            if seen_version.is_some_and(|version| version != subject.version()) {
-                return Err(ServiceError::Conflict(format!(
-                    "{id} is at version {}: re-read it and act again",
-                    subject.version()
-                )));
-            }
-            seen_version = Some(subject.version());
-            let at = self.clock.now();
-            let (answer, change) = decide(&subject, at)?;
-            let Some(change) = change else { return Ok(Some(answer)) };
-            Ok(journal.try_append(&tip, change, self.entry_context(actor, at)?)?.map(|_| answer.clone()))
-        })
-    }
+pub fn case_key(case_id: &str) -> String {
+    format!("case/{case_id}")
 }

@@ -17,8 +17,8 @@ use utoipa::ToSchema;
 
 use crate::case::{Case, CaseStatus, Lineage};
 use crate::identity::{AuthoritySnapshot, Role};
-use crate::journal::{Journal, LedgerSlot};
 use crate::ledger::{ChainChecker, EventType, GENESIS_HASH, LedgerEntry, Mismatch};
+use crate::ledger_store::{LedgerSlot, LedgerStore};
 use crate::money::Money;
 use crate::projections;
 use crate::store::{Store, StoreError};
@@ -74,14 +74,14 @@ pub(crate) fn read_timeline(store: &dyn Store, case_id: &str) -> Result<Option<C
     let Some((record, _)) = projections::read::<Case>(store, &projections::case_key(case_id))? else {
         return Ok(None);
     };
-    let journal = Journal::new(store);
+    let ledger_store = LedgerStore::new(store);
     let mut slots = Vec::with_capacity(record.ledger_seqs.len());
     for seq in &record.ledger_seqs {
-        slots.push((*seq, journal.slot(*seq)?));
+        slots.push((*seq, ledger_store.slot(*seq)?));
     }
     let predecessors: Vec<u64> = record.ledger_seqs.iter().filter(|seq| **seq > 1).map(|seq| seq - 1).collect();
     let previous_hashes: BTreeMap<u64, String> =
-        journal.entries(&predecessors)?.into_iter().map(|entry| (entry.seq, entry.hash)).collect();
+        ledger_store.entries(&predecessors)?.into_iter().map(|entry| (entry.seq, entry.hash)).collect();
     let verify = check_lineage(&record, &slots, &previous_hashes);
     let entries = slots.into_iter().filter_map(|(_, slot)| slot).map(|slot| timeline_entry(&slot.entry)).collect();
     Ok(Some(CaseTimeline { case_id: record.id.clone(), status: record.status, entries, verify }))
@@ -266,7 +266,7 @@ mod tests {
     use super::*;
     use crate::case::Transition;
     use crate::fixtures::{at, pending_case};
-    use crate::journal::{EntryContext, entry_key};
+    use crate::ledger_store::{EntryContext, entry_key};
     use crate::projections::{case_key, encode};
     use crate::store::MemoryStore;
 
@@ -288,10 +288,10 @@ mod tests {
     /// LV-1 that attaches nothing but moves it one version on.
     fn ledger() -> MemoryStore {
         let store = MemoryStore::new();
-        let journal = Journal::new(&store);
+        let ledger_store = LedgerStore::new(&store);
         let commit = |transition: Transition| {
-            let tip = journal.settle().unwrap();
-            journal.try_append(&tip, transition, context()).unwrap().expect("slot claimed");
+            let tip = ledger_store.settle().unwrap();
+            ledger_store.try_append(&tip, transition, context()).unwrap().expect("slot claimed");
         };
         let submitted = |id: &str| Transition {
             case: pending_case(id),
@@ -335,7 +335,7 @@ mod tests {
     #[test]
     fn an_altered_entry_breaks_the_case() {
         let store = ledger();
-        let mut slot = Journal::new(&store).slot(3).unwrap().unwrap();
+        let mut slot = LedgerStore::new(&store).slot(3).unwrap().unwrap();
         slot.entry.actor = "mallory".into();
         store.set(&entry_key(3), &encode(&slot).unwrap()).unwrap();
         let report = read_timeline(&store, "LV-1").unwrap().unwrap().verify;
@@ -363,7 +363,7 @@ mod tests {
     #[test]
     fn a_rewritten_predecessor_breaks_the_link() {
         let store = ledger();
-        let mut slot = Journal::new(&store).slot(1).unwrap().unwrap();
+        let mut slot = LedgerStore::new(&store).slot(1).unwrap().unwrap();
         slot.entry.hash = "ff".repeat(32);
         store.set(&entry_key(1), &encode(&slot).unwrap()).unwrap();
         let mismatch = read_timeline(&store, "LV-1").unwrap().unwrap().verify.first_mismatch.expect("a mismatch");

@@ -35,7 +35,7 @@ use anyhow::Context;
 use chrono::Duration;
 use levee_core::Levee;
 use levee_core::clock::ManualClock;
-use levee_core::journal::{Journal, entry_key};
+use levee_core::ledger_store::{LedgerStore, entry_key};
 use levee_core::store::Staged;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -65,7 +65,7 @@ pub fn seed_if_empty(levee: &Levee) -> anyhow::Result<Option<SeedReport>> {
         (*levee.settings).clone(),
     );
     let tally = tell(&seeding, &clock, end).context("seed the demo story")?;
-    let entries = Journal::new(&*seeding.store).settle().context("settle the seeded ledger")?.seq;
+    let entries = LedgerStore::new(&*seeding.store).settle().context("settle the seeded ledger")?.seq;
     buffer.flush().context("write the seeded demo data to the store")?;
     tally.log_details();
     let report = SeedReport { tally, days: plan::STORY_DAYS, entries, elapsed: started.elapsed() };

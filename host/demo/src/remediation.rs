@@ -9,7 +9,7 @@ use levee_core::Levee;
 use levee_core::identity::Principal;
 use levee_core::remediation::{FixRequest, StartRequest};
 use levee_core::service::ServiceError;
-use levee_core::taxonomy_admin::PutCodeRequest;
+use levee_core::taxonomy_changes::PutCodeRequest;
 
 use super::cast::Cast;
 use super::profile::CodeProfile;

@@ -239,7 +239,7 @@ impl<'a> Story<'a> {
         while self.next_daily <= now {
             self.next_daily += Duration::days(1);
         }
-        let run = self.levee.governance().escalate_overdue().context("run governance on the story's clock")?;
+        let run = self.levee.schedule().run_governance().context("run governance on the story's clock")?;
         self.tally.escalations += run.escalated.len() as u64;
         self.tally.rematched += run.rematched.len() as u64;
         for id in &run.escalated {

@@ -226,7 +226,7 @@ pub fn hold_for_missing_evidence(
         return false;
     }
     let missing: Vec<String> =
-        decision.required_evidence.difference(present).map(crate::case::submit::evidence_name).collect();
+        decision.required_evidence.difference(present).map(crate::evidence::evidence_name).collect();
     if missing.is_empty() {
         return false;
     }

@@ -8,10 +8,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::case::CaseKind;
+use crate::digest::sha256_of_json;
 use crate::evidence::EvidenceKind;
 use crate::identity::ApproverLevel;
-use crate::ledger::sha256_of_json;
+use crate::kind::CaseKind;
 use crate::money::Money;
 
 /// Everything a policy may know about a case. Mirrors `facts` in the WIT contract; its hash

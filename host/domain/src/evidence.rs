@@ -49,3 +49,8 @@ pub struct Evidence {
 pub fn missing(required: &BTreeSet<EvidenceKind>, present: &BTreeSet<EvidenceKind>) -> Vec<EvidenceKind> {
     required.difference(present).copied().collect()
 }
+
+/// The wire name of an evidence kind.
+pub fn evidence_name(kind: &EvidenceKind) -> String {
+    serde_json::to_value(kind).ok().and_then(|value| value.as_str().map(str::to_owned)).unwrap_or_default()
+}

@@ -1,5 +1,5 @@
 //! The evidence ledger's entries: what each records, how it is hashed, and how a chain of them
-//! is checked. Storage and appending live in `journal`.
+//! is checked. Storage and appending live in `ledger_store`.
 //!
 //! Each entry's hash is SHA-256 over the canonical JSON of every other field (object keys
 //! sorted, no insignificant white space, integers only), and each names the hash of the entry
@@ -7,9 +7,9 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+pub use crate::digest::{canonical_json, sha256_hex, sha256_of_json};
 use crate::engine::PolicyIdentity;
 use crate::identity::{AuthoritySnapshot, Role};
 
@@ -123,55 +123,6 @@ impl LedgerEntry {
         }
         sha256_hex(canonical_json(&value).as_bytes())
     }
-}
-
-/// Canonical JSON: object keys sorted, no white space. Values here are strings, integers,
-/// booleans and nulls (money is never a float), so this matches RFC 8785 for them.
-pub fn canonical_json(value: &serde_json::Value) -> String {
-    let mut out = String::new();
-    write_canonical(value, &mut out);
-    out
-}
-
-fn write_canonical(value: &serde_json::Value, out: &mut String) {
-    use serde_json::Value;
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (index, key) in keys.into_iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                write_canonical(&map[key], out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (index, item) in items.iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(']');
-        }
-        scalar => out.push_str(&scalar.to_string()),
-    }
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-/// SHA-256 of the canonical JSON of anything serializable.
-pub fn sha256_of_json<T: Serialize + ?Sized>(value: &T) -> String {
-    let value = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
-    sha256_hex(canonical_json(&value).as_bytes())
 }
 
 /// The first place a chain does not hold.

@@ -3,6 +3,8 @@
 //! that, since this crate depends on none of them. levee-core runs these rules over its ports.
 //!
 //! - `money`: integer minor units of an ISO-4217 currency.
+//! - `kind`: what kind of exception a case is (refund, credit, fee waiver, write-off, override).
+//! - `digest`: canonical JSON and SHA-256, as every hash in the ledger is made.
 //! - `validation`: field-naming input checks.
 //! - `identity`: roles, approver levels, authority limits, bearer tokens.
 //! - `taxonomy`: exception codes with owners, playbooks, queues, SLAs and remediation triggers.
@@ -18,7 +20,7 @@
 //! - `reconcile`: matching executions to approved cases; findings of leakage.
 //! - `inbound`: verifying inbound webhooks by each vendor's signature scheme.
 //! - `intake`: helpdesk tickets mapped to case submissions; rejected intakes.
-//! - `taxonomy_admin`: the rules for adding, changing, deprecating and merging codes.
+//! - `taxonomy_changes`: the rules for adding, changing, deprecating and merging codes.
 //! - `remediation`: the loop from a code crossing its trigger to a verified fix, as rules:
 //!   triggers, windows, statuses, SLAs, verification.
 //! - `metrics`: what measurement counts (slices, histograms, statistics, limits).
@@ -26,6 +28,7 @@
 pub mod case;
 pub mod decision;
 pub mod delegation;
+pub mod digest;
 pub mod engine;
 pub mod evidence;
 pub mod executions;
@@ -34,6 +37,7 @@ pub mod fixtures;
 pub mod identity;
 pub mod inbound;
 pub mod intake;
+pub mod kind;
 pub mod ledger;
 pub mod matrix;
 pub mod metrics;
@@ -42,5 +46,5 @@ pub mod reconcile;
 pub mod registry;
 pub mod remediation;
 pub mod taxonomy;
-pub mod taxonomy_admin;
+pub mod taxonomy_changes;
 pub mod validation;

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::case::CaseKind;
 use crate::identity::ApproverLevel;
+use crate::kind::CaseKind;
 
 /// One band of a ladder: amounts up to `up_to` (inclusive) need `level`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -81,7 +81,7 @@ fn configured_chain(
                 PolicySource::Builtin(_) => None,
                 PolicySource::Bytes(bytes) => {
                     let digest = levee_core::ledger::sha256_hex(bytes);
-                    store.set(&levee_core::policy_admin::blob_key(&digest), bytes)?;
+                    store.set(&levee_core::registry_changes::blob_key(&digest), bytes)?;
                     Some(digest)
                 }
             };

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use levee_core::checkpoint::{Checkpoint, CheckpointSigner, CheckpointVerifier};
-use levee_core::journal::Journal;
 use levee_core::ledger::VerifyReport;
-use levee_core::ledger_tree;
+use levee_core::ledger_proofs;
+use levee_core::ledger_store::LedgerStore;
 use levee_core::merkle;
 use levee_core::store::Store;
 use serde::Deserialize;
@@ -36,7 +36,7 @@ pub fn verify(data_dir: &Path) -> anyhow::Result<VerifyReport> {
 /// Verifies the ledger of the configured store (the embedded one lives in `data_dir`).
 pub fn verify_store(config: &StoreConfig, data_dir: &Path) -> anyhow::Result<VerifyReport> {
     let store = open_existing(config, data_dir)?;
-    Ok(Journal::new(&*store).verify()?)
+    Ok(LedgerStore::new(&*store).verify()?)
 }
 
 /// Opens the configured store, refusing a redb file that does not exist (an empty new one would
@@ -124,11 +124,11 @@ pub struct Signed {
 /// Verifies the ledger and, if it holds, signs its current tree. A ledger that does not
 /// verify is not signed: the report says why.
 pub fn sign_checkpoint(store: &dyn Store, signer: &CheckpointSigner) -> anyhow::Result<Result<Signed, VerifyReport>> {
-    let report = Journal::new(store).verify()?;
+    let report = LedgerStore::new(store).verify()?;
     if !report.ok {
         return Ok(Err(report));
     }
-    let leaves = ledger_tree::checked_leaves(store, report.head_seq)?;
+    let leaves = ledger_proofs::checked_leaves(store, report.head_seq)?;
     let root = merkle::root(&leaves);
     Ok(Ok(Signed { note: signer.sign(report.head_seq, root), size: report.head_seq, root }))
 }
@@ -177,7 +177,7 @@ pub fn check_checkpoint(
             checkpoint.size
         ));
     }
-    let leaves = match ledger_tree::leaves(store, checkpoint.size) {
+    let leaves = match ledger_proofs::leaves(store, checkpoint.size) {
         Ok(leaves) => leaves,
         Err(error) => return findings.fail(format!("reading entries 1 to {}: {error}", checkpoint.size)),
     };
@@ -223,7 +223,7 @@ fn prove_inclusion(
     if let Err(error) = merkle::verify_inclusion(leaf, seq - 1, checkpoint.size, &proof, &checkpoint.root) {
         return findings.fail(format!("entry {seq}'s inclusion proof: {error}"));
     }
-    let hash = match Journal::new(store).slot(seq) {
+    let hash = match LedgerStore::new(store).slot(seq) {
         Ok(Some(slot)) => slot.entry.hash,
         Ok(None) => return findings.fail(format!("entry {seq} is missing")),
         Err(error) => return findings.fail(format!("reading entry {seq}: {error}")),

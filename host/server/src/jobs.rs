@@ -1,4 +1,4 @@
-//! Background work on a timer: each tick makes one run of levee's schedule (`Governance::run_schedule`:
+//! Background work on a timer: each tick makes one run of levee's schedule (`Schedule::run`:
 //! SLA escalation, the remediation loop, the metrics fold, then the outgoing signals that are
 //! due) on a blocking thread, as requests run. The outgoing signals go over HTTP through
 //! `HttpSender`, levee's `WebhookSender` here. A failed run is logged and retried on the next
@@ -56,7 +56,7 @@ pub fn start(levee: Arc<Levee>, config: JobsConfig) -> Jobs {
                 _ = stopped.changed() => return,
             }
             let (run, holder) = (levee.for_request(), holder.clone());
-            match tokio::task::spawn_blocking(move || run.governance().run_schedule(&holder)).await {
+            match tokio::task::spawn_blocking(move || run.schedule().run(&holder)).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(error)) => tracing::warn!(%error, "the scheduled run failed; retrying on the next tick"),
                 Err(error) => tracing::error!(%error, "the scheduled run panicked"),

@@ -13,7 +13,7 @@ use levee_core::config::{self, TokenConfig, WorkflowConfig};
 use levee_core::projections;
 use levee_core::registry::{ChainLink, REGISTRY_SUBJECT};
 use levee_core::store::Store;
-use levee_core::taxonomy_admin::TAXONOMY_SUBJECT;
+use levee_core::taxonomy_changes::TAXONOMY_SUBJECT;
 
 use spin_sdk::variables::{self, Error as VariableError};
 

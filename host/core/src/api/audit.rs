@@ -1,11 +1,11 @@
 //! Audit endpoints: recompute the ledger's hash chain, page through the ledger, and the
-//! ledger's Merkle tree: signed checkpoints, inclusion and consistency proofs (`ledger_tree`).
+//! ledger's Merkle tree: signed checkpoints, inclusion and consistency proofs (`ledger_proofs`).
 
 use super::responses::{Forbidden, Invalid, SignedIn};
 use super::{ApiError, Call, ErrorBody, Response, ok};
 use crate::identity::Role;
 use crate::ledger::{LedgerEntry, VerifyReport};
-use crate::ledger_tree::{ConsistencyProof, InclusionProof};
+use crate::ledger_proofs::{ConsistencyProof, InclusionProof};
 use crate::validation::FieldError;
 
 const AUDITORS: &[Role] = &[Role::Auditor, Role::Admin];

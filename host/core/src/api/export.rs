@@ -20,8 +20,8 @@ use super::render::export::{self, Contents, DateRange, Export, ExportError, Form
 use super::responses::{Forbidden, SignedIn};
 use super::{ApiError, Call, ErrorBody, Response};
 use crate::identity::Role;
-use crate::journal::{Journal, LedgerSlot};
 use crate::ledger::EventType;
+use crate::ledger_store::{LedgerSlot, LedgerStore};
 
 const AUDITORS: &[Role] = &[Role::Auditor, Role::Admin];
 /// Slots read from the store at a time while walking the range.
@@ -69,7 +69,7 @@ impl utoipa::ToSchema for ExportFormat {}
 pub fn cases(call: &Call<'_>) -> Result<Response, ApiError> {
     let (range, format) = request(call, "exporting cases")?;
     let mut export = new_export(Contents::Cases, format)?;
-    each_slot_in(&call.levee.journal(), &range, |slot| {
+    each_slot_in(&call.levee.ledger_store(), &range, |slot| {
         if slot.entry.event != EventType::CaseSubmitted {
             return Ok(());
         }
@@ -96,7 +96,7 @@ pub fn cases(call: &Call<'_>) -> Result<Response, ApiError> {
 pub fn ledger(call: &Call<'_>) -> Result<Response, ApiError> {
     let (range, format) = request(call, "exporting the ledger")?;
     let mut export = new_export(Contents::Ledger, format)?;
-    each_slot_in(&call.levee.journal(), &range, |slot| export.push_entry(&slot.entry).map_err(export_error))?;
+    each_slot_in(&call.levee.ledger_store(), &range, |slot| export.push_entry(&slot.entry).map_err(export_error))?;
     attachment(&range, Contents::Ledger, format, export)
 }
 
@@ -123,16 +123,16 @@ fn export_error(error: ExportError) -> ApiError {
 /// Calls `visit` with every slot whose entry was recorded in `range`, in sequence order, after
 /// settling the log.
 fn each_slot_in(
-    journal: &Journal<'_>,
+    ledger_store: &LedgerStore<'_>,
     range: &DateRange,
     mut visit: impl FnMut(LedgerSlot) -> Result<(), ApiError>,
 ) -> Result<(), ApiError> {
-    let tip = journal.settle()?.seq;
+    let tip = ledger_store.settle()?.seq;
     let skew = export::clock_skew();
-    let mut next = export::first_at_or_after(tip, range.start() - skew, |seq| recorded_at(journal, seq))?;
+    let mut next = export::first_at_or_after(tip, range.start() - skew, |seq| recorded_at(ledger_store, seq))?;
     let stop = range.end() + skew;
     while next <= tip {
-        let slots = journal.slots(next, tip.min(next + BATCH - 1))?;
+        let slots = ledger_store.slots(next, tip.min(next + BATCH - 1))?;
         if slots.is_empty() {
             return Err(missing(next));
         }
@@ -150,8 +150,8 @@ fn each_slot_in(
 }
 
 /// When the entry at `seq` (at or below the settled tip) was recorded.
-fn recorded_at(journal: &Journal<'_>, seq: u64) -> Result<DateTime<Utc>, ApiError> {
-    journal.slot(seq)?.map(|slot| slot.entry.at).ok_or_else(|| missing(seq))
+fn recorded_at(ledger_store: &LedgerStore<'_>, seq: u64) -> Result<DateTime<Utc>, ApiError> {
+    ledger_store.slot(seq)?.map(|slot| slot.entry.at).ok_or_else(|| missing(seq))
 }
 
 fn missing(seq: u64) -> ApiError {
@@ -179,15 +179,15 @@ mod tests {
     use super::*;
     use crate::case::Transition;
     use crate::fixtures::pending_case;
-    use crate::journal::EntryContext;
+    use crate::ledger_store::EntryContext;
     use crate::store::MemoryStore;
 
     /// A ledger of one submission per time, in this order.
     fn ledger(times: &[DateTime<Utc>]) -> MemoryStore {
         let store = MemoryStore::new();
-        let journal = Journal::new(&store);
+        let ledger_store = LedgerStore::new(&store);
         for (index, at) in times.iter().enumerate() {
-            let tip = journal.settle().expect("settled");
+            let tip = ledger_store.settle().expect("settled");
             let transition = Transition {
                 case: pending_case(&format!("LV-{:06}", index + 1)),
                 event: EventType::CaseSubmitted,
@@ -203,7 +203,7 @@ mod tests {
                 taxonomy_version: "t".into(),
                 facts_hash: None,
             };
-            journal.try_append(&tip, transition, context).expect("stored").expect("slot claimed");
+            ledger_store.try_append(&tip, transition, context).expect("stored").expect("slot claimed");
         }
         store
     }
@@ -211,7 +211,7 @@ mod tests {
     fn seqs_in(store: &MemoryStore, from: &str, to: &str) -> Vec<u64> {
         let range = DateRange::parse(Some(from), Some(to)).expect("a range");
         let mut seqs = Vec::new();
-        each_slot_in(&Journal::new(store), &range, |slot| {
+        each_slot_in(&LedgerStore::new(store), &range, |slot| {
             seqs.push(slot.entry.seq);
             Ok(())
         })

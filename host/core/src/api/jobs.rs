@@ -4,10 +4,10 @@
 
 use super::responses::{Forbidden, SignedIn};
 use super::{ApiError, Call, Response, ok};
-use crate::governance::ScheduleRun;
 use crate::identity::Role;
+use crate::schedule::ScheduleRun;
 
-/// One run of the schedule (`Governance::run_schedule`): SLA escalation, the remediation loop, the
+/// One run of the schedule (`Schedule::run`): SLA escalation, the remediation loop, the
 /// metrics fold, then the outgoing webhooks that are due. Admins only.
 #[utoipa::path(post, path = "/v1/jobs/run", tag = "operations",
     responses((status = 200, body = ScheduleRun), SignedIn, Forbidden),
@@ -16,5 +16,5 @@ pub fn run(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal_with(&[Role::Admin], "running the schedule")?;
     // Each call leases the endpoints it sends to under a name of its own.
     let holder = format!("run-{}", call.levee.clock.now().timestamp_nanos_opt().unwrap_or_default());
-    ok(&call.levee.governance().run_schedule(&holder)?)
+    ok(&call.levee.schedule().run(&holder)?)
 }

@@ -9,10 +9,10 @@ use super::{ApiError, Call, ErrorBody, Response, json_response, ok};
 use crate::backtest::{BacktestReport, BacktestRequest};
 use crate::engine::PolicyIdentity;
 use crate::identity::Role;
-use crate::policy_admin::{ActivateRequest, RollbackRequest, ShadowRequest, StopShadowRequest};
 use crate::projections::{SHADOW_DIFFERENCES_KEY, ShadowDifference, ShadowDifferences};
 use crate::registry::ShadowChain;
 use crate::registry::{PolicyRegistry, UploadedPolicy};
+use crate::registry_changes::{ActivateRequest, RollbackRequest, ShadowRequest, StopShadowRequest};
 use crate::validation::FieldError;
 
 const ADMINS: &[Role] = &[Role::Admin];

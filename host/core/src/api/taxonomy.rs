@@ -8,7 +8,7 @@ use super::responses::{Conflict, Forbidden, JsonBody, NotFound, SignedIn};
 use super::{ApiError, Call, Response, ok};
 use crate::identity::Role;
 use crate::taxonomy::Taxonomy;
-use crate::taxonomy_admin::{CurrentTaxonomy, DeprecateRequest, MergeRequest, PutCodeRequest, TaxonomyRevision};
+use crate::taxonomy_changes::{CurrentTaxonomy, DeprecateRequest, MergeRequest, PutCodeRequest, TaxonomyRevision};
 
 const ADMINS: &[Role] = &[Role::Admin];
 
@@ -34,7 +34,7 @@ impl From<CurrentTaxonomy> for TaxonomyView {
     security(("bearer" = [])))]
 pub fn current(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal()?;
-    call.levee.journal().settle().map_err(crate::service::ServiceError::from)?;
+    call.levee.ledger_store().settle().map_err(crate::service::ServiceError::from)?;
     ok(&TaxonomyView::from(call.levee.taxonomy().current()?))
 }
 

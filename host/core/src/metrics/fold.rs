@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::derive::Contribution;
 use super::slice::{Effect, Slice};
-use crate::journal::Journal;
+use crate::ledger_store::LedgerStore;
 use crate::projections::update;
 use crate::reconcile::ExecutionRecord;
 use crate::store::{Store, StoreError};
@@ -135,12 +135,12 @@ impl Batch {
 
 /// The execution as its previous ledger slot holds it (`None` for its first entry).
 pub(crate) fn previous_execution(
-    journal: &Journal<'_>,
+    ledger_store: &LedgerStore<'_>,
     record: &ExecutionRecord,
 ) -> Result<Option<ExecutionRecord>, StoreError> {
     let seqs = &record.ledger_seqs;
     let Some(previous) = seqs.len().checked_sub(2).and_then(|index| seqs.get(index)) else { return Ok(None) };
-    match journal.slot(*previous)?.map(|slot| slot.subject) {
+    match ledger_store.slot(*previous)?.map(|slot| slot.subject) {
         Some(Subject::Execution(before)) => Ok(Some(*before)),
         _ => Err(StoreError::Backend(format!("ledger entry {previous} is not {}'s", record.id))),
     }

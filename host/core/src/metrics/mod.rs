@@ -5,7 +5,6 @@
 //! The values counted (slices, histograms, statistics, the limits) are levee-domain's
 //! `metrics`, re-exported here under the same names.
 //!
-//! - `baseline`: the weeks before a pilot, which every metric is compared against.
 //! - `derive`: what each ledger entry adds to a slice.
 //! - `fold`: the ledger folded into slices from a cursor, once per entry.
 //! - `summary`: the dashboard's headline figures and signals.
@@ -16,7 +15,6 @@
 //!
 //! Drawing charts and the review page is the API's (`api::render`).
 
-pub mod baseline;
 pub mod chart;
 pub mod derive;
 pub mod fold;
@@ -25,4 +23,4 @@ pub mod query;
 pub mod review;
 pub mod summary;
 
-pub use levee_domain::metrics::{MetricsSettings, histogram, slice, stats};
+pub use levee_domain::metrics::{MetricsSettings, baseline, histogram, slice, stats};

@@ -52,9 +52,7 @@ fn parse_month(field: &str, text: &str) -> Result<NaiveDate, FieldError> {
 /// the OpenAPI document's pattern.
 pub const MONTH_PATTERN: &str = "^(2[0-9]{3}|[3-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-(0[1-9]|1[0-2])$";
 
-/// The years a scope may name (date arithmetic stays far from chrono's limits).
-pub const MIN_YEAR: i32 = 2000;
-pub const MAX_YEAR: i32 = 9998;
+pub use levee_domain::metrics::{MAX_YEAR, MIN_YEAR};
 
 impl Scope {
     /// The scope a request asks for: `from` and `to` as `YYYY-MM` (default: the last six

@@ -2,7 +2,9 @@
 //! inclusion and consistency proofs over it.
 
 use crate::ledger::{LedgerEntry, VerifyReport};
-use crate::ledger_tree::{ConsistencyProof, InclusionProof, NO_SIGNING_KEY, checked_leaves, hex_all, leaves};
+use crate::ledger_proofs::{
+    ConsistencyProof, InclusionProof, LedgerReadError, NO_SIGNING_KEY, checked_leaves, hex_all, leaves,
+};
 use crate::merkle::{self};
 use crate::service::{Levee, ServiceError};
 use crate::validation::FieldError;
@@ -22,7 +24,7 @@ impl Audit<'_> {
             .checkpoint_signer
             .as_ref()
             .ok_or_else(|| ServiceError::NotSupported(NO_SIGNING_KEY.into()))?;
-        let size = self.levee.journal().settle()?.seq;
+        let size = self.levee.ledger_store().settle()?.seq;
         let leaves = checked_leaves(&*self.levee.store, size)?;
         Ok(signer.sign(size, merkle::root(&leaves)))
     }
@@ -69,7 +71,7 @@ impl Audit<'_> {
 
     /// `requested`, or the settled tip if none; refused past the tip.
     fn tree_size(&self, requested: Option<u64>, field: &str) -> Result<u64, ServiceError> {
-        let tip = self.levee.journal().settle()?.seq;
+        let tip = self.levee.ledger_store().settle()?.seq;
         match requested {
             None => Ok(tip),
             Some(size) if size <= tip => Ok(size),
@@ -82,10 +84,19 @@ impl Audit<'_> {
     /// Entries `from..from+limit` of the whole ledger.
     pub fn ledger_page(&self, from: u64, limit: u64) -> Result<Vec<LedgerEntry>, ServiceError> {
         let seqs: Vec<u64> = (from.max(1)..from.max(1).saturating_add(limit)).collect();
-        Ok(self.levee.journal().entries(&seqs)?)
+        Ok(self.levee.ledger_store().entries(&seqs)?)
     }
 
     pub fn verify(&self) -> Result<VerifyReport, ServiceError> {
-        Ok(self.levee.journal().verify()?)
+        Ok(self.levee.ledger_store().verify()?)
+    }
+}
+
+impl From<LedgerReadError> for ServiceError {
+    fn from(error: LedgerReadError) -> Self {
+        match error {
+            LedgerReadError::Store(error) => ServiceError::Store(error),
+            LedgerReadError::Integrity(problem) => ServiceError::Integrity(problem),
+        }
     }
 }

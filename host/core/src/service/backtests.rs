@@ -3,8 +3,8 @@
 use crate::backtest::{BATCH, BacktestReport, BacktestRequest, MAX_CASES, Submissions, replayable};
 use crate::decision::{self};
 use crate::engine::Facts;
-use crate::journal::{LedgerSlot, entry_key};
 use crate::ledger::EventType;
+use crate::ledger_store::{LedgerSlot, entry_key};
 use crate::registry::ChainLink;
 use crate::service::{Policies, ServiceError};
 use crate::validation::FieldError;
@@ -82,7 +82,7 @@ impl Policies<'_> {
 
     /// Submissions at or after `from`, oldest first.
     fn submissions_since(&self, from: DateTime<Utc>) -> Result<Submissions, ServiceError> {
-        let tip = self.levee.journal().settle()?;
+        let tip = self.levee.ledger_store().settle()?;
         let mut found = Submissions::default();
         for start in (1..=tip.seq).step_by(BATCH as usize) {
             let keys: Vec<String> = (start..=tip.seq.min(start + BATCH - 1)).map(entry_key).collect();
@@ -91,7 +91,7 @@ impl Policies<'_> {
                 if slot.entry.event != EventType::CaseSubmitted || slot.entry.at < from {
                     continue;
                 }
-                match replayable(&slot) {
+                match replayable(&slot.entry) {
                     Some(submission) if found.replayable.len() < MAX_CASES => found.replayable.push(submission),
                     Some(_) => {}
                     None => found.skipped += 1,

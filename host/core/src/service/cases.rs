@@ -67,13 +67,13 @@ impl Cases<'_> {
         entry.policies = policies;
         entry.facts_hash = Some(facts.digest());
         let mut replayed = false;
-        let case = self.levee.commit(|journal| {
-            let tip = journal.settle()?;
+        let case = self.levee.commit(|ledger_store| {
+            let tip = ledger_store.settle()?;
             if let Some(case) = self.replay(idempotency.as_ref())? {
                 replayed = true;
                 return Ok(Some(case));
             }
-            committed_case(journal.try_append(&tip, transition.clone(), entry.clone())?)
+            committed_case(ledger_store.try_append(&tip, transition.clone(), entry.clone())?)
         })?;
         Ok(Submitted { case, replayed })
     }
@@ -212,19 +212,19 @@ impl Cases<'_> {
 
     /// Reads a case (after settling the log, so an unfinished projection is finished first).
     pub fn get(&self, case_id: &str) -> Result<Case, ServiceError> {
-        self.levee.journal().settle()?;
+        self.levee.ledger_store().settle()?;
         self.levee.load_case(case_id)?.ok_or_else(|| ServiceError::NotFound(format!("case {case_id}")))
     }
 
     /// A case's ledger entries, oldest first.
     pub fn ledger(&self, case: &Case) -> Result<Vec<LedgerEntry>, ServiceError> {
-        Ok(self.levee.journal().entries(&case.ledger_seqs)?)
+        Ok(self.levee.ledger_store().entries(&case.ledger_seqs)?)
     }
 
     /// The pending cases at or below the approver's level, and at or below the level of each
     /// colleague whose authority they hold by delegation now, most urgent first.
     pub fn queue(&self, approver: &Principal) -> Result<Vec<QueueEntry>, ServiceError> {
-        self.levee.journal().settle()?;
+        self.levee.ledger_store().settle()?;
         let delegations = self.levee.delegations().delegators_of(&approver.actor, self.levee.clock.now())?;
         let mut actings = vec![case::Acting::own(approver)];
         for delegation in &delegations {

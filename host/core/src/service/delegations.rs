@@ -18,7 +18,7 @@ pub struct Delegations<'a> {
 impl Delegations<'_> {
     /// Every delegation (an admin or auditor), or those naming `actor` as delegator or delegate.
     pub fn list(&self, actor: Option<&str>) -> Result<Vec<Delegation>, ServiceError> {
-        self.levee.journal().settle()?;
+        self.levee.ledger_store().settle()?;
         let book = self.book()?;
         Ok(book
             .delegations

@@ -125,7 +125,7 @@ impl Intake<'_> {
 
     /// Every rejected intake, oldest first.
     pub fn rejections(&self) -> Result<Vec<IntakeRejection>, ServiceError> {
-        self.levee.journal().settle()?;
+        self.levee.ledger_store().settle()?;
         Ok(self.levee.load_subject::<IntakeLog>(INTAKE_SUBJECT)?.map(|log| log.rejections).unwrap_or_default())
     }
 }

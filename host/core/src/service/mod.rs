@@ -9,7 +9,7 @@ use crate::case::{self, Case, Transition, TransitionError};
 use crate::clock::Clock;
 use crate::engine::PolicyEngine;
 use crate::identity::{Principal, TokenDirectory};
-use crate::journal::{EntryContext, Journal, LedgerSlot};
+use crate::ledger_store::{EntryContext, LedgerSlot, LedgerStore};
 use crate::matrix::ApprovalMatrix;
 use crate::store::{Exclusive, Store, StoreError};
 use crate::taxonomy::Taxonomy;
@@ -19,14 +19,15 @@ mod audit;
 mod backtests;
 mod cases;
 mod delegations;
-mod governance;
 mod intake;
 mod metrics;
 mod outbox;
 mod policies;
 mod reconciliation;
 mod remediation;
+mod schedule;
 mod scorecards;
+mod subjects;
 mod taxonomy;
 mod timeline;
 
@@ -35,13 +36,13 @@ pub use cases::Cases;
 pub(crate) use cases::IDEMPOTENCY_KEY_FIELD;
 pub use cases::{QueueEntry, Submitted};
 pub use delegations::Delegations;
-pub use governance::Governance;
 pub use intake::Intake;
 pub use metrics::Metrics;
 pub use outbox::Outbox;
 pub use policies::Policies;
 pub use reconciliation::Reconciliation;
 pub use remediation::Remediation;
+pub use schedule::Schedule;
 pub use taxonomy::TaxonomyAdmin;
 
 /// How many times a commit retries after losing its ledger slot to another host before the
@@ -150,8 +151,8 @@ impl Levee {
         Delegations { levee: self }
     }
 
-    pub fn governance(&self) -> Governance<'_> {
-        Governance { levee: self }
+    pub fn schedule(&self) -> Schedule<'_> {
+        Schedule { levee: self }
     }
 
     pub fn outbox(&self) -> Outbox<'_> {
@@ -217,8 +218,8 @@ impl Levee {
         }
     }
 
-    pub(crate) fn journal(&self) -> Journal<'_> {
-        Journal::new(&*self.store)
+    pub(crate) fn ledger_store(&self) -> LedgerStore<'_> {
+        LedgerStore::new(&*self.store)
     }
 
     /// Makes every write so far durable (`Store::sync`): before anything is acknowledged.
@@ -250,8 +251,8 @@ impl Levee {
         F: Fn(&Case, DateTime<Utc>) -> Result<Transition, ServiceError>,
     {
         let mut seen_version = None;
-        self.commit(|journal| {
-            let tip = journal.settle()?;
+        self.commit(|ledger_store| {
+            let tip = ledger_store.settle()?;
             let case = self.load_case(case_id)?.ok_or_else(|| ServiceError::NotFound(format!("case {case_id}")))?;
             if seen_version.is_some_and(|version| version != case.version) {
                 return Err(ServiceError::Conflict(format!(
@@ -261,23 +262,23 @@ impl Levee {
             seen_version = Some(case.version);
             let at = self.clock.now();
             let transition = decide(&case, at)?;
-            committed_case(journal.try_append(&tip, transition, self.entry_context(actor, at)?)?)
+            committed_case(ledger_store.try_append(&tip, transition, self.entry_context(actor, at)?)?)
         })
     }
 
     /// Retries `attempt` until it claims a ledger slot (or finds its work already done).
     pub(crate) fn commit<T, F>(&self, mut attempt: F) -> Result<T, ServiceError>
     where
-        F: FnMut(&Journal<'_>) -> Result<Option<T>, ServiceError>,
+        F: FnMut(&LedgerStore<'_>) -> Result<Option<T>, ServiceError>,
     {
         let _serialized = self.commit_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         // Named before the store is held: on Spin, naming the chain may ask each plugin's runner.
         let _ = self.engine.chain();
         let exclusive = Exclusive::take(&*self.store)?;
-        let journal = self.journal();
+        let ledger_store = self.ledger_store();
         let outcome = (|| {
             for _ in 0..MAX_COMMIT_ATTEMPTS {
-                if let Some(done) = attempt(&journal)? {
+                if let Some(done) = attempt(&ledger_store)? {
                     return Ok(done);
                 }
             }

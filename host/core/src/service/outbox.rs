@@ -17,7 +17,7 @@ impl Outbox<'_> {
     /// Gives each endpoint seen for the first time its place at the end of the ledger. Run at
     /// start-up, before requests are served, so nothing that happens after it is missed.
     pub fn start(&self) -> Result<(), ServiceError> {
-        let tip = self.levee.journal().settle()?.seq;
+        let tip = self.levee.ledger_store().settle()?.seq;
         for endpoint in &self.levee.settings.outgoing_webhooks {
             let state = OutboxState { cursor: tip, ..OutboxState::default() };
             self.levee.store.compare_and_swap(&state_key(&endpoint.name), None, &encode(&state)?)?;
@@ -49,7 +49,7 @@ impl Outbox<'_> {
         else {
             return Err(ServiceError::NotFound(format!("outgoing webhook {endpoint}")));
         };
-        let tip = self.levee.journal().settle()?.seq;
+        let tip = self.levee.ledger_store().settle()?.seq;
         let now = self.levee.clock.now();
         let (mut state, raw) = self.state(endpoint)?;
         let leased_elsewhere = state.lease.as_ref().is_some_and(|lease| lease.holder != holder && lease.until > now);
@@ -57,7 +57,7 @@ impl Outbox<'_> {
             return Ok(None);
         }
         let last = tip.min(state.cursor + SCAN_LIMIT);
-        let entries = self.levee.journal().entries(&(state.cursor + 1..=last).collect::<Vec<_>>())?;
+        let entries = self.levee.ledger_store().entries(&(state.cursor + 1..=last).collect::<Vec<_>>())?;
         let next = entries
             .into_iter()
             .find_map(|entry| signal_of(&entry).filter(|signal| config.wants(signal)).map(|signal| (signal, entry)));
@@ -79,7 +79,7 @@ impl Outbox<'_> {
 
     /// Sends `endpoint` the messages that are due, in order, leased to `holder`, each through
     /// the shell's `WebhookSender`: until one fails, none is due, or `MESSAGES_PER_RUN` were
-    /// sent. The one delivery loop, in every run of the schedule (`Governance::run_schedule`).
+    /// sent. The one delivery loop, in every run of the schedule (`Schedule::run`).
     pub fn deliver_due(&self, endpoint: &str, holder: &str) -> Result<EndpointDeliveries, ServiceError> {
         let mut report = EndpointDeliveries { endpoint: endpoint.to_owned(), delivered: 0, failed: None };
         for _ in 0..MESSAGES_PER_RUN {

@@ -3,11 +3,11 @@
 use crate::engine::{ChainKey, ChainPlugin, PolicyLimits};
 use crate::identity::Principal;
 use crate::ledger::{EventType, sha256_hex};
-use crate::policy_admin::{
+use crate::registry::{ActivatedChain, ChainLink, PolicyRegistry, REGISTRY_SUBJECT, ShadowChain, UploadedPolicy};
+use crate::registry_changes::{
     ActivateRequest, MAX_CHAIN, RollbackRequest, ShadowRequest, StopShadowRequest, Uploaded, blob_key, change,
     plugin_name,
 };
-use crate::registry::{ActivatedChain, ChainLink, PolicyRegistry, REGISTRY_SUBJECT, ShadowChain, UploadedPolicy};
 use crate::service::{Levee, ServiceError};
 use crate::subject::Change;
 use crate::taxonomy::Taxonomy;
@@ -21,7 +21,7 @@ pub struct Policies<'a> {
 impl Policies<'_> {
     /// The registry, as its last ledger entry recorded it.
     pub fn registry(&self) -> Result<PolicyRegistry, ServiceError> {
-        self.levee.journal().settle()?;
+        self.levee.ledger_store().settle()?;
         self.load_registry()
     }
 

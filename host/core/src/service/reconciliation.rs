@@ -170,7 +170,7 @@ impl Reconciliation<'_> {
 
     /// Every finding, newest first.
     pub fn findings(&self) -> Result<Vec<projections::FindingSummary>, ServiceError> {
-        self.levee.journal().settle()?;
+        self.levee.ledger_store().settle()?;
         let index = projections::read::<FindingsIndex>(&*self.levee.store, projections::FINDINGS_INDEX_KEY)?
             .map(|(index, _)| index)
             .unwrap_or_default();
@@ -185,7 +185,7 @@ impl Reconciliation<'_> {
     /// arrived (executed before approval, overage). Returns the executions changed; one lost to
     /// another host is left for the next run.
     pub(crate) fn rematch_silent(&self) -> Result<Vec<String>, ServiceError> {
-        self.levee.journal().settle()?;
+        self.levee.ledger_store().settle()?;
         let index = projections::read::<FindingsIndex>(&*self.levee.store, projections::FINDINGS_INDEX_KEY)?
             .map(|(index, _)| index)
             .unwrap_or_default();

@@ -21,7 +21,7 @@ pub struct Remediation<'a> {
 impl Remediation<'_> {
     /// Every item, newest first, as the index lists them.
     pub fn items(&self) -> Result<Vec<RemediationItem>, ServiceError> {
-        self.levee.journal().settle()?;
+        self.levee.ledger_store().settle()?;
         let index = self.index()?;
         let mut items = Vec::new();
         for id in index.items.keys().rev() {
@@ -36,7 +36,7 @@ impl Remediation<'_> {
         if !is_item_id(id) {
             return Err(ServiceError::NotFound(format!("remediation item {id}")));
         }
-        self.levee.journal().settle()?;
+        self.levee.ledger_store().settle()?;
         self.levee
             .load_subject::<RemediationItem>(id)?
             .ok_or_else(|| ServiceError::NotFound(format!("remediation item {id}")))

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 impl Remediation<'_> {
     pub fn scorecards(&self) -> Result<Scorecards, ServiceError> {
-        self.levee.journal().settle()?;
+        self.levee.ledger_store().settle()?;
         let now = self.levee.clock.now();
         let taxonomy = self.levee.taxonomy().current()?.taxonomy;
         let items = self.items()?;

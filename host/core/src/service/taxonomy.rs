@@ -5,7 +5,7 @@ use crate::ledger::EventType;
 use crate::service::{Levee, ServiceError};
 use crate::subject::Change;
 use crate::taxonomy::{CodeLifecycle, Taxonomy};
-use crate::taxonomy_admin::{
+use crate::taxonomy_changes::{
     CurrentTaxonomy, DeprecateRequest, MergeRequest, PutCodeRequest, TAXONOMY_SUBJECT, TaxonomyRecord,
     TaxonomyRevision, active_code,
 };
@@ -27,7 +27,7 @@ impl TaxonomyAdmin<'_> {
 
     /// Every revision, oldest first (none until the first change).
     pub fn revisions(&self) -> Result<Vec<TaxonomyRevision>, ServiceError> {
-        self.levee.journal().settle()?;
+        self.levee.ledger_store().settle()?;
         Ok(self
             .levee
             .load_subject::<TaxonomyRecord>(TAXONOMY_SUBJECT)?
@@ -38,7 +38,7 @@ impl TaxonomyAdmin<'_> {
     /// The taxonomy as it was at version `label`: the current one, the configuration's, or any
     /// revision, read back from the ledger entry that made it.
     pub fn version(&self, label: &str) -> Result<Taxonomy, ServiceError> {
-        self.levee.journal().settle()?;
+        self.levee.ledger_store().settle()?;
         let Some(record) = self.levee.load_subject::<TaxonomyRecord>(TAXONOMY_SUBJECT)? else {
             return match label == self.levee.settings.taxonomy.version {
                 true => Ok(self.levee.settings.taxonomy.clone()),
@@ -47,7 +47,7 @@ impl TaxonomyAdmin<'_> {
         };
         let entry_of = |index: usize, field: &str| -> Result<Taxonomy, ServiceError> {
             let seq = record.ledger_seqs.get(index).copied().unwrap_or_default();
-            let entry = self.levee.journal().entries(&[seq])?.pop();
+            let entry = self.levee.ledger_store().entries(&[seq])?.pop();
             let taxonomy = entry.and_then(|entry| serde_json::from_value(entry.payload[field].clone()).ok());
             taxonomy.ok_or_else(|| ServiceError::Integrity(format!("ledger entry {seq} does not hold its taxonomy")))
         };

@@ -12,7 +12,7 @@ impl Cases<'_> {
         if !case::is_case_id(case_id) {
             return Err(ServiceError::NotFound(format!("case {case_id}")));
         }
-        self.levee.journal().settle()?;
+        self.levee.ledger_store().settle()?;
         read_timeline(&*self.levee.store, case_id)?.ok_or_else(|| ServiceError::NotFound(format!("case {case_id}")))
     }
 }

@@ -75,7 +75,7 @@ pub trait Store: Send + Sync {
     }
 
     /// Whether `commit_batch` is atomic here. Without it, levee writes a batch's keys one at a
-    /// time and repairs what a failure leaves (the journal's settle).
+    /// time and repairs what a failure leaves (the ledger store's settle).
     fn atomic_batches(&self) -> bool {
         false
     }
@@ -292,6 +292,11 @@ pub mod contract {
         let keys = ["batch/new", "batch/held", "batch/held2"].map(str::to_owned);
         assert_eq!(store.get_many(&keys).unwrap(), [Some(b"n".to_vec()), Some(b"2".to_vec()), None]);
     }
+}
+
+/// A record as the store keeps it: JSON.
+pub fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|error| StoreError::Backend(format!("cannot encode a record: {error}")))
 }
 
 #[cfg(test)]

@@ -1,11 +1,11 @@
 //! Writes staged over a store, to be written all at once: reads see the staged writes first,
 //! then the store; compare-and-swap and increment are decided against what a read sees, so code
-//! written for the port (the journal's commits, the projections) runs on a `Staged` unchanged.
+//! written for the port (the ledger store's commits, the projections) runs on a `Staged` unchanged.
 //! Nothing reaches the store until the stage is handed over:
 //!
 //! - `into_batch` makes a `Batch` for `Store::commit_batch`: the staged writes, and the value
 //!   each key read held when it was first read. A backend with atomic batches writes all of it,
-//!   or nothing if any of those keys has changed since. The journal commits a ledger slot and
+//!   or nothing if any of those keys has changed since. The ledger store commits a ledger slot and
 //!   every projection of it this way, so a failed write never leaves a slot without them.
 //! - `flush` writes the staged keys in one `set_many`, unconditionally: the demo seeder plays
 //!   months of history on a stage and pays one durable transaction for all of it.

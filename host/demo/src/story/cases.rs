@@ -344,7 +344,7 @@ fn submit_request(rng: &mut StdRng, plan: &CasePlan, attachment_above: i64) -> c
 
 /// A document of `kind` about an order, pinned by the sha256 of its reference.
 fn evidence_request(kind: EvidenceKind, order: &str) -> case::EvidenceRequest {
-    let name = case::submit::evidence_name(&kind);
+    let name = levee_core::evidence::evidence_name(&kind);
     let reference = format!("https://files.example.com/orders/{order}/{name}.pdf");
     case::EvidenceRequest {
         kind,

@@ -10,9 +10,9 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::submit::evidence_name;
 use super::{Approval, Case, CaseStatus, Transition, TransitionError, advanced, require_pending, require_rationale};
 use crate::delegation::{Delegation, DelegationUsed};
+use crate::evidence::evidence_name;
 use crate::identity::{ApproverLevel, AuthoritySnapshot, Principal, Role};
 use crate::ledger::EventType;
 use crate::validation::optional_whole_number;

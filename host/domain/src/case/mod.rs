@@ -39,19 +39,9 @@ use utoipa::ToSchema;
 use crate::decision::CaseDecision;
 use crate::evidence::{Evidence, EvidenceKind};
 use crate::identity::{ApprovalGroup, ApproverLevel, AuthoritySnapshot, Role};
+pub use crate::kind::CaseKind;
 use crate::ledger::EventType;
 use crate::money::Money;
-
-/// What kind of money movement or exception a case is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum CaseKind {
-    Refund,
-    Credit,
-    FeeWaiver,
-    WriteOff,
-    Override,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -337,12 +327,12 @@ fn approved_comms(case: &Case) -> Option<String> {
     case.comms
         .as_ref()
         .filter(|message| message.review.as_ref().is_some_and(|review| review.approved))
-        .map(crate::ledger::sha256_of_json)
+        .map(crate::digest::sha256_of_json)
 }
 
 /// The parts of a case no transition after submission may change.
 fn fixed_digest(case: &Case) -> String {
-    crate::ledger::sha256_of_json(&serde_json::json!([
+    crate::digest::sha256_of_json(&serde_json::json!([
         case.id,
         case.kind,
         case.amount,
@@ -365,7 +355,7 @@ fn fixed_digest(case: &Case) -> String {
 }
 
 fn prefix_digest<T: Serialize>(items: &[T], length: usize) -> (usize, String) {
-    (length, crate::ledger::sha256_of_json(&items[..length.min(items.len())]))
+    (length, crate::digest::sha256_of_json(&items[..length.min(items.len())]))
 }
 
 /// Whether `items` starts with the recorded prefix (its length and digest).

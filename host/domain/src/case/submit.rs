@@ -233,8 +233,3 @@ pub fn submit(submission: ValidSubmission, context: SubmitContext<'_>) -> Transi
     });
     Transition { case, event: EventType::CaseSubmitted, authority: None, payload }
 }
-
-/// The wire name of an evidence kind.
-pub fn evidence_name(kind: &EvidenceKind) -> String {
-    serde_json::to_value(kind).ok().and_then(|value| value.as_str().map(str::to_owned)).unwrap_or_default()
-}

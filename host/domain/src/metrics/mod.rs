@@ -3,16 +3,23 @@
 //! (`MetricsSettings`). Folding the ledger into slices and reading them back is levee-core's
 //! `metrics`.
 //!
+//! - `baseline`: the weeks before a pilot, which every metric is compared against.
 //! - `histogram`: durations summed across slices, answering p50 and p90.
 //! - `slice`: everything counted for one team in one week or month.
 //! - `stats`: leave-one-out z-scores and the population stability index.
 
+pub mod baseline;
 pub mod histogram;
 pub mod slice;
 pub mod stats;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+/// The years a metrics scope or baseline may name (date arithmetic stays far from chrono's
+/// limits).
+pub const MIN_YEAR: i32 = 2000;
+pub const MAX_YEAR: i32 = 9998;
 
 /// The limits signals are judged by (`[metrics]` in levee.toml).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -99,7 +99,7 @@ fn verify(store: &StoreArgs, checkpoint: Option<(PathBuf, String)>, entry: Optio
         None => None,
     };
     let opened = crate::audit::open_existing(&file.store, &store.data)?;
-    let report = levee_core::journal::Journal::new(&*opened).verify()?;
+    let report = levee_core::ledger_store::LedgerStore::new(&*opened).verify()?;
     println!("{}", crate::audit::describe(&report));
     let mut ok = report.ok;
     if let Some((note, verifier)) = claim {

@@ -22,7 +22,7 @@ const FILES: &[(&str, &str)] = &[
 
 /// Creates `<parent>/<name>/`; refuses a bad name, an existing folder or a missing SDK.
 pub fn create(name: &str, parent: &Path, sdk: Option<&Path>) -> anyhow::Result<PathBuf> {
-    levee_core::policy_admin::plugin_name(name)
+    levee_core::registry_changes::plugin_name(name)
         .map_err(|error| anyhow::anyhow!("'{name}' is not a plugin name: {}", error.message))?;
     let sdk = sdk.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(BUILT_SDK_PATH));
     let sdk = sdk.canonicalize().with_context(|| {

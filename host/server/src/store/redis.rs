@@ -4,7 +4,7 @@
 //! Redis commands and scripts, each atomic on the server:
 //! - `compare_and_swap` is one Lua script (`COMPARE_AND_SWAP`);
 //! - `commit_batch` is another (`COMMIT_BATCH`): it checks every expected value, then writes;
-//!   the journal commits a ledger slot with its projections this way, in one round trip;
+//!   the ledger store commits a ledger slot with its projections this way, in one round trip;
 //! - `increment` is `INCRBY`; the batch forms are `MGET` and `MSET`.
 //!
 //! Failures: a Redis that is down, slow (past `command_timeout_ms`), loading, read-only, busy,

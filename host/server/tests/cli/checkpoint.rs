@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use levee::store::{RedbStore, redb_path};
 use levee_core::clock::SystemClock;
-use levee_core::journal::{HEAD_KEY, entry_key};
 use levee_core::ledger::LedgerEntry;
+use levee_core::ledger_store::{HEAD_KEY, entry_key};
 use levee_core::store::Store;
 use serde_json::{Value, json};
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use levee::store::{RedbStore, redb_path};
-use levee_core::journal::entry_key;
+use levee_core::ledger_store::entry_key;
 use levee_core::store::Store;
 use serde_json::{Value, json};
 

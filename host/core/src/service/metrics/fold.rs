@@ -1,7 +1,7 @@
 //! Folding as a service: bringing the metrics aggregates up to the ledger tip.
 
 use crate::case::Case;
-use crate::journal::LedgerSlot;
+use crate::ledger_store::LedgerSlot;
 use crate::metrics::derive::{self, DeriveContext};
 use crate::metrics::fold::{
     Batch, CURSOR_KEY, Cursor, FOLD_BATCH, FoldReport, Submission, advance_cursor, previous_execution, write_repeats,
@@ -18,7 +18,7 @@ impl Metrics<'_> {
     pub fn fold(&self, limit: u64) -> Result<FoldReport, ServiceError> {
         let store = &*self.levee.store;
         let cursor = read::<Cursor>(store, CURSOR_KEY)?.map(|(cursor, _)| cursor.seq).unwrap_or(0);
-        let tip = self.levee.journal().settle()?.seq;
+        let tip = self.levee.ledger_store().settle()?.seq;
         let through = tip.min(cursor.saturating_add(limit));
         let mut folded = cursor;
         while folded < through {
@@ -28,7 +28,7 @@ impl Metrics<'_> {
                 break;
             }
             let end = through.min(folded + FOLD_BATCH);
-            let slots = self.levee.journal().slots(folded + 1, end)?;
+            let slots = self.levee.ledger_store().slots(folded + 1, end)?;
             let Some(last) = slots.last().map(|slot| slot.entry.seq) else { break };
             self.fold_slots(&slots)?;
             advance_cursor(store, last)?;
@@ -40,7 +40,7 @@ impl Metrics<'_> {
     fn fold_slots(&self, slots: &[LedgerSlot]) -> Result<(), StoreError> {
         let store = &*self.levee.store;
         let case = |id: &str| Ok(read::<Case>(store, &projections::case_key(id))?.map(|(case, _)| case));
-        let previous_execution = |record: &ExecutionRecord| previous_execution(&self.levee.journal(), record);
+        let previous_execution = |record: &ExecutionRecord| previous_execution(&self.levee.ledger_store(), record);
         let context = DeriveContext {
             matrix: &self.levee.settings.matrix,
             settings: &self.levee.settings.metrics,

@@ -1,24 +1,25 @@
-//! Governance as a service: the scheduled run (SLA escalation, webhook delivery).
+//! levee's own schedule as a service: one run (the governance run: SLA escalation, the
+//! remediation loop, rematching, folding the metrics; then the webhook deliveries that are due).
 
 use crate::case;
-use crate::governance::{GovernanceRun, METRICS_FOLD_PER_RUN, ScheduleRun};
 use crate::identity::{ApproverLevel, Principal};
 use crate::projections;
+use crate::schedule::{GovernanceRun, METRICS_FOLD_PER_RUN, ScheduleRun};
 use crate::service::{Levee, ServiceError};
 
-/// levee's own schedule: `levee.governance()`.
-pub struct Governance<'a> {
+/// levee's own schedule: `levee.schedule()`.
+pub struct Schedule<'a> {
     pub(super) levee: &'a Levee,
 }
 
-impl Governance<'_> {
+impl Schedule<'_> {
     /// One run of the schedule, as `levee serve`'s timer makes it and a scheduler asks for it
     /// with `POST /v1/jobs/run` (Spin has no background tasks): the governance run, made
     /// durable, then each outgoing webhook endpoint's due messages (`deliver_due`), leased to
     /// `holder`. Every step is idempotent, so runs on many hosts, or overlapping runs, take
     /// turns rather than repeat work.
-    pub fn run_schedule(&self, holder: &str) -> Result<ScheduleRun, ServiceError> {
-        let governance = self.escalate_overdue()?;
+    pub fn run(&self, holder: &str) -> Result<ScheduleRun, ServiceError> {
+        let governance = self.run_governance()?;
         self.levee.sync_store()?;
         let deliveries = self
             .levee
@@ -31,8 +32,8 @@ impl Governance<'_> {
     }
 
     /// Escalates every pending case whose SLA ran out before now.
-    pub fn escalate_overdue(&self) -> Result<GovernanceRun, ServiceError> {
-        self.levee.journal().settle()?;
+    pub fn run_governance(&self) -> Result<GovernanceRun, ServiceError> {
+        self.levee.ledger_store().settle()?;
         let now = self.levee.clock.now();
         let system = Principal::system("sla-escalation");
         let mut run = GovernanceRun::default();

@@ -78,13 +78,13 @@ pub struct EntryContext {
 }
 
 /// The ledger over a store.
-pub struct Journal<'a> {
+pub struct LedgerStore<'a> {
     store: &'a dyn Store,
 }
 
-impl<'a> Journal<'a> {
+impl<'a> LedgerStore<'a> {
     pub fn new(store: &'a dyn Store) -> Self {
-        Journal { store }
+        LedgerStore { store }
     }
 
     /// Finds the tip, applying the projections of any slot past the head hint on the way.
@@ -132,11 +132,11 @@ impl<'a> Journal<'a> {
         let keys_read = [entry_key(slot.entry.seq), HEAD_KEY.to_owned()];
         staged.prefetch(keys_read.into_iter().chain(projections::keys_read(&slot.subject)))?;
         {
-            let journal = Journal::new(&staged);
-            if !journal.claim(&slot)? {
+            let ledger_store = LedgerStore::new(&staged);
+            if !ledger_store.claim(&slot)? {
                 return Ok(None);
             }
-            journal.project(&slot)?;
+            ledger_store.project(&slot)?;
         }
         Ok(self.store.commit_batch(&staged.into_batch())?.then_some(slot))
     }
@@ -494,12 +494,12 @@ mod tests {
     #[test]
     fn appends_chain_and_project() {
         let store = MemoryStore::new();
-        let journal = Journal::new(&store);
+        let ledger_store = LedgerStore::new(&store);
         for id in ["LV-1", "LV-2"] {
-            let tip = journal.settle().unwrap();
-            journal.try_append(&tip, transition(id), context()).unwrap().expect("slot claimed");
+            let tip = ledger_store.settle().unwrap();
+            ledger_store.try_append(&tip, transition(id), context()).unwrap().expect("slot claimed");
         }
-        let report = journal.verify().unwrap();
+        let report = ledger_store.verify().unwrap();
         assert!(report.ok, "{report:?}");
         assert_eq!(report.entries_checked, 2);
         let queue = queue_items(&store, crate::identity::ApproverLevel::Lead).unwrap();
@@ -544,12 +544,12 @@ mod tests {
     #[test]
     fn appends_chain_and_project_one_key_at_a_time_too() {
         let store = Variant { inner: MemoryStore::new(), batches: false, raced: false };
-        let journal = Journal::new(&store);
+        let ledger_store = LedgerStore::new(&store);
         for id in ["LV-1", "LV-2"] {
-            let tip = journal.settle().unwrap();
-            journal.try_append(&tip, transition(id), context()).unwrap().expect("slot claimed");
+            let tip = ledger_store.settle().unwrap();
+            ledger_store.try_append(&tip, transition(id), context()).unwrap().expect("slot claimed");
         }
-        assert!(journal.verify().unwrap().ok);
+        assert!(ledger_store.verify().unwrap().ok);
         assert_eq!(queue_items(&store, crate::identity::ApproverLevel::Lead).unwrap().len(), 2);
     }
 
@@ -558,9 +558,9 @@ mod tests {
     #[test]
     fn a_batch_that_loses_a_race_writes_nothing() {
         let store = Variant { inner: MemoryStore::new(), batches: true, raced: true };
-        let journal = Journal::new(&store);
-        let tip = journal.settle().unwrap();
-        assert!(journal.try_append(&tip, transition("LV-1"), context()).unwrap().is_none(), "the race is lost");
+        let ledger_store = LedgerStore::new(&store);
+        let tip = ledger_store.settle().unwrap();
+        assert!(ledger_store.try_append(&tip, transition("LV-1"), context()).unwrap().is_none(), "the race is lost");
         assert_eq!(store.get(&entry_key(1)).unwrap(), None, "no slot");
         assert_eq!(store.get(&case_key("LV-1")).unwrap(), None, "no case record");
         assert!(queue_items(&store, crate::identity::ApproverLevel::Lead).unwrap().is_empty(), "no queue entry");
@@ -571,14 +571,14 @@ mod tests {
         use crate::identity::ApproverLevel;
         use crate::projections::{QueueIndex, encode, queue_item, queue_shard};
         let store = MemoryStore::new();
-        let journal = Journal::new(&store);
+        let ledger_store = LedgerStore::new(&store);
         // A store written before the queues were sharded: LV-OLD waits in `queue/lead`.
         let old = pending_case("LV-OLD");
         let legacy = QueueIndex { applied_seq: 0, items: [("LV-OLD".to_owned(), queue_item(&old).unwrap())].into() };
         store.set("queue/lead", &encode(&legacy).unwrap()).unwrap();
         for id in ["LV-1", "LV-2", "LV-3"] {
-            let tip = journal.settle().unwrap();
-            journal.try_append(&tip, transition(id), context()).unwrap().expect("slot claimed");
+            let tip = ledger_store.settle().unwrap();
+            ledger_store.try_append(&tip, transition(id), context()).unwrap().expect("slot claimed");
         }
         let mut listed: Vec<String> =
             queue_items(&store, ApproverLevel::Lead).unwrap().into_iter().map(|item| item.case_id).collect();
@@ -587,8 +587,8 @@ mod tests {
         assert!(["LV-1", "LV-2", "LV-3"].iter().any(|id| queue_shard(id) != queue_shard("LV-1")), "spread");
 
         // LV-OLD's next entry moves it into its shard, and the unsharded queue goes.
-        let tip = journal.settle().unwrap();
-        journal.try_append(&tip, transition("LV-OLD"), context()).unwrap().expect("slot claimed");
+        let tip = ledger_store.settle().unwrap();
+        ledger_store.try_append(&tip, transition("LV-OLD"), context()).unwrap().expect("slot claimed");
         assert_eq!(store.get("queue/lead").unwrap(), None);
         assert_eq!(queue_items(&store, ApproverLevel::Lead).unwrap().len(), 4);
     }
@@ -596,11 +596,11 @@ mod tests {
     #[test]
     fn a_writer_with_a_stale_tip_loses_the_slot() {
         let store = MemoryStore::new();
-        let journal = Journal::new(&store);
-        let stale = journal.settle().unwrap();
-        journal.try_append(&stale, transition("LV-1"), context()).unwrap().expect("first claim");
-        assert!(journal.try_append(&stale, transition("LV-2"), context()).unwrap().is_none());
-        assert!(journal.verify().unwrap().ok);
+        let ledger_store = LedgerStore::new(&store);
+        let stale = ledger_store.settle().unwrap();
+        ledger_store.try_append(&stale, transition("LV-1"), context()).unwrap().expect("first claim");
+        assert!(ledger_store.try_append(&stale, transition("LV-2"), context()).unwrap().is_none());
+        assert!(ledger_store.verify().unwrap().ok);
     }
 
     /// A crash after the commit but before the projections: the next settle finishes them.
@@ -611,11 +611,11 @@ mod tests {
         store.compare_and_swap(&entry_key(1), None, &encode(&slot).unwrap()).unwrap();
         assert!(store.get(&case_key("LV-1")).unwrap().is_none(), "nothing projected yet");
 
-        let tip = Journal::new(&store).settle().unwrap();
+        let tip = LedgerStore::new(&store).settle().unwrap();
         assert_eq!(tip.seq, 1);
         let case: Case = read(&store, &case_key("LV-1")).unwrap().expect("projected").0;
         assert_eq!(case.ledger_seqs, vec![1]);
-        assert!(Journal::new(&store).verify().unwrap().ok);
+        assert!(LedgerStore::new(&store).verify().unwrap().ok);
     }
 
     /// An attacker who re-seals a forged transition with correct hashes still breaks the rule
@@ -623,9 +623,9 @@ mod tests {
     #[test]
     fn verify_names_a_resealed_illegal_transition() {
         let store = MemoryStore::new();
-        let journal = Journal::new(&store);
-        let tip = journal.settle().unwrap();
-        let submitted = journal.try_append(&tip, transition("LV-1"), context()).unwrap().unwrap();
+        let ledger_store = LedgerStore::new(&store);
+        let tip = ledger_store.settle().unwrap();
+        let submitted = ledger_store.try_append(&tip, transition("LV-1"), context()).unwrap().unwrap();
         let mut forged = submitted.into_case().unwrap();
         forged.version += 1;
         forged.decision.verdict = crate::decision::Verdict::AutoApprove;
@@ -636,9 +636,9 @@ mod tests {
             authority: None,
             payload: serde_json::json!({}),
         };
-        let tip = journal.settle().unwrap();
-        journal.try_append(&tip, forged, context()).unwrap().unwrap();
-        let mismatch = journal.verify().unwrap().first_mismatch.expect("the forged entry is named");
+        let tip = ledger_store.settle().unwrap();
+        ledger_store.try_append(&tip, forged, context()).unwrap().unwrap();
+        let mismatch = ledger_store.verify().unwrap().first_mismatch.expect("the forged entry is named");
         assert_eq!(mismatch.seq, 2);
         assert!(mismatch.problem.contains("request or decision"), "{}", mismatch.problem);
     }
@@ -646,15 +646,15 @@ mod tests {
     #[test]
     fn verify_names_an_altered_entry() {
         let store = MemoryStore::new();
-        let journal = Journal::new(&store);
+        let ledger_store = LedgerStore::new(&store);
         for id in ["LV-1", "LV-2", "LV-3"] {
-            let tip = journal.settle().unwrap();
-            journal.try_append(&tip, transition(id), context()).unwrap();
+            let tip = ledger_store.settle().unwrap();
+            ledger_store.try_append(&tip, transition(id), context()).unwrap();
         }
-        let mut slot = journal.slot(2).unwrap().unwrap();
+        let mut slot = ledger_store.slot(2).unwrap().unwrap();
         slot.entry.actor = "mallory".into();
         store.set(&entry_key(2), &encode(&slot).unwrap()).unwrap();
-        let report = journal.verify().unwrap();
+        let report = ledger_store.verify().unwrap();
         assert_eq!(report.first_mismatch.map(|mismatch| mismatch.seq), Some(2));
         assert_eq!(report.entries_checked, 1);
     }
@@ -670,7 +670,7 @@ mod tests {
             |book: &mut DelegationBook| book.delegations[0].revoked = None,
         ] {
             let store = MemoryStore::new();
-            let journal = Journal::new(&store);
+            let ledger_store = LedgerStore::new(&store);
             let delegation = Delegation {
                 id: "DG-1".into(),
                 delegator: "morgan".into(),
@@ -683,9 +683,9 @@ mod tests {
             };
             let mut book = DelegationBook { version: 1, ledger_seqs: vec![], delegations: vec![delegation] };
             let next = |book: &DelegationBook| {
-                let tip = journal.settle().unwrap();
+                let tip = ledger_store.settle().unwrap();
                 let change = Change::of(book.clone(), EventType::DelegationGranted, serde_json::json!({}));
-                journal.try_append(&tip, change, context()).unwrap().unwrap();
+                ledger_store.try_append(&tip, change, context()).unwrap().unwrap();
             };
             next(&book);
             book.ledger_seqs = vec![1];
@@ -696,7 +696,7 @@ mod tests {
             book.version = 3;
             forge(&mut book);
             next(&book);
-            let mismatch = journal.verify().unwrap().first_mismatch.expect("the rewrite is named");
+            let mismatch = ledger_store.verify().unwrap().first_mismatch.expect("the rewrite is named");
             assert_eq!(mismatch.seq, 3, "{}", mismatch.problem);
         }
     }

@@ -9,11 +9,10 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::journal::entry_key;
 use crate::ledger::{ChainChecker, LedgerEntry};
+use crate::ledger_store::entry_key;
 use crate::merkle::{self, Hash};
-use crate::service::ServiceError;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Entries are read this many at a time.
 const BATCH: u64 = 1024;
@@ -46,6 +45,16 @@ pub struct ConsistencyProof {
     pub root_to: String,
 }
 
+/// Why the stored ledger could not be read as a tree.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerReadError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The store holds something the ledger does not vouch for.
+    #[error("{0}")]
+    Integrity(String),
+}
+
 /// Just the entry of a ledger slot (the subject beside it is skipped).
 #[derive(Deserialize)]
 struct EntryOnly {
@@ -53,7 +62,7 @@ struct EntryOnly {
 }
 
 /// The leaf hashes of entries 1..=`size`: each entry read in place, its `hash` hashed as a leaf.
-pub fn leaves(store: &dyn Store, size: u64) -> Result<Vec<Hash>, ServiceError> {
+pub fn leaves(store: &dyn Store, size: u64) -> Result<Vec<Hash>, LedgerReadError> {
     let mut leaves = Vec::with_capacity(usize::try_from(size).unwrap_or_default());
     each_entry(store, size, |entry| {
         leaves.push(leaf_of(entry)?);
@@ -64,12 +73,12 @@ pub fn leaves(store: &dyn Store, size: u64) -> Result<Vec<Hash>, ServiceError> {
 
 /// `leaves`, after checking that each entry is at its place, links to the one before and
 /// hashes to its own `hash`: what a checkpoint signs must be a sound chain.
-pub fn checked_leaves(store: &dyn Store, size: u64) -> Result<Vec<Hash>, ServiceError> {
+pub fn checked_leaves(store: &dyn Store, size: u64) -> Result<Vec<Hash>, LedgerReadError> {
     let mut checker = ChainChecker::default();
     let mut leaves = Vec::with_capacity(usize::try_from(size).unwrap_or_default());
     each_entry(store, size, |entry| {
         checker.check(entry).map_err(|mismatch| {
-            ServiceError::Integrity(format!("entry {} does not verify: {}", mismatch.seq, mismatch.problem))
+            LedgerReadError::Integrity(format!("entry {} does not verify: {}", mismatch.seq, mismatch.problem))
         })?;
         leaves.push(leaf_of(entry)?);
         Ok(())
@@ -81,17 +90,20 @@ pub fn checked_leaves(store: &dyn Store, size: u64) -> Result<Vec<Hash>, Service
 fn each_entry(
     store: &dyn Store,
     size: u64,
-    mut visit: impl FnMut(&LedgerEntry) -> Result<(), ServiceError>,
-) -> Result<(), ServiceError> {
+    mut visit: impl FnMut(&LedgerEntry) -> Result<(), LedgerReadError>,
+) -> Result<(), LedgerReadError> {
     let mut seq = 1;
     while seq <= size {
         let keys: Vec<String> = (seq..=size.min(seq + BATCH - 1)).map(entry_key).collect();
         for (key, bytes) in keys.iter().zip(store.get_many(&keys)?) {
-            let bytes = bytes.ok_or_else(|| ServiceError::Integrity(format!("entry {seq} is missing")))?;
+            let bytes = bytes.ok_or_else(|| LedgerReadError::Integrity(format!("entry {seq} is missing")))?;
             let EntryOnly { entry } = serde_json::from_slice(&bytes)
-                .map_err(|error| ServiceError::Integrity(format!("ledger slot {key} does not decode: {error}")))?;
+                .map_err(|error| LedgerReadError::Integrity(format!("ledger slot {key} does not decode: {error}")))?;
             if entry.seq != seq {
-                return Err(ServiceError::Integrity(format!("entry stored at {seq} says it is entry {}", entry.seq)));
+                return Err(LedgerReadError::Integrity(format!(
+                    "entry stored at {seq} says it is entry {}",
+                    entry.seq
+                )));
             }
             visit(&entry)?;
             seq += 1;
@@ -101,10 +113,10 @@ fn each_entry(
 }
 
 /// The entry's `hash` (64 hex digits) as a leaf.
-fn leaf_of(entry: &LedgerEntry) -> Result<Hash, ServiceError> {
+fn leaf_of(entry: &LedgerEntry) -> Result<Hash, LedgerReadError> {
     let bytes = hex::decode(&entry.hash).ok().and_then(|bytes| <[u8; 32]>::try_from(bytes).ok());
     let bytes = bytes.ok_or_else(|| {
-        ServiceError::Integrity(format!("entry {}'s hash {:?} is not 32 bytes of hex", entry.seq, entry.hash))
+        LedgerReadError::Integrity(format!("entry {}'s hash {:?} is not 32 bytes of hex", entry.seq, entry.hash))
     })?;
     Ok(merkle::leaf_hash(&bytes))
 }
@@ -116,14 +128,14 @@ pub(crate) fn hex_all(hashes: &[Hash]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::{EntryContext, Journal};
+    use crate::ledger_store::{EntryContext, LedgerStore};
     use crate::store::MemoryStore;
 
     fn ledger_of(n: usize) -> MemoryStore {
         let store = MemoryStore::new();
-        let journal = Journal::new(&store);
+        let ledger_store = LedgerStore::new(&store);
         for i in 1..=n {
-            let tip = journal.settle().unwrap();
+            let tip = ledger_store.settle().unwrap();
             let case = crate::fixtures::pending_case(&format!("LV-{i}"));
             let transition = crate::case::Transition {
                 case,
@@ -140,7 +152,7 @@ mod tests {
                 taxonomy_version: "t".into(),
                 facts_hash: None,
             };
-            journal.try_append(&tip, transition, context).unwrap().unwrap();
+            ledger_store.try_append(&tip, transition, context).unwrap().unwrap();
         }
         store
     }
@@ -149,19 +161,19 @@ mod tests {
     fn leaves_are_the_entry_hashes_hashed_as_leaves() {
         let store = ledger_of(5);
         let leaves = checked_leaves(&store, 5).unwrap();
-        let entry = Journal::new(&store).slot(3).unwrap().unwrap().entry;
+        let entry = LedgerStore::new(&store).slot(3).unwrap().unwrap().entry;
         assert_eq!(leaves[2], merkle::leaf_hash(&hex::decode(entry.hash).unwrap()));
         assert_eq!(leaves, super::leaves(&store, 5).unwrap());
         assert_eq!(super::leaves(&store, 3).unwrap(), leaves[..3]);
         assert!(
-            matches!(super::leaves(&store, 6), Err(ServiceError::Integrity(message)) if message.contains("entry 6"))
+            matches!(super::leaves(&store, 6), Err(LedgerReadError::Integrity(message)) if message.contains("entry 6"))
         );
     }
 
     #[test]
     fn a_broken_chain_is_not_signed() {
         let store = ledger_of(3);
-        let mut slot = Journal::new(&store).slot(2).unwrap().unwrap();
+        let mut slot = LedgerStore::new(&store).slot(2).unwrap().unwrap();
         slot.entry.actor = "mallory".into();
         store.set(&entry_key(2), &serde_json::to_vec(&slot).unwrap()).unwrap();
         assert!(super::leaves(&store, 3).is_ok(), "the hashes themselves still read");

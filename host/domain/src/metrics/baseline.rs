@@ -66,7 +66,7 @@ fn monday_of(day: NaiveDate) -> NaiveDate {
 
 impl BaselineRequest {
     /// The request as whole weeks, or the field at fault.
-    pub(crate) fn weeks(&self, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), FieldError> {
+    pub fn weeks(&self, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), FieldError> {
         let from = monday_of(self.from);
         let to = monday_of(self.to) + Duration::days(6);
         if self.team.trim().is_empty() || self.team.chars().count() > MAX_NAME {
@@ -76,7 +76,7 @@ impl BaselineRequest {
         if self.note.chars().count() > MAX_NOTE {
             return Err(FieldError::new("note", format!("at most {MAX_NOTE} characters")));
         }
-        let years = super::query::MIN_YEAR..=super::query::MAX_YEAR;
+        let years = super::MIN_YEAR..=super::MAX_YEAR;
         if !years.contains(&self.from.year()) || !years.contains(&self.to.year()) {
             return Err(FieldError::new("from", "a baseline lies between the years 2000 and 9998"));
         }

@@ -1,0 +1,67 @@
+//! Subjects as the service loads and changes them: a subject read from its record only when
+//! the record matches its last ledger entry, and changed under compare-and-swap
+//! (`crate::subject` says what a subject is).
+
+use chrono::{DateTime, Utc};
+
+use crate::identity::Principal;
+use crate::ledger_store::LedgerStore;
+use crate::projections;
+use crate::service::{Levee, ServiceError};
+use crate::subject::{Change, SubjectState};
+
+impl Levee {
+    /// A subject, as its last ledger entry recorded it (`None`: it has no entries yet). The
+    /// record is only an index to that entry: a record that does not match it (edited behind
+    /// the ledger's back) is refused, so nothing is ever decided from a forged record.
+    pub(crate) fn load_subject<S: SubjectState>(&self, id: &str) -> Result<Option<S>, ServiceError> {
+        let Some((record, _)) = projections::read::<S>(&*self.store, &projections::subject_key(id))? else {
+            return Ok(None);
+        };
+        let slot = match record.ledger_seqs().last() {
+            Some(seq) => self.ledger_store().slot(*seq)?,
+            None => None,
+        };
+        match slot.filter(|slot| slot.entry.subject == id).and_then(|slot| S::from_subject(slot.subject)) {
+            Some(state) if state == record => Ok(Some(state)),
+            _ => Err(ServiceError::Integrity(format!(
+                "the stored record of {id} does not match its ledger entry: run `levee audit verify`"
+            ))),
+        }
+    }
+
+    /// Commits one change of subject `id` under compare-and-swap: `decide` gets the subject as
+    /// it stands (or `initial()` if it has no entries yet) and returns the answer and the
+    /// change to record (`None`: nothing to record). With `expected_version`, a subject that
+    /// has moved on loses with 409.
+    pub(crate) fn commit_subject<S, T, F>(
+        &self,
+        actor: &Principal,
+        id: &str,
+        initial: impl Fn() -> S,
+        expected_version: Option<u64>,
+        mut decide: F,
+    ) -> Result<T, ServiceError>
+    where
+        S: SubjectState,
+        T: Clone,
+        F: FnMut(&S, DateTime<Utc>) -> Result<(T, Option<Change>), ServiceError>,
+    {
+        let mut seen_version = expected_version;
+        self.commit(|ledger_store: &LedgerStore<'_>| {
+            let tip = ledger_store.settle()?;
+            let subject = self.load_subject::<S>(id)?.unwrap_or_else(&initial);
+            if seen_version.is_some_and(|version| version != subject.version()) {
+                return Err(ServiceError::Conflict(format!(
+                    "{id} is at version {}: re-read it and act again",
+                    subject.version()
+                )));
+            }
+            seen_version = Some(subject.version());
+            let at = self.clock.now();
+            let (answer, change) = decide(&subject, at)?;
+            let Some(change) = change else { return Ok(Some(answer)) };
+            Ok(ledger_store.try_append(&tip, change, self.entry_context(actor, at)?)?.map(|_| answer.clone()))
+        })
+    }
+}
