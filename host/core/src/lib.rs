@@ -7,7 +7,7 @@
 //! `levee_domain::case`), so a path names the rule wherever it is used:
 //! `money`, `validation`, `identity`, `taxonomy`, `matrix`, `evidence`, `engine`, `decision`,
 //! `case`, `ledger`, `delegation`, `registry`, `executions`, `reconcile`, `inbound`, `intake`,
-//! `taxonomy_changes`, `remediation` (and the values `metrics` counts).
+//! `taxonomy_changes`, `remediation`, `backtest` (and the values `metrics` counts).
 //!
 //! The core's own modules:
 //! - `ledger_store`: the ledger on the store, as the commit log of every transition.
@@ -29,7 +29,6 @@
 //! - `scorecard`: red/amber/green per code and per team.
 //! - `metrics`: leakage, cycle time, evidence, outliers and drift, folded from the ledger
 //!   into aggregates; Prometheus text; the figures of charts and the monthly review.
-//! - `backtest`: replaying recorded facts through a candidate chain.
 //! - `workflow`: the workflow the configuration in force draws (chain, ladders, SLAs, escalation).
 //! - `timeline`: one case's ledger entries and the check of its lineage.
 //! - `api`: HTTP routes as plain functions over `http` types, the OpenAPI document, and
@@ -39,12 +38,11 @@
 #[cfg(test)]
 use levee_domain::fixtures;
 pub use levee_domain::{
-    case, decision, delegation, engine, evidence, executions, identity, inbound, intake, ledger, matrix, money,
-    reconcile, registry, remediation, taxonomy, taxonomy_changes, validation,
+    backtest, case, decision, delegation, engine, evidence, executions, identity, inbound, intake, ledger, matrix,
+    money, reconcile, registry, remediation, taxonomy, taxonomy_changes, validation,
 };
 
 pub mod api;
-pub mod backtest;
 pub mod checkpoint;
 pub mod clock;
 pub mod config;

@@ -23,8 +23,10 @@
 //! - `taxonomy_changes`: the rules for adding, changing, deprecating and merging codes.
 //! - `remediation`: the loop from a code crossing its trigger to a verified fix, as rules:
 //!   triggers, windows, statuses, SLAs, verification.
+//! - `backtest`: what a replay of recorded cases through a candidate chain compares and reports.
 //! - `metrics`: what measurement counts (slices, histograms, statistics, limits).
 
+pub mod backtest;
 pub mod case;
 pub mod decision;
 pub mod delegation;

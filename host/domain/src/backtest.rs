@@ -17,11 +17,11 @@ use crate::registry::ChainLink;
 use crate::validation::optional_whole_number;
 
 /// The most cases one backtest replays.
-pub(crate) const MAX_CASES: usize = 100_000;
+pub const MAX_CASES: usize = 100_000;
 /// How many changed cases the report lists by id.
 const EXAMPLES: usize = 25;
 /// Slots read at a time while looking for submissions.
-pub(crate) const BATCH: u64 = 256;
+pub const BATCH: u64 = 256;
 
 /// `POST /v1/policies/{digest}/backtest`.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -100,20 +100,20 @@ pub struct BacktestReport {
 }
 
 /// A submission as the ledger recorded it.
-pub(crate) struct Replayable {
+pub struct Replayable {
     case_id: String,
-    pub(crate) facts: Facts,
+    pub facts: Facts,
     actual: Outcome,
 }
 
 #[derive(Default)]
-pub(crate) struct Submissions {
-    pub(crate) replayable: Vec<Replayable>,
-    pub(crate) skipped: u64,
+pub struct Submissions {
+    pub replayable: Vec<Replayable>,
+    pub skipped: u64,
 }
 
 /// A recorded submission as a backtest replays it: its facts and the outcome it had.
-pub(crate) fn replayable(entry: &LedgerEntry) -> Option<Replayable> {
+pub fn replayable(entry: &LedgerEntry) -> Option<Replayable> {
     let facts: Facts = serde_json::from_value(entry.payload.get("facts")?.clone()).ok()?;
     let status: CaseStatus = serde_json::from_value(entry.payload.get("status")?.clone()).ok()?;
     let decided: CaseDecision = serde_json::from_value(entry.payload.get("decision")?.clone()).ok()?;
@@ -148,7 +148,7 @@ impl Outcome {
 }
 
 impl BacktestReport {
-    pub(crate) fn add(&mut self, submission: &Replayable, candidate_decision: &CaseDecision) {
+    pub fn add(&mut self, submission: &Replayable, candidate_decision: &CaseDecision) {
         let (actual, candidate) = (submission.actual.clone(), outcome_of(candidate_decision));
         self.cases += 1;
         self.failed_closed += u64::from(candidate_decision.failed_closed);
