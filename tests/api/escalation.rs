@@ -1,14 +1,17 @@
 //! SLA escalation over real HTTP, on a manual clock: the background job moves a case still
 //! waiting past its SLA one approver level up (never approving it), records it in the ledger,
-//! and the new level's queue and approvers take it over.
+//! and the new level's queue and approvers take it over, the case keeping every requirement it
+//! had (its approval group and N, its evidence).
 
 use crate::job_ticks;
 
 use std::sync::Arc;
 
 use chrono::Utc;
+use levee::config::TokenConfig;
 use levee_core::clock::ManualClock;
-use levee_tests::{Options, StatusCode, TestServer, eventually, refund};
+use levee_core::identity::{ApprovalGroup, ApproverLevel, Role};
+use levee_tests::{Options, StatusCode, TestServer, case, eventually, refund};
 use serde_json::{Value, json};
 
 async fn case_of(server: &TestServer, case_id: &str) -> Value {
@@ -74,4 +77,71 @@ async fn a_case_past_its_sla_escalates_one_level_and_is_never_approved_by_the_cl
 fn clock_now(clock: &ManualClock) -> chrono::DateTime<Utc> {
     use levee_core::clock::Clock;
     clock.now()
+}
+
+/// Escalation only adds: a case that waits for two of a three-member committee keeps needing
+/// two of its members after its SLA runs out and it moves up to the directors, and keeps
+/// needing the evidence it needed. A director outside the committee is refused, one member
+/// alone does not approve it, and the member who would complete it waits for the evidence.
+#[tokio::test]
+async fn escalation_keeps_the_approval_group_and_the_evidence_a_case_needed() {
+    if levee_tests::skip_on_spin(levee_tests::NEEDS_A_MANUAL_CLOCK) {
+        return;
+    }
+    let outsider = TokenConfig {
+        token: "lv_test_outsider_director_0001".into(),
+        actor: "otto.outsider".into(),
+        roles: vec![Role::Approver],
+        team: "finance-ops".into(),
+        level: Some(ApproverLevel::Director),
+        limits: [("USD".to_owned(), 10_000_000)].into_iter().collect(),
+    };
+    let committee = ApprovalGroup {
+        name: "finance-committee".into(),
+        level: ApproverLevel::Finance,
+        members: vec!["frankie.finance".into(), "dana.director".into(), "drew.director".into()],
+        approvals: 2,
+    };
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let options = Options {
+        clock: Some(clock.clone()),
+        jobs_interval_ms: Some(20),
+        outgoing_webhooks: vec![job_ticks::witness()],
+        extra_tokens: vec![outsider],
+        approval_groups: vec![committee],
+        ..Options::default()
+    };
+    let server = TestServer::start_with(options).await;
+    let answer = server.submit(case("refund", 600_000, "USD", "slow-committee", "LATE_DELIVERY")).await;
+    let case_id = answer["case_id"].as_str().unwrap().to_owned();
+    let needs = (answer["decision"]["level"].as_str(), answer["decision"]["approvals_needed"].as_u64());
+    assert_eq!(needs, (Some("finance"), Some(2)), "{answer}");
+    let due: chrono::DateTime<Utc> = answer["decision"]["sla_due_at"].as_str().unwrap().parse().unwrap();
+
+    clock.advance(due - clock_now(&clock) + chrono::Duration::seconds(1));
+    let case = escalated(&server, &case_id, 1).await;
+    let needs = (case["decision"]["level"].as_str(), case["decision"]["approvals_needed"].as_u64());
+    assert_eq!(needs, (Some("director"), Some(2)), "the committee's two still needed: {case}");
+
+    let approve = |who: &'static str| {
+        let server = &server;
+        let path = format!("/v1/cases/{case_id}/approve");
+        async move { server.post(who, &path, json!({"rationale": "checked the order and the carrier"})).await }
+    };
+    let (status, refused) = approve("otto.outsider").await;
+    let refusal = (status, refused["error"]["code"].as_str());
+    assert_eq!(refusal, (StatusCode::UNPROCESSABLE_ENTITY, Some("approval_group")), "{refused}");
+    let (status, first) = approve("director").await;
+    assert_eq!((status, first["status"].as_str()), (StatusCode::OK, Some("pending_approval")), "{first}");
+    let (status, refused) = approve("director2").await;
+    let refusal = (status, refused["error"]["code"].as_str());
+    assert_eq!(refusal, (StatusCode::UNPROCESSABLE_ENTITY, Some("evidence_required")), "{refused}");
+
+    let evidence = json!({"kind": "attachment", "reference": "doc://carrier-report", "sha256": "ab".repeat(32)});
+    let (status, _) = server.post("agent", &format!("/v1/cases/{case_id}/evidence"), evidence).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, approved) = approve("director2").await;
+    assert_eq!((status, approved["status"].as_str()), (StatusCode::OK, Some("approved")), "{approved}");
+    assert_eq!(server.verify().await["ok"], true);
+    server.stop().await;
 }

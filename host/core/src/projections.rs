@@ -543,6 +543,6 @@ pub fn queue_item(case: &Case) -> Option<QueueItem> {
         missing_evidence: case.missing_evidence(),
         submitted_at: case.submitted_at,
         sla_due_at: case.sla_due_at(),
-        approver_group: case.pending_group().cloned(),
+        approver_group: case.unmet_groups().first().map(|group| (*group).clone()),
     })
 }

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use super::{Approval, Case, CaseStatus, Transition, TransitionError, advanced, require_pending, require_rationale};
 use crate::delegation::{Delegation, DelegationUsed};
 use crate::evidence::evidence_name;
-use crate::identity::{ApproverLevel, AuthoritySnapshot, Principal, Role};
+use crate::identity::{ApprovalGroup, ApproverLevel, AuthoritySnapshot, Principal, Role};
 use crate::ledger::EventType;
 use crate::validation::optional_whole_number;
 
@@ -132,20 +132,22 @@ pub fn permit(case: &Case, acting: &Acting<'_>) -> Result<Permitted, TransitionE
             delegator.actor, delegation.id, delegation.starts_at, delegation.ends_at
         ));
     }
-    if let Some(group) = case.pending_group() {
-        if !group.has_member(&holder.actor) {
-            return Err(TransitionError::Refused {
-                rule: "approval_group",
-                message: format!(
-                    "case {} needs {} approvals from group {} ({}); {} is not a member",
-                    case.id,
-                    group.approvals,
-                    group.name,
-                    group.members.join(", "),
-                    holder.actor
-                ),
-            });
-        }
+    let unmet = case.unmet_groups();
+    let seats: Vec<&ApprovalGroup> = unmet.iter().copied().filter(|group| group.has_member(&holder.actor)).collect();
+    if let Some(group) = unmet.first().filter(|_| seats.is_empty()) {
+        return Err(TransitionError::Refused {
+            rule: "approval_group",
+            message: format!(
+                "case {} needs {} approvals from group {} ({}); {} is not a member",
+                case.id,
+                group.approvals,
+                group.name,
+                group.members.join(", "),
+                holder.actor
+            ),
+        });
+    }
+    for group in &seats {
         checks.push(format!("{} is a member of approval group {}", holder.actor, group.name));
     }
     let mut authority = authority_covers(case, holder, level)?;
@@ -160,11 +162,12 @@ pub fn permit(case: &Case, acting: &Acting<'_>) -> Result<Permitted, TransitionE
         authority.currency,
         case.amount
     ));
-    // With a group, its members' approvals must reach its N on their own: approvals given
-    // before an escalation by people outside it count only towards the total.
-    let group_met =
-        case.pending_group().is_none_or(|group| case.group_approvals(group) + 1 >= usize::from(group.approvals));
-    let completes = group_met && case.approvals.len() + 1 >= usize::from(approvals_needed);
+    // Each group's members must reach its N on their own (approvals given by others count only
+    // towards the total), and every group the case ever waited for still counts.
+    let groups_met = case.unmet_groups().iter().all(|group| {
+        group.has_member(&holder.actor) && case.group_approvals(group) + 1 >= usize::from(group.approvals)
+    });
+    let completes = groups_met && case.approvals.len() + 1 >= usize::from(approvals_needed);
     if completes {
         require_evidence(case)?;
         checks.push("required evidence present".to_owned());

@@ -3,8 +3,9 @@
 //! the clock. At the top level there is no higher level: the escalation is recorded again, once
 //! per SLA period, so the top level is reminded.
 //!
-//! Approvals given before the escalation still count; the approvals still needed must come
-//! from the new level.
+//! Escalation only adds: approvals given before it still count, the approvals still needed must
+//! come from the new level, and the case keeps every requirement it had (the approvals it
+//! needed, each approval group and its N, its evidence); the new level's group, if any, joins them.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -104,5 +105,71 @@ mod tests {
         }
         assert!(escalate(&case, at + Duration::minutes(1), &[], &matrix()).is_err(), "the new SLA has not run out");
         assert_eq!(case.escalations.len(), 4);
+    }
+
+    fn group(name: &str, level: ApproverLevel, members: &[&str], approvals: u8) -> ApprovalGroup {
+        let members = members.iter().map(|member| (*member).to_owned()).collect();
+        ApprovalGroup { name: name.to_owned(), level, members, approvals }
+    }
+
+    fn approver(actor: &str, level: ApproverLevel) -> crate::identity::Principal {
+        fixtures::principal(actor, crate::identity::Role::Approver, Some(level), 10_000_000)
+    }
+
+    fn approved_by(case: &Case, actor: &str, level: ApproverLevel) -> Result<Case, TransitionError> {
+        let request =
+            crate::case::ApproveRequest { rationale: "checked".into(), expected_version: None, on_behalf_of: None };
+        let person = approver(actor, level);
+        crate::case::approve(case, &crate::case::Acting::own(&person), &request, fixtures::at()).map(|done| done.case)
+    }
+
+    fn past_due(case: &Case) -> DateTime<Utc> {
+        case.sla_due_at().unwrap() + Duration::seconds(1)
+    }
+
+    #[test]
+    fn escalation_keeps_a_group_the_new_level_does_not_have() {
+        let mut case = fixtures::pending_case("LV-1");
+        case.approver_group = Some(group("leads", ApproverLevel::Lead, &["lee", "lou", "dana"], 2));
+        let case = escalate(&case, past_due(&case), &[], &matrix()).unwrap().case;
+        assert_eq!(case.pending_requirement(), Some((ApproverLevel::Manager, 2)), "the group's N is kept");
+        let refused = approved_by(&case, "max", ApproverLevel::Director);
+        assert!(matches!(refused, Err(TransitionError::Refused { rule: "approval_group", .. })), "{refused:?}");
+        let once = approved_by(&case, "dana", ApproverLevel::Director).unwrap();
+        assert!(once.is_pending(), "one member alone does not approve it");
+        let refused = approved_by(&once, "max", ApproverLevel::Director);
+        assert!(matches!(refused, Err(TransitionError::Refused { rule: "approval_group", .. })), "{refused:?}");
+        // A member still needs the level the case waits at now.
+        let refused = approved_by(&once, "lee", ApproverLevel::Lead);
+        assert!(matches!(refused, Err(TransitionError::Refused { rule: "approver_level", .. })), "{refused:?}");
+        assert!(!approved_by(&once, "lou", ApproverLevel::Manager).unwrap().is_pending());
+    }
+
+    #[test]
+    fn escalation_adds_the_new_levels_group_to_the_one_the_case_had() {
+        let mut case = fixtures::pending_case("LV-1");
+        case.approver_group = Some(group("leads", ApproverLevel::Lead, &["lee", "mia"], 1));
+        let managers = group("managers", ApproverLevel::Manager, &["max", "mia"], 1);
+        let case = escalate(&case, past_due(&case), &[managers], &matrix()).unwrap().case;
+        let names: Vec<&str> = case.approval_groups().iter().map(|group| group.name.as_str()).collect();
+        assert_eq!(names, ["leads", "managers"]);
+        // mia sits on both groups: one approval meets both. max meets only the managers'.
+        let after_max = approved_by(&case, "max", ApproverLevel::Manager).unwrap();
+        assert!(after_max.is_pending(), "the leads' group still waits");
+        assert!(!approved_by(&case, "mia", ApproverLevel::Manager).unwrap().is_pending());
+    }
+
+    #[test]
+    fn escalation_keeps_the_approvals_the_decision_needed() {
+        let decision = crate::decision::combine(
+            &[fixtures::evaluation("threshold", Ok(fixtures::requires(ApproverLevel::Manager, 2)))],
+            fixtures::at(),
+        );
+        let case = fixtures::submitted("LV-1", 100_000, decision).case;
+        let case = escalate(&case, past_due(&case), &[], &matrix()).unwrap().case;
+        assert_eq!(case.pending_requirement(), Some((ApproverLevel::Finance, 2)));
+        let once = approved_by(&case, "fay", ApproverLevel::Finance).unwrap();
+        assert!(once.is_pending(), "dual approval survives the escalation");
+        assert!(!approved_by(&once, "fin", ApproverLevel::Finance).unwrap().is_pending());
     }
 }

@@ -163,20 +163,31 @@ impl Case {
         match (self.status, &self.decision.verdict) {
             (CaseStatus::PendingApproval, crate::decision::Verdict::RequireApproval { level, approvals_needed }) => {
                 let level = self.escalations.last().map_or(*level, |escalation| escalation.to);
-                let group_approvals = self.pending_group().map_or(0, |group| group.approvals);
+                let group_approvals = self.approval_groups().iter().map(|group| group.approvals).max().unwrap_or(0);
                 Some((level, (*approvals_needed).max(group_approvals)))
             }
             _ => None,
         }
     }
 
-    /// The approval group (N of M) whose members must give the approvals still needed: the one
-    /// covering the level the case waits at now.
-    pub fn pending_group(&self) -> Option<&ApprovalGroup> {
-        match self.escalations.last() {
-            Some(escalation) => escalation.approver_group.as_ref(),
-            None => self.approver_group.as_ref(),
+    /// The approval groups (N of M) whose members must give their N: the one covering the level
+    /// the case first waited at, and each covering a level it was escalated to. Escalation only
+    /// adds a group, never drops one: a case keeps every requirement it had when it moves up.
+    pub fn approval_groups(&self) -> Vec<&ApprovalGroup> {
+        let mut groups: Vec<&ApprovalGroup> = Vec::new();
+        let escalated = self.escalations.iter().filter_map(|escalation| escalation.approver_group.as_ref());
+        for group in self.approver_group.iter().chain(escalated) {
+            if !groups.iter().any(|known| known.name == group.name) {
+                groups.push(group);
+            }
         }
+        groups
+    }
+
+    /// The approval groups whose members have not yet given their N.
+    pub fn unmet_groups(&self) -> Vec<&ApprovalGroup> {
+        let unmet = |group: &&ApprovalGroup| self.group_approvals(group) < usize::from(group.approvals);
+        self.approval_groups().into_iter().filter(unmet).collect()
     }
 
     /// The approvals given by (or on behalf of) members of `group`.
