@@ -323,3 +323,87 @@ async fn on_spin_an_upload_says_how_to_deploy_a_plugin_instead() {
     assert_ne!(activate(&server, links).await.0, StatusCode::OK, "no chain names a plugin Spin does not have");
     server.stop().await;
 }
+
+/// Rollback works from any sequence: activate, roll back to the configured chain, activate a
+/// chain that fails on every case, and roll back again, to the configured chain that the
+/// previous rollback restored.
+#[tokio::test]
+async fn a_rollback_after_a_rollback_to_the_configured_chain_restores_it() {
+    if skip_on_spin(
+        "Spin cannot load uploaded plugins; on_spin_an_upload_says_how_to_deploy_a_plugin_instead covers it",
+    ) {
+        return;
+    }
+    let server = TestServer::start().await;
+    let (_, uploaded) = upload(&server, "admin", "hostile", hostile_bytes()).await;
+    let rollback = || server.post("admin", "/v1/policies/chain/rollback", json!({"rationale": "restore"}));
+    assert_eq!(activate(&server, json!([{"name": "threshold"}])).await.0, StatusCode::OK);
+    let (status, registry) = rollback().await;
+    assert_eq!((status, registry["chains"][1]["restores"].as_u64()), (StatusCode::OK, Some(0)), "{registry}");
+    let failing =
+        json!([{"name": "threshold"}, {"name": "hostile", "digest": uploaded["digest"], "params": {"mode": "error"}}]);
+    assert_eq!(activate(&server, failing).await.0, StatusCode::OK);
+    let (status, registry) = rollback().await;
+    assert_eq!((status, registry["chains"][3]["restores"].as_u64()), (StatusCode::OK, Some(2)), "{registry}");
+    let decided = server.submit(refund(4_000, "after-two-rollbacks")).await;
+    assert_eq!(deciding_policies(&decided), ["threshold", "routing"], "the configured chain decides");
+    assert_eq!(decided["status"], "auto_approved");
+    assert_eq!(server.verify().await["ok"], true);
+    server.stop().await;
+}
+
+/// An activation is loaded on this host under its limits before it is recorded: a link asking
+/// for more memory than the engine's ceiling, or for no fuel, memory or time at all, is refused
+/// with 422 naming the link and why, and nothing is written; the chain in force stays.
+#[tokio::test]
+async fn a_chain_this_host_cannot_load_is_refused_and_nothing_is_written() {
+    if skip_on_spin("Spin's own limits test: on_spin_a_link_cannot_set_fuel_or_memory") {
+        return;
+    }
+    let server = TestServer::start().await;
+    let (status, before) = server.get("auditor", "/v1/policies").await;
+    assert_eq!(status, StatusCode::OK);
+    let refusals = [
+        (json!({"name": "routing", "memory_bytes": 1_u64 << 30}), "links[1]", "over this engine's ceiling"),
+        (json!({"name": "routing", "memory_bytes": 0}), "links[1].memory_bytes", "at least 1"),
+        (json!({"name": "routing", "fuel": 0}), "links[1].fuel", "at least 1"),
+        (json!({"name": "routing", "deadline_ms": 0}), "links[1].deadline_ms", "at least 1"),
+    ];
+    for (link, field, reason) in refusals {
+        let (status, answer) = activate(&server, json!([{"name": "threshold"}, link])).await;
+        assert_eq!(
+            (status, answer["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+            "{answer}"
+        );
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(reason) && message.contains("routing"), "{link}: {message}");
+    }
+    assert_eq!(server.ledger_len().await, 0, "a refused activation writes nothing");
+    assert_eq!(server.get("auditor", "/v1/policies").await.1, before, "the registry is as it was");
+    assert_eq!(deciding_policies(&server.submit(refund(4_000, "unchanged")).await), ["threshold", "routing"]);
+    server.stop().await;
+}
+
+/// On Spin a plugin's fuel and memory are fixed when it is deployed (its metered budget, the
+/// component's memory): a link that sets them is refused, not silently ignored.
+#[tokio::test]
+async fn on_spin_a_link_cannot_set_fuel_or_memory() {
+    if levee_tests::only_on_spin() {
+        return;
+    }
+    let server = TestServer::start().await;
+    for limit in [json!({"fuel": 1_000_000}), json!({"memory_bytes": 1_u64 << 30})] {
+        let mut routing = json!({"name": "routing"});
+        routing.as_object_mut().unwrap().extend(limit.as_object().unwrap().clone());
+        let (status, answer) = activate(&server, json!([{"name": "threshold"}, routing])).await;
+        assert_eq!(
+            (status, answer["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("links[1]")),
+            "{answer}"
+        );
+        assert!(answer["error"]["message"].as_str().unwrap_or_default().contains("deploy"), "{answer}");
+    }
+    assert_eq!(server.ledger_len().await, 0, "a refused activation writes nothing");
+    server.stop().await;
+}

@@ -127,6 +127,14 @@ pub struct ChainPlugin {
     pub limits: PolicyLimits,
 }
 
+/// Why a host cannot load a chain: the link at fault (its place in the chain), if one is, and
+/// the reason in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainRefusal {
+    pub link: Option<usize>,
+    pub reason: String,
+}
+
 /// Which chain an engine has loaded: the registry's chain number (0: the chain from the
 /// configuration) and the taxonomy revision its default parameters were made from (0: the
 /// taxonomy from the configuration). A change of either reloads the chain.
@@ -165,6 +173,11 @@ pub trait PolicyEngine: Send + Sync {
 
     /// Whether `name` is a built-in plugin.
     fn is_builtin(&self, name: &str) -> bool;
+
+    /// Whether this host can load `chain` under its limits, without switching to it: asked
+    /// before an activation is recorded, so that the ledger never names a chain the host
+    /// would not run.
+    fn check_chain(&self, chain: Vec<ChainPlugin>) -> Result<(), ChainRefusal>;
 
     /// Loads `chain` and switches to it as `key`; evaluations in flight finish on the chain
     /// they started with. On error the current chain stays.

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use levee_core::engine::{
-    ChainKey, ChainPlugin, Facts, FileDigest, PluginInfo, PolicyDecision, PolicyEngine, PolicyEvaluation,
+    ChainKey, ChainPlugin, ChainRefusal, Facts, FileDigest, PluginInfo, PolicyDecision, PolicyEngine, PolicyEvaluation,
     PolicyFailure, PolicyIdentity, RemoteDecision, RemoteEvaluation,
 };
 use levee_core::store::Store;
@@ -287,17 +287,32 @@ impl PolicyEngine for ChainedEngine {
         self.links().iter().any(|link| link.name == name)
     }
 
+    /// A chain runs here only as the deployed plugins in their order, each with the fuel and
+    /// memory it was deployed with (its metered budget, its component's memory): a link may
+    /// set its parameters and deadline, nothing else.
+    fn check_chain(&self, chain: Vec<ChainPlugin>) -> Result<(), ChainRefusal> {
+        for (index, plugin) in chain.iter().enumerate() {
+            if plugin.limits.fuel.is_some() || plugin.limits.memory_bytes.is_some() {
+                let reason = format!(
+                    "levee on Spin cannot set policy {}'s fuel or memory: they are fixed when the plugin is deployed \
+                     (its metered budget, its component's memory); leave fuel and memory_bytes out of the link",
+                    plugin.name
+                );
+                return Err(ChainRefusal { link: Some(index), reason });
+            }
+        }
+        let loaded = self
+            .loaded
+            .lock()
+            .map_err(|_| ChainRefusal { link: None, reason: "the engine's lock is poisoned".to_owned() })?;
+        deployed_order(&loaded.1, &chain).map_err(|reason| ChainRefusal { link: None, reason })
+    }
+
     /// The deployed chain with new parameters or deadlines (the taxonomy changed, or a chain of
     /// the same plugins was activated). A chain that names anything else cannot run here.
     fn load_chain(&self, chain: Vec<ChainPlugin>, key: ChainKey) -> Result<(), String> {
         let mut loaded = self.loaded.lock().map_err(|_| "the engine's lock is poisoned".to_owned())?;
-        let deployed: Vec<&str> = loaded.1.iter().map(|link| link.name.as_str()).collect();
-        let asked: Vec<&str> = chain.iter().map(|plugin| plugin.name.as_str()).collect();
-        if asked != deployed || chain.iter().any(|plugin| plugin.bytes.is_some()) {
-            return Err(format!(
-                "levee on Spin runs its deployed plugins {deployed:?} in order, not the chain {asked:?}"
-            ));
-        }
+        deployed_order(&loaded.1, &chain)?;
         let links = chain
             .into_iter()
             .zip(loaded.1.iter())
@@ -337,4 +352,15 @@ impl PolicyEngine for ChainedEngine {
     ) -> Result<Vec<Vec<PolicyEvaluation>>, String> {
         Err("levee on Spin cannot backtest a candidate chain: its plugins are fixed at deploy time".to_owned())
     }
+}
+
+/// Refuses a chain that is not the deployed plugins in their order, or that brings a plugin's
+/// bytes (levee on Spin cannot load uploaded plugins).
+fn deployed_order(deployed: &[Link], chain: &[ChainPlugin]) -> Result<(), String> {
+    let deployed: Vec<&str> = deployed.iter().map(|link| link.name.as_str()).collect();
+    let asked: Vec<&str> = chain.iter().map(|plugin| plugin.name.as_str()).collect();
+    if asked != deployed || chain.iter().any(|plugin| plugin.bytes.is_some()) {
+        return Err(format!("levee on Spin runs its deployed plugins {deployed:?} in order, not the chain {asked:?}"));
+    }
+    Ok(())
 }

@@ -97,11 +97,16 @@ impl Policies<'_> {
         restores: Option<u64>,
         expected_version: Option<u64>,
     ) -> Result<PolicyRegistry, ServiceError> {
-        let restores_configuration = restores == Some(0) && links.is_empty();
+        // A rollback to chain 0, or to a chain that itself restored chain 0, restores the
+        // chain from the configuration: an activation with no links.
+        let restores_configuration = restores.is_some() && links.is_empty();
         let check = |registry: &PolicyRegistry| {
             if restores_configuration { Ok(()) } else { self.check_chain(registry, links) }
         };
         check(&self.registry()?)?;
+        if !restores_configuration {
+            self.check_loads(links)?;
+        }
         let at = self.levee.clock.now();
         let committed = self.commit_registry(actor, expected_version, |registry| {
             check(registry)?;
@@ -123,13 +128,20 @@ impl Policies<'_> {
         Ok(committed)
     }
 
-    /// Every link must name a built-in, or an uploaded plugin of that name whose bytes are kept.
+    /// Every link must name a built-in, or an uploaded plugin of that name whose bytes are kept,
+    /// and no limit of a link may be zero.
     pub(crate) fn check_chain(&self, registry: &PolicyRegistry, links: &[ChainLink]) -> Result<(), ServiceError> {
         if links.is_empty() || links.len() > MAX_CHAIN {
             return Err(FieldError::new("links", format!("a chain holds 1 to {MAX_CHAIN} policies")).into());
         }
         for (index, link) in links.iter().enumerate() {
             let field = format!("links[{index}]");
+            let limits = [("fuel", link.fuel), ("deadline_ms", link.deadline_ms), ("memory_bytes", link.memory_bytes)];
+            if let Some((limit, _)) = limits.iter().find(|(_, value)| *value == Some(0)) {
+                let message =
+                    format!("policy {}: must be at least 1 (leave it out for the engine's default)", link.name);
+                return Err(FieldError::new(format!("{field}.{limit}"), message).into());
+            }
             match &link.digest {
                 None if self.levee.engine.is_builtin(&link.name) => {}
                 None => {
@@ -190,6 +202,17 @@ impl Policies<'_> {
         Ok(())
     }
 
+    /// Refuses a chain this host cannot load under its limits (the engine's `check_chain`),
+    /// naming the link at fault and why, before anything is recorded.
+    fn check_loads(&self, links: &[ChainLink]) -> Result<(), ServiceError> {
+        let taxonomy = self.levee.taxonomy().current()?;
+        let plugins = self.chain_plugins(links, &taxonomy.taxonomy)?;
+        self.levee.engine.check_chain(plugins).map_err(|refusal| {
+            let field = refusal.link.map_or_else(|| "links".to_owned(), |index| format!("links[{index}]"));
+            FieldError::new(field, format!("this host cannot load the chain: {}", refusal.reason)).into()
+        })
+    }
+
     /// The plugins of a chain; no links means the chain from the configuration.
     pub(crate) fn chain_plugins(
         &self,
@@ -205,6 +228,7 @@ impl Policies<'_> {
     pub fn start_shadow(&self, actor: &Principal, request: &ShadowRequest) -> Result<PolicyRegistry, ServiceError> {
         let rationale = required_text("rationale", &request.rationale, 2_000)?;
         self.check_chain(&self.registry()?, &request.links)?;
+        self.check_loads(&request.links)?;
         let at = self.levee.clock.now();
         let registry = self.commit_registry(actor, None, |registry| {
             self.check_chain(registry, &request.links)?;

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use levee_core::engine::{
-    ChainKey, ChainPlugin, Facts, PluginInfo, PolicyEngine, PolicyEvaluation, PolicyFailure, PolicyIdentity,
-    PolicyLimits,
+    ChainKey, ChainPlugin, ChainRefusal, Facts, PluginInfo, PolicyEngine, PolicyEvaluation, PolicyFailure,
+    PolicyIdentity, PolicyLimits,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -292,6 +292,15 @@ impl PolicyEngine for WasmPolicyEngine {
 
     fn is_builtin(&self, name: &str) -> bool {
         builtin::by_name(name).is_some()
+    }
+
+    fn check_chain(&self, chain: Vec<ChainPlugin>) -> Result<(), ChainRefusal> {
+        for (index, plugin) in chain.into_iter().enumerate() {
+            let refused = |reason: String| ChainRefusal { link: Some(index), reason };
+            let spec = self.spec_of(plugin).map_err(refused)?;
+            prepare(&self.engine, spec, self.cache.as_ref()).map_err(|error| refused(format!("{error:#}")))?;
+        }
+        Ok(())
     }
 
     fn load_chain(&self, chain: Vec<ChainPlugin>, key: ChainKey) -> Result<(), String> {
