@@ -118,8 +118,9 @@ pub struct Permitted {
 /// Whether `acting` may give `case` its next approval: the one place the approval rules live,
 /// asked by `approve` and by the queue (its "can approve"). The case waits for approval; the
 /// approver, and the colleague whose authority they use, are neither its requester nor counted
-/// among its approvals already; that authority's holder is a member of the case's approval
-/// group, if it has one, and their level and limit cover the case; the approval that completes
+/// among its approvals already; that authority's holder is a member of the approval group of
+/// the level the case waits at, if it has one, and of a group still owed its N, if any is
+/// (escalation keeps every group a case had), and their level and limit cover the case; the approval that completes
 /// the count needs the required evidence present.
 pub fn permit(case: &Case, acting: &Acting<'_>) -> Result<Permitted, TransitionError> {
     let (level, approvals_needed) = require_pending(case, "approved")?;
@@ -132,9 +133,13 @@ pub fn permit(case: &Case, acting: &Acting<'_>) -> Result<Permitted, TransitionE
             delegator.actor, delegation.id, delegation.starts_at, delegation.ends_at
         ));
     }
+    // Outside the group of the level the case waits at, or outside every group still owed its
+    // N, an approver is refused.
     let unmet = case.unmet_groups();
     let seats: Vec<&ApprovalGroup> = unmet.iter().copied().filter(|group| group.has_member(&holder.actor)).collect();
-    if let Some(group) = unmet.first().filter(|_| seats.is_empty()) {
+    let outside_current = case.current_group().filter(|group| !group.has_member(&holder.actor));
+    let outside_unmet = unmet.first().copied().filter(|_| seats.is_empty());
+    if let Some(group) = outside_current.or(outside_unmet) {
         return Err(TransitionError::Refused {
             rule: "approval_group",
             message: format!(

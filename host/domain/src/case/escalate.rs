@@ -172,4 +172,19 @@ mod tests {
         assert!(once.is_pending(), "dual approval survives the escalation");
         assert!(!approved_by(&once, "fin", ApproverLevel::Finance).unwrap().is_pending());
     }
+
+    #[test]
+    fn the_group_of_the_level_a_case_waits_at_still_decides_who_approves_once_its_n_is_met() {
+        let decision = crate::decision::combine(
+            &[fixtures::evaluation("threshold", Ok(fixtures::requires(ApproverLevel::Lead, 2)))],
+            fixtures::at(),
+        );
+        let mut case = fixtures::submitted("LV-1", 40_000, decision).case;
+        case.approver_group = Some(group("leads", ApproverLevel::Lead, &["lee", "lou"], 1));
+        let once = approved_by(&case, "lee", ApproverLevel::Lead).unwrap();
+        assert!(case.unmet_groups().len() == 1 && once.unmet_groups().is_empty() && once.is_pending());
+        let refused = approved_by(&once, "max", ApproverLevel::Manager);
+        assert!(matches!(refused, Err(TransitionError::Refused { rule: "approval_group", .. })), "{refused:?}");
+        assert!(!approved_by(&once, "lou", ApproverLevel::Lead).unwrap().is_pending());
+    }
 }

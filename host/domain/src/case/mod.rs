@@ -184,6 +184,14 @@ impl Case {
         groups
     }
 
+    /// The approval group (N of M) covering the level the case waits at now, if any.
+    pub fn current_group(&self) -> Option<&ApprovalGroup> {
+        match self.escalations.last() {
+            Some(escalation) => escalation.approver_group.as_ref(),
+            None => self.approver_group.as_ref(),
+        }
+    }
+
     /// The approval groups whose members have not yet given their N.
     pub fn unmet_groups(&self) -> Vec<&ApprovalGroup> {
         let unmet = |group: &&ApprovalGroup| self.group_approvals(group) < usize::from(group.approvals);
