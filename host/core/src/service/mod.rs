@@ -1,5 +1,8 @@
-//! The levee service: every operation of the workflow, over the ports. Shells build one
-//! `Levee` and call it (through `api::handle`); nothing here awaits or touches I/O directly.
+//! The levee service: every operation of the workflow, over the ports. `Levee` holds the ports,
+//! the settings and the commit machinery; each capability is a small handle borrowed from it,
+//! in a module of its own (`levee.cases()`, `levee.policies()`, `levee.schedule()`, …, listed
+//! in the `impl Levee` below). Shells build one `Levee` and call it (through `api::handle`);
+//! nothing here awaits or touches I/O directly.
 
 use std::sync::{Arc, Mutex};
 
