@@ -169,7 +169,7 @@ pub fn permit(case: &Case, acting: &Acting<'_>) -> Result<Permitted, TransitionE
     ));
     // Each group's members must reach its N on their own (approvals given by others count only
     // towards the total), and every group the case ever waited for still counts.
-    let groups_met = case.unmet_groups().iter().all(|group| {
+    let groups_met = unmet.iter().all(|group| {
         group.has_member(&holder.actor) && case.group_approvals(group) + 1 >= usize::from(group.approvals)
     });
     let completes = groups_met && case.approvals.len() + 1 >= usize::from(approvals_needed);
