@@ -1,6 +1,7 @@
 //! The rule-plugin registry over real HTTP: uploads are checked before anything is stored,
 //! activation and rollback change which digests decide, and both are in the ledger.
 
+use levee::policy::SandboxMaxima;
 use levee_tests::{HOSTILE_WASM_PATH, Options, StatusCode, TestServer, refund, skip_on_spin};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -142,6 +143,48 @@ async fn the_active_chain_survives_a_restart() {
     drop(temp);
 }
 
+/// A host restarted with a lower `sandbox_max` than the active chain needs decides nothing with
+/// any other chain: every case fails closed to a director naming why, and `/healthz` and
+/// `/v1/policies` say so. Raising the maximum again brings the chain back.
+#[tokio::test]
+async fn a_host_that_cannot_load_the_active_chain_fails_every_case_closed_and_says_why() {
+    if skip_on_spin("Spin fixes a plugin's memory when it is deployed: on_spin_a_link_cannot_set_fuel_or_memory") {
+        return;
+    }
+    let roomy = SandboxMaxima { memory_bytes: 128 << 20, ..SandboxMaxima::default() };
+    let server = TestServer::start_with(Options { sandbox_max: Some(roomy), ..Options::default() }).await;
+    let links = json!([{"name": "threshold", "memory_bytes": 96_u64 << 20}, {"name": "routing"}]);
+    assert_eq!(activate(&server, links).await.0, StatusCode::OK);
+    assert_eq!(server.get_anonymous("/healthz").await.1["status"], "ok");
+    let data_dir = server.data_dir.clone();
+    let temp = server.stop().await;
+
+    let server = TestServer::start_in(&data_dir, &Options::default()).await;
+    let (_, health) = server.get_anonymous("/healthz").await;
+    assert_eq!(health["status"], "degraded", "{health}");
+    let fault = health["policy_chain"]["fault"].as_str().unwrap_or_default().to_owned();
+    assert!(fault.contains("chain 1") && fault.contains("memory_bytes"), "{health}");
+    let (_, registry) = server.get("auditor", "/v1/policies").await;
+    assert_eq!(registry["host"]["runs_active_chain"], false, "{registry}");
+    assert_eq!(registry["loaded"], json!([]), "nothing decides on this host: {registry}");
+
+    let case = server.submit(refund(4_000, "a $40 refund that would auto-approve")).await;
+    let decision = &case["decision"];
+    assert_eq!((&decision["outcome"], &decision["level"]), (&json!("pending_approval"), &json!("director")), "{case}");
+    assert_eq!(decision["failed_closed"], true, "{case}");
+    assert_eq!(deciding_policies(&case), ["threshold", "routing"], "the active chain's policies, not loaded");
+    let failure = decision["policies"][0]["failure"].as_str().unwrap_or_default();
+    assert!(failure.contains("cannot load the active policy chain 1"), "{case}");
+    server.stop().await;
+
+    let server = TestServer::start_in(&data_dir, &Options { sandbox_max: Some(roomy), ..Options::default() }).await;
+    assert_eq!(server.get_anonymous("/healthz").await.1["status"], "ok");
+    let case = server.submit(refund(4_000, "back to normal")).await;
+    assert_eq!(case["status"], "auto_approved", "{case}");
+    server.stop().await;
+    drop(temp);
+}
+
 /// A chain naming what does not exist is refused by field, and only admins activate.
 #[tokio::test]
 async fn chains_naming_unknown_plugins_are_refused() {
@@ -262,7 +305,9 @@ async fn uploaded_hostile_plugins_are_contained() {
     ) {
         return;
     }
-    let server = TestServer::start().await;
+    // Room for the plugin that builds a huge answer, so that the output check is what stops it.
+    let generous = SandboxMaxima { fuel: 2_000_000_000, deadline_ms: 5_000, ..SandboxMaxima::default() };
+    let server = TestServer::start_with(Options { sandbox_max: Some(generous), ..Options::default() }).await;
     let (_, uploaded) = upload(&server, "admin", "hostile", hostile_bytes()).await;
     let digest = uploaded["digest"].clone();
     let suite = [
@@ -364,7 +409,10 @@ async fn a_chain_this_host_cannot_load_is_refused_and_nothing_is_written() {
     let (status, before) = server.get("auditor", "/v1/policies").await;
     assert_eq!(status, StatusCode::OK);
     let refusals = [
-        (json!({"name": "routing", "memory_bytes": 1_u64 << 30}), "links[1]", "over this engine's ceiling"),
+        (json!({"name": "routing", "memory_bytes": 1_u64 << 30}), "links[1].memory_bytes", "maximum of 67108864"),
+        (json!({"name": "routing", "deadline_ms": 20_000}), "links[1].deadline_ms", "maximum of 1000 ms"),
+        (json!({"name": "routing", "fuel": 1_000_000_000}), "links[1].fuel", "maximum of 100000000"),
+        (json!({"name": "routing", "fuel": 10}), "links[1]", "describe() ran out of fuel (limit 10)"),
         (json!({"name": "routing", "memory_bytes": 0}), "links[1].memory_bytes", "at least 1"),
         (json!({"name": "routing", "fuel": 0}), "links[1].fuel", "at least 1"),
         (json!({"name": "routing", "deadline_ms": 0}), "links[1].deadline_ms", "at least 1"),
@@ -396,10 +444,11 @@ async fn on_spin_a_link_cannot_set_fuel_or_memory() {
     for limit in [json!({"fuel": 1_000_000}), json!({"memory_bytes": 1_u64 << 30})] {
         let mut routing = json!({"name": "routing"});
         routing.as_object_mut().unwrap().extend(limit.as_object().unwrap().clone());
+        let field = format!("links[1].{}", limit.as_object().unwrap().keys().next().unwrap());
         let (status, answer) = activate(&server, json!([{"name": "threshold"}, routing])).await;
         assert_eq!(
             (status, answer["error"]["field"].as_str()),
-            (StatusCode::UNPROCESSABLE_ENTITY, Some("links[1]")),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field.as_str())),
             "{answer}"
         );
         assert!(answer["error"]["message"].as_str().unwrap_or_default().contains("deploy"), "{answer}");

@@ -3,6 +3,7 @@
 //! server keeps answering.
 
 use levee::config::PolicyConfig;
+use levee::policy::SandboxMaxima;
 use levee_tests::{HOSTILE_WASM_PATH, Options, StatusCode, TestServer, refund, skip_on_spin};
 use serde_json::{Value, json};
 
@@ -81,7 +82,9 @@ async fn looping_policy_hits_its_deadline_while_the_server_answers() {
         return;
     }
     let policy = PolicyConfig { fuel: Some(u64::MAX / 2), deadline_ms: Some(1_500), ..hostile("loop") };
-    let server = server_with(policy).await;
+    let maxima = SandboxMaxima { fuel: u64::MAX / 2, deadline_ms: 1_500, ..SandboxMaxima::default() };
+    let options = Options { extra_policies: vec![policy], sandbox_max: Some(maxima), ..Options::default() };
+    let server = TestServer::start_with(options).await;
     let (failure, during) = tokio::join!(failure_of(&server), async {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         let health = server.get_anonymous("/healthz").await.0;

@@ -134,6 +134,8 @@ pub struct Options {
     /// `[audit] checkpoint_key`: the key file checkpoints are signed with. Ignored on Spin,
     /// which has no signing key.
     pub checkpoint_key: Option<PathBuf>,
+    /// `sandbox_max`: the most a chain link may set, if not the default. Ignored on Spin.
+    pub sandbox_max: Option<levee::policy::SandboxMaxima>,
 }
 
 /// A running server, its data directory, and a client holding every demo token.
@@ -408,6 +410,9 @@ pub(crate) fn config_toml(options: &Options) -> String {
         let mut audit = toml::Table::new();
         audit.insert("checkpoint_key".into(), toml::Value::String(key.display().to_string()));
         document.insert("audit".into(), toml::Value::Table(audit));
+    }
+    if let Some(maxima) = &options.sandbox_max {
+        document.insert("sandbox_max".into(), toml::Value::try_from(maxima).expect("sandbox_max as TOML"));
     }
     if let Some(interval_ms) = options.jobs_interval_ms {
         let mut jobs = toml::Table::new();

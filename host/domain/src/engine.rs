@@ -127,12 +127,35 @@ pub struct ChainPlugin {
     pub limits: PolicyLimits,
 }
 
-/// Why a host cannot load a chain: the link at fault (its place in the chain), if one is, and
+/// Why a host cannot load a chain: the link at fault (its place in the chain), if one is, the
+/// field of that link at fault (`fuel`, `deadline_ms`, `memory_bytes`, `params`), if one is, and
 /// the reason in words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainRefusal {
     pub link: Option<usize>,
+    pub field: Option<&'static str>,
     pub reason: String,
+}
+
+impl ChainRefusal {
+    /// A refusal of link `index` as a whole.
+    pub fn of_link(index: usize, reason: impl Into<String>) -> Self {
+        ChainRefusal { link: Some(index), field: None, reason: reason.into() }
+    }
+
+    /// A refusal of the chain as a whole.
+    pub fn of_chain(reason: impl Into<String>) -> Self {
+        ChainRefusal { link: None, field: None, reason: reason.into() }
+    }
+
+    /// Where the refusal points, as a request field: `links[2].fuel`, `links[0]` or `links`.
+    pub fn request_field(&self) -> String {
+        match (self.link, self.field) {
+            (Some(index), Some(field)) => format!("links[{index}].{field}"),
+            (Some(index), None) => format!("links[{index}]"),
+            (None, _) => "links".to_owned(),
+        }
+    }
 }
 
 /// Which chain an engine has loaded: the registry's chain number (0: the chain from the

@@ -41,7 +41,7 @@ pub fn build_levee(config: &ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
     settings.configured_chain = configured_chain(&config.chain(), &specs, &*store)?;
     settings.checkpoint_signer = crate::audit::checkpoint_signer(&config.file.audit)?;
     let cache = config.data_dir.join(COMPILED_CACHE);
-    let engine = WasmPolicyEngine::new(specs, Some(&cache), config.file.sandbox)?;
+    let engine = WasmPolicyEngine::new(specs, Some(&cache), config.file.sandbox, config.file.sandbox_max)?;
     let levee = Levee::new(store, Arc::new(engine), clock, Arc::new(crate::jobs::HttpSender::new()), settings);
     // A chain activated through the registry replaces the configured one.
     levee.policies().sync().map_err(|error| anyhow::anyhow!("load the active policy chain: {error}"))?;

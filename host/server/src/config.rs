@@ -9,6 +9,7 @@
 //! #           tls_ca = "ca.pem", pool_size = 32, connect_timeout_ms = 2000, command_timeout_ms = 2000 }
 //! http = { body_bytes = 65536, upload_bytes = 5242880, timeout_ms = 10000 }
 //! sandbox = { fuel = 10000000, deadline_ms = 100, memory_bytes = 16777216 }
+//! sandbox_max = { fuel = 100000000, deadline_ms = 1000, memory_bytes = 67108864 }  # no link above
 //!
 //! [[policies]]                          # the chain, in order; default: threshold, routing
 //! name = "threshold"                    # a built-in, or any name with `path`
@@ -63,7 +64,7 @@ use levee_core::registry::ChainLink;
 use levee_core::taxonomy::Taxonomy;
 use serde::{Deserialize, Serialize};
 
-use crate::policy::SandboxLimits;
+use crate::policy::{SandboxLimits, SandboxMaxima};
 use crate::store::StoreConfig;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -78,6 +79,8 @@ pub struct FileConfig {
     pub store: StoreConfig,
     pub http: HttpLimits,
     pub sandbox: SandboxLimits,
+    /// The most any chain link may set: a chain above it is refused before it is recorded.
+    pub sandbox_max: SandboxMaxima,
     /// The policy chain in evaluation order; empty means threshold then routing.
     pub policies: Vec<PolicyConfig>,
     pub tokens: Vec<TokenConfig>,

@@ -19,7 +19,13 @@ pub fn check(file: &FileConfig, demo: bool) -> CheckReport {
 }
 
 fn check_policies(file: &FileConfig, report: &mut CheckReport) {
+    if let Some((field, reason)) = file.sandbox_max.exceeded_by(file.sandbox) {
+        report.errors.push(format!("sandbox.{field}: the default {reason}"));
+    }
     for (index, policy) in file.policies.iter().enumerate() {
+        if let Some((_, reason)) = file.sandbox_max.exceeded_by(policy.limits(file.sandbox)) {
+            report.errors.push(format!("policies[{index}] ({}): {reason}", policy.name));
+        }
         match &policy.path {
             Some(path) if !path.is_file() => {
                 report.errors.push(format!("policies[{index}] ({}): no file at {}", policy.name, path.display()));
@@ -52,12 +58,20 @@ mod tests {
 
             [[policies]]
             name = "repeat-guard"
+
+            [[policies]]
+            name = "threshold"
+            deadline_ms = 20000
             "#,
         );
         let report = check(&file, false);
         let has = |needle: &str| report.errors.iter().any(|error| error.contains(needle));
         assert!(has("tokens[0] (ann): the token must be at least 16 characters"), "{report:?}");
         assert!(has("policies[0] (repeat-guard): not built in, so it needs a path"), "{report:?}");
+        assert!(
+            has("policies[1] (threshold): deadline_ms 20000 ms is over this host's maximum of 1000 ms (sandbox_max)"),
+            "{report:?}"
+        );
     }
 
     #[test]

@@ -298,14 +298,12 @@ impl PolicyEngine for ChainedEngine {
                      (its metered budget, its component's memory); leave fuel and memory_bytes out of the link",
                     plugin.name
                 );
-                return Err(ChainRefusal { link: Some(index), reason });
+                let field = if plugin.limits.fuel.is_some() { "fuel" } else { "memory_bytes" };
+                return Err(ChainRefusal { field: Some(field), ..ChainRefusal::of_link(index, reason) });
             }
         }
-        let loaded = self
-            .loaded
-            .lock()
-            .map_err(|_| ChainRefusal { link: None, reason: "the engine's lock is poisoned".to_owned() })?;
-        deployed_order(&loaded.1, &chain).map_err(|reason| ChainRefusal { link: None, reason })
+        let loaded = self.loaded.lock().map_err(|_| ChainRefusal::of_chain("the engine's lock is poisoned"))?;
+        deployed_order(&loaded.1, &chain).map_err(ChainRefusal::of_chain)
     }
 
     /// The deployed chain with new parameters or deadlines (the taxonomy changed, or a chain of

@@ -2,12 +2,28 @@
 
 use super::responses::Unauthenticated;
 use super::{ApiError, Call, Response, ok};
-use crate::identity::Principal;
+use serde::Serialize;
+use utoipa::ToSchema;
 
-/// Liveness.
-#[utoipa::path(get, path = "/healthz", tag = "meta", responses((status = 200, description = "Serving")))]
-pub fn health(_call: &Call<'_>) -> Result<Response, ApiError> {
-    ok(&serde_json::json!({"status": "ok"}))
+use crate::identity::Principal;
+use crate::service::HostChain;
+
+/// Whether this host is serving: `status` is `ok`, or `degraded` when it cannot run the
+/// registry's active policy chain (it then fails every case closed; `policy_chain` says why).
+/// A store that cannot be read answers 503.
+#[utoipa::path(get, path = "/healthz", tag = "meta", responses((status = 200, description = "Serving", body = Health)))]
+pub fn health(call: &Call<'_>) -> Result<Response, ApiError> {
+    let policy_chain = call.levee.policies().host_chain()?;
+    let status = if policy_chain.runs_active_chain { "ok" } else { "degraded" };
+    ok(&Health { status, policy_chain })
+}
+
+/// What `/healthz` answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`, or `degraded`.
+    pub status: &'static str,
+    pub policy_chain: HostChain,
 }
 
 /// This document.

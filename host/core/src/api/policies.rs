@@ -13,6 +13,7 @@ use crate::projections::{SHADOW_DIFFERENCES_KEY, ShadowDifference, ShadowDiffere
 use crate::registry::ShadowChain;
 use crate::registry::{PolicyRegistry, UploadedPolicy};
 use crate::registry_changes::{ActivateRequest, RollbackRequest, ShadowRequest, StopShadowRequest};
+use crate::service::HostChain;
 use crate::validation::FieldError;
 
 const ADMINS: &[Role] = &[Role::Admin];
@@ -23,6 +24,8 @@ pub struct RegistryView {
     pub registry: PolicyRegistry,
     /// The policies deciding cases on this host now, in order.
     pub loaded: Vec<PolicyIdentity>,
+    /// Whether this host runs the active chain, and if not, why (every case then fails closed).
+    pub host: HostChain,
 }
 
 /// Upload a rule plugin (the component's bytes as the body). It is checked before anything is
@@ -57,7 +60,9 @@ pub fn upload(call: &Call<'_>) -> Result<Response, ApiError> {
     security(("bearer" = [])))]
 pub fn registry(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal_with(&[Role::Admin, Role::Auditor], "reading the policy registry")?;
-    ok(&RegistryView { registry: call.levee.policies().registry()?, loaded: call.levee.engine.chain() })
+    let host = call.levee.policies().host_chain()?;
+    let loaded = if host.runs_active_chain { call.levee.engine.chain() } else { Vec::new() };
+    ok(&RegistryView { registry: call.levee.policies().registry()?, loaded, host })
 }
 
 /// Activate a chain of built-ins (by name) and uploaded plugins (by name and digest), in

@@ -41,7 +41,7 @@ impl Cases<'_> {
         let number = self.levee.store.increment("seq/case", 1)?;
         let case_id = format!("LV-{number:06}");
         let facts = self.facts(&case_id, &submission, requester, at)?;
-        let evaluations = self.levee.engine.evaluate(&facts);
+        let evaluations = self.levee.policies().evaluate(&facts);
         let decision = decision::combine(&evaluations, at);
         let policies = evaluations.iter().map(|evaluation| evaluation.policy.clone()).collect();
         let context = case::SubmitContext {

@@ -42,7 +42,7 @@ pub use delegations::Delegations;
 pub use intake::Intake;
 pub use metrics::Metrics;
 pub use outbox::Outbox;
-pub use policies::Policies;
+pub use policies::{HostChain, Policies};
 pub use reconciliation::Reconciliation;
 pub use remediation::Remediation;
 pub use schedule::Schedule;
@@ -125,6 +125,9 @@ pub struct Levee {
     commit_lock: Arc<Mutex<()>>,
     /// Metric slices as last decoded (`metrics::query`), shared like `commit_lock`.
     pub(crate) slice_cache: Arc<crate::metrics::query::SliceCache>,
+    /// Why this host cannot run the registry's active chain, if it cannot (`Policies::sync`),
+    /// shared like `commit_lock`.
+    pub(crate) chain_fault: Arc<Mutex<Option<policies::ChainFault>>>,
 }
 
 impl Settings {
@@ -203,6 +206,7 @@ impl Levee {
             settings: Arc::new(settings),
             commit_lock: Arc::default(),
             slice_cache: Arc::default(),
+            chain_fault: Arc::default(),
         }
     }
 
@@ -218,6 +222,7 @@ impl Levee {
             settings: Arc::clone(&self.settings),
             commit_lock: Arc::clone(&self.commit_lock),
             slice_cache: Arc::clone(&self.slice_cache),
+            chain_fault: Arc::clone(&self.chain_fault),
         }
     }
 

@@ -1,6 +1,9 @@
 //! Policies as a service: uploading rule plugins, activating and rolling back chains.
 
-use crate::engine::{ChainKey, ChainPlugin, PolicyLimits};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::engine::{ChainKey, ChainPlugin, Facts, PolicyEvaluation, PolicyFailure, PolicyIdentity, PolicyLimits};
 use crate::identity::Principal;
 use crate::ledger::{EventType, sha256_hex};
 use crate::registry::{ActivatedChain, ChainLink, PolicyRegistry, REGISTRY_SUBJECT, ShadowChain, UploadedPolicy};
@@ -12,6 +15,37 @@ use crate::service::{Levee, ServiceError};
 use crate::subject::Change;
 use crate::taxonomy::Taxonomy;
 use crate::validation::{FieldError, required_text};
+
+/// Why this host cannot run the registry's active chain: which chain (`key`), its policies as
+/// far as the registry names them, and the engine's reason.
+#[derive(Debug, Clone)]
+pub(crate) struct ChainFault {
+    key: ChainKey,
+    policies: Vec<PolicyIdentity>,
+    reason: String,
+}
+
+impl ChainFault {
+    /// A policy that could not be loaded: its name and digest (none for a built-in), no version.
+    fn unloaded(plugin: &ChainPlugin) -> PolicyIdentity {
+        let digest = plugin.bytes.as_deref().map(sha256_hex).unwrap_or_default();
+        PolicyIdentity { name: plugin.name.clone(), version: "not loaded".to_owned(), digest }
+    }
+
+    fn reason(&self) -> String {
+        format!("this host cannot load the active policy chain {}: {}", self.key.chain, self.reason)
+    }
+}
+
+/// Whether this host runs the registry's active chain (`/healthz`, `/v1/policies`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct HostChain {
+    /// The registry's active chain (0: the chain from the configuration).
+    pub active: u64,
+    /// False when this host cannot load it: every case then fails closed, naming `fault`.
+    pub runs_active_chain: bool,
+    pub fault: Option<String>,
+}
 
 /// Rule plugins and chains: `levee.policies()`.
 pub struct Policies<'a> {
@@ -169,8 +203,10 @@ impl Policies<'_> {
 
     /// Loads the registry's active chain (or the configured one) into the engine if it is not
     /// the one loaded, or if the taxonomy its default parameters come from has changed. Store
-    /// failures are errors; an engine that cannot load the chain keeps the one it has, and
-    /// says so in the log (decisions keep naming the digests they actually used).
+    /// failures are errors. When the engine cannot load the active chain (say, the host was
+    /// restarted with a lower `sandbox_max`), this host records why and decides nothing with
+    /// the chain it has: every case fails closed naming the reason (`evaluate`), and
+    /// `/healthz` and `/v1/policies` report it. It tries again when the active chain changes.
     pub fn sync(&self) -> Result<(), ServiceError> {
         let registry = self.load_registry()?;
         let taxonomy = self.levee.taxonomy().current()?;
@@ -179,11 +215,18 @@ impl Policies<'_> {
             None => (0, &[][..]),
         };
         let key = ChainKey { chain, taxonomy: taxonomy.revision };
-        if key != self.levee.engine.loaded_chain() {
+        if key == self.levee.engine.loaded_chain() {
+            *self.fault() = None;
+        } else if self.fault().as_ref().is_none_or(|fault| fault.key != key) {
             let plugins = self.chain_plugins(links, &taxonomy.taxonomy)?;
-            if let Err(error) = self.levee.engine.load_chain(plugins, key) {
-                tracing::error!(chain, %error, "the active policy chain could not be loaded; keeping the current one");
-            }
+            let unloaded = plugins.iter().map(ChainFault::unloaded).collect();
+            *self.fault() = match self.levee.engine.load_chain(plugins, key) {
+                Ok(()) => None,
+                Err(reason) => {
+                    tracing::error!(chain, %reason, "this host cannot load the active policy chain; every case fails closed");
+                    Some(ChainFault { key, policies: unloaded, reason })
+                }
+            };
         }
         let shadow_key = registry
             .shadow
@@ -202,14 +245,47 @@ impl Policies<'_> {
         Ok(())
     }
 
+    /// Whether this host runs the registry's active chain, and if not, why.
+    pub fn host_chain(&self) -> Result<HostChain, ServiceError> {
+        self.sync()?;
+        let active = self.load_registry()?.active().map_or(0, |chain| chain.number);
+        let fault = self.fault().as_ref().map(ChainFault::reason);
+        Ok(HostChain { active, runs_active_chain: fault.is_none(), fault })
+    }
+
+    /// The registry's active chain run on `facts` (call `sync` first): the engine's
+    /// evaluations, or, when this host could not load that chain, each of its policies failed
+    /// with the reason, so that the case fails closed and says why. Never another chain.
+    pub(crate) fn evaluate(&self, facts: &Facts) -> Vec<PolicyEvaluation> {
+        if let Some(fault) = self.fault().as_ref() {
+            let failure = PolicyFailure::Unavailable { message: fault.reason() };
+            return fault
+                .policies
+                .iter()
+                .map(|policy| PolicyEvaluation {
+                    policy: policy.clone(),
+                    result: Err(failure.clone()),
+                    fuel_used: 0,
+                    elapsed_micros: 0,
+                    peak_memory_bytes: 0,
+                })
+                .collect();
+        }
+        self.levee.engine.evaluate(facts)
+    }
+
+    fn fault(&self) -> std::sync::MutexGuard<'_, Option<ChainFault>> {
+        self.levee.chain_fault.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Refuses a chain this host cannot load under its limits (the engine's `check_chain`),
     /// naming the link at fault and why, before anything is recorded.
     fn check_loads(&self, links: &[ChainLink]) -> Result<(), ServiceError> {
         let taxonomy = self.levee.taxonomy().current()?;
         let plugins = self.chain_plugins(links, &taxonomy.taxonomy)?;
         self.levee.engine.check_chain(plugins).map_err(|refusal| {
-            let field = refusal.link.map_or_else(|| "links".to_owned(), |index| format!("links[{index}]"));
-            FieldError::new(field, format!("this host cannot load the chain: {}", refusal.reason)).into()
+            FieldError::new(refusal.request_field(), format!("this host cannot load the chain: {}", refusal.reason))
+                .into()
         })
     }
 

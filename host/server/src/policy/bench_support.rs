@@ -4,10 +4,10 @@
 //! from the documentation, and nothing else uses it.
 
 pub use super::convert::{decision_from_wit, facts_to_wit};
-use super::sandbox::{SandboxLimits, bare_config as bare_config_with_ceiling, memory_ceiling};
+use super::sandbox::{SandboxMaxima, bare_config as bare_config_with_ceiling};
 
 /// The settings of the engine `levee serve` builds with the default limits (its pooling
 /// allocator included), without fuel and epoch interruption.
 pub fn bare_config() -> anyhow::Result<wasmtime::Config> {
-    bare_config_with_ceiling(memory_ceiling(0, SandboxLimits::default()))
+    bare_config_with_ceiling(SandboxMaxima::default().memory_bytes)
 }

@@ -20,7 +20,7 @@ pub mod scaffold;
 pub mod validate;
 mod wasi;
 
-pub use sandbox::{LoadedPolicySpec, PolicySource, SandboxLimits, WasmPolicyEngine};
+pub use sandbox::{LoadedPolicySpec, PolicySource, SandboxLimits, SandboxMaxima, WasmPolicyEngine};
 
 wasmtime::component::bindgen!({
     path: "../../wit",

@@ -15,7 +15,7 @@ use levee_core::identity::ApproverLevel;
 use levee_core::money::Money;
 use serde::{Deserialize, Serialize};
 
-use super::{LoadedPolicySpec, SandboxLimits, WasmPolicyEngine};
+use super::{LoadedPolicySpec, SandboxLimits, SandboxMaxima, WasmPolicyEngine};
 
 /// One fixture case: the facts (with defaults for everything but kind and amount) and,
 /// optionally, what the policy should decide.
@@ -157,7 +157,7 @@ pub fn run(spec: LoadedPolicySpec, fixtures: Vec<Fixture>) -> anyhow::Result<Run
             .map_err(|error| anyhow::anyhow!("fixture {}: amount.currency: {error}", index + 1))?;
     }
     let limits = spec.limits;
-    let engine = WasmPolicyEngine::new(vec![spec], None, limits)?;
+    let engine = WasmPolicyEngine::new(vec![spec], None, limits, SandboxMaxima::default().covering(limits))?;
     let policy = engine.chain().into_iter().next().ok_or_else(|| anyhow::anyhow!("the plugin did not load"))?;
     let results = fixtures
         .into_iter()

@@ -31,9 +31,6 @@ use super::{Policy, PolicyPre};
 
 /// How often the epoch advances; deadlines are counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
-/// The smallest memory ceiling an engine has, so that plugins loaded later may be given more
-/// than the start-up chain needed.
-const MEMORY_CEILING: u64 = 64 << 20;
 /// Instances the pool keeps slots for: the most evaluations that can run at once.
 const POOLED_INSTANCES: u32 = 256;
 
@@ -64,6 +61,48 @@ impl Default for SandboxLimits {
     /// 10 million fuel (Shopify Functions allow 11 million instructions), 100 ms, 16 MiB.
     fn default() -> Self {
         SandboxLimits { fuel: 10_000_000, deadline_ms: 100, memory_bytes: 16 << 20 }
+    }
+}
+
+/// The most any chain link may be given (`sandbox_max` in levee.toml). A chain asking for more
+/// is refused before it is recorded, naming the link and the limit; the memory maximum is also
+/// the size of the pool's slots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SandboxMaxima {
+    pub fuel: u64,
+    pub deadline_ms: u64,
+    pub memory_bytes: u64,
+}
+
+impl Default for SandboxMaxima {
+    /// Ten times the default fuel, a second, 64 MiB.
+    fn default() -> Self {
+        SandboxMaxima { fuel: 100_000_000, deadline_ms: 1_000, memory_bytes: 64 << 20 }
+    }
+}
+
+impl SandboxMaxima {
+    /// These maxima, raised where `limits` ask for more: for running one plugin by hand
+    /// (`levee policy test`), where the limits given are the ones wanted.
+    pub fn covering(self, limits: SandboxLimits) -> SandboxMaxima {
+        SandboxMaxima {
+            fuel: self.fuel.max(limits.fuel),
+            deadline_ms: self.deadline_ms.max(limits.deadline_ms),
+            memory_bytes: self.memory_bytes.max(limits.memory_bytes),
+        }
+    }
+
+    /// The first limit of `limits` above its maximum: the field's name and why.
+    pub fn exceeded_by(&self, limits: SandboxLimits) -> Option<(&'static str, String)> {
+        let checks = [
+            ("fuel", limits.fuel, self.fuel, ""),
+            ("deadline_ms", limits.deadline_ms, self.deadline_ms, " ms"),
+            ("memory_bytes", limits.memory_bytes, self.memory_bytes, " bytes"),
+        ];
+        checks.into_iter().find(|(_, asked, most, _)| asked > most).map(|(field, asked, most, unit)| {
+            (field, format!("{field} {asked}{unit} is over this host's maximum of {most}{unit} (sandbox_max)"))
+        })
     }
 }
 
@@ -135,8 +174,8 @@ pub struct WasmPolicyEngine {
     shadow: RwLock<Arc<LoadedChain>>,
     /// Limits for a plugin whose chain link sets none.
     defaults: SandboxLimits,
-    /// The most linear memory any plugin may be given: the pool's slot size.
-    memory_ceiling: u64,
+    /// The most any plugin may be given; the memory maximum is the pool's slot size.
+    maxima: SandboxMaxima,
     cache: Option<CompiledCache>,
     /// Evaluations run at most this many at a time (a case's chain holds one slot while its
     /// policies run one after the other): deadlines are wall-clock, so more than the machine
@@ -176,15 +215,23 @@ impl WasmPolicyEngine {
     ///
     /// With a `compiled_cache` folder, compiled components are kept there by digest and engine
     /// settings, so a restart loads them instead of compiling again.
-    /// `defaults` are the limits of plugins loaded later (`load_chain`) whose link sets none.
+    /// `defaults` are the limits of plugins loaded later (`load_chain`) whose link sets none;
+    /// no plugin, at start-up or later, may be given more than `maxima`.
     pub fn new(
         specs: Vec<LoadedPolicySpec>,
         compiled_cache: Option<&Path>,
         defaults: SandboxLimits,
+        maxima: SandboxMaxima,
     ) -> anyhow::Result<Self> {
-        let largest = specs.iter().map(|spec| spec.limits.memory_bytes).max().unwrap_or(0);
-        let memory_ceiling = memory_ceiling(largest, defaults);
-        let engine = build_engine(memory_ceiling)?;
+        if let Some((field, reason)) = maxima.exceeded_by(defaults) {
+            anyhow::bail!("sandbox.{field}: the default {reason}");
+        }
+        if let Some((spec, (_, reason))) =
+            specs.iter().find_map(|spec| maxima.exceeded_by(spec.limits).map(|exceeded| (spec, exceeded)))
+        {
+            anyhow::bail!("policy {}: {reason}", spec.name);
+        }
+        let engine = build_engine(maxima.memory_bytes)?;
         let cache = compiled_cache.map(|folder| CompiledCache::new(&engine, folder));
         let policies =
             specs.into_iter().map(|spec| prepare(&engine, spec, cache.as_ref())).collect::<anyhow::Result<Vec<_>>>()?;
@@ -193,7 +240,7 @@ impl WasmPolicyEngine {
         let running = EvaluationSlots::new(cores.min(POOLED_INSTANCES as usize));
         let chain = RwLock::new(Arc::new(LoadedChain { key: ChainKey::default(), policies }));
         let shadow = RwLock::new(Arc::new(LoadedChain { key: ChainKey::default(), policies: Vec::new() }));
-        Ok(WasmPolicyEngine { engine, chain, shadow, defaults, memory_ceiling, cache, running, _ticker: ticker })
+        Ok(WasmPolicyEngine { engine, chain, shadow, defaults, maxima, cache, running, _ticker: ticker })
     }
 
     /// Validates, compiles (or loads compiled) and pre-instantiates every plugin of a chain.
@@ -201,7 +248,7 @@ impl WasmPolicyEngine {
         chain
             .into_iter()
             .map(|plugin| {
-                let spec = self.spec_of(plugin)?;
+                let spec = self.spec_of(plugin).map_err(|(_, reason)| reason)?;
                 prepare(&self.engine, spec, self.cache.as_ref()).map_err(|error| format!("{error:#}"))
             })
             .collect()
@@ -215,20 +262,19 @@ impl WasmPolicyEngine {
         self.shadow.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
-    /// The spec of a chain plugin: its bytes (or the built-in of that name) and its limits.
-    fn spec_of(&self, plugin: ChainPlugin) -> Result<LoadedPolicySpec, String> {
+    /// The spec of a chain plugin: its bytes (or the built-in of that name) and its limits,
+    /// which must be within this host's maxima. A refusal names the limit at fault, if one is.
+    fn spec_of(&self, plugin: ChainPlugin) -> Result<LoadedPolicySpec, (Option<&'static str>, String)> {
         let source = match plugin.bytes {
             Some(bytes) => PolicySource::Bytes(bytes),
             None => PolicySource::Builtin(
-                builtin::by_name(&plugin.name).ok_or_else(|| format!("no built-in policy is named {}", plugin.name))?,
+                builtin::by_name(&plugin.name)
+                    .ok_or_else(|| (None, format!("no built-in policy is named {}", plugin.name)))?,
             ),
         };
         let limits = self.defaults.overridden_by(plugin.limits);
-        if limits.memory_bytes > self.memory_ceiling {
-            return Err(format!(
-                "policy {} asks for {} bytes of memory, over this engine's ceiling of {}",
-                plugin.name, limits.memory_bytes, self.memory_ceiling
-            ));
+        if let Some((field, reason)) = self.maxima.exceeded_by(limits) {
+            return Err((Some(field), format!("policy {}: {reason}", plugin.name)));
         }
         Ok(LoadedPolicySpec { name: plugin.name, source, params: plugin.params, limits })
     }
@@ -296,9 +342,11 @@ impl PolicyEngine for WasmPolicyEngine {
 
     fn check_chain(&self, chain: Vec<ChainPlugin>) -> Result<(), ChainRefusal> {
         for (index, plugin) in chain.into_iter().enumerate() {
-            let refused = |reason: String| ChainRefusal { link: Some(index), reason };
-            let spec = self.spec_of(plugin).map_err(refused)?;
-            prepare(&self.engine, spec, self.cache.as_ref()).map_err(|error| refused(format!("{error:#}")))?;
+            let spec = self
+                .spec_of(plugin)
+                .map_err(|(field, reason)| ChainRefusal { field, ..ChainRefusal::of_link(index, reason) })?;
+            prepare(&self.engine, spec, self.cache.as_ref())
+                .map_err(|error| ChainRefusal::of_link(index, format!("{error:#}")))?;
         }
         Ok(())
     }
@@ -346,12 +394,6 @@ impl PolicyEngine for WasmPolicyEngine {
 struct LoadedChain {
     key: ChainKey,
     policies: Vec<ReadyPolicy>,
-}
-
-/// The most linear memory a plugin may be given by an engine whose start-up chain asks for at
-/// most `largest` bytes: the pool's slot size.
-pub fn memory_ceiling(largest: u64, defaults: SandboxLimits) -> u64 {
-    largest.max(defaults.memory_bytes).max(MEMORY_CEILING)
 }
 
 /// The engine's settings without the sandbox's limits: the component model and a pooling
@@ -420,7 +462,10 @@ fn prepare(engine: &Engine, spec: LoadedPolicySpec, cache: Option<&CompiledCache
     let info = pre
         .instantiate(&mut store)
         .and_then(|policy: Policy| policy.levee_policy_rules().call_describe(&mut store))
-        .map_err(|error| anyhow!("policy {}: describe() failed: {error}", spec.name))?;
+        .map_err(|error| {
+            let failure = name_failure(&EvaluationError::Wasm(error), store.data(), &spec.limits);
+            anyhow!("policy {}: describe() {failure}", spec.name)
+        })?;
     tracing::info!(policy = %spec.name, version = %info.version, %digest, "policy loaded");
     let plugin = PluginInfo { name: info.name, version: info.version.clone(), description: info.description };
     Ok(ReadyPolicy {
