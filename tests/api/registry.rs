@@ -397,6 +397,48 @@ async fn a_rollback_after_a_rollback_to_the_configured_chain_restores_it() {
     server.stop().await;
 }
 
+/// A link's params are checked against the JSON Schema its plugin's `describe()` gives before
+/// the chain is recorded: a mismatch is 422 naming the link's params and the place in them, and
+/// nothing is written. The sequence (activate, roll back, bad params, roll back) ends
+/// with a working rollback.
+#[tokio::test]
+async fn params_that_do_not_match_the_plugins_schema_are_refused_and_rollback_still_works() {
+    let server = TestServer::start().await;
+    let rollback = || server.post("admin", "/v1/policies/chain/rollback", json!({"rationale": "restore"}));
+    assert_eq!(activate(&server, json!([{"name": "threshold"}, {"name": "routing"}])).await.0, StatusCode::OK);
+    assert_eq!(rollback().await.0, StatusCode::OK);
+    let entries = server.ledger_len().await;
+
+    let route = json!({"queue": "refunds", "team": "billing-ops", "sla_minutes": -5});
+    let refusals = [
+        (json!([{"name": "threshold", "params": {"version": "v1"}}, {"name": "routing"}]), "links[0].params", ""),
+        (
+            json!([{"name": "threshold"}, {"name": "routing", "params": {"default": route}}]),
+            "links[1].params",
+            "/default/sla_minutes: -5 is less than the minimum of 0",
+        ),
+    ];
+    for (links, field, place) in refusals {
+        let (status, answer) = activate(&server, links).await;
+        assert_eq!(
+            (status, answer["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+            "{answer}"
+        );
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("the params do not match policy") && message.contains(place), "{message}");
+    }
+    assert_eq!(server.ledger_len().await, entries, "a refused activation writes nothing");
+
+    let (status, registry) = rollback().await;
+    assert_eq!((status, registry["chains"][2]["restores"].as_u64()), (StatusCode::OK, Some(1)), "{registry}");
+    let decided = server.submit(refund(4_000, "after-the-refusal")).await;
+    assert_eq!(deciding_policies(&decided), ["threshold", "routing"]);
+    assert_eq!(decided["status"], "auto_approved", "{decided}");
+    assert_eq!(server.verify().await["ok"], true);
+    server.stop().await;
+}
+
 /// An activation is loaded on this host under its limits before it is recorded: a link asking
 /// for more memory than the engine's ceiling, or for no fuel, memory or time at all, is refused
 /// with 422 naming the link and why, and nothing is written; the chain in force stays.

@@ -87,3 +87,32 @@ pub fn plugin_name(name: &str) -> Result<String, FieldError> {
     }
     Ok(name)
 }
+
+/// A plugin's params schema (what its `describe()` gave), ready to check params with. A schema
+/// that is not JSON, or not a JSON Schema this host can use (a remote `$ref` is never fetched),
+/// is refused: levee could not check the plugin's params.
+pub fn params_validator(plugin: &str, schema: &str) -> Result<jsonschema::Validator, String> {
+    let schema: serde_json::Value = serde_json::from_str(schema)
+        .map_err(|error| format!("policy {plugin}'s params schema (from describe()) is not JSON: {error}"))?;
+    jsonschema::validator_for(&schema).map_err(|error| {
+        format!("policy {plugin}'s params schema (from describe()) is not a usable JSON Schema: {error}")
+    })
+}
+
+/// Whether `params` satisfy plugin `plugin`'s params schema; the refusal names each place in the
+/// params that does not (at most five) and what is wrong there.
+pub fn check_params(plugin: &str, schema: &str, params: &serde_json::Value) -> Result<(), String> {
+    let validator = params_validator(plugin, schema)?;
+    let problems: Vec<String> = validator
+        .iter_errors(params)
+        .take(5)
+        .map(|error| match error.instance_path().to_string() {
+            path if path.is_empty() => error.to_string(),
+            path => format!("{path}: {error}"),
+        })
+        .collect();
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(format!("the params do not match policy {plugin}'s schema: {}", problems.join("; ")))
+}

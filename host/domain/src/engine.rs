@@ -173,6 +173,8 @@ pub struct PluginInfo {
     pub name: String,
     pub version: String,
     pub description: String,
+    /// The JSON Schema its params must satisfy, as text.
+    pub params_schema: String,
 }
 
 /// Runs the active chain of rule plugins.
@@ -199,8 +201,9 @@ pub trait PolicyEngine: Send + Sync {
 
     /// Whether this host can load `chain` under its limits, without switching to it: asked
     /// before an activation is recorded, so that the ledger never names a chain the host
-    /// would not run.
-    fn check_chain(&self, chain: Vec<ChainPlugin>) -> Result<(), ChainRefusal>;
+    /// would not run. On success, what each plugin says of itself, in chain order (the core
+    /// checks each link's params against its schema).
+    fn check_chain(&self, chain: Vec<ChainPlugin>) -> Result<Vec<PluginInfo>, ChainRefusal>;
 
     /// Loads `chain` and switches to it as `key`; evaluations in flight finish on the chain
     /// they started with. On error the current chain stays.

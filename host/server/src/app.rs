@@ -43,6 +43,10 @@ pub fn build_levee(config: &ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
     let cache = config.data_dir.join(COMPILED_CACHE);
     let engine = WasmPolicyEngine::new(specs, Some(&cache), config.file.sandbox, config.file.sandbox_max)?;
     let levee = Levee::new(store, Arc::new(engine), clock, Arc::new(crate::jobs::HttpSender::new()), settings);
+    levee
+        .policies()
+        .check_configured_chain()
+        .map_err(|error| anyhow::anyhow!("the configured policy chain ([[policies]], in order): {error}"))?;
     // A chain activated through the registry replaces the configured one.
     levee.policies().sync().map_err(|error| anyhow::anyhow!("load the active policy chain: {error}"))?;
     // Before the outbox is placed, so new endpoints start after the seeded history.

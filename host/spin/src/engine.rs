@@ -106,22 +106,44 @@ impl ChainedEngine {
         if let Some(identity) = self.files.identified(&link.name) {
             return identity;
         }
+        match self.describe(link) {
+            Some(Described { policy, file, .. }) => {
+                self.files.learn(&link.name, PolicyIdentity { name: link.name.clone(), ..policy }, file)
+            }
+            None => PolicyIdentity { name: link.name.clone(), version: "unknown".to_owned(), digest: String::new() },
+        }
+    }
+
+    /// What `link`'s runner says of its plugin now (`GET /describe`), if it answers.
+    fn describe(&self, link: &Link) -> Option<Described> {
         let path = match self.files.known(&link.name) {
             Some(known) => format!("/describe?fingerprint={}&digest={}", known.fingerprint, known.digest),
             None => "/describe".to_owned(),
         };
         let deadline = Duration::from_millis(link.deadline_ms);
         let call = Call { authority: authority(&link.name), method: "GET", path, body: Vec::new(), deadline };
-        let described = match outbound::call(call) {
+        match outbound::call(call) {
             Answer::Status(200, body) => serde_json::from_slice::<Described>(&body).ok(),
             _ => None,
-        };
-        match described {
-            Some(Described { policy, file }) => {
-                self.files.learn(&link.name, PolicyIdentity { name: link.name.clone(), ..policy }, file)
-            }
-            None => PolicyIdentity { name: link.name.clone(), version: "unknown".to_owned(), digest: String::new() },
         }
+    }
+
+    /// What each deployed plugin says of itself. A plugin that takes its runner's own params
+    /// (its component's `params` variable) is given none by levee, so its schema does not
+    /// apply to the link: it is reported as accepting anything.
+    fn plugin_infos(&self, links: &[Link]) -> Result<Vec<PluginInfo>, ChainRefusal> {
+        let info = |(index, link): (usize, &Link)| {
+            let described = self.describe(link).ok_or_else(|| {
+                ChainRefusal::of_link(index, format!("policy {}'s runner does not answer /describe", link.name))
+            })?;
+            let params_schema = match link.params {
+                Some(_) => described.params_schema,
+                None => "true".to_owned(),
+            };
+            let Described { policy, description, .. } = described;
+            Ok(PluginInfo { name: policy.name, version: policy.version, description, params_schema })
+        };
+        links.iter().enumerate().map(info).collect()
     }
 
     /// The call that asks `link`'s runner to decide on `facts`.
@@ -169,6 +191,10 @@ struct Described {
     policy: PolicyIdentity,
     #[serde(default)]
     file: Option<FileDigest>,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    params_schema: String,
 }
 
 /// Where levee keeps what plugin `name`'s runner last said of its file.
@@ -290,7 +316,7 @@ impl PolicyEngine for ChainedEngine {
     /// A chain runs here only as the deployed plugins in their order, each with the fuel and
     /// memory it was deployed with (its metered budget, its component's memory): a link may
     /// set its parameters and deadline, nothing else.
-    fn check_chain(&self, chain: Vec<ChainPlugin>) -> Result<(), ChainRefusal> {
+    fn check_chain(&self, chain: Vec<ChainPlugin>) -> Result<Vec<PluginInfo>, ChainRefusal> {
         for (index, plugin) in chain.iter().enumerate() {
             if plugin.limits.fuel.is_some() || plugin.limits.memory_bytes.is_some() {
                 let reason = format!(
@@ -302,8 +328,12 @@ impl PolicyEngine for ChainedEngine {
                 return Err(ChainRefusal { field: Some(field), ..ChainRefusal::of_link(index, reason) });
             }
         }
-        let loaded = self.loaded.lock().map_err(|_| ChainRefusal::of_chain("the engine's lock is poisoned"))?;
-        deployed_order(&loaded.1, &chain).map_err(ChainRefusal::of_chain)
+        let deployed = {
+            let loaded = self.loaded.lock().map_err(|_| ChainRefusal::of_chain("the engine's lock is poisoned"))?;
+            deployed_order(&loaded.1, &chain).map_err(ChainRefusal::of_chain)?;
+            loaded.1.clone()
+        };
+        self.plugin_infos(&deployed)
     }
 
     /// The deployed chain with new parameters or deadlines (the taxonomy changed, or a chain of

@@ -9,7 +9,7 @@ use crate::ledger::{EventType, sha256_hex};
 use crate::registry::{ActivatedChain, ChainLink, PolicyRegistry, REGISTRY_SUBJECT, ShadowChain, UploadedPolicy};
 use crate::registry_changes::{
     ActivateRequest, MAX_CHAIN, RollbackRequest, ShadowRequest, StopShadowRequest, Uploaded, blob_key, change,
-    plugin_name,
+    check_params, params_validator, plugin_name,
 };
 use crate::service::{Levee, ServiceError};
 use crate::subject::Change;
@@ -68,6 +68,7 @@ impl Policies<'_> {
         self.levee.engine.accepts_uploads().map_err(ServiceError::NotSupported)?;
         let name = plugin_name(name)?;
         let info = self.levee.engine.inspect(bytes).map_err(ServiceError::PluginRejected)?;
+        params_validator(&name, &info.params_schema).map_err(ServiceError::PluginRejected)?;
         let digest = sha256_hex(bytes);
         self.levee.store.set(&blob_key(&digest), bytes)?;
         let at = self.levee.clock.now();
@@ -245,6 +246,13 @@ impl Policies<'_> {
         Ok(())
     }
 
+    /// Checks the chain from the configuration as an activation is checked (`check_loads`): a
+    /// shell refuses to start when its `[[policies]]` (`links[i]` here) would not load or their
+    /// params do not match their plugins' schemas.
+    pub fn check_configured_chain(&self) -> Result<(), ServiceError> {
+        self.check_loads(&[])
+    }
+
     /// Whether this host runs the registry's active chain, and if not, why.
     pub fn host_chain(&self) -> Result<HostChain, ServiceError> {
         self.sync()?;
@@ -280,13 +288,19 @@ impl Policies<'_> {
 
     /// Refuses a chain this host cannot load under its limits (the engine's `check_chain`),
     /// naming the link at fault and why, before anything is recorded.
+    /// Then checks each link's params (its own, or the defaults it gets) against the schema
+    /// its plugin's `describe()` gives, naming the link and what does not match.
     fn check_loads(&self, links: &[ChainLink]) -> Result<(), ServiceError> {
         let taxonomy = self.levee.taxonomy().current()?;
         let plugins = self.chain_plugins(links, &taxonomy.taxonomy)?;
-        self.levee.engine.check_chain(plugins).map_err(|refusal| {
+        let infos = self.levee.engine.check_chain(plugins.clone()).map_err(|refusal| {
             FieldError::new(refusal.request_field(), format!("this host cannot load the chain: {}", refusal.reason))
-                .into()
-        })
+        })?;
+        for (index, (plugin, info)) in plugins.iter().zip(&infos).enumerate() {
+            check_params(&plugin.name, &info.params_schema, &plugin.params)
+                .map_err(|reason| FieldError::new(format!("links[{index}].params"), reason))?;
+        }
+        Ok(())
     }
 
     /// The plugins of a chain; no links means the chain from the configuration.

@@ -340,15 +340,16 @@ impl PolicyEngine for WasmPolicyEngine {
         builtin::by_name(name).is_some()
     }
 
-    fn check_chain(&self, chain: Vec<ChainPlugin>) -> Result<(), ChainRefusal> {
-        for (index, plugin) in chain.into_iter().enumerate() {
+    fn check_chain(&self, chain: Vec<ChainPlugin>) -> Result<Vec<PluginInfo>, ChainRefusal> {
+        let check = |(index, plugin)| {
             let spec = self
                 .spec_of(plugin)
                 .map_err(|(field, reason)| ChainRefusal { field, ..ChainRefusal::of_link(index, reason) })?;
             prepare(&self.engine, spec, self.cache.as_ref())
-                .map_err(|error| ChainRefusal::of_link(index, format!("{error:#}")))?;
-        }
-        Ok(())
+                .map(|ready| ready.info)
+                .map_err(|error| ChainRefusal::of_link(index, format!("{error:#}")))
+        };
+        chain.into_iter().enumerate().map(check).collect()
     }
 
     fn load_chain(&self, chain: Vec<ChainPlugin>, key: ChainKey) -> Result<(), String> {
@@ -467,7 +468,12 @@ fn prepare(engine: &Engine, spec: LoadedPolicySpec, cache: Option<&CompiledCache
             anyhow!("policy {}: describe() {failure}", spec.name)
         })?;
     tracing::info!(policy = %spec.name, version = %info.version, %digest, "policy loaded");
-    let plugin = PluginInfo { name: info.name, version: info.version.clone(), description: info.description };
+    let plugin = PluginInfo {
+        name: info.name,
+        version: info.version.clone(),
+        description: info.description,
+        params_schema: info.params_schema,
+    };
     Ok(ReadyPolicy {
         identity: PolicyIdentity { name: spec.name, version: info.version, digest },
         info: plugin,
