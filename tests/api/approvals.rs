@@ -86,6 +86,28 @@ async fn refuses_approval_before_required_evidence() {
     server.stop().await;
 }
 
+/// Every approval counts toward the level that requires the evidence, so each waits for it: the
+/// first of two director approvals is refused until the required attachment exists, and nothing
+/// is written by the refusal.
+#[tokio::test]
+async fn the_first_of_two_approvals_also_waits_for_the_required_evidence() {
+    let server = TestServer::start().await;
+    let id = case_id(&server.submit(refund(4_000_000, "dual-without-evidence")).await);
+    let entries = server.ledger_len().await;
+    let (status, first) = approve(&server, "director", &id).await;
+    assert_eq!(
+        (status, first["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("evidence_required")),
+        "{first}"
+    );
+    assert_eq!(server.ledger_len().await, entries, "a refused approval writes nothing");
+    let (status, _) = server.post("agent", &format!("/v1/cases/{id}/evidence"), evidence("attachment")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, first) = approve(&server, "director", &id).await;
+    assert_eq!((status, first["decision"]["approvals_received"].as_u64()), (StatusCode::OK, Some(1)), "{first}");
+    server.stop().await;
+}
+
 /// A $40,000 refund needs two distinct directors: the same one twice is refused, a second one approves.
 #[tokio::test]
 async fn dual_approval_needs_two_distinct_people() {

@@ -54,6 +54,8 @@ const SUBMITTERS: &[&str] = &["agent", "lead", "manager", "finance", "director",
 /// The requester of the fixture case (the agent), an approver or an admin: who may attach
 /// evidence to a pending case and draft its customer message.
 const CASE_HANDS: &[&str] = SUBMITTERS;
+/// The fixture case's requester (the agent), approvers, auditors and admins: its stored files.
+const FILE_READERS: &[&str] = &["agent", "lead", "manager", "finance", "director", "director2", "auditor", "admin"];
 /// Approvers, auditors and admins: metrics, charts, the monthly review, findings.
 const ANALYSTS: &[&str] = &["lead", "manager", "finance", "director", "director2", "auditor", "admin"];
 /// Approvers and admins: baselines (an approver for their own team only; `{}` names none).
@@ -99,6 +101,8 @@ const POLICY: &[(&str, &str, Access)] = &[
     ("POST", "/v1/cases/{id}/reject",                  Roles(APPROVERS)),
     ("POST", "/v1/cases/{id}/cancel",                  Roles(REQUESTER_OR_ADMIN)),
     ("POST", "/v1/cases/{id}/evidence",                Roles(CASE_HANDS)),
+    ("POST", "/v1/cases/{id}/attachments",             Roles(CASE_HANDS)),
+    ("GET",  "/v1/cases/{id}/attachments",             Roles(FILE_READERS)),
     ("POST", "/v1/cases/{id}/comms",                   Roles(CASE_HANDS)),
     ("POST", "/v1/cases/{id}/comms/review",            Roles(&["comms"])),
     ("GET",  "/v1/queue",                              Roles(APPROVERS)),
@@ -288,6 +292,10 @@ fn probe(method: &str, route: &str, fixtures: &Fixtures) -> (String, Option<Stri
         }
         // These take effect (more evidence, a redraft), which changes no one's access.
         ("POST", "/v1/cases/{id}/evidence") => (case_path("/evidence"), body(evidence("attachment"))),
+        // No name: an allowed caller gets 422 and nothing is stored.
+        ("POST", "/v1/cases/{id}/attachments") => (case_path("/attachments"), body(json!({}))),
+        // No such file: an allowed caller gets 404.
+        ("GET", "/v1/cases/{id}/attachments") => (case_path(&format!("/attachments?sha256={}", "0".repeat(64))), None),
         ("POST", "/v1/cases/{id}/comms") => (case_path("/comms"), body(json!({}))),
         ("POST", "/v1/cases/{id}/approve" | "/v1/cases/{id}/reject" | "/v1/cases/{id}/comms/review") => {
             (route.replace("{id}", &fixtures.case), body(json!({})))

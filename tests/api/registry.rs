@@ -439,6 +439,108 @@ async fn params_that_do_not_match_the_plugins_schema_are_refused_and_rollback_st
     server.stop().await;
 }
 
+/// Rollback always works: over random sequences of valid and invalid activations and rollbacks
+/// (to the configured chain, to earlier chains, to chains that do not exist), every answer is
+/// what a model of the registry predicts, a refusal writes nothing, and each sequence ends with
+/// a rollback that works and a case decided by a working chain. The seeds are fixed, so a
+/// failure names the seed and step that reproduce it.
+#[tokio::test]
+async fn rollback_always_works_after_any_sequence_of_activations_and_rollbacks() {
+    let server = TestServer::start().await;
+    let mut model = RegistryModel::default();
+    for seed in 1..=12_u64 {
+        let mut random = XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        for step in 0..10 {
+            let place = format!("seed {seed}, step {step}");
+            let entries = server.ledger_len().await;
+            let (expected, (status, answer)) = match random.below(4) {
+                0 => {
+                    let deadline = 100 + 50 * random.below(4);
+                    let links = json!([{"name": "threshold", "deadline_ms": deadline}, {"name": "routing"}]);
+                    (model.activate(), activate(&server, links).await)
+                }
+                1 => {
+                    let invalid = [
+                        json!([]),
+                        json!([{"name": "no-such-policy"}]),
+                        json!([{"name": "threshold", "deadline_ms": 0}, {"name": "routing"}]),
+                        json!([{"name": "threshold"}, {"name": "routing", "params": {"default": {"queue": ""}}}]),
+                    ];
+                    let links = invalid[random.below(invalid.len() as u64) as usize].clone();
+                    (StatusCode::UNPROCESSABLE_ENTITY, activate(&server, links).await)
+                }
+                _ => {
+                    let to = (random.below(3) > 0).then(|| random.below(model.chains + 2));
+                    let body = match to {
+                        Some(to) => json!({"to": to, "rationale": "restore"}),
+                        None => json!({"rationale": "restore"}),
+                    };
+                    (model.rollback(to), server.post("admin", "/v1/policies/chain/rollback", body).await)
+                }
+            };
+            assert_eq!(status, expected, "{place}: {answer}");
+            if status != StatusCode::OK {
+                assert_eq!(server.ledger_len().await, entries, "{place}: a refusal writes nothing");
+            }
+        }
+        if model.chains == 0 {
+            assert_eq!(model.activate(), StatusCode::OK);
+            assert_eq!(activate(&server, json!([{"name": "threshold"}, {"name": "routing"}])).await.0, StatusCode::OK);
+        }
+        let expected = model.rollback(None);
+        let (status, registry) =
+            server.post("admin", "/v1/policies/chain/rollback", json!({"rationale": "end of sequence"})).await;
+        assert_eq!((status, expected), (StatusCode::OK, StatusCode::OK), "seed {seed}: {registry}");
+        assert_eq!(registry["chains"].as_array().map(Vec::len), Some(model.chains as usize), "seed {seed}");
+        let decided = server.submit(refund(4_000, &format!("after-sequence-{seed}"))).await;
+        assert_eq!(deciding_policies(&decided), ["threshold", "routing"], "seed {seed}");
+        assert_eq!(decided["status"], "auto_approved", "seed {seed}: {decided}");
+    }
+    assert_eq!(server.verify().await["ok"], true);
+    server.stop().await;
+}
+
+/// What the registry should answer: how many chains were activated (rollbacks included) and
+/// which is active (0: the configured chain).
+#[derive(Default)]
+struct RegistryModel {
+    chains: u64,
+    active: u64,
+}
+
+impl RegistryModel {
+    fn activate(&mut self) -> StatusCode {
+        self.chains += 1;
+        self.active = self.chains;
+        StatusCode::OK
+    }
+
+    /// A rollback restores chain 0 or an earlier chain other than the active one (by default
+    /// the one before it), as a new activation; anything else is refused.
+    fn rollback(&mut self, to: Option<u64>) -> StatusCode {
+        if self.chains == 0 {
+            return StatusCode::UNPROCESSABLE_ENTITY;
+        }
+        let target = to.unwrap_or(self.active.saturating_sub(1));
+        if target != 0 && (target > self.chains || target == self.active) {
+            return StatusCode::UNPROCESSABLE_ENTITY;
+        }
+        self.activate()
+    }
+}
+
+/// A small seeded generator (xorshift64*), so that a failing sequence can be replayed.
+struct XorShift(u64);
+
+impl XorShift {
+    fn below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % bound.max(1)
+    }
+}
+
 /// An activation is loaded on this host under its limits before it is recorded: a link asking
 /// for more memory than the engine's ceiling, or for no fuel, memory or time at all, is refused
 /// with 422 naming the link and why, and nothing is written; the chain in force stays.

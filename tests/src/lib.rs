@@ -134,8 +134,10 @@ pub struct Options {
     /// `[audit] checkpoint_key`: the key file checkpoints are signed with. Ignored on Spin,
     /// which has no signing key.
     pub checkpoint_key: Option<PathBuf>,
-    /// `sandbox_max`: the most a chain link may set, if not the default. Ignored on Spin.
+    /// `sandbox_max`: the most a chain link may set, if not the default. Not on Spin.
     pub sandbox_max: Option<levee::policy::SandboxMaxima>,
+    /// `[evidence] stored_attachments`: required attachments must be files levee stores.
+    pub stored_attachments: bool,
 }
 
 /// A running server, its data directory, and a client holding every demo token.
@@ -261,6 +263,14 @@ impl TestServer {
         let content_type =
             response.headers().get("content-type").and_then(|value| value.to_str().ok()).unwrap_or_default().to_owned();
         (status, content_type, response.text().await.expect("a body"))
+    }
+
+    /// A GET answered with bytes (a stored file), with its headers.
+    pub async fn get_bytes(&self, who: &str, path: &str) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+        let request = self.client.get(format!("{}{path}", self.base_url)).bearer_auth(self.token(who));
+        let response = request.send().await.expect("the server answers");
+        let (status, headers) = (response.status(), response.headers().clone());
+        (status, headers, response.bytes().await.expect("a body").to_vec())
     }
 
     /// A request without a token.
@@ -410,6 +420,11 @@ pub(crate) fn config_toml(options: &Options) -> String {
         let mut audit = toml::Table::new();
         audit.insert("checkpoint_key".into(), toml::Value::String(key.display().to_string()));
         document.insert("audit".into(), toml::Value::Table(audit));
+    }
+    if options.stored_attachments {
+        let mut evidence = toml::Table::new();
+        evidence.insert("stored_attachments".into(), toml::Value::Boolean(true));
+        document.insert("evidence".into(), toml::Value::Table(evidence));
     }
     if let Some(maxima) = &options.sandbox_max {
         document.insert("sandbox_max".into(), toml::Value::try_from(maxima).expect("sandbox_max as TOML"));

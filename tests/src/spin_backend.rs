@@ -94,6 +94,9 @@ impl TestServer {
         if options.clock.is_some() {
             cannot("Options::clock (the component reads the host's clock)");
         }
+        if options.sandbox_max.is_some() {
+            cannot("Options::sandbox_max (a plugin's limits are fixed when it is deployed)");
+        }
         let manifest = write_manifest(data_dir, options);
         let mut process = spawn(data_dir, &manifest, options);
         let base_url = serving_url(&mut process);

@@ -1,5 +1,5 @@
-//! The workflow half of levee.toml: bearer tokens, the taxonomy, the approval matrix, approval
-//! groups, teams, webhooks and the metrics limits. Every shell reads it the same way (`levee
+//! The workflow half of levee.toml: bearer tokens, the taxonomy, the approval matrix, the
+//! floors, approval groups, teams, webhooks and the metrics limits. Every shell reads it the same way (`levee
 //! serve` from its file, the Spin component from its `config` variable), checks it with
 //! [`check`] and turns it into [`Settings`] with [`WorkflowConfig::settings`]. A shell's own
 //! sections (where to listen, which store, sandbox limits, the plugin chain) stay with the shell.
@@ -35,6 +35,19 @@ pub struct WorkflowConfig {
     pub webhook_sources: Vec<WebhookSource>,
     /// `[metrics]`: the limits signals are judged by (fast approvals, outliers, drift).
     pub metrics: MetricsSettings,
+    /// `[floors]`: what no policy chain can lower; each part left out comes from the matrix.
+    pub floors: crate::floors::FloorsConfig,
+    /// `[evidence]`: how evidence gates are met.
+    pub evidence: EvidenceConfig,
+}
+
+/// `[evidence]`: how evidence gates are met.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvidenceConfig {
+    /// A required attachment counts only when levee stores the file (uploaded with
+    /// `POST /v1/cases/{id}/attachments`), not when it is a bare reference (asserted).
+    pub stored_attachments: bool,
 }
 
 /// `[[teams]]`: a team (as exception codes name their owners) and its manager.
@@ -113,6 +126,8 @@ impl WorkflowConfig {
             webhook_sources: self.webhook_sources.clone(),
             approval_groups: self.approval_groups.clone(),
             metrics: self.metrics.clone(),
+            floors: self.floors.resolve(self.matrix.as_ref().unwrap_or(&ApprovalMatrix::default_matrix())),
+            evidence: self.evidence,
             checkpoint_signer: None,
         })
     }
@@ -179,6 +194,7 @@ pub fn check(config: &WorkflowConfig, demo_cast: &[TokenConfig]) -> CheckReport 
     check_taxonomy(&taxonomy, config, &mut report);
     let matrix = config.matrix.clone().unwrap_or_else(ApprovalMatrix::default_matrix);
     report.errors.extend(matrix.problems());
+    report.errors.extend(config.floors.resolve(&matrix).problems());
     report.errors.extend(config.metrics.problems().into_iter().map(|problem| format!("metrics.{problem}")));
     check_groups(config, &actors, &mut report);
     check_teams(config, &actors, &mut report);

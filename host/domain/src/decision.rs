@@ -54,6 +54,9 @@ pub struct CaseDecision {
     /// True when a policy failed and the decision fell back to top-level approval.
     pub failed_closed: bool,
     pub policies: Vec<PolicyRun>,
+    /// The floors (`[floors]`, outside every policy) the decision was raised to, each named.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub floors: Vec<String>,
 }
 
 /// The most a policy may say, so that one answer cannot flood a ledger entry.
@@ -211,6 +214,7 @@ impl Combined {
             signals: self.signals,
             failed_closed: self.failed_closed,
             policies: self.policies,
+            floors: Vec::new(),
         }
     }
 }

@@ -63,6 +63,7 @@ pub fn submitted(case_id: &str, minor_units: i64, decision: CaseDecision) -> Tra
     let taxonomy = Taxonomy::default_taxonomy();
     let submission = request.validate(&agent, &taxonomy).expect("valid");
     let context = case::SubmitContext {
+        attachments_must_be_stored: false,
         case_id: case_id.to_owned(),
         requester: &agent,
         taxonomy_version: "t",

@@ -36,6 +36,7 @@ pub mod evidence;
 pub mod executions;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
+pub mod floors;
 pub mod identity;
 pub mod inbound;
 pub mod intake;

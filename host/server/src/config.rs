@@ -100,6 +100,10 @@ pub struct FileConfig {
     pub webhook_sources: Vec<levee_core::intake::WebhookSource>,
     /// `[metrics]`: the limits signals are judged by (fast approvals, outliers, drift).
     pub metrics: levee_core::metrics::MetricsSettings,
+    /// `[floors]`: what no policy chain can lower (docs/governance.md).
+    pub floors: levee_core::floors::FloorsConfig,
+    /// `[evidence]`: whether required attachments must be files levee stores.
+    pub evidence: levee_core::config::EvidenceConfig,
     /// `[audit]`: the key ledger checkpoints are signed with.
     pub audit: crate::audit::AuditConfig,
 }
@@ -202,6 +206,8 @@ impl FileConfig {
             outgoing_webhooks: self.outgoing_webhooks.clone(),
             webhook_sources: self.webhook_sources.clone(),
             metrics: self.metrics.clone(),
+            floors: self.floors.clone(),
+            evidence: self.evidence,
         }
     }
 

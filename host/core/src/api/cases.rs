@@ -2,10 +2,11 @@
 
 use http::StatusCode;
 
-use super::responses::{Conflict, Forbidden, JsonBody, NotFound, SignedIn};
+use super::responses::{Conflict, Forbidden, JsonBody, NotFound, PayloadTooLarge, SignedIn};
 use super::{ApiError, Call, CaseView, ErrorBody, Response, json_response, ok};
 use crate::case::{ApproveRequest, CancelRequest, EvidenceRequest, RejectRequest, SubmitRequest};
 use crate::identity::Role;
+use crate::service::Upload;
 
 /// Who may submit a case.
 const SUBMITTERS: &[Role] = &[Role::Agent, Role::Approver, Role::Admin];
@@ -103,4 +104,54 @@ pub fn attach_evidence(call: &Call<'_>) -> Result<Response, ApiError> {
     let actor = call.principal()?;
     let request: EvidenceRequest = call.json()?;
     ok(&CaseView::new(call.levee.cases().attach_evidence(call.id(), actor, &request)?, None))
+}
+
+/// Upload a file as stored evidence of a pending case (the file's bytes as the body, its media
+/// type as `Content-Type`). levee computes its SHA-256, keeps it by that hash and records it as a
+/// stored `attachment`: unlike a bare reference (asserted), it can satisfy an evidence gate that
+/// requires stored files, and the people the case is for can download it.
+#[utoipa::path(post, path = "/v1/cases/{id}/attachments", tag = "cases",
+    params(("id" = String, Path),
+        ("name" = String, Query, description = "The file's name, 1 to 200 characters"),
+        ("description" = Option<String>, Query, description = "What the file shows, at most 1,000 characters"),
+        ("Content-Type" = String, Header, description = "application/pdf, image/png, image/jpeg, image/gif, text/plain, text/csv, application/json or message/rfc822")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, description = "Stored and linked; the case as it is now", body = CaseView),
+        SignedIn, Forbidden, NotFound, Conflict, PayloadTooLarge,
+        (status = 422, description = "The media type is not allowed, the bytes are not of that type, the file is empty or over 4 MiB, or the name is missing", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub fn upload_attachment(call: &Call<'_>) -> Result<Response, ApiError> {
+    let actor = call.principal()?;
+    let media_type = call.header("content-type").unwrap_or_default();
+    let file_name = call.query("name").unwrap_or_default();
+    let description = call.query("description");
+    let upload = Upload {
+        media_type: &media_type,
+        file_name: &file_name,
+        description: description.as_deref(),
+        bytes: call.request.body(),
+    };
+    ok(&CaseView::new(call.levee.cases().upload_attachment(call.id(), actor, &upload)?, None))
+}
+
+/// Download a stored file of a case (`?sha256=`), as uploaded: for its requester, an approver,
+/// an auditor or an admin. The bytes are checked against the recorded SHA-256 first.
+#[utoipa::path(get, path = "/v1/cases/{id}/attachments", tag = "cases",
+    params(("id" = String, Path), ("sha256" = String, Query, description = "The file's SHA-256, as the case's evidence records it")),
+    responses((status = 200, description = "The file, with its media type", content_type = "application/octet-stream", body = Vec<u8>),
+        SignedIn, Forbidden, NotFound),
+    security(("bearer" = [])))]
+pub fn download_attachment(call: &Call<'_>) -> Result<Response, ApiError> {
+    let reader = call.principal()?;
+    let sha256 = call.query("sha256").unwrap_or_default();
+    let (file, bytes) = call.levee.cases().attachment(call.id(), reader, &sha256)?;
+    http::Response::builder()
+        .status(StatusCode::OK)
+        .header(http::header::CONTENT_TYPE, file.media_type)
+        // Never rendered in the console's origin: downloaded, not sniffed, and sandboxed if opened.
+        .header(http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", file.file_name))
+        .header(http::header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+        .header(http::header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'")
+        .body(bytes)
+        .map_err(|error| ApiError::Internal(error.to_string()))
 }

@@ -117,6 +117,10 @@ fn table() -> Vec<(&'static str, Route)> {
         ("/v1/cases/{id}/reject", Route::new().post(cases::reject)),
         ("/v1/cases/{id}/cancel", Route::new().post(cases::cancel)),
         ("/v1/cases/{id}/evidence", Route::new().post(cases::attach_evidence)),
+        (
+            "/v1/cases/{id}/attachments",
+            Route::new().get(cases::download_attachment).post_upload(cases::upload_attachment),
+        ),
         ("/v1/cases/{id}/comms", Route::new().get(comms::read).post(comms::draft)),
         ("/v1/cases/{id}/comms/review", Route::new().post(comms::review)),
         ("/v1/queue", Route::new().get(queue::list)),

@@ -17,6 +17,7 @@ use super::{
         taxonomy::current, taxonomy::revisions, taxonomy::version, taxonomy::put_code, taxonomy::deprecate,
         taxonomy::merge,
         cases::submit, cases::get, cases::approve, cases::reject, cases::cancel, cases::attach_evidence,
+        cases::upload_attachment, cases::download_attachment,
         queue::list, audit::verify, audit::ledger, audit::checkpoint, audit::inclusion_proof, audit::consistency_proof,
         delegations::grant, delegations::list, delegations::revoke, comms::draft, comms::review, comms::read,
         remediation::list, remediation::get, remediation::start, remediation::fix, remediation::scorecards, webhooks::outgoing,

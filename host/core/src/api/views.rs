@@ -27,6 +27,8 @@ pub struct DecisionView {
     pub signals: Vec<String>,
     pub failed_closed: bool,
     pub policies: Vec<PolicyRun>,
+    /// The floors (`[floors]`, outside every policy) the decision was raised to, each named.
+    pub floors: Vec<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -61,6 +63,7 @@ impl CaseView {
             signals: case.decision.signals.iter().cloned().collect(),
             failed_closed: case.decision.failed_closed,
             policies: case.decision.policies.clone(),
+            floors: case.decision.floors.clone(),
         };
         CaseView { case_id: case.id.clone(), status: case.status, version: case.version, decision, case, ledger }
     }

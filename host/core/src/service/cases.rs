@@ -42,7 +42,15 @@ impl Cases<'_> {
         let case_id = format!("LV-{number:06}");
         let facts = self.facts(&case_id, &submission, requester, at)?;
         let evaluations = self.levee.policies().evaluate(&facts);
-        let decision = decision::combine(&evaluations, at);
+        let mut decision = decision::combine(&evaluations, at);
+        let settings = &self.levee.settings;
+        settings.floors.raise(
+            &mut decision,
+            submission.kind,
+            &submission.amount,
+            |level| settings.matrix.sla_minutes(level),
+            at,
+        );
         let policies = evaluations.iter().map(|evaluation| evaluation.policy.clone()).collect();
         let context = case::SubmitContext {
             case_id: case_id.clone(),
@@ -52,6 +60,7 @@ impl Cases<'_> {
             decision,
             idempotency_key: idempotency.as_ref().map(IdempotencyKey::recorded),
             approval_groups: &self.levee.settings.approval_groups,
+            attachments_must_be_stored: self.levee.settings.evidence.stored_attachments,
         };
         let mut transition = case::submit(submission, context);
         let shadow = self.shadow_outcome(&facts, &transition.case);

@@ -18,6 +18,7 @@ use crate::store::{Exclusive, Store, StoreError};
 use crate::taxonomy::Taxonomy;
 use crate::validation::FieldError;
 
+mod attachments;
 mod audit;
 mod backtests;
 mod cases;
@@ -34,6 +35,7 @@ mod subjects;
 mod taxonomy;
 mod timeline;
 
+pub use attachments::Upload;
 pub use audit::Audit;
 pub use cases::Cases;
 pub(crate) use cases::IDEMPOTENCY_KEY_FIELD;
@@ -72,6 +74,10 @@ pub struct Settings {
     pub webhook_sources: Vec<crate::intake::WebhookSource>,
     /// The limits metrics signals are judged by.
     pub metrics: crate::metrics::MetricsSettings,
+    /// What no policy chain can lower, applied to every decision.
+    pub floors: crate::floors::Floors,
+    /// How evidence gates are met.
+    pub evidence: crate::config::EvidenceConfig,
     /// The key this host signs ledger checkpoints with (`GET /v1/audit/checkpoint`); none
     /// where it has no `[audit] checkpoint_key`. Its Debug output never shows the secret.
     pub checkpoint_signer: Option<crate::checkpoint::CheckpointSigner>,

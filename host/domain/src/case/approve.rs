@@ -120,8 +120,8 @@ pub struct Permitted {
 /// approver, and the colleague whose authority they use, are neither its requester nor counted
 /// among its approvals already; that authority's holder is a member of the approval group of
 /// the level the case waits at, if it has one, and of a group still owed its N, if any is
-/// (escalation keeps every group a case had), and their level and limit cover the case; the approval that completes
-/// the count needs the required evidence present.
+/// (escalation keeps every group a case had), and their level and limit cover the case; and the
+/// required evidence is present, for every approval, not only the one that completes the count.
 pub fn permit(case: &Case, acting: &Acting<'_>) -> Result<Permitted, TransitionError> {
     let (level, approvals_needed) = require_pending(case, "approved")?;
     let holder = acting.holder();
@@ -173,10 +173,11 @@ pub fn permit(case: &Case, acting: &Acting<'_>) -> Result<Permitted, TransitionE
         group.has_member(&holder.actor) && case.group_approvals(group) + 1 >= usize::from(group.approvals)
     });
     let completes = groups_met && case.approvals.len() + 1 >= usize::from(approvals_needed);
-    if completes {
-        require_evidence(case)?;
-        checks.push("required evidence present".to_owned());
-    }
+    // Every approval counts toward the level that requires the evidence, so each one needs it
+    // present, not only the last: otherwise a first approval would stand on evidence that
+    // never came.
+    require_evidence(case)?;
+    checks.push("required evidence present".to_owned());
     Ok(Permitted { level, approvals_needed, checks, authority, completes })
 }
 

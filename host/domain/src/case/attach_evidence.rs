@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{Case, Transition, TransitionError, advanced, require_pending};
-use crate::evidence::{Evidence, EvidenceKind};
+use crate::evidence::{Evidence, EvidenceKind, StoredFile, stored_reference};
 use crate::identity::{Principal, Role};
 use crate::ledger::EventType;
 use crate::validation::{FieldError, optional_text, required_text, sha256_hex};
@@ -50,6 +50,7 @@ pub struct ValidEvidence {
     reference: String,
     sha256: Option<String>,
     description: Option<String>,
+    stored: Option<StoredFile>,
 }
 
 impl EvidenceRequest {
@@ -66,11 +67,23 @@ impl EvidenceRequest {
             reference: required_text(&format!("{field}.reference"), &self.reference, 2048)?,
             sha256: sha256_hex(&format!("{field}.sha256"), self.sha256.as_deref())?,
             description: optional_text(&format!("{field}.description"), self.description.as_deref(), 1000)?,
+            stored: None,
         })
     }
 }
 
 impl ValidEvidence {
+    /// An attachment whose file levee keeps: `sha256` is levee's own hash of the bytes.
+    pub fn stored_attachment(sha256: String, file: StoredFile, description: Option<String>) -> ValidEvidence {
+        ValidEvidence {
+            kind: EvidenceKind::Attachment,
+            reference: stored_reference(&sha256),
+            sha256: Some(sha256),
+            description,
+            stored: Some(file),
+        }
+    }
+
     pub fn kind(&self) -> EvidenceKind {
         self.kind
     }
@@ -83,8 +96,22 @@ impl ValidEvidence {
             description: self.description,
             added_by: added_by.to_owned(),
             added_at,
+            stored: self.stored,
         }
     }
+}
+
+/// Whether `actor` may attach evidence to `case`: its requester, an approver or an admin, while
+/// it is pending. Asked before a file is even looked at.
+pub fn may_attach(case: &Case, actor: &Principal) -> Result<(), TransitionError> {
+    let may_attach = actor.actor == case.requester || actor.has_role(Role::Approver) || actor.has_role(Role::Admin);
+    if !may_attach {
+        return Err(TransitionError::Forbidden(format!(
+            "only the requester, an approver or an admin can attach evidence to case {}",
+            case.id
+        )));
+    }
+    require_pending(case, "given more evidence").map(|_| ())
 }
 
 pub fn attach_evidence(
@@ -93,14 +120,7 @@ pub fn attach_evidence(
     evidence: ValidEvidence,
     at: DateTime<Utc>,
 ) -> Result<Transition, TransitionError> {
-    let may_attach = actor.actor == case.requester || actor.has_role(Role::Approver) || actor.has_role(Role::Admin);
-    if !may_attach {
-        return Err(TransitionError::Forbidden(format!(
-            "only the requester, an approver or an admin can attach evidence to case {}",
-            case.id
-        )));
-    }
-    require_pending(case, "given more evidence")?;
+    may_attach(case, actor)?;
     let evidence = evidence.into_evidence(&actor.actor, at);
     let mut next = advanced(case, at);
     next.evidence.push(evidence.clone());

@@ -151,6 +151,7 @@ pub fn review_comms(
             description: Some(format!("customer message reviewed and approved by {}", reviewer.actor)),
             added_by: reviewer.actor.clone(),
             added_at: at,
+            stored: None,
         });
     }
     next.comms = Some(reviewed.clone());

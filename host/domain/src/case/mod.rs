@@ -23,7 +23,7 @@ mod reject;
 pub mod submit;
 
 pub use approve::{Acting, ApproveRequest, Permitted, approve, permit};
-pub use attach_evidence::{EvidenceRequest, attach_evidence};
+pub use attach_evidence::{EvidenceRequest, ValidEvidence, attach_evidence, may_attach};
 pub use cancel::{CancelRequest, cancel};
 pub use comms::{CommsReview, CustomerMessage, DraftRequest, ReviewRequest, draft_comms, render, review_comms};
 pub use escalate::{Escalation, escalate};
@@ -140,12 +140,22 @@ pub struct Case {
     /// The message to the customer, while drafted, and once reviewed.
     #[serde(default)]
     pub comms: Option<CustomerMessage>,
+    /// Whether a required attachment counts only when levee stores the file (`[evidence]
+    /// stored_attachments`, as configured when the case was submitted); an asserted reference
+    /// then does not satisfy the gate.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub attachments_must_be_stored: bool,
 }
 
 impl Case {
     /// Evidence kinds the case carries now (a non-empty rationale counts as `rationale`).
+    /// An attachment counts only if levee stores its file when the case's gate asks for that.
     pub fn evidence_present(&self) -> BTreeSet<EvidenceKind> {
-        let mut present: BTreeSet<EvidenceKind> = self.evidence.iter().map(|evidence| evidence.kind).collect();
+        let counts = |evidence: &&crate::evidence::Evidence| {
+            evidence.kind != EvidenceKind::Attachment || !self.attachments_must_be_stored || evidence.stored.is_some()
+        };
+        let mut present: BTreeSet<EvidenceKind> =
+            self.evidence.iter().filter(counts).map(|evidence| evidence.kind).collect();
         if !self.rationale.trim().is_empty() {
             present.insert(EvidenceKind::Rationale);
         }

@@ -169,12 +169,22 @@ pub struct SubmitContext<'a> {
     /// The approval groups (N of M) configured; the one covering the level the case waits
     /// at, if any, is recorded on it.
     pub approval_groups: &'a [ApprovalGroup],
+    /// Whether required attachments must be files levee stores (`[evidence]`).
+    pub attachments_must_be_stored: bool,
 }
 
 /// The new case and its first ledger entry.
 pub fn submit(submission: ValidSubmission, context: SubmitContext<'_>) -> Transition {
-    let SubmitContext { case_id, requester, taxonomy_version, at, decision, idempotency_key, approval_groups } =
-        context;
+    let SubmitContext {
+        case_id,
+        requester,
+        taxonomy_version,
+        at,
+        decision,
+        idempotency_key,
+        approval_groups,
+        attachments_must_be_stored,
+    } = context;
     let evidence: Vec<Evidence> =
         submission.evidence.into_iter().map(|item| item.into_evidence(&requester.actor, at)).collect();
     let mut case = Case {
@@ -206,6 +216,7 @@ pub fn submit(submission: ValidSubmission, context: SubmitContext<'_>) -> Transi
         escalations: Vec::new(),
         approver_group: None,
         comms: None,
+        attachments_must_be_stored,
     };
     let present = case.evidence_present();
     crate::decision::hold_for_missing_evidence(&mut case.decision, &present, case.submitted_at);

@@ -144,6 +144,8 @@ fn test_spec(plugin: &str, params: Option<&str>, limits: &LimitArgs) -> anyhow::
                 webhook_sources: Vec::new(),
                 approval_groups: Vec::new(),
                 metrics: Default::default(),
+                floors: levee_core::floors::Floors::from_matrix(&ApprovalMatrix::default_matrix()),
+                evidence: Default::default(),
                 checkpoint_signer: None,
             };
             defaults.default_params(&name, &defaults.taxonomy)

@@ -391,6 +391,8 @@ pub struct ExportedEvidence<'a> {
     pub kind: EvidenceKind,
     pub reference: &'a str,
     pub sha256: Option<&'a str>,
+    /// `stored` (levee keeps the file and computed `sha256`) or `asserted` (a reference).
+    pub provenance: &'static str,
     pub added_by: &'a str,
     pub added_at: DateTime<Utc>,
 }
@@ -482,6 +484,7 @@ impl<'a> ExportedEvidence<'a> {
             kind: evidence.kind,
             reference: &evidence.reference,
             sha256: evidence.sha256.as_deref(),
+            provenance: if evidence.stored.is_some() { "stored" } else { "asserted" },
             added_by: &evidence.added_by,
             added_at: evidence.added_at,
         }
@@ -725,6 +728,7 @@ mod tests {
             description: None,
             added_by: "avery".to_owned(),
             added_at: time(9, 45),
+            stored: None,
         }];
         case
     }
@@ -953,6 +957,7 @@ mod tests {
         assert_eq!(lines[0]["decision"]["escalated_to"], "manager");
         assert_eq!(lines[0]["approvals"][1]["on_behalf_of"], "pat");
         assert_eq!(lines[0]["evidence"][0]["sha256"], "ab".repeat(32));
+        assert_eq!(lines[0]["evidence"][0]["provenance"], "asserted");
         assert_eq!(lines[1]["decision"]["policies"][0]["digest"], "d".repeat(64));
         assert_eq!(lines[1]["status"], "pending_approval");
     }
