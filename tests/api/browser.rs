@@ -9,6 +9,7 @@ use futures::FutureExt as _;
 use levee_tests::browser::{self, Browser};
 use levee_tests::{TestServer, case};
 use serde_json::{Value, json};
+use sha2::Digest as _;
 
 /// The six charts the dashboard draws.
 const CHARTS: [&str; 6] = ["leakage", "cycle-time", "pareto", "approver-outliers", "remediation-sla", "drift"];
@@ -137,6 +138,44 @@ async fn a_lead_approves_from_the_queue_and_the_case_page_shows_it() {
     assert!(timeline[0].contains("case.submitted"), "{timeline:?}");
     assert!(timeline[timeline.len() - 1].contains("case.approved"), "{timeline:?}");
     browser.wait_for("#verify[data-ok=\"true\"]").await;
+    server.stop().await;
+}
+
+/// The case page tells stored evidence from asserted: an approver uploads a file from it, sees
+/// it as stored with levee's SHA-256, and downloads it with that hash checked in the browser.
+#[tokio::test]
+async fn the_case_page_uploads_a_file_and_downloads_it_checked() {
+    let server = TestServer::start().await;
+    let mut body = case("refund", 300_000, "USD", "files", "DAMAGED_IN_TRANSIT");
+    body["evidence"] = json!([{"kind": "order_record", "reference": "oms://orders/files"}]);
+    let id = submit(&server, body).await;
+    let browser = Browser::open(&server).await;
+    browser.sign_in_as(server.token("finance")).await;
+    browser.go(&format!("#/cases/{id}")).await;
+    browser.wait_for("table#evidence tr[data-provenance=\"asserted\"]").await;
+
+    let folder = tempfile::tempdir().expect("a folder");
+    let receipt = folder.path().join("receipt.pdf");
+    let bytes = b"%PDF-1.7\n% the carrier's damage report\n%%EOF\n";
+    std::fs::write(&receipt, bytes).expect("write the file");
+    browser.choose_file("#evidence-file", &receipt).await;
+    browser.type_into("#evidence-description", "carrier damage report").await;
+    browser.click("#evidence-upload").await;
+    let stored = "table#evidence tr[data-provenance=\"stored\"]";
+    browser.wait_for(stored).await;
+    assert!(browser.text(stored).await.contains("receipt.pdf"));
+
+    let (_, view) = server.get("auditor", &format!("/v1/cases/{id}")).await;
+    let sha256 = hex::encode(sha2::Sha256::digest(bytes));
+    let evidence = &view["case"]["evidence"][1];
+    assert_eq!(
+        (evidence["sha256"].as_str(), evidence["description"].as_str()),
+        (Some(sha256.as_str()), Some("carrier damage report"))
+    );
+    assert_eq!(view["decision"]["missing_evidence"], json!([]), "{view}");
+
+    browser.click(&format!("{stored} button[data-action=\"download\"]")).await;
+    browser.wait_for("[data-download-result=\"verified\"]").await;
     server.stop().await;
 }
 

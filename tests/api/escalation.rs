@@ -82,7 +82,7 @@ fn clock_now(clock: &ManualClock) -> chrono::DateTime<Utc> {
 /// Escalation only adds: a case that waits for two of a three-member committee keeps needing
 /// two of its members after its SLA runs out and it moves up to the directors, and keeps
 /// needing the evidence it needed. A director outside the committee is refused, one member
-/// alone does not approve it, and the member who would complete it waits for the evidence.
+/// alone does not approve it, and every member's approval waits for the evidence.
 #[tokio::test]
 async fn escalation_keeps_the_approval_group_and_the_evidence_a_case_needed() {
     if levee_tests::skip_on_spin(levee_tests::NEEDS_A_MANUAL_CLOCK) {
@@ -131,15 +131,15 @@ async fn escalation_keeps_the_approval_group_and_the_evidence_a_case_needed() {
     let (status, refused) = approve("otto.outsider").await;
     let refusal = (status, refused["error"]["code"].as_str());
     assert_eq!(refusal, (StatusCode::UNPROCESSABLE_ENTITY, Some("approval_group")), "{refused}");
-    let (status, first) = approve("director").await;
-    assert_eq!((status, first["status"].as_str()), (StatusCode::OK, Some("pending_approval")), "{first}");
-    let (status, refused) = approve("director2").await;
+    let (status, refused) = approve("director").await;
     let refusal = (status, refused["error"]["code"].as_str());
     assert_eq!(refusal, (StatusCode::UNPROCESSABLE_ENTITY, Some("evidence_required")), "{refused}");
 
     let evidence = json!({"kind": "attachment", "reference": "doc://carrier-report", "sha256": "ab".repeat(32)});
     let (status, _) = server.post("agent", &format!("/v1/cases/{case_id}/evidence"), evidence).await;
     assert_eq!(status, StatusCode::OK);
+    let (status, first) = approve("director").await;
+    assert_eq!((status, first["status"].as_str()), (StatusCode::OK, Some("pending_approval")), "{first}");
     let (status, approved) = approve("director2").await;
     assert_eq!((status, approved["status"].as_str()), (StatusCode::OK, Some("approved")), "{approved}");
     assert_eq!(server.verify().await["ok"], true);

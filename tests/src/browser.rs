@@ -199,6 +199,13 @@ impl Browser {
         .await
     }
 
+    /// Waits for the file input `selector` and chooses the file at `path` in it.
+    pub async fn choose_file(&self, selector: &str, path: &std::path::Path) {
+        let what = format!("`{selector}` to take a file");
+        let path = path.to_string_lossy().into_owned();
+        self.until(&what, async || self.first(selector).await?.send_keys(&path).await.ok()).await
+    }
+
     /// Calls `probe` every [`POLL`] until it gives a value, and returns it. After [`WAIT`], fails
     /// saying it waited for `what`, on which page, and what `#error` said.
     pub async fn until<T>(&self, what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {

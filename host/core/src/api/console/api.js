@@ -25,14 +25,18 @@ export function forgetToken() {
   sessionStorage.removeItem(TOKEN_KEY);
 }
 
-/** Sends a request; the response if it succeeded, an ApiError otherwise. */
-export async function request(path, { method = 'GET', body, accept = 'application/json', token } = {}) {
+/**
+ * Sends a request; the response if it succeeded, an ApiError otherwise. `body` is sent as JSON;
+ * `file` (a File or Blob) as it is, with its own media type.
+ */
+export async function request(path, { method = 'GET', body, file, accept = 'application/json', token } = {}) {
   const headers = { Accept: accept, Authorization: `Bearer ${token ?? storedToken() ?? ''}` };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (file !== undefined) headers['Content-Type'] = file.type || 'application/octet-stream';
   let response;
   try {
     response = await fetch(path, {
-      method, headers, cache: 'no-store', body: body === undefined ? undefined : JSON.stringify(body),
+      method, headers, cache: 'no-store', body: file ?? (body === undefined ? undefined : JSON.stringify(body)),
     });
   } catch (error) {
     throw new ApiError(0, 'network', `levee did not answer: ${error.message}`);

@@ -1,12 +1,22 @@
 // Case page (#/cases/LV-000001): the case (amount, code, status, the decision and its reasons,
 // evidence, approvals with the authority each approver held, the customer message) from
 // GET /v1/cases/{id}, and its ledger as a timeline with the check of the case's lineage from
-// GET /v1/cases/{id}/timeline, shown first and plainly: intact or broken.
+// GET /v1/cases/{id}/timeline, shown first and plainly: intact or broken. Stored files can be
+// downloaded (their SHA-256 checked in the browser against the ledger's) and, while the case is
+// pending, uploaded (POST /v1/cases/{id}/attachments).
 
-import { getJson, segment } from './api.js';
+import { describe, getJson, request, segment } from './api.js';
 import { amount, badge, empty, facts, h, money, shortHash, table, time, words } from './dom.js';
 
-export async function render(page, { param, showError }) {
+/** The media types levee stores (host/domain/src/evidence.rs). */
+const STORED_TYPES = ['application/pdf', 'image/png', 'image/jpeg', 'image/gif', 'text/plain', 'text/csv', 'application/json', 'message/rfc822'];
+
+export async function render(page, context) {
+  const { param, showError } = context;
+  const reload = async () => {
+    page.replaceChildren();
+    await render(page, context);
+  };
   const id = param ?? '';
   page.append(h('h1', {}, `Case ${id}`));
   // Read apart: a case record that its ledger does not vouch for is refused (500), and then
@@ -22,7 +32,7 @@ export async function render(page, { param, showError }) {
     page.append(
       summary(view.value, item),
       decision(view.value.decision),
-      evidence(item, view.value.decision),
+      evidence(item, view.value.decision, reload),
       approvals(item),
       escalations(item),
       comms(item));
@@ -79,17 +89,103 @@ function decision(decided) {
     table('Policies that decided', ['Policy', 'Version', 'Digest', 'Verdict', 'Rule'], runs));
 }
 
-function evidence(item, decided) {
-  const rows = item.evidence.map((piece) => h('tr', {},
-    h('td', {}, words(piece.kind)), h('td', {}, piece.reference), h('td', {}, piece.sha256 ? shortHash(piece.sha256) : '—'),
-    h('td', {}, piece.added_by), h('td', {}, time(piece.added_at))));
+function evidence(item, decided, reload) {
+  const rows = item.evidence.map((piece) => {
+    const provenance = piece.stored ? 'stored' : 'asserted';
+    return h('tr', { 'data-provenance': provenance },
+      h('td', {}, words(piece.kind)),
+      h('td', {}, piece.stored ? `${piece.stored.file_name} (${piece.stored.media_type}, ${piece.stored.size_bytes} bytes)` : piece.reference,
+        piece.description ? h('div', { class: 'muted' }, piece.description) : null),
+      h('td', {}, badge(provenance)),
+      h('td', {}, piece.sha256 ? shortHash(piece.sha256) : '—'),
+      h('td', {}, piece.added_by), h('td', {}, time(piece.added_at)),
+      h('td', {}, piece.stored ? download(item.id, piece) : null));
+  });
   return h('section', { class: 'panel', 'aria-labelledby': 'case-evidence' },
     h('h2', { id: 'case-evidence' }, 'Evidence'),
     facts([
       ['Required', decided.required_evidence.map(words).join(', ') || 'nothing'],
       ['Missing', decided.missing_evidence.length ? decided.missing_evidence.map((kind) => badge(words(kind), 'missing')) : 'nothing'],
+      ['Attachments must be stored', item.attachments_must_be_stored ? 'yes: a reference alone does not count' : null],
     ]),
-    rows.length ? table(null, ['Kind', 'Reference', 'SHA-256', 'Added by', 'At'], rows) : empty('No evidence attached.'));
+    rows.length
+      ? table(null, ['Kind', 'What', 'Provenance', 'SHA-256', 'Added by', 'At', ''], rows, { id: 'evidence' })
+      : empty('No evidence attached.'),
+    item.status === 'pending_approval' ? uploadForm(item.id, reload) : null);
+}
+
+/** Downloads a stored file after checking its SHA-256 against the one the ledger records. */
+function download(caseId, piece) {
+  const result = h('span', { class: 'muted', 'data-download-result': '', role: 'status' });
+  const button = h('button', { type: 'button', 'data-action': 'download' }, 'Download');
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    try {
+      const path = `/v1/cases/${segment(caseId)}/attachments?sha256=${segment(piece.sha256)}`;
+      const blob = await (await request(path, { accept: piece.stored.media_type })).blob();
+      const digest = await sha256Hex(blob);
+      if (digest !== null && digest !== piece.sha256) {
+        settle(result, 'mismatch', `Not saved: its SHA-256 is ${shortHash(digest)}, not the ledger's`);
+        return;
+      }
+      const url = URL.createObjectURL(blob);
+      const link = h('a', { href: url, download: piece.stored.file_name, hidden: true });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+      settle(result, digest === null ? 'unchecked' : 'verified', digest === null
+        ? 'Saved (this browser cannot compute SHA-256 here: check it yourself)'
+        : 'Saved; its SHA-256 matches the ledger');
+    } catch (error) {
+      settle(result, 'failed', describe(error));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return [button, ' ', result];
+}
+
+function settle(result, state, text) {
+  result.dataset.downloadResult = state;
+  result.textContent = text;
+}
+
+/** The SHA-256 of a blob in lowercase hex; null where the browser has no Web Crypto (plain HTTP). */
+async function sha256Hex(blob) {
+  if (!globalThis.crypto?.subtle) return null;
+  const digest = await crypto.subtle.digest('SHA-256', await blob.arrayBuffer());
+  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/** Uploads a file as stored evidence; the page is drawn again with it. */
+function uploadForm(caseId, reload) {
+  const file = h('input', { type: 'file', id: 'evidence-file', accept: STORED_TYPES.join(',') });
+  const description = h('input', { type: 'text', id: 'evidence-description', maxlength: '1000', placeholder: 'What it shows (optional)' });
+  const result = h('p', { id: 'evidence-upload-result', role: 'status' });
+  const button = h('button', { type: 'button', id: 'evidence-upload', class: 'primary' }, 'Upload');
+  button.addEventListener('click', async () => {
+    const chosen = file.files[0];
+    if (!chosen) {
+      result.textContent = 'Choose a file first.';
+      return;
+    }
+    button.disabled = true;
+    try {
+      const query = new URLSearchParams({ name: chosen.name });
+      if (description.value.trim()) query.set('description', description.value.trim());
+      await request(`/v1/cases/${segment(caseId)}/attachments?${query}`, { method: 'POST', file: chosen });
+      await reload();
+    } catch (error) {
+      result.textContent = describe(error);
+      button.disabled = false;
+    }
+  });
+  return h('div', { class: 'upload' },
+    h('h3', {}, 'Add a file'),
+    h('p', { class: 'muted' }, 'levee keeps the file, computes its SHA-256 and records it as stored evidence: PDF, PNG, JPEG, GIF, text, CSV, JSON or e-mail, up to 4 MiB.'),
+    h('label', { for: 'evidence-file' }, 'File '), file, ' ',
+    h('label', { for: 'evidence-description' }, 'Description '), description, ' ', button, result);
 }
 
 function approvals(item) {
