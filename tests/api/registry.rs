@@ -295,9 +295,11 @@ async fn shadow_chain_records_differences_without_affecting_cases() {
     server.stop().await;
 }
 
-/// The hostile-plugin suite over real HTTP upload and evaluation: each misbehaviour, activated
-/// in a chain, fails closed with its failure named while the server keeps answering; once it
-/// is replaced, cases are decided normally again.
+/// The hostile-plugin suite over real HTTP upload and evaluation. With no recent cases to
+/// dry-run it on, a looping plugin can be activated, and every case then fails closed with its
+/// failure named while the server keeps answering. Once a case exists, each misbehaviour is
+/// caught by the dry run before it is recorded: 422 naming the link, the case and the failure,
+/// and nothing is written. A good chain then decides normally again.
 #[tokio::test]
 async fn uploaded_hostile_plugins_are_contained() {
     if skip_on_spin(
@@ -310,32 +312,50 @@ async fn uploaded_hostile_plugins_are_contained() {
     let server = TestServer::start_with(Options { sandbox_max: Some(generous), ..Options::default() }).await;
     let (_, uploaded) = upload(&server, "admin", "hostile", hostile_bytes()).await;
     let digest = uploaded["digest"].clone();
+    let hostile = |params: Value, limits: Value| {
+        let mut link = json!({"name": "hostile", "digest": digest, "params": params});
+        link.as_object_mut().unwrap().extend(limits.as_object().unwrap().clone());
+        json!([{"name": "threshold"}, link])
+    };
+
+    let (status, answer) = activate(&server, hostile(json!({"mode": "loop"}), json!({"fuel": 5_000_000}))).await;
+    assert_eq!(status, StatusCode::OK, "nothing to dry-run it on yet: {answer}");
+    let decided = server.submit(refund(4_000, "victim")).await;
+    assert_eq!(
+        (decided["status"].as_str(), decided["decision"]["level"].as_str()),
+        (Some("pending_approval"), Some("director"))
+    );
+    let failure = decided["decision"]["policies"][1]["failure"].as_str().unwrap_or_default();
+    assert!(failure.starts_with("ran out of fuel (limit 5000000)"), "{failure}");
+    let victim = decided["case_id"].as_str().unwrap().to_owned();
+
     let suite = [
-        (json!({"mode": "loop"}), json!({"fuel": 5_000_000}), "ran out of fuel (limit 5000000)"),
         (json!({"mode": "grow"}), json!({"memory_bytes": 8 << 20}), "exceeded its memory cap of 8388608 bytes"),
         (json!({"mode": "recurse"}), json!({}), "trapped: wasm trap: call stack exhausted"),
-        // Fuel and time to build its answer, so that the host's output check is what stops it.
         (
             json!({"mode": "huge"}),
             json!({"fuel": 2_000_000_000_u64, "deadline_ms": 5_000}),
             "returned a malformed decision: the decision is too large",
         ),
         (json!({"mode": "panic"}), json!({}), "trapped"),
+        (json!({"mode": "error"}), json!({}), "returned an error"),
     ];
-    for (index, (params, limits, expected)) in suite.into_iter().enumerate() {
-        let mut link = json!({"name": "hostile", "digest": digest, "params": params});
-        link.as_object_mut().unwrap().extend(limits.as_object().unwrap().clone());
-        let (status, answer) = activate(&server, json!([{"name": "threshold"}, link])).await;
-        assert_eq!(status, StatusCode::OK, "{answer}");
-        let decided = server.submit(refund(4_000, &format!("victim-{index}"))).await;
+    let entries = server.ledger_len().await;
+    for (params, limits, expected) in suite {
+        let (status, answer) = activate(&server, hostile(params.clone(), limits)).await;
         assert_eq!(
-            (decided["status"].as_str(), decided["decision"]["level"].as_str()),
-            (Some("pending_approval"), Some("director"))
+            (status, answer["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("links[1]")),
+            "{params}: {answer}"
         );
-        let failure = decided["decision"]["policies"][1]["failure"].as_str().unwrap_or_default();
-        assert!(failure.starts_with(expected), "{params}: expected «{expected}», got «{failure}»");
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(expected) && message.contains(&victim),
+            "{params}: expected «{expected}» in «{message}»"
+        );
         assert_eq!(server.get_anonymous("/healthz").await.0, StatusCode::OK);
     }
+    assert_eq!(server.ledger_len().await, entries, "a chain refused by the dry run writes nothing");
     assert_eq!(activate(&server, json!([{"name": "threshold"}, {"name": "routing"}])).await.0, StatusCode::OK);
     assert_eq!(server.submit(refund(4_000, "after-the-suite")).await["status"], "auto_approved");
     assert_eq!(server.verify().await["ok"], true);
@@ -539,6 +559,32 @@ impl XorShift {
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % bound.max(1)
     }
+}
+
+/// Before a chain is recorded it is dry-run on the most recent cases: a threshold whose params
+/// pass its schema but have no ladder for USD fails on the recent USD case, so the activation is
+/// refused naming the link, the case and the failure, and nothing is written. A rollback is not
+/// dry-run: it restores a chain that ran before.
+#[tokio::test]
+async fn a_chain_that_fails_on_recent_cases_is_refused_by_the_dry_run() {
+    let server = TestServer::start().await;
+    let recent = server.submit(refund(4_000, "recent")).await;
+    let mut no_usd = levee_core::matrix::ApprovalMatrix::default_matrix();
+    no_usd.ladders.remove("USD");
+    let links = json!([{"name": "threshold", "params": no_usd.to_params()}, {"name": "routing"}]);
+    let entries = server.ledger_len().await;
+    let (status, answer) = activate(&server, links).await;
+    assert_eq!(
+        (status, answer["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("links[0]")),
+        "{answer}"
+    );
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    let case_id = recent["case_id"].as_str().unwrap_or_default();
+    assert!(message.contains("policy threshold returned an error") && message.contains(case_id), "{message}");
+    assert_eq!(server.ledger_len().await, entries, "a chain refused by the dry run writes nothing");
+    assert_eq!(deciding_policies(&server.submit(refund(4_000, "still-decided")).await), ["threshold", "routing"]);
+    server.stop().await;
 }
 
 /// An activation is loaded on this host under its limits before it is recorded: a link asking

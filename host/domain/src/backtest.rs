@@ -106,6 +106,12 @@ pub struct Replayable {
     actual: Outcome,
 }
 
+impl Replayable {
+    pub fn case_id(&self) -> &str {
+        &self.case_id
+    }
+}
+
 #[derive(Default)]
 pub struct Submissions {
     pub replayable: Vec<Replayable>,

@@ -99,6 +99,50 @@ impl ChainedEngine {
         self.loaded.lock().map(|loaded| loaded.1.clone()).unwrap_or_default()
     }
 
+    /// Runs `links` on one case: every runner at once, each with its deadline.
+    fn evaluate_links(&self, links: &[Link], facts: &Facts) -> Vec<PolicyEvaluation> {
+        let started = Instant::now();
+        let calls: Vec<Result<Call, PolicyFailure>> =
+            links.iter().map(|link| self.evaluation_call(link, facts)).collect();
+        let mut answers = outbound::call_all(calls.iter().filter_map(|call| call.as_ref().ok())).into_iter();
+        links
+            .iter()
+            .zip(calls)
+            .map(|(link, call)| {
+                let (policy, result) = match call {
+                    Ok(_) => {
+                        let answer = answers.next().unwrap_or_else(|| Answer::Unreachable("no answer".to_owned()));
+                        self.decided(link, answer)
+                    }
+                    Err(failure) => (self.identify(link), Err(failure)),
+                };
+                PolicyEvaluation {
+                    policy,
+                    result,
+                    fuel_used: 0,
+                    elapsed_micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                    peak_memory_bytes: 0,
+                }
+            })
+            .collect()
+    }
+
+    /// The deployed chain with `chain`'s parameters and deadlines; a chain that names anything
+    /// else cannot run here.
+    fn candidate_links(&self, chain: Vec<ChainPlugin>) -> Result<Vec<Link>, String> {
+        let deployed = self.links();
+        deployed_order(&deployed, &chain)?;
+        Ok(chain
+            .into_iter()
+            .zip(deployed.iter())
+            .map(|(plugin, deployed)| Link {
+                name: plugin.name,
+                params: deployed.params.as_ref().map(|_| plugin.params),
+                deadline_ms: plugin.limits.deadline_ms.unwrap_or(DEFAULT_DEADLINE_MS),
+            })
+            .collect())
+    }
+
     /// The plugin behind `link`: as a runner named it during this request, or as its runner
     /// describes it now; if the runner cannot say, by its name alone (version "unknown", no
     /// digest).
@@ -274,31 +318,7 @@ impl PolicyEngine for ChainedEngine {
     /// Every runner is asked at once (`outbound::call_all`); each link's time is until levee
     /// took its answer.
     fn evaluate(&self, facts: &Facts) -> Vec<PolicyEvaluation> {
-        let started = Instant::now();
-        let links = self.links();
-        let calls: Vec<Result<Call, PolicyFailure>> =
-            links.iter().map(|link| self.evaluation_call(link, facts)).collect();
-        let mut answers = outbound::call_all(calls.iter().filter_map(|call| call.as_ref().ok())).into_iter();
-        links
-            .iter()
-            .zip(calls)
-            .map(|(link, call)| {
-                let (policy, result) = match call {
-                    Ok(_) => {
-                        let answer = answers.next().unwrap_or_else(|| Answer::Unreachable("no answer".to_owned()));
-                        self.decided(link, answer)
-                    }
-                    Err(failure) => (self.identify(link), Err(failure)),
-                };
-                PolicyEvaluation {
-                    policy,
-                    result,
-                    fuel_used: 0,
-                    elapsed_micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-                    peak_memory_bytes: 0,
-                }
-            })
-            .collect()
+        self.evaluate_links(&self.links(), facts)
     }
 
     fn accepts_uploads(&self) -> Result<(), String> {
@@ -339,18 +359,8 @@ impl PolicyEngine for ChainedEngine {
     /// The deployed chain with new parameters or deadlines (the taxonomy changed, or a chain of
     /// the same plugins was activated). A chain that names anything else cannot run here.
     fn load_chain(&self, chain: Vec<ChainPlugin>, key: ChainKey) -> Result<(), String> {
-        let mut loaded = self.loaded.lock().map_err(|_| "the engine's lock is poisoned".to_owned())?;
-        deployed_order(&loaded.1, &chain)?;
-        let links = chain
-            .into_iter()
-            .zip(loaded.1.iter())
-            .map(|(plugin, deployed)| Link {
-                name: plugin.name,
-                params: deployed.params.as_ref().map(|_| plugin.params),
-                deadline_ms: plugin.limits.deadline_ms.unwrap_or(DEFAULT_DEADLINE_MS),
-            })
-            .collect();
-        *loaded = (key, links);
+        let links = self.candidate_links(chain)?;
+        *self.loaded.lock().map_err(|_| "the engine's lock is poisoned".to_owned())? = (key, links);
         Ok(())
     }
 
@@ -373,12 +383,15 @@ impl PolicyEngine for ChainedEngine {
         None
     }
 
+    /// The deployed plugins with the candidate's parameters and deadlines, on each case in
+    /// turn (backtests and the dry run before an activation).
     fn evaluate_candidate(
         &self,
-        _chain: Vec<ChainPlugin>,
-        _facts: &[Facts],
+        chain: Vec<ChainPlugin>,
+        facts: &[Facts],
     ) -> Result<Vec<Vec<PolicyEvaluation>>, String> {
-        Err("levee on Spin cannot backtest a candidate chain: its plugins are fixed at deploy time".to_owned())
+        let links = self.candidate_links(chain)?;
+        Ok(facts.iter().map(|facts| self.evaluate_links(&links, facts)).collect())
     }
 }
 

@@ -11,6 +11,11 @@ use crate::validation::FieldError;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
 
+/// How many recent cases a chain is dry-run on before it is activated.
+const DRY_RUN_CASES: usize = 50;
+/// How far back (in ledger entries) the dry run looks for them.
+const DRY_RUN_SCAN: u64 = 5_000;
+
 impl Policies<'_> {
     /// Backtests the candidate: `links`, or the active chain with the uploaded plugin `digest`
     /// put in (replacing a link of the same name, or appended).
@@ -78,6 +83,62 @@ impl Policies<'_> {
             None => links.push(candidate),
         }
         Ok(links)
+    }
+
+    /// Runs a chain about to be activated on the most recent cases (up to `DRY_RUN_CASES`
+    /// submissions among the last `DRY_RUN_SCAN` ledger entries), as they were submitted: a
+    /// policy that fails on one of them (traps, runs out of fuel, time or memory, answers an
+    /// error or something malformed) refuses the activation, naming the link, the case and why.
+    pub(super) fn dry_run(&self, links: &[ChainLink]) -> Result<(), ServiceError> {
+        let recent = self.recent_submissions()?;
+        if recent.is_empty() {
+            return Ok(());
+        }
+        let plugins = self.chain_plugins(links, &self.levee.taxonomy().current()?.taxonomy)?;
+        let facts: Vec<Facts> = recent.iter().map(|submission| submission.facts.clone()).collect();
+        let evaluations =
+            self.levee.engine.evaluate_candidate(plugins, &facts).map_err(ServiceError::PluginRejected)?;
+        for (submission, evaluations) in recent.iter().zip(evaluations) {
+            for (index, evaluation) in evaluations.iter().enumerate() {
+                let failure = match &evaluation.result {
+                    Err(failure) => failure.to_string(),
+                    Ok(answer) => match decision::validate(answer) {
+                        Ok(()) => continue,
+                        Err(message) => crate::engine::PolicyFailure::Malformed { message }.to_string(),
+                    },
+                };
+                let message = format!(
+                    "the chain was run on the {} most recent cases before it is recorded, and policy {} {failure} on \
+                     case {}",
+                    recent.len(),
+                    evaluation.policy.name,
+                    submission.case_id()
+                );
+                return Err(FieldError::new(format!("links[{index}]"), message).into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The most recent replayable submissions, newest first.
+    fn recent_submissions(&self) -> Result<Vec<crate::backtest::Replayable>, ServiceError> {
+        let tip = self.levee.ledger_store().settle()?;
+        let oldest = tip.seq.saturating_sub(DRY_RUN_SCAN).max(1);
+        let mut found = Vec::new();
+        let mut end = tip.seq;
+        while end >= oldest && found.len() < DRY_RUN_CASES {
+            let start = end.saturating_sub(BATCH - 1).max(oldest);
+            let keys: Vec<String> = (start..=end).rev().map(entry_key).collect();
+            for bytes in self.levee.store.get_many(&keys)?.into_iter().flatten() {
+                let Ok(slot) = serde_json::from_slice::<LedgerSlot>(&bytes) else { continue };
+                if slot.entry.event != EventType::CaseSubmitted || found.len() >= DRY_RUN_CASES {
+                    continue;
+                }
+                found.extend(replayable(&slot.entry));
+            }
+            end = start - 1;
+        }
+        Ok(found)
     }
 
     /// Submissions at or after `from`, oldest first.

@@ -142,6 +142,10 @@ impl Policies<'_> {
         if !restores_configuration {
             self.check_loads(links)?;
         }
+        // A rollback restores a chain that ran before, and must work when it is needed most.
+        if restores.is_none() {
+            self.dry_run(links)?;
+        }
         let at = self.levee.clock.now();
         let committed = self.commit_registry(actor, expected_version, |registry| {
             check(registry)?;
