@@ -406,19 +406,37 @@ mod tests {
         case
     }
 
-    /// The queue offers an approval exactly when `approve` would take it. Here the first
-    /// member's approval does not complete the group's two, so the missing attachment does not
-    /// block it yet; an outsider and the earlier approver are refused, as `approve` refuses them.
+    /// The queue offers an approval exactly when `approve` would take it. While the attachment
+    /// is missing, even the first member's approval (which does not complete the group's two)
+    /// waits for it; once it is there, the member may approve, and an outsider and the earlier
+    /// approver are still refused, as `approve` refuses them.
     #[test]
     fn the_queue_offers_an_approval_exactly_when_approve_takes_it() {
-        let case = group_case_with_an_outside_approval();
-        let item = projections::queue_item(&case).unwrap();
+        let lacking = group_case_with_an_outside_approval();
+        let mut attached = lacking.clone();
+        attached.evidence.push(crate::evidence::Evidence {
+            kind: EvidenceKind::Attachment,
+            reference: "doc://carrier-report".into(),
+            sha256: None,
+            description: None,
+            added_by: "avery".into(),
+            added_at: at(),
+            stored: None,
+        });
+        let cases = [(&lacking, [false, false, false]), (&attached, [true, false, false])];
+        for (case, takes) in cases {
+            assert_queue_matches_approve(case, ["gil", "olive", "oscar"].into_iter().zip(takes));
+        }
+    }
+
+    fn assert_queue_matches_approve<'a>(case: &Case, expected: impl Iterator<Item = (&'a str, bool)>) {
+        let item = projections::queue_item(case).unwrap();
         let request = ApproveRequest { rationale: "checked".into(), expected_version: None, on_behalf_of: None };
-        for (actor, takes) in [("gil", true), ("olive", false), ("oscar", false)] {
+        for (actor, takes) in expected {
             let person = principal(actor, Role::Approver, Some(ApproverLevel::Lead), 100_000);
             let acting = Acting::own(&person);
-            let entry = queue_entry(item.clone(), Some(&case), &[acting]);
-            let approved = approve(&case, &acting, &request, at());
+            let entry = queue_entry(item.clone(), Some(case), &[acting]);
+            let approved = approve(case, &acting, &request, at());
             assert_eq!(entry.can_approve, takes, "{actor}: {entry:?}");
             assert_eq!(approved.is_ok(), takes, "{actor}: {approved:?}");
             assert_eq!(entry.blocked_because, approved.err().map(|refusal| refusal.to_string()), "{actor}");
