@@ -112,7 +112,7 @@ pub fn attach_evidence(call: &Call<'_>) -> Result<Response, ApiError> {
 /// requires stored files, and the people the case is for can download it.
 #[utoipa::path(post, path = "/v1/cases/{id}/attachments", tag = "cases",
     params(("id" = String, Path),
-        ("name" = String, Query, description = "The file's name, 1 to 200 characters"),
+        ("name" = String, Query, min_length = 1, max_length = 200, description = "The file's name, 1 to 200 characters"),
         ("description" = Option<String>, Query, description = "What the file shows, at most 1,000 characters"),
         ("Content-Type" = String, Header, description = "application/pdf, image/png, image/jpeg, image/gif, text/plain, text/csv, application/json or message/rfc822")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
@@ -137,9 +137,10 @@ pub fn upload_attachment(call: &Call<'_>) -> Result<Response, ApiError> {
 /// Download a stored file of a case (`?sha256=`), as uploaded: for its requester, an approver,
 /// an auditor or an admin. The bytes are checked against the recorded SHA-256 first.
 #[utoipa::path(get, path = "/v1/cases/{id}/attachments", tag = "cases",
-    params(("id" = String, Path), ("sha256" = String, Query, description = "The file's SHA-256, as the case's evidence records it")),
+    params(("id" = String, Path), ("sha256" = String, Query, pattern = "^[0-9a-fA-F]{64}$", description = "The file's SHA-256, as the case's evidence records it")),
     responses((status = 200, description = "The file, with its media type", content_type = "application/octet-stream", body = Vec<u8>),
-        SignedIn, Forbidden, NotFound),
+        SignedIn, Forbidden, NotFound,
+        (status = 422, description = "No `sha256` given", body = ErrorBody)),
     security(("bearer" = [])))]
 pub fn download_attachment(call: &Call<'_>) -> Result<Response, ApiError> {
     let reader = call.principal()?;
