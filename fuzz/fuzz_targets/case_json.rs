@@ -66,6 +66,7 @@ fn check_case_reads_back(submission: ValidSubmission) {
         decision: decision(),
         idempotency_key: None,
         approval_groups: &[],
+        attachments_must_be_stored: false,
     };
     let transition = case::submit(submission, context);
     let stored = serde_json::to_vec(&transition.case).expect("a case serializes");
