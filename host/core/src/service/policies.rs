@@ -260,8 +260,10 @@ impl Policies<'_> {
     /// Whether this host runs the registry's active chain, and if not, why.
     pub fn host_chain(&self) -> Result<HostChain, ServiceError> {
         self.sync()?;
-        let active = self.load_registry()?.active().map_or(0, |chain| chain.number);
-        let fault = self.fault().as_ref().map(ChainFault::reason);
+        // After `sync`, the active chain is the one loaded, or the one that could not be.
+        let fault = self.fault().clone();
+        let active = fault.as_ref().map_or_else(|| self.levee.engine.loaded_chain().chain, |fault| fault.key.chain);
+        let fault = fault.as_ref().map(ChainFault::reason);
         Ok(HostChain { active, runs_active_chain: fault.is_none(), fault })
     }
 
