@@ -22,8 +22,10 @@ fn main() {
     ] {
         println!("cargo:rerun-if-changed={}", watched.display());
     }
-    println!("cargo:rerun-if-changed={}", repo.join("host/core/src").display());
-    println!("cargo:rerun-if-changed={}", repo.join("host/core/Cargo.toml").display());
+    for crate_dir in ["host/core", "host/domain"] {
+        println!("cargo:rerun-if-changed={}", repo.join(crate_dir).join("src").display());
+        println!("cargo:rerun-if-changed={}", repo.join(crate_dir).join("Cargo.toml").display());
+    }
     println!("cargo:rerun-if-changed={}", repo.join("wit").display());
 
     let target_dir = levee_wasm_build::build_release(&spin.join("Cargo.toml"), "spin");

@@ -46,29 +46,30 @@ use Access::{Public, Roles, Signed};
 
 /// Every role of the demo cast (`levee_core::config::demo::CAST`).
 const ANY_ROLE: &[&str] =
-    &["agent", "lead", "manager", "finance", "director", "director2", "auditor", "comms", "admin"];
+    &["agent", "lead", "manager", "finance", "director", "director2", "auditor", "comms", "admin", "admin2"];
 /// The approvers, lead to director.
 const APPROVERS: &[&str] = &["lead", "manager", "finance", "director", "director2"];
 /// Who may submit a case: agents, approvers, admins.
-const SUBMITTERS: &[&str] = &["agent", "lead", "manager", "finance", "director", "director2", "admin"];
+const SUBMITTERS: &[&str] = &["agent", "lead", "manager", "finance", "director", "director2", "admin", "admin2"];
 /// The requester of the fixture case (the agent), an approver or an admin: who may attach
 /// evidence to a pending case and draft its customer message.
 const CASE_HANDS: &[&str] = SUBMITTERS;
 /// The fixture case's requester (the agent), approvers, auditors and admins: its stored files.
-const FILE_READERS: &[&str] = &["agent", "lead", "manager", "finance", "director", "director2", "auditor", "admin"];
+const FILE_READERS: &[&str] =
+    &["agent", "lead", "manager", "finance", "director", "director2", "auditor", "admin", "admin2"];
 /// Approvers, auditors and admins: metrics, charts, the monthly review, findings.
-const ANALYSTS: &[&str] = &["lead", "manager", "finance", "director", "director2", "auditor", "admin"];
+const ANALYSTS: &[&str] = &["lead", "manager", "finance", "director", "director2", "auditor", "admin", "admin2"];
 /// Approvers and admins: baselines (an approver for their own team only; `{}` names none).
-const APPROVERS_AND_ADMIN: &[&str] = &["lead", "manager", "finance", "director", "director2", "admin"];
+const APPROVERS_AND_ADMIN: &[&str] = &["lead", "manager", "finance", "director", "director2", "admin", "admin2"];
 /// Auditors and admins: the ledger, its verification and exports, the registry, delivery logs.
-const AUDITORS: &[&str] = &["auditor", "admin"];
-const ADMIN: &[&str] = &["admin"];
+const AUDITORS: &[&str] = &["auditor", "admin", "admin2"];
+const ADMIN: &[&str] = &["admin", "admin2"];
 /// The fixture case's requester (the agent) or an admin.
-const REQUESTER_OR_ADMIN: &[&str] = &["agent", "admin"];
+const REQUESTER_OR_ADMIN: &[&str] = &["agent", "admin", "admin2"];
 /// The fixture delegation's delegator (director) or an admin.
-const DELEGATOR_OR_ADMIN: &[&str] = &["director", "admin"];
+const DELEGATOR_OR_ADMIN: &[&str] = &["director", "admin", "admin2"];
 /// The fixture remediation item's owner team (support-ops: the manager) or an admin.
-const OWNER_TEAM_OR_ADMIN: &[&str] = &["manager", "admin"];
+const OWNER_TEAM_OR_ADMIN: &[&str] = &["manager", "admin", "admin2"];
 
 /// The access policy of every endpoint: method, path as the route table has it, who may call it.
 #[rustfmt::skip]
@@ -113,7 +114,7 @@ const POLICY: &[(&str, &str, Access)] = &[
     ("POST", "/v1/remediation/{id}/start",             Roles(OWNER_TEAM_OR_ADMIN)),
     ("POST", "/v1/remediation/{id}/fix",               Roles(OWNER_TEAM_OR_ADMIN)),
     // Intake and reconciliation.
-    ("GET",  "/v1/intake/rejections",                  Roles(&["agent", "auditor", "admin"])),
+    ("GET",  "/v1/intake/rejections",                  Roles(&["agent", "auditor", "admin", "admin2"])),
     ("GET",  "/v1/findings",                           Roles(ANALYSTS)),
     ("GET",  "/v1/webhooks/outgoing",                  Roles(AUDITORS)),
     // Metrics, charts, the monthly review and Prometheus text.
@@ -141,6 +142,9 @@ const POLICY: &[(&str, &str, Access)] = &[
     ("POST", "/v1/policies",                           Roles(ADMIN)),
     ("POST", "/v1/policies/chain",                     Roles(ADMIN)),
     ("POST", "/v1/policies/chain/rollback",            Roles(ADMIN)),
+    ("POST", "/v1/policies/chains/{id}/confirm",       Roles(ADMIN)),
+    ("POST", "/v1/policies/proposals/{id}/approve",    Roles(ADMIN)),
+    ("POST", "/v1/policies/proposals/{id}/reject",     Roles(ADMIN)),
     ("POST", "/v1/policies/{id}/backtest",             Roles(AUDITORS)),
     ("POST", "/v1/policies/shadow",                    Roles(ADMIN)),
     ("POST", "/v1/policies/shadow/stop",               Roles(ADMIN)),

@@ -242,6 +242,49 @@ async fn what_a_role_may_not_do_is_not_shown() {
     server.stop().await;
 }
 
+/// Four eyes in the console: the dashboard tells an admin a chain proposal waits; on the
+/// Policies page its proposer's approval is refused with the API's reason, and a second admin's
+/// approval puts it in force.
+#[tokio::test]
+async fn a_second_admin_approves_a_proposed_chain_on_the_policies_page() {
+    let server = TestServer::start().await;
+    let links = json!([{"name": "threshold"}, {"name": "routing"}]);
+    let (status, proposal) =
+        server.post("admin", "/v1/policies/chain", json!({"links": links, "rationale": "CR-60: pin the chain"})).await;
+    assert_eq!(status, 202, "{proposal}");
+    let browser = Browser::open(&server).await;
+    let proposal = "[data-proposal=\"1\"]";
+    let review_as = async |who: &str| {
+        browser.sign_in_as(server.token(who)).await;
+        browser.wait_for("section.flagged li").await;
+        assert!(
+            browser.text("section.flagged").await.contains("Chain proposal 1 by ade.admin"),
+            "the dashboard flags it"
+        );
+        browser.go("#/policies").await;
+        browser.wait_for(&format!("{proposal} textarea[name=\"rationale\"]")).await;
+        browser.type_into(&format!("{proposal} textarea[name=\"rationale\"]"), "backtest reviewed").await;
+        browser.click(&format!("{proposal} button[data-action=\"approve\"]")).await;
+    };
+
+    review_as("admin").await;
+    let refusal = browser
+        .until("the proposer's approval to be refused", async || {
+            let message = browser.text_content(&format!("{proposal} .message")).await;
+            (!message.is_empty()).then_some(message)
+        })
+        .await;
+    assert!(refusal.contains("second admin"), "{refusal}");
+    browser.click("button#sign-out").await;
+
+    review_as("admin2").await;
+    browser.wait_until_gone(proposal).await;
+    let (_, view) = server.get("auditor", "/v1/policies").await;
+    assert_eq!(view["registry"]["chains"][0]["approval"]["approved"]["by"], "alex.admin", "{view}");
+    assert!(browser.text("#policies-history + table").await.contains("approved by alex.admin"));
+    server.stop().await;
+}
+
 /// A failing browser test leaves a screenshot of its page behind, named after the test.
 #[tokio::test]
 async fn a_failing_browser_test_leaves_a_screenshot() {

@@ -29,8 +29,7 @@ fn floors_of(answer: &Value) -> Vec<String> {
 async fn an_approve_everything_chain_cannot_lower_the_floors() {
     let server = TestServer::start().await;
     let links = json!([{"name": "threshold", "params": approve_everything()}, {"name": "routing"}]);
-    let (status, answer) =
-        server.post("admin", "/v1/policies/chain", json!({"links": links, "rationale": "CR-40: trust everyone"})).await;
+    let (status, answer) = server.activate_chain(json!({"links": links, "rationale": "CR-40: trust everyone"})).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
 
     let small = server.submit(refund(4_000, "small")).await;

@@ -25,8 +25,7 @@ async fn a_javascript_plugin_decides_cases_like_any_other() {
         {"name": "threshold"}, {"name": "routing"},
         {"name": "repeat-guard", "digest": digest, "params": {"max_refunds": 2, "level": "manager"}},
     ]);
-    let (status, activated) =
-        server.post("admin", "/v1/policies/chain", json!({"links": links, "rationale": "pilot the JS guard"})).await;
+    let (status, activated) = server.activate_chain(json!({"links": links, "rationale": "pilot the JS guard"})).await;
     assert_eq!(status, StatusCode::OK, "{activated}");
 
     let first = server.submit(refund(1_500, "repeat-customer")).await;

@@ -18,6 +18,7 @@ mod escalation;
 mod evidence;
 mod export;
 mod floors;
+mod four_eyes;
 mod intake;
 mod javascript;
 mod job_ticks;

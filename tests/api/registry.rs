@@ -15,7 +15,7 @@ fn hostile_bytes() -> Vec<u8> {
 }
 
 async fn activate(server: &TestServer, links: Value) -> (StatusCode, Value) {
-    server.post("admin", "/v1/policies/chain", json!({"links": links, "rationale": "change request CR-12"})).await
+    server.activate_chain(json!({"links": links, "rationale": "change request CR-12"})).await
 }
 
 fn deciding_policies(answer: &Value) -> Vec<String> {

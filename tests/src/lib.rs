@@ -290,6 +290,19 @@ impl TestServer {
         self.submit_as("agent", body).await
     }
 
+    /// Activates a chain as two admins do: `admin` proposes `body` (`links`, `rationale`, …) and
+    /// `admin2` approves the proposal. The approval's status and registry, or the proposal's
+    /// refusal.
+    pub async fn activate_chain(&self, body: Value) -> (StatusCode, Value) {
+        let (status, proposal) = self.post("admin", "/v1/policies/chain", body).await;
+        if status != StatusCode::ACCEPTED {
+            return (status, proposal);
+        }
+        let number = proposal["number"].as_u64().expect("a proposal's number");
+        let review = serde_json::json!({"rationale": "second admin: reviewed the backtest"});
+        self.post("admin2", &format!("/v1/policies/proposals/{number}/approve"), review).await
+    }
+
     /// Adds or changes an exception code of the taxonomy as the admin, asserting it was taken.
     pub async fn put_code(&self, code: Value) {
         let body = serde_json::json!({"code": code, "rationale": "a code the test needs"});

@@ -343,6 +343,8 @@ pub mod demo {
         ("auditor", "aude.auditor", Role::Auditor, "internal-audit", None),
         ("comms", "casey.comms", Role::CommsReviewer, "customer-communications", None),
         ("admin", "ade.admin", Role::Admin, "platform", None),
+        // A second admin: changes to the controls need two (four eyes).
+        ("admin2", "alex.admin", Role::Admin, "security", None),
     ];
 
     /// How many principals the cast has.

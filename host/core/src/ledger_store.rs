@@ -333,14 +333,19 @@ impl Kept {
 }
 
 /// What a subject other than a case keeps for good, collection by collection, oldest first:
-/// activated chains, taxonomy revisions, delegations (whose revocation may be set once), and a
-/// remediation item's history. Uploads are keyed by their content's digest, so only their
-/// number is kept here.
+/// activated chains (a rollback's confirmation may be set once), taxonomy revisions,
+/// delegations (whose revocation may be set once), and a remediation item's history. Uploads
+/// are keyed by their content's digest, so only their number is kept here.
 fn kept(subject: &Subject) -> Vec<Vec<Kept>> {
     match subject {
         Subject::Case(_) => Vec::new(),
         Subject::PolicyRegistry(registry) => {
-            vec![registry.uploads.keys().map(Kept::of).collect(), registry.chains.iter().map(Kept::of).collect()]
+            // A chain never changes once activated, except that a rollback is confirmed once.
+            let chains = registry.chains.iter().map(|chain| Kept {
+                fixed: sha256_of_json(&crate::registry::ActivatedChain { confirmed: None, ..chain.clone() }),
+                set_once: chain.confirmed.as_ref().map(sha256_of_json),
+            });
+            vec![registry.uploads.keys().map(Kept::of).collect(), chains.collect()]
         }
         Subject::Taxonomy(record) => vec![record.revisions.iter().map(Kept::of).collect()],
         Subject::Delegations(book) => vec![

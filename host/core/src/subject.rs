@@ -23,9 +23,9 @@ use levee_domain::metrics::baseline::{BASELINES_SUBJECT, BaselineBook};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "state", rename_all = "snake_case")]
 pub enum Subject {
-    /// Boxed: a case is several times the size of the registry's inline part.
+    /// Boxed, as every state is: the states differ widely in inline size.
     Case(Box<Case>),
-    PolicyRegistry(PolicyRegistry),
+    PolicyRegistry(Box<PolicyRegistry>),
     Taxonomy(Box<TaxonomyRecord>),
     Delegations(Box<DelegationBook>),
     Remediation(Box<RemediationItem>),
@@ -64,7 +64,7 @@ macro_rules! subject_state {
 }
 
 subject_state!(Case, Case, Box::new, |state: Box<Case>| *state);
-subject_state!(PolicyRegistry, PolicyRegistry, std::convert::identity, std::convert::identity);
+subject_state!(PolicyRegistry, PolicyRegistry, Box::new, |state: Box<PolicyRegistry>| *state);
 subject_state!(TaxonomyRecord, Taxonomy, Box::new, |state: Box<TaxonomyRecord>| *state);
 subject_state!(DelegationBook, Delegations, Box::new, |state: Box<DelegationBook>| *state);
 subject_state!(RemediationItem, Remediation, Box::new, |state: Box<RemediationItem>| *state);

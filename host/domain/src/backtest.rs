@@ -55,14 +55,14 @@ pub enum Outcome {
 }
 
 /// Counts, as decided and under the candidate.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Compared {
     pub actual: u64,
     pub candidate: u64,
 }
 
 /// Amounts in minor units of one currency, as decided and under the candidate.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CurrencyFigures {
     pub auto_approved: Compared,
     pub needing_approval: Compared,
@@ -70,14 +70,14 @@ pub struct CurrencyFigures {
 }
 
 /// One case whose outcome changes.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ChangedCase {
     pub case_id: String,
     pub actual: Outcome,
     pub candidate: Outcome,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct BacktestReport {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,

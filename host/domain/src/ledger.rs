@@ -43,9 +43,19 @@ pub enum EventType {
     CaseEscalated,
     #[serde(rename = "policy.uploaded")]
     PolicyUploaded,
-    /// A chain activated, or an earlier one restored (a rollback).
+    /// A chain proposed by one admin, with its backtest; it waits for a second admin.
+    #[serde(rename = "policy.chain_proposed")]
+    PolicyChainProposed,
+    /// A proposed chain rejected (or withdrawn by its proposer): it never takes effect.
+    #[serde(rename = "policy.proposal_rejected")]
+    PolicyProposalRejected,
+    /// A chain activated (a proposal a second admin approved), or an earlier one restored (a
+    /// rollback, flagged until a second admin confirms it).
     #[serde(rename = "policy.chain_activated")]
     PolicyChainActivated,
+    /// A second admin confirmed a rollback one admin made.
+    #[serde(rename = "policy.rollback_confirmed")]
+    PolicyRollbackConfirmed,
     #[serde(rename = "policy.shadow_started")]
     PolicyShadowStarted,
     #[serde(rename = "policy.shadow_stopped")]

@@ -15,7 +15,8 @@
 //! - `case`: the case state machine, one file per transition.
 //! - `ledger`: entries, canonical hashing, chain checking.
 //! - `delegation`: approvers handing their authority to a colleague for a dated window.
-//! - `registry`: uploaded rule plugins and activated chains.
+//! - `registry`: uploaded rule plugins, proposed and activated chains.
+//! - `proposal`: four eyes on the controls: who may propose, approve and confirm a change.
 //! - `executions`: executed refunds as Stripe and Shopify report them (pure parsing).
 //! - `reconcile`: matching executions to approved cases; findings of leakage.
 //! - `inbound`: verifying inbound webhooks by each vendor's signature scheme.
@@ -45,6 +46,7 @@ pub mod ledger;
 pub mod matrix;
 pub mod metrics;
 pub mod money;
+pub mod proposal;
 pub mod reconcile;
 pub mod registry;
 pub mod remediation;

@@ -1,6 +1,7 @@
-//! The policy registry: every rule plugin uploaded (stored by sha256 digest) and every chain
-//! ever activated, in order. It is a ledger subject like a case: each upload and each
-//! activation or rollback is a ledger entry, and the active chain is the last one activated.
+//! The policy registry: every rule plugin uploaded (stored by sha256 digest), the chains
+//! proposed and waiting for a second admin, and every chain ever activated, in order. It is a
+//! ledger subject like a case: each upload, proposal, approval, rejection, rollback and
+//! confirmation is a ledger entry, and the active chain is the last one activated.
 
 use std::collections::BTreeMap;
 
@@ -8,6 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::backtest::BacktestReport;
+use crate::proposal::Signoff;
 use crate::validation::optional_whole_number;
 
 /// The registry's id as a ledger subject.
@@ -63,6 +66,44 @@ pub struct ActivatedChain {
     pub rationale: String,
     /// For a rollback, the earlier chain it restores.
     pub restores: Option<u64>,
+    /// The proposal this chain carried out, with the second admin who approved it; none for
+    /// a rollback, and for chains activated before levee asked for four eyes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ChainApproval>,
+    /// For a rollback: the second admin who confirmed it. Until then it is flagged
+    /// (`PolicyRegistry::unconfirmed_rollbacks`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed: Option<Signoff>,
+}
+
+impl ActivatedChain {
+    /// A rollback one admin made and no second admin has confirmed yet.
+    pub fn awaits_confirmation(&self) -> bool {
+        self.restores.is_some() && self.confirmed.is_none()
+    }
+}
+
+/// How an activated chain was agreed: the proposal, who proposed it, who approved it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ChainApproval {
+    pub proposal: u64,
+    pub proposed: Signoff,
+    pub approved: Signoff,
+}
+
+/// A chain one admin proposed, waiting for a second admin to approve or reject it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ChainProposal {
+    /// 1, 2, 3, … in the order proposed.
+    pub number: u64,
+    pub links: Vec<ChainLink>,
+    pub proposed: Signoff,
+    /// The chain active when it was proposed, the one its backtest compares against (0: the
+    /// chain from the configuration). Once another chain is active it cannot be approved.
+    pub active_chain: u64,
+    /// The last 30 days' cases replayed through it: outcomes that change, amounts
+    /// auto-approved, workload by approver level.
+    pub backtest: BacktestReport,
 }
 
 /// A candidate chain running beside the active one on live cases, without affecting them.
@@ -90,10 +131,31 @@ pub struct PolicyRegistry {
     /// How many shadows have been started.
     #[serde(default)]
     pub shadows_started: u64,
+    /// Chains proposed and waiting for a second admin, oldest first. An approved or rejected
+    /// proposal leaves this list; its ledger entries keep it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proposals: Vec<ChainProposal>,
+    /// How many chains have been proposed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub proposals_made: u64,
+}
+
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }
 
 impl PolicyRegistry {
     pub fn active(&self) -> Option<&ActivatedChain> {
         self.chains.last()
+    }
+
+    /// The number of the active chain (0: the chain from the configuration).
+    pub fn active_number(&self) -> u64 {
+        self.active().map_or(0, |chain| chain.number)
+    }
+
+    /// Rollbacks one admin made that no second admin has confirmed: flagged until they are.
+    pub fn unconfirmed_rollbacks(&self) -> impl Iterator<Item = &ActivatedChain> {
+        self.chains.iter().filter(|chain| chain.awaits_confirmation())
     }
 }

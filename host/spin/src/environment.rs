@@ -99,7 +99,9 @@ fn demo_cast(store: &dyn Store) -> Result<BTreeMap<&'static str, TokenConfig>, S
             stored_demo_tokens(store)?.ok_or("the demo tokens were not stored")?
         }
     };
-    Ok(config::demo::cast(|role| tokens.get(role).cloned().unwrap_or_default()))
+    // A role added to the cast after these tokens were made has none, and no token is empty.
+    let cast = config::demo::cast(|role| tokens.get(role).cloned().unwrap_or_default());
+    Ok(cast.into_iter().filter(|(_, token)| !token.token.is_empty()).collect())
 }
 
 fn stored_demo_tokens(store: &dyn Store) -> Result<Option<BTreeMap<String, String>>, String> {

@@ -10,6 +10,8 @@ use crate::backtest::{BacktestReport, BacktestRequest};
 use crate::engine::PolicyIdentity;
 use crate::identity::Role;
 use crate::projections::{SHADOW_DIFFERENCES_KEY, ShadowDifference, ShadowDifferences};
+use crate::proposal::ReviewRequest;
+use crate::registry::ChainProposal;
 use crate::registry::ShadowChain;
 use crate::registry::{PolicyRegistry, UploadedPolicy};
 use crate::registry_changes::{ActivateRequest, RollbackRequest, ShadowRequest, StopShadowRequest};
@@ -26,6 +28,8 @@ pub struct RegistryView {
     pub loaded: Vec<PolicyIdentity>,
     /// Whether this host runs the active chain, and if not, why (every case then fails closed).
     pub host: HostChain,
+    /// Rollbacks one admin made that no second admin has confirmed yet (chain numbers).
+    pub rollbacks_awaiting_confirmation: Vec<u64>,
 }
 
 /// Upload a rule plugin (the component's bytes as the body). It is checked before anything is
@@ -54,7 +58,8 @@ pub fn upload(call: &Call<'_>) -> Result<Response, ApiError> {
     Ok(json_response(status, &uploaded.policy))
 }
 
-/// Every upload, every chain activated (the last is active), and what this host runs now.
+/// Every upload, the chains proposed and waiting for a second admin, every chain activated
+/// (the last is active), the rollbacks awaiting confirmation, and what this host runs now.
 #[utoipa::path(get, path = "/v1/policies", tag = "policies",
     responses((status = 200, body = RegistryView), SignedIn, Forbidden),
     security(("bearer" = [])))]
@@ -62,22 +67,62 @@ pub fn registry(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal_with(&[Role::Admin, Role::Auditor], "reading the policy registry")?;
     let host = call.levee.policies().host_chain()?;
     let loaded = if host.runs_active_chain { call.levee.engine.chain() } else { Vec::new() };
-    ok(&RegistryView { registry: call.levee.policies().registry()?, loaded, host })
+    let registry = call.levee.policies().registry()?;
+    let rollbacks_awaiting_confirmation = registry.unconfirmed_rollbacks().map(|chain| chain.number).collect();
+    ok(&RegistryView { registry, loaded, host, rollbacks_awaiting_confirmation })
 }
 
-/// Activate a chain of built-ins (by name) and uploaded plugins (by name and digest), in
-/// evaluation order. Recorded in the ledger; every host switches before its next decision.
+/// Propose a chain of built-ins (by name) and uploaded plugins (by name and digest), in
+/// evaluation order. It is checked as an activation is (it loads on this host, params match
+/// each plugin's schema, a dry run on recent cases) and backtested on the last 30 days; then
+/// it waits, in the ledger, for a second admin to approve it. Nothing decides cases yet.
 #[utoipa::path(post, path = "/v1/policies/chain", tag = "policies", request_body = ActivateRequest,
-    responses((status = 200, body = PolicyRegistry), SignedIn, Forbidden, JsonBody, Conflict),
+    responses(
+        (status = 202, description = "Proposed: it takes effect when a second admin approves it", body = ChainProposal),
+        SignedIn, Forbidden, JsonBody, Conflict),
     security(("bearer" = [])))]
-pub fn activate(call: &Call<'_>) -> Result<Response, ApiError> {
-    let admin = call.principal_with(ADMINS, "activating a policy chain")?;
+pub fn propose(call: &Call<'_>) -> Result<Response, ApiError> {
+    let admin = call.principal_with(ADMINS, "proposing a policy chain")?;
     let request: ActivateRequest = call.json()?;
-    ok(&call.levee.policies().activate_chain(admin, &request)?)
+    let proposal = call.levee.policies().propose_chain(admin, &request)?;
+    Ok(json_response(StatusCode::ACCEPTED, &proposal))
+}
+
+/// Approve a waiting chain proposal, as an admin other than its proposer: it is checked on
+/// this host again, dry-run on recent cases, and activated; every host switches before its
+/// next decision.
+#[utoipa::path(post, path = "/v1/policies/proposals/{id}/approve", tag = "policies", request_body = ReviewRequest,
+    params(("id" = u64, Path, description = "The proposal's number")),
+    responses(
+        (status = 200, description = "Approved and active on every host", body = PolicyRegistry),
+        SignedIn,
+        (status = 403, description = "Not an admin, or the admin who proposed it", body = ErrorBody),
+        (status = 404, description = "No such proposal", body = ErrorBody),
+        JsonBody, Conflict),
+    security(("bearer" = [])))]
+pub fn approve_proposal(call: &Call<'_>) -> Result<Response, ApiError> {
+    let admin = call.principal_with(ADMINS, "approving a chain proposal")?;
+    let request: ReviewRequest = call.json()?;
+    ok(&call.levee.policies().approve_proposal(admin, path_number(call, "chain proposal")?, &request)?)
+}
+
+/// Reject a waiting chain proposal (its proposer's rejection withdraws it). It never takes effect.
+#[utoipa::path(post, path = "/v1/policies/proposals/{id}/reject", tag = "policies", request_body = ReviewRequest,
+    params(("id" = u64, Path, description = "The proposal's number")),
+    responses(
+        (status = 200, body = PolicyRegistry), SignedIn, Forbidden,
+        (status = 404, description = "No such proposal", body = ErrorBody),
+        JsonBody, Conflict),
+    security(("bearer" = [])))]
+pub fn reject_proposal(call: &Call<'_>) -> Result<Response, ApiError> {
+    let admin = call.principal_with(ADMINS, "rejecting a chain proposal")?;
+    let request: ReviewRequest = call.json()?;
+    ok(&call.levee.policies().reject_proposal(admin, path_number(call, "chain proposal")?, &request)?)
 }
 
 /// Restore an earlier chain (default: the one before the active one), as a new activation
-/// that names the chain it restores.
+/// that names the chain it restores. An emergency step one admin may take alone: it is in
+/// force on every host at once, and flagged until a second admin confirms it.
 #[utoipa::path(post, path = "/v1/policies/chain/rollback", tag = "policies", request_body = RollbackRequest,
     responses((status = 200, body = PolicyRegistry), SignedIn, Forbidden, JsonBody, Conflict),
     security(("bearer" = [])))]
@@ -85,6 +130,28 @@ pub fn rollback(call: &Call<'_>) -> Result<Response, ApiError> {
     let admin = call.principal_with(ADMINS, "rolling back the policy chain")?;
     let request: RollbackRequest = call.json()?;
     ok(&call.levee.policies().rollback_chain(admin, &request)?)
+}
+
+/// Confirm a rollback, as an admin other than the one who made it: the flag on it clears.
+#[utoipa::path(post, path = "/v1/policies/chains/{id}/confirm", tag = "policies", request_body = ReviewRequest,
+    params(("id" = u64, Path, description = "The rollback's chain number")),
+    responses(
+        (status = 200, body = PolicyRegistry), SignedIn,
+        (status = 403, description = "Not an admin, or the admin who made the rollback", body = ErrorBody),
+        (status = 404, description = "No such chain", body = ErrorBody),
+        JsonBody, Conflict),
+    security(("bearer" = [])))]
+pub fn confirm_rollback(call: &Call<'_>) -> Result<Response, ApiError> {
+    let admin = call.principal_with(ADMINS, "confirming a rollback")?;
+    let request: ReviewRequest = call.json()?;
+    ok(&call.levee.policies().confirm_rollback(admin, path_number(call, "chain")?, &request)?)
+}
+
+/// The path's `{id}` as a number; anything else names nothing (404).
+fn path_number(call: &Call<'_>, what: &str) -> Result<u64, ApiError> {
+    call.id()
+        .parse()
+        .map_err(|_| ApiError::from(crate::service::ServiceError::NotFound(format!("{what} {}", call.id()))))
 }
 
 /// Replay the facts of the last N days' cases (as the ledger recorded them) through a

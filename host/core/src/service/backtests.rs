@@ -30,6 +30,11 @@ impl Policies<'_> {
             None => self.candidate_with(&registry, digest, request.params.clone())?,
         };
         self.check_chain(&registry, &links)?;
+        self.backtest_chain(links, days)
+    }
+
+    /// Replays the last `days` days' submissions through the chain `links`.
+    pub(super) fn backtest_chain(&self, links: Vec<ChainLink>, days: u32) -> Result<BacktestReport, ServiceError> {
         let to = self.levee.clock.now();
         let from = to - Duration::days(i64::from(days));
         let submissions = self.submissions_since(from)?;

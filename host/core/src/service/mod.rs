@@ -22,6 +22,7 @@ mod attachments;
 mod audit;
 mod backtests;
 mod cases;
+mod chain_proposals;
 mod delegations;
 mod intake;
 mod metrics;

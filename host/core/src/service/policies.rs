@@ -1,4 +1,6 @@
-//! Policies as a service: uploading rule plugins, activating and rolling back chains.
+//! Policies as a service: uploading rule plugins, activating and rolling back chains, and
+//! keeping every host on the registry's active chain. How a chain comes to be activated, by
+//! two admins, is in `chain_proposals`.
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -6,10 +8,13 @@ use utoipa::ToSchema;
 use crate::engine::{ChainKey, ChainPlugin, Facts, PolicyEvaluation, PolicyFailure, PolicyIdentity, PolicyLimits};
 use crate::identity::Principal;
 use crate::ledger::{EventType, sha256_hex};
-use crate::registry::{ActivatedChain, ChainLink, PolicyRegistry, REGISTRY_SUBJECT, ShadowChain, UploadedPolicy};
+use crate::proposal::Signoff;
+use crate::registry::{
+    ActivatedChain, ChainApproval, ChainLink, PolicyRegistry, REGISTRY_SUBJECT, ShadowChain, UploadedPolicy,
+};
 use crate::registry_changes::{
-    ActivateRequest, MAX_CHAIN, RollbackRequest, ShadowRequest, StopShadowRequest, Uploaded, blob_key, change,
-    check_params, params_validator, plugin_name,
+    MAX_CHAIN, RollbackRequest, ShadowRequest, StopShadowRequest, Uploaded, blob_key, change, check_params,
+    params_validator, plugin_name,
 };
 use crate::service::{Levee, ServiceError};
 use crate::subject::Change;
@@ -35,6 +40,39 @@ impl ChainFault {
     fn reason(&self) -> String {
         format!("this host cannot load the active policy chain {}: {}", self.key.chain, self.reason)
     }
+}
+
+/// How a chain comes to be activated.
+pub(super) enum Activation {
+    /// A proposal a second admin approved.
+    Approved(ChainApproval),
+    /// An emergency rollback to an earlier chain by one admin.
+    Rollback { restores: u64 },
+}
+
+/// Takes the approved proposal out of the registry's waiting list, refusing when it is no
+/// longer waiting or another chain became active since it was proposed (its backtest and
+/// dry run compared against a chain that no longer decides).
+fn take_approved(next: &mut PolicyRegistry, approval: &ChainApproval) -> Result<ChainApproval, ServiceError> {
+    let number = approval.proposal;
+    let index = next.proposals.iter().position(|proposal| proposal.number == number).ok_or_else(|| {
+        ServiceError::Conflict(format!("chain proposal {number} is no longer waiting: it was approved or rejected"))
+    })?;
+    let proposed_against = next.proposals[index].active_chain;
+    if proposed_against != next.active_number() {
+        return Err(ServiceError::Conflict(format!(
+            "chain proposal {number} was proposed and backtested while chain {proposed_against} was active; chain {} \
+             is active now: reject it and propose the chain again",
+            next.active_number()
+        )));
+    }
+    next.proposals.remove(index);
+    Ok(approval.clone())
+}
+
+/// One admin's step on a control change, with the authority they acted under.
+pub(super) fn signoff(actor: &Principal, at: chrono::DateTime<chrono::Utc>, rationale: String) -> Signoff {
+    Signoff { by: actor.actor.clone(), at, rationale, authority: actor.source.clone() }
 }
 
 /// Whether this host runs the registry's active chain (`/healthz`, `/v1/policies`).
@@ -96,13 +134,9 @@ impl Policies<'_> {
         .map(|policy| Uploaded { policy, created })
     }
 
-    /// Activates a chain of built-ins and uploaded plugins.
-    pub fn activate_chain(&self, actor: &Principal, request: &ActivateRequest) -> Result<PolicyRegistry, ServiceError> {
-        let rationale = required_text("rationale", &request.rationale, 2_000)?;
-        self.activate(actor, &request.links, rationale, None, request.expected_version)
-    }
-
-    /// Restores an earlier chain, as a new activation that names the one it restores.
+    /// Restores an earlier chain, as a new activation that names the one it restores: an
+    /// emergency step one admin may take alone, flagged until a second admin confirms it
+    /// (`confirm_rollback`).
     pub fn rollback_chain(&self, actor: &Principal, request: &RollbackRequest) -> Result<PolicyRegistry, ServiceError> {
         let rationale = required_text("rationale", &request.rationale, 2_000)?;
         let registry = self.registry()?;
@@ -121,17 +155,23 @@ impl Policies<'_> {
                 return Err(FieldError::new("to", message).into());
             }
         };
-        self.activate(actor, &links, rationale, Some(target), Some(registry.version))
+        self.activate(actor, &links, rationale, Activation::Rollback { restores: target }, Some(registry.version))
     }
 
-    fn activate(
+    /// Records `links` as the active chain, once this host has loaded them and, for a new
+    /// chain, dry-run them on recent cases; then switches this host to it.
+    pub(super) fn activate(
         &self,
         actor: &Principal,
         links: &[ChainLink],
         rationale: String,
-        restores: Option<u64>,
+        activation: Activation,
         expected_version: Option<u64>,
     ) -> Result<PolicyRegistry, ServiceError> {
+        let restores = match &activation {
+            Activation::Rollback { restores } => Some(*restores),
+            Activation::Approved(_) => None,
+        };
         // A rollback to chain 0, or to a chain that itself restored chain 0, restores the
         // chain from the configuration: an activation with no links.
         let restores_configuration = restores.is_some() && links.is_empty();
@@ -151,6 +191,10 @@ impl Policies<'_> {
             check(registry)?;
             let mut next = registry.clone();
             next.version += 1;
+            let approval = match &activation {
+                Activation::Approved(approval) => Some(take_approved(&mut next, approval)?),
+                Activation::Rollback { .. } => None,
+            };
             let chain = ActivatedChain {
                 number: registry.chains.len() as u64 + 1,
                 links: links.to_vec(),
@@ -158,8 +202,14 @@ impl Policies<'_> {
                 activated_at: at,
                 rationale: rationale.clone(),
                 restores,
+                approval,
+                confirmed: None,
             };
-            let payload = serde_json::json!({"chain": chain, "previous": registry.active().map(|chain| chain.number)});
+            let payload = serde_json::json!({
+                "chain": chain,
+                "previous": registry.active().map(|chain| chain.number),
+                "authority": actor.source,
+            });
             next.chains.push(chain);
             Ok((next.clone(), Some(change(next, EventType::PolicyChainActivated, payload))))
         })?;
@@ -296,7 +346,7 @@ impl Policies<'_> {
     /// naming the link at fault and why, before anything is recorded.
     /// Then checks each link's params (its own, or the defaults it gets) against the schema
     /// its plugin's `describe()` gives, naming the link and what does not match.
-    fn check_loads(&self, links: &[ChainLink]) -> Result<(), ServiceError> {
+    pub(super) fn check_loads(&self, links: &[ChainLink]) -> Result<(), ServiceError> {
         let taxonomy = self.levee.taxonomy().current()?;
         let plugins = self.chain_plugins(links, &taxonomy.taxonomy)?;
         let infos = self.levee.engine.check_chain(plugins.clone()).map_err(|refusal| {
@@ -381,7 +431,7 @@ impl Policies<'_> {
     }
 
     /// Commits one registry change under compare-and-swap (see `commit_subject`).
-    fn commit_registry<T: Clone, F>(
+    pub(super) fn commit_registry<T: Clone, F>(
         &self,
         actor: &Principal,
         expected_version: Option<u64>,

@@ -266,7 +266,10 @@ async fn scaffolded_plugin_from_new_to_service_and_rollback() {
     assert_eq!(before["decision"]["level"], "lead", "without the plugin, a repeat refund escalates to a lead");
     let chain = json!({"rationale": "CR-12", "links": [{"name": "threshold"}, {"name": "routing"},
         {"name": "repeat-guard", "digest": digest, "params": {"review_at": 2, "reject_at": 5}}]});
-    let (status, answer) = server.post("admin", "/v1/policies/chain", chain).await;
+    let (status, proposal) = server.post("admin", "/v1/policies/chain", chain).await;
+    assert_eq!(status, 202, "a chain is proposed, and waits for a second admin: {proposal}");
+    let approve = format!("/v1/policies/proposals/{}/approve", proposal["number"]);
+    let (status, answer) = server.post("admin2", &approve, json!({"rationale": "backtest reviewed"})).await;
     assert_eq!(status, 200, "{answer}");
     let during = server.refund("cus_repeat").await;
     assert_eq!(during["decision"]["level"], "manager", "the plugin decides: {during}");
@@ -280,6 +283,7 @@ async fn scaffolded_plugin_from_new_to_service_and_rollback() {
     let (_, ledger) = server.get("auditor", "/v1/ledger").await;
     let events: Vec<&str> = ledger.as_array().unwrap().iter().filter_map(|entry| entry["event"].as_str()).collect();
     assert_eq!(events.iter().filter(|event| **event == "policy.chain_activated").count(), 2, "{events:?}");
+    assert!(events.contains(&"policy.chain_proposed"), "{events:?}");
     assert!(events.contains(&"policy.uploaded"));
     assert_eq!(server.get("auditor", "/v1/audit/verify").await.1["ok"], true);
     terminate(child);

@@ -1,6 +1,8 @@
 // Dashboard (#/dashboard): the headline figures and signals of GET /v1/metrics/summary, and the
 // six charts the server draws as SVG (GET /v1/charts/{id}), for one team or all. Each chart is
 // fetched with the token, parsed as SVG, cleaned and imported as a node: never written as HTML.
+// For admins and auditors, changes to the controls waiting for a second admin come first (chain
+// proposals, rollbacks one admin made alone; GET /v1/policies).
 
 import { describe, getJson, getText } from './api.js';
 import { SVG_NS, badge, empty, h } from './dom.js';
@@ -18,19 +20,41 @@ const CHARTS = [
 /** Elements an SVG from the API may not bring in. */
 const UNSAFE_ELEMENTS = ['script', 'foreignObject', 'iframe', 'object', 'embed', 'style'];
 
-export async function render(page, { query }) {
+export async function render(page, { me, query }) {
   const team = query.get('team') || '';
   const suffix = team ? `?team=${encodeURIComponent(team)}` : '';
   const toolbar = h('div', { class: 'toolbar' });
   const headline = h('section', { class: 'cards', 'aria-label': 'Headline figures' });
   const signals = h('section', { class: 'signals', 'aria-labelledby': 'signals-title' });
   const charts = h('section', { class: 'charts', 'aria-label': 'Charts' }, CHARTS.map(chartFigure));
-  page.append(h('h1', {}, 'Dashboard'), toolbar, headline, signals, charts);
+  const controls = h('section', { class: 'panel flagged', 'aria-labelledby': 'controls-title', hidden: true });
+  page.append(h('h1', {}, 'Dashboard'), controls, toolbar, headline, signals, charts);
+  if (me.roles.some((role) => role === 'admin' || role === 'auditor')) loadControls(controls);
   for (const figure of charts.children) loadChart(figure, suffix);
   const summary = await getJson(`/v1/metrics/summary${suffix}`);
   toolbar.append(period(summary), teamPicker(summary.teams ?? [], team));
   headline.append(...(summary.headline ?? []).map(card));
   signals.append(h('h2', { id: 'signals-title' }, 'Signals'), signalList(summary.signals ?? []));
+}
+
+/** Control changes one admin made that wait for a second: shown until there are none. */
+async function loadControls(section) {
+  try {
+    const { registry, rollbacks_awaiting_confirmation: unconfirmed } = await getJson('/v1/policies');
+    const items = [
+      ...(registry.proposals ?? []).map((proposal) =>
+        `Chain proposal ${proposal.number} by ${proposal.proposed.by} waits for a second admin's approval.`),
+      ...unconfirmed.map((number) => `Chain #${number}, a rollback one admin made alone, is not yet confirmed by a second.`),
+    ];
+    if (!items.length) return;
+    section.append(h('h2', { id: 'controls-title' }, 'Controls awaiting a second admin'),
+      h('ul', {}, items.map((item) => h('li', {}, item))),
+      h('p', {}, h('a', { href: '#/policies' }, 'Review them on the Policies page')));
+    section.hidden = false;
+  } catch (error) {
+    section.append(h('p', {}, `The controls could not be read: ${describe(error)}`));
+    section.hidden = false;
+  }
 }
 
 function period(summary) {

@@ -1,21 +1,98 @@
 // Policies (#/policies, admins and auditors): GET /v1/policies. The chain this host runs now,
-// the active chain and the shadow chain as the registry records them, every chain activated
-// (rollbacks name the chain they restore), and every plugin uploaded, by digest.
+// the chains proposed and waiting for a second admin (each with its backtest), rollbacks
+// waiting for a second admin's confirmation, the active chain and the shadow chain as the
+// registry records them, every chain activated (rollbacks name the chain they restore, approved
+// chains who proposed and who approved them), and every plugin uploaded, by digest. An admin
+// approves or rejects a proposal and confirms a rollback here, with a rationale; the API
+// refuses the admin who made the first step, and its message is shown.
 
-import { getJson } from './api.js';
-import { empty, facts, h, shortHash, table, time } from './dom.js';
+import { describe, getJson, postJson } from './api.js';
+import { empty, facts, h, money, shortHash, table, time } from './dom.js';
 
-export async function render(page) {
+export async function render(page, context) {
+  const reload = async () => {
+    page.replaceChildren();
+    await render(page, context);
+  };
   page.append(h('h1', {}, 'Policies'));
-  const { registry, loaded } = await getJson('/v1/policies');
+  const { registry, loaded, rollbacks_awaiting_confirmation: unconfirmed } = await getJson('/v1/policies');
   const uploads = registry.uploads ?? {};
   const active = registry.chains.at(-1);
+  const canReview = context.me.roles.includes('admin');
   page.append(
+    proposals(registry.proposals ?? [], uploads, canReview, reload),
+    rollbacks(registry.chains.filter((chain) => unconfirmed.includes(chain.number)), canReview, reload),
     loadedChain(loaded),
     activeChain(active, uploads),
     shadowChain(registry.shadow, uploads),
     history(registry.chains),
     uploadList(Object.values(uploads)));
+}
+
+/** Chains one admin proposed, waiting for a second admin: what changes and the backtest. */
+function proposals(waiting, uploads, canReview, reload) {
+  return h('section', { class: 'panel', 'aria-labelledby': 'policies-proposals' },
+    h('h2', { id: 'policies-proposals' }, 'Proposed chains waiting for a second admin'),
+    waiting.length
+      ? waiting.map((proposal) => h('article', { class: 'proposal', 'data-proposal': String(proposal.number) },
+        h('h3', {}, `Proposal ${proposal.number}`),
+        facts([
+          ['Proposed', [time(proposal.proposed.at), ` by ${proposal.proposed.by}`]],
+          ['Rationale', proposal.proposed.rationale],
+          ['Compared with', proposal.active_chain ? `chain #${proposal.active_chain}` : 'the configured chain'],
+        ]),
+        links(proposal.links, uploads),
+        backtest(proposal.backtest),
+        canReview ? review(`/v1/policies/proposals/${proposal.number}`, ['approve', 'reject'], reload) : null))
+      : empty('No chain waits for approval.'));
+}
+
+/** A proposal's backtest: cases replayed, outcomes that change, amounts auto-approved. */
+function backtest(report) {
+  const changes = Object.entries(report.changes ?? {}).map(([change, count]) => `${change}: ${count}`);
+  const amounts = Object.entries(report.amounts ?? {}).map(([currency, figures]) =>
+    `${currency} auto-approved ${money(figures.auto_approved.actual, currency)} → ${money(figures.auto_approved.candidate, currency)}`);
+  return facts([
+    ['Backtest', [`${report.cases} cases since `, time(report.from), ` replayed; ${report.changed} would change`]],
+    ['Changes', changes.length ? changes.join(', ') : 'none'],
+    ['Amounts', amounts.length ? amounts.join('; ') : 'none'],
+    ['Failed closed', String(report.failed_closed)],
+  ]);
+}
+
+/** Rollbacks one admin made alone, flagged until a second admin confirms them. */
+function rollbacks(unconfirmed, canReview, reload) {
+  if (!unconfirmed.length) return null;
+  return h('section', { class: 'panel flagged', 'aria-labelledby': 'policies-rollbacks' },
+    h('h2', { id: 'policies-rollbacks' }, 'Rollbacks awaiting a second admin'),
+    unconfirmed.map((chain) => h('article', { 'data-rollback': String(chain.number) },
+      h('p', {}, `Chain #${chain.number} restored #${chain.restores} — by ${chain.activated_by}: ${chain.rationale}`),
+      canReview ? review(`/v1/policies/chains/${chain.number}`, ['confirm'], reload) : null)));
+}
+
+/** A rationale and one button per action (`<base>/<action>`); the API's refusal is shown. */
+function review(base, actions, reload) {
+  const rationale = h('textarea', { name: 'rationale', rows: '2', 'aria-label': 'Rationale', required: true });
+  const message = h('p', { class: 'message', role: 'status' });
+  const buttons = actions.map((action) => {
+    const button = h('button', { type: 'button', 'data-action': action }, action[0].toUpperCase() + action.slice(1));
+    button.addEventListener('click', async () => {
+      if (!rationale.value.trim()) {
+        message.textContent = 'Give a rationale first.';
+        return;
+      }
+      for (const control of [rationale, ...buttons]) control.disabled = true;
+      try {
+        await postJson(`${base}/${action}`, { rationale: rationale.value });
+        await reload();
+      } catch (error) {
+        message.textContent = describe(error);
+        for (const control of [rationale, ...buttons]) control.disabled = false;
+      }
+    });
+    return button;
+  });
+  return h('div', { class: 'review' }, rationale, h('div', { class: 'actions' }, buttons), message);
 }
 
 function loadedChain(loaded) {
@@ -66,10 +143,19 @@ function history(chains) {
     h('td', {}, `#${chain.number}`),
     h('td', {}, chain.links.length ? chain.links.map((link) => link.name).join(' → ') : 'the configured chain'),
     h('td', {}, chain.restores !== null && chain.restores !== undefined ? `#${chain.restores}` : ''),
-    h('td', {}, chain.activated_by), h('td', {}, time(chain.activated_at)), h('td', {}, chain.rationale)));
+    h('td', {}, signoffs(chain)), h('td', {}, time(chain.activated_at)), h('td', {}, chain.rationale)));
   return h('section', { class: 'panel', 'aria-labelledby': 'policies-history' },
     h('h2', { id: 'policies-history' }, 'Chains activated'),
     rows.length ? table(null, ['Chain', 'Policies', 'Restores', 'By', 'At', 'Rationale'], rows) : empty('None yet.'));
+}
+
+/** Who put a chain in force: proposer and approver, or a rollback and its confirmation. */
+function signoffs(chain) {
+  if (chain.approval) return `proposed by ${chain.approval.proposed.by}, approved by ${chain.approval.approved.by}`;
+  if (chain.restores === null || chain.restores === undefined) return chain.activated_by;
+  return chain.confirmed
+    ? `${chain.activated_by}, confirmed by ${chain.confirmed.by}`
+    : `${chain.activated_by} (not yet confirmed by a second admin)`;
 }
 
 function uploadList(uploads) {
