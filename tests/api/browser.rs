@@ -282,6 +282,21 @@ async fn a_second_admin_approves_a_proposed_chain_on_the_policies_page() {
     let (_, view) = server.get("auditor", "/v1/policies").await;
     assert_eq!(view["registry"]["chains"][0]["approval"]["approved"]["by"], "alex.admin", "{view}");
     assert!(browser.text("#policies-history + table").await.contains("approved by alex.admin"));
+
+    // A floors proposal, approved by the second admin from the same page.
+    let floors = json!({"control": "floors", "floors": {"auto_approve_max": {"USD": 1_000}}});
+    let (status, _) =
+        server.post("admin", "/v1/controls/proposals", json!({"change": floors, "rationale": "CR-61"})).await;
+    assert_eq!(status, 202);
+    browser.go("#/dashboard").await;
+    browser.go("#/policies").await;
+    let control = "[data-control-proposal=\"1\"]";
+    assert!(browser.text(&format!("{control} ul.alters")).await.contains("auto_approve_max"));
+    browser.type_into(&format!("{control} textarea[name=\"rationale\"]"), "floor agreed with finance").await;
+    browser.click(&format!("{control} button[data-action=\"approve\"]")).await;
+    browser.wait_until_gone(control).await;
+    let in_force = browser.text("section[aria-labelledby=\"controls-in-force\"]").await;
+    assert!(in_force.contains("Floors (from the ledger)"), "{in_force}");
     server.stop().await;
 }
 

@@ -202,3 +202,137 @@ async fn an_emergency_rollback_by_one_admin_is_flagged_until_a_second_admin_conf
     assert_eq!(report["ok"], true, "{report}");
     server.stop().await;
 }
+
+/// The default taxonomy's LATE_DELIVERY, with `change` applied.
+async fn late_delivery(server: &TestServer, change: impl FnOnce(&mut Value)) -> Value {
+    let (_, view) = server.get("admin", "/v1/taxonomy").await;
+    let codes = view["taxonomy"]["codes"].as_array().unwrap();
+    let mut code = codes.iter().find(|code| code["code"] == "LATE_DELIVERY").unwrap().clone();
+    change(&mut code);
+    code
+}
+
+#[tokio::test]
+async fn a_code_routing_change_waits_for_a_second_admin_and_a_description_does_not() {
+    let server = TestServer::start().await;
+    let before = server.submit(refund(40_000, "before")).await;
+    assert_eq!(before["decision"]["level"], "lead", "{before}");
+
+    let described =
+        late_delivery(&server, |code| code["description"] = json!("Arrived after the promised date.")).await;
+    let (status, view) =
+        server.post("admin", "/v1/taxonomy/codes", json!({"code": described, "rationale": "clearer"})).await;
+    assert_eq!((status, view["revision"].as_u64()), (StatusCode::OK, Some(1)), "a description needs one admin: {view}");
+
+    let escalating = late_delivery(&server, |code| code["escalate_always"] = json!(true)).await;
+    let (status, proposal) =
+        server.post("admin", "/v1/taxonomy/codes", json!({"code": escalating, "rationale": "carrier fraud"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{proposal}");
+    assert_eq!(proposal["alters"], json!(["LATE_DELIVERY: escalate_always false → true"]), "{proposal}");
+    assert_eq!(proposal["change"]["control"], "taxonomy_code");
+    assert_eq!(proposal["backtest"]["changes"]["lead → manager"], 1, "{proposal}");
+    assert_eq!(server.submit(refund(40_000, "while-proposed")).await["decision"]["level"], "lead", "not in force yet");
+
+    let approve = format!("/v1/controls/proposals/{}/approve", proposal["number"]);
+    let (status, refused) = server.post("admin", &approve, review("fine by me")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    let (status, approved) = server.post("admin2", &approve, review("fraud pattern confirmed")).await;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    assert_eq!(approved["decided"][0]["outcome"]["approved"]["by"], "alex.admin", "{approved}");
+    assert_eq!(server.submit(refund(40_000, "after")).await["decision"]["level"], "manager");
+    let (_, revisions) = server.get("auditor", "/v1/taxonomy/revisions").await;
+    assert_eq!((revisions[1]["by"].as_str(), revisions[1]["proposal"].as_u64()), (Some("alex.admin"), Some(1)));
+    assert_eq!(server.post("admin2", &approve, review("again")).await.0, StatusCode::CONFLICT);
+
+    let (_, ledger) = server.get("auditor", "/v1/ledger").await;
+    let control_steps: Vec<String> = events(&ledger)
+        .into_iter()
+        .filter(|event| event.starts_with("control.") || event.starts_with("taxonomy."))
+        .collect();
+    assert_eq!(control_steps, ["taxonomy.changed", "control.proposed", "taxonomy.changed", "control.approved"]);
+    assert_eq!(server.verify().await["ok"], true);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn floors_and_approval_groups_change_only_when_a_second_admin_approves() {
+    let server = TestServer::start().await;
+    let (_, controls) = server.get("auditor", "/v1/controls").await;
+    assert_eq!(
+        (controls["floors_from"].as_str(), controls["approval_groups_from"].as_str()),
+        (Some("configuration"), Some("configuration"))
+    );
+    assert_eq!(server.submit(refund(4_000, "small-before")).await["status"], "auto_approved");
+
+    let floors = json!({"control": "floors", "floors": {"auto_approve_max": {"USD": 1_000}}});
+    let (status, proposal) =
+        server.post("admin", "/v1/controls/proposals", json!({"change": floors, "rationale": "CR-70"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{proposal}");
+    assert_eq!(proposal["backtest"]["changes"]["auto_approve → lead"], 1, "{proposal}");
+    assert!(proposal["alters"][0].as_str().unwrap_or_default().starts_with("auto_approve_max"), "{proposal}");
+    assert_eq!(server.submit(refund(4_000, "small-proposed")).await["status"], "auto_approved", "not in force yet");
+    let (status, approved) = server.post("admin2", "/v1/controls/proposals/1/approve", review("agreed")).await;
+    assert_eq!((status, approved["floors_from"].as_str()), (StatusCode::OK, Some("ledger")), "{approved}");
+    let raised = server.submit(refund(4_000, "small-after")).await;
+    assert_eq!(raised["status"], "pending_approval", "{raised}");
+    assert!(raised["decision"]["floors"][0].as_str().unwrap_or_default().contains("auto_approve_max"), "{raised}");
+
+    let group = |members: Value| {
+        json!({"control": "approval_groups", "approval_groups": [
+            {"name": "lead-pair", "level": "lead", "members": members, "approvals": 2}]})
+    };
+    let entries = server.ledger_len().await;
+    for (members, problem) in [
+        (json!(["lee.lead", "nobody"]), "member nobody has no token"),
+        (json!(["lee.lead", "avery.agent"]), "member avery.agent is not an approver"),
+    ] {
+        let (status, refused) =
+            server.post("admin", "/v1/controls/proposals", json!({"change": group(members), "rationale": "x"})).await;
+        assert_eq!(
+            (status, refused["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("change.approval_groups")),
+            "{refused}"
+        );
+        assert!(refused["error"]["message"].as_str().unwrap_or_default().contains(problem), "{refused}");
+    }
+    let (status, same) = server
+        .post(
+            "admin",
+            "/v1/controls/proposals",
+            json!({"change": {"control": "approval_groups", "approval_groups": []}, "rationale": "x"}),
+        )
+        .await;
+    assert_eq!((status, same["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("change")), "{same}");
+    assert_eq!(server.ledger_len().await, entries, "refused proposals write nothing");
+
+    let pair = group(json!(["lee.lead", "morgan.manager"]));
+    let (status, proposal) =
+        server.post("admin", "/v1/controls/proposals", json!({"change": pair.clone(), "rationale": "CR-71"})).await;
+    assert_eq!((status, proposal["number"].as_u64()), (StatusCode::ACCEPTED, Some(2)), "{proposal}");
+    assert_eq!(proposal["backtest"], Value::Null, "groups change who approves, not what is decided");
+    let (status, rejected) = server.post("admin2", "/v1/controls/proposals/2/reject", review("not yet")).await;
+    assert_eq!(status, StatusCode::OK, "{rejected}");
+    assert_eq!(rejected["decided"][1]["outcome"]["outcome"], "rejected");
+    assert_eq!(server.post("admin2", "/v1/controls/proposals/2/approve", review("x")).await.0, StatusCode::CONFLICT);
+    let waiting = server.submit(refund(40_000, "no-group")).await;
+    assert_eq!(waiting["case"]["approver_group"], Value::Null, "a rejected proposal never takes effect: {waiting}");
+
+    let (_, third) =
+        server.post("admin", "/v1/controls/proposals", json!({"change": pair.clone(), "rationale": "CR-72"})).await;
+    let stricter = json!({"control": "approval_groups", "approval_groups": [
+        {"name": "lead-trio", "level": "lead", "members": ["lee.lead", "morgan.manager", "frankie.finance"], "approvals": 2}]});
+    let (_, fourth) =
+        server.post("admin", "/v1/controls/proposals", json!({"change": stricter, "rationale": "CR-73"})).await;
+    assert_eq!((third["number"].as_u64(), fourth["number"].as_u64()), (Some(3), Some(4)));
+    assert_eq!(server.post("admin2", "/v1/controls/proposals/3/approve", review("ok")).await.0, StatusCode::OK);
+    let (status, stale) = server.post("admin2", "/v1/controls/proposals/4/approve", review("ok")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{stale}");
+    assert!(
+        stale["error"]["message"].as_str().unwrap_or_default().contains("changed after control proposal 4"),
+        "{stale}"
+    );
+    let grouped = server.submit(refund(40_000, "grouped")).await;
+    assert_eq!(grouped["case"]["approver_group"]["name"], "lead-pair", "{grouped}");
+    assert_eq!(server.verify().await["ok"], true);
+    server.stop().await;
+}

@@ -292,6 +292,65 @@ impl Outcome {
     }
 }
 
+/// Four eyes across hosts: a chain proposed on one host decides nothing anywhere until a second
+/// admin approves it on another; from the next request every host decides with it. A groups
+/// proposal approved by the second admin on all three hosts at once is approved once (one 200,
+/// two 409s), and every host routes by the group at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_control_change_approved_on_one_host_is_in_force_on_every_host() {
+    if only_on_redis() {
+        return;
+    }
+    let temp = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(&temp.path().join("redis"));
+    let store =
+        RedisConfig { prefix: "levee:four-eyes:".into(), command_timeout_ms: 10_000, ..RedisConfig::new(&redis.url()) };
+    let fleet = Fleet::start(3, &fleet_config(Some(&store), 200), temp.path()).await;
+    let status_on = async |host: usize, label: &str, amount: i64| {
+        let answer = fleet.send(host, "agent", "/v1/cases", Some(refund(amount, label)), None).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        answer.body
+    };
+
+    let mut matrix = levee_core::matrix::ApprovalMatrix::default_matrix();
+    for ladder in matrix.ladders.values_mut() {
+        ladder.auto_approve_up_to = 0;
+    }
+    let chain = json!({"links": [{"name": "threshold", "params": matrix.to_params()}, {"name": "routing"}], "rationale": "CR-80"});
+    let proposal = fleet.send(0, "admin", "/v1/policies/chain", Some(chain), None).await;
+    assert_eq!(proposal.status, StatusCode::ACCEPTED, "{}", proposal.body);
+    for host in 0..3 {
+        assert_eq!(status_on(host, &format!("proposed-{host}"), 4_000).await["status"], "auto_approved", "host {host}");
+    }
+    let review = json!({"rationale": "backtest reviewed"});
+    let approved = fleet.send(1, "admin2", "/v1/policies/proposals/1/approve", Some(review.clone()), None).await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.body);
+    for host in 0..3 {
+        let decided = status_on(host, &format!("approved-{host}"), 4_000).await;
+        assert_eq!(decided["status"], "pending_approval", "host {host} decides with the approved chain: {decided}");
+    }
+
+    let pair = json!({"control": "approval_groups", "approval_groups": [
+        {"name": "lead-pair", "level": "lead", "members": ["lee.lead", "morgan.manager"], "approvals": 2}]});
+    let proposal = fleet
+        .send(2, "admin", "/v1/controls/proposals", Some(json!({"change": pair, "rationale": "CR-81"})), None)
+        .await;
+    assert_eq!(proposal.status, StatusCode::ACCEPTED, "{}", proposal.body);
+    let approvals =
+        (0..3).map(|host| fleet.send(host, "admin2", "/v1/controls/proposals/1/approve", Some(review.clone()), None));
+    let statuses: Vec<StatusCode> =
+        futures::future::join_all(approvals).await.into_iter().map(|answer| answer.status).collect();
+    assert_eq!(statuses.iter().filter(|status| **status == StatusCode::OK).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|status| **status == StatusCode::CONFLICT).count(), 2, "{statuses:?}");
+    for host in 0..3 {
+        let grouped = status_on(host, &format!("grouped-{host}"), 40_000).await;
+        assert_eq!(grouped["case"]["approver_group"]["name"], "lead-pair", "host {host}: {grouped}");
+    }
+    let per_subject = fleet.verify().await;
+    assert_eq!(per_subject.get("controls"), Some(&2), "proposed, approved once: {per_subject:?}");
+    assert_eq!(per_subject.get("policy-registry"), Some(&2), "proposed, activated once: {per_subject:?}");
+}
+
 /// Submission `index`: its own customer, its own Idempotency-Key, on host `index`.
 async fn submit(fleet: &Fleet, index: usize) -> Answer {
     let body = refund(2_000, &format!("outage-{index}"));

@@ -22,8 +22,7 @@ fn new_code() -> Value {
 async fn an_added_code_takes_cases_and_routes_them_at_once() {
     let server = TestServer::start().await;
     let before = server.submit(refund(4_000, "before")).await;
-    let (status, view) =
-        server.post("admin", "/v1/taxonomy/codes", json!({"code": new_code(), "rationale": "new product line"})).await;
+    let (status, view) = server.change_code(json!({"code": new_code(), "rationale": "new product line"})).await;
     assert_eq!(status, StatusCode::OK, "{view}");
     assert_eq!(view["revision"], 1);
     let version = view["taxonomy"]["version"].as_str().unwrap().to_owned();
@@ -43,7 +42,8 @@ async fn an_added_code_takes_cases_and_routes_them_at_once() {
 
     let (_, revisions) = server.get("auditor", "/v1/taxonomy/revisions").await;
     assert_eq!(revisions[0]["change"], "added SUBSCRIPTION_DOUBLE_BILLED");
-    assert_eq!(revisions[0]["by"], "ade.admin");
+    // A new code routes cases: one admin proposed it, a second approved it.
+    assert_eq!((revisions[0]["by"].as_str(), revisions[0]["proposal"].as_u64()), (Some("alex.admin"), Some(1)));
     assert_eq!(server.verify().await["ok"], true);
     server.stop().await;
 }
@@ -83,8 +83,7 @@ async fn deprecated_and_merged_codes_refuse_new_cases_and_keep_old_ones() {
     // Given again, the code is reinstated.
     let mut reinstated = new_code();
     reinstated["code"] = json!("LATE_DELIVERY");
-    let (status, _) =
-        server.post("admin", "/v1/taxonomy/codes", json!({"code": reinstated, "rationale": "back"})).await;
+    let (status, _) = server.change_code(json!({"code": reinstated, "rationale": "back"})).await;
     assert_eq!(status, StatusCode::OK);
     server.submit(refund(4_000, "late-again")).await;
     server.stop().await;
@@ -120,7 +119,7 @@ async fn bad_taxonomy_changes_are_refused_and_write_nothing() {
 #[tokio::test]
 async fn the_taxonomy_survives_a_restart() {
     let server = TestServer::start().await;
-    server.post("admin", "/v1/taxonomy/codes", json!({"code": new_code(), "rationale": "new"})).await;
+    assert_eq!(server.change_code(json!({"code": new_code(), "rationale": "new"})).await.0, StatusCode::OK);
     let data_dir = server.data_dir.clone();
     let temp = server.stop().await;
     let server = TestServer::start_in(&data_dir, &Options::default()).await;

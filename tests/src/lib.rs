@@ -303,10 +303,27 @@ impl TestServer {
         self.post("admin2", &format!("/v1/policies/proposals/{number}/approve"), review).await
     }
 
-    /// Adds or changes an exception code of the taxonomy as the admin, asserting it was taken.
+    /// Adds or changes an exception code as two admins do: `admin` posts `body` (`code`,
+    /// `rationale`); a change that alters routing or approval is a control proposal, which
+    /// `admin2` approves. The taxonomy in force after it (`GET /v1/taxonomy`), or the refusal.
+    pub async fn change_code(&self, body: Value) -> (StatusCode, Value) {
+        let (status, answer) = self.post("admin", "/v1/taxonomy/codes", body).await;
+        if status != StatusCode::ACCEPTED {
+            return (status, answer);
+        }
+        let number = answer["number"].as_u64().expect("a proposal's number");
+        let review = serde_json::json!({"rationale": "second admin: reviewed the routing change"});
+        let (status, approved) = self.post("admin2", &format!("/v1/controls/proposals/{number}/approve"), review).await;
+        if status != StatusCode::OK {
+            return (status, approved);
+        }
+        self.get("admin", "/v1/taxonomy").await
+    }
+
+    /// Adds or changes an exception code of the taxonomy as two admins, asserting it was taken.
     pub async fn put_code(&self, code: Value) {
         let body = serde_json::json!({"code": code, "rationale": "a code the test needs"});
-        let (status, answer) = self.post("admin", "/v1/taxonomy/codes", body).await;
+        let (status, answer) = self.change_code(body).await;
         assert_eq!(status, StatusCode::OK, "{answer}");
     }
 

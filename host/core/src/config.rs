@@ -199,7 +199,20 @@ pub fn check(config: &WorkflowConfig, demo_cast: &[TokenConfig]) -> CheckReport 
     check_groups(config, &actors, &mut report);
     check_teams(config, &actors, &mut report);
     check_webhooks(config, &mut report);
+    check_admins(&actors, &mut report);
     report
+}
+
+/// Four eyes on the controls need two admins: with fewer, no chain, floor, group or routing
+/// change can ever be approved.
+fn check_admins(actors: &BTreeMap<String, Vec<Role>>, report: &mut CheckReport) {
+    let admins = actors.values().filter(|roles| roles.contains(&Role::Admin)).count();
+    if admins < 2 {
+        report.warnings.push(format!(
+            "tokens: {admins} admin(s); changes to the policy chain, floors, approval groups and code routing need \
+             a second admin to approve them, so none can take effect"
+        ));
+    }
 }
 
 /// Each token, and no token twice; returns each actor's roles.
@@ -270,24 +283,7 @@ fn check_taxonomy(taxonomy: &Taxonomy, config: &WorkflowConfig, report: &mut Che
 }
 
 fn check_groups(config: &WorkflowConfig, actors: &BTreeMap<String, Vec<Role>>, report: &mut CheckReport) {
-    for (index, group) in config.approval_groups.iter().enumerate() {
-        let place = format!("approval_groups[{index}] ({})", group.name);
-        if let Err(problem) = group.validate() {
-            report.errors.push(format!("{place}: {problem}"));
-        }
-        if config.approval_groups[..index].iter().any(|earlier| earlier.level == group.level) {
-            report.errors.push(format!("{place}: a second group for level {}", group.level.as_str()));
-        }
-        for member in &group.members {
-            match actors.get(member) {
-                None => report.errors.push(format!("{place}: member {member} has no token")),
-                Some(roles) if !roles.contains(&Role::Approver) => {
-                    report.errors.push(format!("{place}: member {member} is not an approver"))
-                }
-                Some(_) => {}
-            }
-        }
-    }
+    report.errors.extend(crate::controls::group_problems(&config.approval_groups, |actor| actors.get(actor).cloned()));
 }
 
 fn check_teams(config: &WorkflowConfig, actors: &BTreeMap<String, Vec<Role>>, report: &mut CheckReport) {
@@ -416,5 +412,17 @@ mod tests {
         let settings = WorkflowConfig::default().settings("test", &cast).unwrap();
         let admin = settings.tokens.authenticate("Bearer lv_test_admin_0123456789abcdef");
         assert!(admin.is_some_and(|principal| principal.source == "demo:admin"));
+    }
+
+    #[test]
+    fn one_admin_is_warned_that_no_control_change_can_be_approved() {
+        let cast = demo::cast(|role| format!("lv_test_{role}_0123456789abcdef"));
+        let two: Vec<TokenConfig> = cast.values().cloned().collect();
+        let one: Vec<TokenConfig> = cast.into_iter().filter(|(role, _)| *role != "admin2").map(|(_, t)| t).collect();
+        let warned = |tokens: &[TokenConfig]| {
+            check(&WorkflowConfig::default(), tokens).warnings.iter().any(|warning| warning.contains("second admin"))
+        };
+        assert!(warned(&one));
+        assert!(!warned(&two));
     }
 }

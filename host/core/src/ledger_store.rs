@@ -334,8 +334,9 @@ impl Kept {
 
 /// What a subject other than a case keeps for good, collection by collection, oldest first:
 /// activated chains (a rollback's confirmation may be set once), taxonomy revisions,
-/// delegations (whose revocation may be set once), and a remediation item's history. Uploads
-/// are keyed by their content's digest, so only their number is kept here.
+/// delegations (whose revocation may be set once), a remediation item's history, and the
+/// control proposals decided. Uploads are keyed by their content's digest, so only their
+/// number is kept here.
 fn kept(subject: &Subject) -> Vec<Vec<Kept>> {
     match subject {
         Subject::Case(_) => Vec::new(),
@@ -360,6 +361,7 @@ fn kept(subject: &Subject) -> Vec<Vec<Kept>> {
         Subject::Remediation(item) => vec![item.history.iter().map(Kept::of).collect()],
         Subject::Intake(log) => vec![log.rejections.iter().map(Kept::of).collect()],
         Subject::Baselines(book) => vec![book.history.iter().map(Kept::of).collect()],
+        Subject::Controls(record) => vec![record.decided.iter().map(Kept::of).collect()],
         Subject::Execution(record) => vec![
             vec![Kept::of(&(&record.report, &record.source))],
             record

@@ -6,7 +6,7 @@
 //! The domain's modules are re-exported here under their own names (`levee_core::case` is
 //! `levee_domain::case`), so a path names the rule wherever it is used:
 //! `money`, `validation`, `identity`, `taxonomy`, `matrix`, `floors`, `evidence`, `engine`, `decision`,
-//! `case`, `ledger`, `delegation`, `registry`, `proposal`, `executions`, `reconcile`, `inbound`, `intake`,
+//! `case`, `ledger`, `delegation`, `registry`, `proposal`, `controls`, `executions`, `reconcile`, `inbound`, `intake`,
 //! `taxonomy_changes`, `remediation`, `backtest` (and the values `metrics` counts).
 //!
 //! The core's own modules:
@@ -38,8 +38,8 @@
 #[cfg(test)]
 use levee_domain::fixtures;
 pub use levee_domain::{
-    backtest, case, decision, delegation, engine, evidence, executions, floors, identity, inbound, intake, ledger,
-    matrix, money, proposal, reconcile, registry, remediation, taxonomy, taxonomy_changes, validation,
+    backtest, case, controls, decision, delegation, engine, evidence, executions, floors, identity, inbound, intake,
+    ledger, matrix, money, proposal, reconcile, registry, remediation, taxonomy, taxonomy_changes, validation,
 };
 
 pub mod api;

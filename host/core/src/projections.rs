@@ -245,7 +245,8 @@ pub fn apply(store: &dyn Store, entry: &LedgerEntry, subject: &Subject) -> Resul
         | Subject::Taxonomy(_)
         | Subject::Delegations(_)
         | Subject::Intake(_)
-        | Subject::Baselines(_) => Ok(()),
+        | Subject::Baselines(_)
+        | Subject::Controls(_) => Ok(()),
     }
 }
 

@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::case::{self, Case};
+use crate::controls::{CONTROLS_SUBJECT, ControlsRecord};
 use crate::delegation::{DELEGATIONS_SUBJECT, DelegationBook};
 use crate::identity::AuthoritySnapshot;
 use crate::intake::{INTAKE_SUBJECT, IntakeLog};
@@ -32,6 +33,7 @@ pub enum Subject {
     Intake(Box<IntakeLog>),
     Execution(Box<ExecutionRecord>),
     Baselines(Box<BaselineBook>),
+    Controls(Box<ControlsRecord>),
 }
 
 /// One kind of subject's state, as its record and its ledger slots hold it.
@@ -71,6 +73,7 @@ subject_state!(RemediationItem, Remediation, Box::new, |state: Box<RemediationIt
 subject_state!(IntakeLog, Intake, Box::new, |state: Box<IntakeLog>| *state);
 subject_state!(ExecutionRecord, Execution, Box::new, |state: Box<ExecutionRecord>| *state);
 subject_state!(BaselineBook, Baselines, Box::new, |state: Box<BaselineBook>| *state);
+subject_state!(ControlsRecord, Controls, Box::new, |state: Box<ControlsRecord>| *state);
 
 /// Evaluates `$body` with `$state` bound to the state inside any subject.
 macro_rules! with_state {
@@ -84,6 +87,7 @@ macro_rules! with_state {
             Subject::Intake($state) => $body,
             Subject::Execution($state) => $body,
             Subject::Baselines($state) => $body,
+            Subject::Controls($state) => $body,
         }
     };
 }
@@ -100,6 +104,7 @@ impl Subject {
             Subject::Intake(_) => INTAKE_SUBJECT,
             Subject::Execution(record) => &record.id,
             Subject::Baselines(_) => BASELINES_SUBJECT,
+            Subject::Controls(_) => CONTROLS_SUBJECT,
         }
     }
 

@@ -36,7 +36,7 @@ fn one_approval() -> u8 {
 }
 
 /// `[floors]` as written: each part left out comes from the approval matrix (`resolve`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct FloorsConfig {
     /// Kinds that never auto-approve.

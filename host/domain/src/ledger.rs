@@ -86,6 +86,15 @@ pub enum EventType {
     DelegationGranted,
     #[serde(rename = "delegation.revoked")]
     DelegationRevoked,
+    /// A change of approval groups, floors or a code's routing, proposed by one admin.
+    #[serde(rename = "control.proposed")]
+    ControlProposed,
+    /// A control proposal a second admin approved: in force on every host.
+    #[serde(rename = "control.approved")]
+    ControlApproved,
+    /// A control proposal rejected, or withdrawn by its proposer.
+    #[serde(rename = "control.rejected")]
+    ControlRejected,
     /// A code added, changed, deprecated or merged.
     #[serde(rename = "taxonomy.changed")]
     TaxonomyChanged,

@@ -17,6 +17,7 @@
 //! - `delegation`: approvers handing their authority to a colleague for a dated window.
 //! - `registry`: uploaded rule plugins, proposed and activated chains.
 //! - `proposal`: four eyes on the controls: who may propose, approve and confirm a change.
+//! - `controls`: approval groups, floors and code routing changed through proposals.
 //! - `executions`: executed refunds as Stripe and Shopify report them (pure parsing).
 //! - `reconcile`: matching executions to approved cases; findings of leakage.
 //! - `inbound`: verifying inbound webhooks by each vendor's signature scheme.
@@ -29,6 +30,7 @@
 
 pub mod backtest;
 pub mod case;
+pub mod controls;
 pub mod decision;
 pub mod delegation;
 pub mod digest;

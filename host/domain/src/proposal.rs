@@ -44,6 +44,16 @@ impl std::fmt::Display for SecondSignoffRefusal {
     }
 }
 
+/// Refuses another proposal of `kind` while `waiting` already wait (at most `MAX_PENDING`).
+pub fn room_for_another(waiting: usize, kind: &str) -> Result<(), String> {
+    if waiting >= MAX_PENDING {
+        return Err(format!(
+            "{MAX_PENDING} {kind} proposals are waiting for a second admin: approve or reject one first"
+        ));
+    }
+    Ok(())
+}
+
 /// A second admin's sign-off on a step `first_by` made (`what` they did, e.g. "proposed chain
 /// proposal 3"): refused when `by` is that same admin.
 pub fn second_signoff(first_by: &str, by: &str, what: &str) -> Result<(), SecondSignoffRefusal> {

@@ -36,6 +36,9 @@ pub struct TaxonomyRevision {
     pub by: String,
     pub at: DateTime<Utc>,
     pub rationale: String,
+    /// The control proposal this change carried out (one admin proposed it, `by` approved it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposal: Option<u64>,
 }
 
 /// The taxonomy in force and its revision (0: the configuration's).

@@ -6,6 +6,7 @@ mod audit;
 mod cases;
 mod comms;
 mod console;
+mod controls;
 mod delegations;
 mod error;
 mod export;
@@ -141,6 +142,10 @@ fn table() -> Vec<(&'static str, Route)> {
         ("/v1/audit/proof/consistency", Route::new().get(audit::consistency_proof)),
         ("/v1/ledger", Route::new().get(audit::ledger)),
         ("/v1/policies", Route::new().get(policies::registry).post_upload(policies::upload)),
+        ("/v1/controls", Route::new().get(controls::read)),
+        ("/v1/controls/proposals", Route::new().post(controls::propose)),
+        ("/v1/controls/proposals/{id}/approve", Route::new().post(controls::approve)),
+        ("/v1/controls/proposals/{id}/reject", Route::new().post(controls::reject)),
         ("/v1/policies/chain", Route::new().post(policies::propose)),
         ("/v1/policies/chain/rollback", Route::new().post(policies::rollback)),
         ("/v1/policies/chains/{id}/confirm", Route::new().post(policies::confirm_rollback)),
@@ -232,6 +237,13 @@ impl Call<'_> {
 
     pub fn id(&self) -> &str {
         self.id.as_deref().unwrap_or_default()
+    }
+
+    /// The path's `{id}` as a number (a proposal's, a chain's); anything else names no `what`.
+    pub fn numbered_id(&self, what: &str) -> Result<u64, ApiError> {
+        self.id()
+            .parse()
+            .map_err(|_| ApiError::from(crate::service::ServiceError::NotFound(format!("{what} {}", self.id()))))
     }
 
     /// A request header as text, if present.

@@ -5,8 +5,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::responses::ErrorResponse;
 use super::{
-    ErrorBody, audit, cases, comms, delegations, export, jobs, meta, metrics, policies, queue, remediation, taxonomy,
-    timeline, webhooks, workflow,
+    ErrorBody, audit, cases, comms, controls, delegations, export, jobs, meta, metrics, policies, queue, remediation,
+    taxonomy, timeline, webhooks, workflow,
 };
 
 #[derive(OpenApi)]
@@ -23,7 +23,8 @@ use super::{
         remediation::list, remediation::get, remediation::start, remediation::fix, remediation::scorecards, webhooks::outgoing,
         webhooks::receive, webhooks::rejections, webhooks::findings,
         policies::upload, policies::registry, policies::propose, policies::approve_proposal, policies::reject_proposal, policies::rollback,
-        policies::confirm_rollback, policies::backtest,
+        policies::confirm_rollback, policies::backtest, controls::read, controls::propose, controls::approve,
+        controls::reject,
         policies::start_shadow, policies::stop_shadow, policies::shadow_differences,
         metrics::summary, metrics::leakage, metrics::cycle_time, metrics::evidence, metrics::outliers, metrics::drift,
         metrics::baselines, metrics::set_baseline, metrics::chart, metrics::monthly_report, metrics::prometheus,

@@ -103,7 +103,7 @@ pub fn propose(call: &Call<'_>) -> Result<Response, ApiError> {
 pub fn approve_proposal(call: &Call<'_>) -> Result<Response, ApiError> {
     let admin = call.principal_with(ADMINS, "approving a chain proposal")?;
     let request: ReviewRequest = call.json()?;
-    ok(&call.levee.policies().approve_proposal(admin, path_number(call, "chain proposal")?, &request)?)
+    ok(&call.levee.policies().approve_proposal(admin, call.numbered_id("chain proposal")?, &request)?)
 }
 
 /// Reject a waiting chain proposal (its proposer's rejection withdraws it). It never takes effect.
@@ -117,7 +117,7 @@ pub fn approve_proposal(call: &Call<'_>) -> Result<Response, ApiError> {
 pub fn reject_proposal(call: &Call<'_>) -> Result<Response, ApiError> {
     let admin = call.principal_with(ADMINS, "rejecting a chain proposal")?;
     let request: ReviewRequest = call.json()?;
-    ok(&call.levee.policies().reject_proposal(admin, path_number(call, "chain proposal")?, &request)?)
+    ok(&call.levee.policies().reject_proposal(admin, call.numbered_id("chain proposal")?, &request)?)
 }
 
 /// Restore an earlier chain (default: the one before the active one), as a new activation
@@ -144,14 +144,7 @@ pub fn rollback(call: &Call<'_>) -> Result<Response, ApiError> {
 pub fn confirm_rollback(call: &Call<'_>) -> Result<Response, ApiError> {
     let admin = call.principal_with(ADMINS, "confirming a rollback")?;
     let request: ReviewRequest = call.json()?;
-    ok(&call.levee.policies().confirm_rollback(admin, path_number(call, "chain")?, &request)?)
-}
-
-/// The path's `{id}` as a number; anything else names nothing (404).
-fn path_number(call: &Call<'_>, what: &str) -> Result<u64, ApiError> {
-    call.id()
-        .parse()
-        .map_err(|_| ApiError::from(crate::service::ServiceError::NotFound(format!("{what} {}", call.id()))))
+    ok(&call.levee.policies().confirm_rollback(admin, call.numbered_id("chain")?, &request)?)
 }
 
 /// Replay the facts of the last N days' cases (as the ledger recorded them) through a

@@ -5,10 +5,13 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::responses::{Conflict, Forbidden, JsonBody, NotFound, SignedIn};
-use super::{ApiError, Call, Response, ok};
+use super::{ApiError, Call, Response, json_response, ok};
+use crate::controls::ControlProposal;
 use crate::identity::Role;
+use crate::service::CodeChange;
 use crate::taxonomy::Taxonomy;
 use crate::taxonomy_changes::{CurrentTaxonomy, DeprecateRequest, MergeRequest, PutCodeRequest, TaxonomyRevision};
+use http::StatusCode;
 
 const ADMINS: &[Role] = &[Role::Admin];
 
@@ -58,15 +61,24 @@ pub fn version(call: &Call<'_>) -> Result<Response, ApiError> {
     ok(&call.levee.taxonomy().version(call.id())?)
 }
 
-/// Add a code, or change one (a deprecated or merged code given again is reinstated). Recorded
-/// in the ledger as a new taxonomy version; routing follows at once.
+/// Add a code, or change one (a deprecated or merged code given again is reinstated). A change
+/// of how the code's cases are routed or approved (a new code; its queue, owner, SLA,
+/// `escalate_always` or `customer_comms_required`) is a control proposal, with its backtest, that
+/// takes effect when a second admin approves it (`POST /v1/controls/proposals/{id}/approve`):
+/// 202. Any other change is recorded at once as a new taxonomy version: 200.
 #[utoipa::path(post, path = "/v1/taxonomy/codes", tag = "taxonomy", request_body = PutCodeRequest,
-    responses((status = 200, body = TaxonomyView), SignedIn, Forbidden, JsonBody, Conflict),
+    responses(
+        (status = 200, description = "Changed: a new taxonomy version", body = TaxonomyView),
+        (status = 202, description = "Proposed: it alters routing or approval, so it waits for a second admin", body = ControlProposal),
+        SignedIn, Forbidden, JsonBody, Conflict),
     security(("bearer" = [])))]
 pub fn put_code(call: &Call<'_>) -> Result<Response, ApiError> {
     let admin = call.principal_with(ADMINS, "changing the taxonomy")?;
     let request: PutCodeRequest = call.json()?;
-    ok(&TaxonomyView::from(call.levee.taxonomy().put_code(admin, &request)?))
+    match call.levee.taxonomy().put_code(admin, &request)? {
+        CodeChange::Applied(current) => ok(&TaxonomyView::from(current)),
+        CodeChange::Proposed(proposal) => Ok(json_response(StatusCode::ACCEPTED, &proposal)),
+    }
 }
 
 /// Deprecate a code: new cases under it are refused, naming the valid codes; the cases filed

@@ -25,13 +25,14 @@ pub fn get(call: &Call<'_>) -> Result<Response, ApiError> {
         .filter(|links| !links.is_empty())
         .unwrap_or(&levee.settings.configured_chain);
     let loaded = levee.engine.chain();
+    let controls = levee.controls().read()?;
     let inputs = Inputs {
         configured_matrix: &levee.settings.matrix,
         chain_number: number,
         links,
         loaded: &loaded,
         shadow: registry.shadow.as_ref().map(|shadow| (shadow.number, shadow.links.as_slice())),
-        approval_groups: &levee.settings.approval_groups,
+        approval_groups: &controls.approval_groups,
     };
     ok(&describe(&inputs))
 }

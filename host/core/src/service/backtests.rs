@@ -3,10 +3,12 @@
 use crate::backtest::{BATCH, BacktestReport, BacktestRequest, MAX_CASES, Submissions, replayable};
 use crate::decision::{self};
 use crate::engine::Facts;
+use crate::floors::Floors;
 use crate::ledger::EventType;
 use crate::ledger_store::{LedgerSlot, entry_key};
 use crate::registry::ChainLink;
 use crate::service::{Policies, ServiceError};
+use crate::taxonomy::Taxonomy;
 use crate::validation::FieldError;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
@@ -15,6 +17,24 @@ use std::collections::BTreeMap;
 const DRY_RUN_CASES: usize = 50;
 /// How far back (in ledger entries) the dry run looks for them.
 const DRY_RUN_SCAN: u64 = 5_000;
+
+/// What a replay runs under: the taxonomy (the routing policy's default params, and each code's
+/// flags) and the floors.
+pub(crate) struct Conditions<'a> {
+    pub taxonomy: &'a Taxonomy,
+    pub floors: &'a Floors,
+}
+
+impl Conditions<'_> {
+    /// The recorded facts with their code's flags as this taxonomy sets them.
+    fn flagged(&self, mut facts: Facts) -> Facts {
+        if let Some(code) = self.taxonomy.codes.iter().find(|code| code.code == facts.exception_code) {
+            facts.escalate_always = code.escalate_always;
+            facts.customer_comms_required = code.customer_comms_required;
+        }
+        facts
+    }
+}
 
 impl Policies<'_> {
     /// Backtests the candidate: `links`, or the active chain with the uploaded plugin `digest`
@@ -33,13 +53,30 @@ impl Policies<'_> {
         self.backtest_chain(links, days)
     }
 
-    /// Replays the last `days` days' submissions through the chain `links`.
+    /// Replays the last `days` days' submissions through the chain `links`, under the taxonomy
+    /// and floors in force.
     pub(super) fn backtest_chain(&self, links: Vec<ChainLink>, days: u32) -> Result<BacktestReport, ServiceError> {
+        let taxonomy = self.levee.taxonomy().current()?.taxonomy;
+        let floors = self.levee.controls().current()?.floors;
+        self.replay(links, days, &Conditions { taxonomy: &taxonomy, floors: &floors })
+    }
+
+    /// Replays the last `days` days' submissions through the chain `links` under `conditions`:
+    /// each case's facts as recorded, but for its code's flags, which come from the taxonomy
+    /// replayed under (so a change of `escalate_always` shows), and the floors applied to
+    /// every decision as submission applies them.
+    pub(crate) fn replay(
+        &self,
+        links: Vec<ChainLink>,
+        days: u32,
+        conditions: &Conditions<'_>,
+    ) -> Result<BacktestReport, ServiceError> {
         let to = self.levee.clock.now();
         let from = to - Duration::days(i64::from(days));
         let submissions = self.submissions_since(from)?;
-        let plugins = self.chain_plugins(&links, &self.levee.taxonomy().current()?.taxonomy)?;
-        let facts: Vec<Facts> = submissions.replayable.iter().map(|submission| submission.facts.clone()).collect();
+        let plugins = self.chain_plugins(&links, conditions.taxonomy)?;
+        let facts: Vec<Facts> =
+            submissions.replayable.iter().map(|submission| conditions.flagged(submission.facts.clone())).collect();
         let evaluations =
             self.levee.engine.evaluate_candidate(plugins, &facts).map_err(ServiceError::PluginRejected)?;
         let mut report = BacktestReport {
@@ -55,10 +92,13 @@ impl Policies<'_> {
             failed_closed: 0,
             examples: Vec::new(),
         };
-        for (submission, evaluations) in submissions.replayable.iter().zip(evaluations) {
-            let mut candidate = decision::combine(&evaluations, submission.facts.submitted_at);
-            let present = submission.facts.evidence_present.iter().copied().collect();
-            decision::hold_for_missing_evidence(&mut candidate, &present, submission.facts.submitted_at);
+        let matrix = &self.levee.settings.matrix;
+        for ((submission, facts), evaluations) in submissions.replayable.iter().zip(&facts).zip(evaluations) {
+            let mut candidate = decision::combine(&evaluations, facts.submitted_at);
+            let sla = |level| matrix.sla_minutes(level);
+            conditions.floors.raise(&mut candidate, facts.kind, &facts.amount, sla, facts.submitted_at);
+            let present = facts.evidence_present.iter().copied().collect();
+            decision::hold_for_missing_evidence(&mut candidate, &present, facts.submitted_at);
             report.add(submission, &candidate);
         }
         Ok(report)

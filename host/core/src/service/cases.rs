@@ -43,12 +43,13 @@ impl Cases<'_> {
         let facts = self.facts(&case_id, &submission, requester, at)?;
         let evaluations = self.levee.policies().evaluate(&facts);
         let mut decision = decision::combine(&evaluations, at);
-        let settings = &self.levee.settings;
-        settings.floors.raise(
+        let controls = self.levee.controls().current()?;
+        let matrix = &self.levee.settings.matrix;
+        controls.floors.raise(
             &mut decision,
             submission.kind,
             &submission.amount,
-            |level| settings.matrix.sla_minutes(level),
+            |level| matrix.sla_minutes(level),
             at,
         );
         let policies = evaluations.iter().map(|evaluation| evaluation.policy.clone()).collect();
@@ -59,7 +60,7 @@ impl Cases<'_> {
             at,
             decision,
             idempotency_key: idempotency.as_ref().map(IdempotencyKey::recorded),
-            approval_groups: &self.levee.settings.approval_groups,
+            approval_groups: &controls.approval_groups,
             attachments_must_be_stored: self.levee.settings.evidence.stored_attachments,
         };
         let mut transition = case::submit(submission, context);

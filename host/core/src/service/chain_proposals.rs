@@ -7,7 +7,7 @@
 
 use crate::identity::Principal;
 use crate::ledger::EventType;
-use crate::proposal::{MAX_PENDING, ReviewRequest, second_signoff};
+use crate::proposal::{ReviewRequest, Signoff, room_for_another, second_signoff};
 use crate::registry::{ChainApproval, ChainProposal, PolicyRegistry};
 use crate::registry_changes::{ActivateRequest, change};
 use crate::service::policies::{Activation, signoff};
@@ -30,11 +30,7 @@ impl Policies<'_> {
         let at = self.levee.clock.now();
         self.commit_registry(actor, request.expected_version, |registry| {
             self.check_chain(registry, &request.links)?;
-            if registry.proposals.len() >= MAX_PENDING {
-                return Err(ServiceError::Conflict(format!(
-                    "{MAX_PENDING} chain proposals are waiting for a second admin: approve or reject one first"
-                )));
-            }
+            room_for_another(registry.proposals.len(), "chain").map_err(ServiceError::Conflict)?;
             let mut next = registry.clone();
             next.version += 1;
             next.proposals_made += 1;
@@ -80,20 +76,12 @@ impl Policies<'_> {
         number: u64,
         request: &ReviewRequest,
     ) -> Result<PolicyRegistry, ServiceError> {
-        let rationale = required_text("rationale", &request.rationale, 2_000)?;
-        let at = self.levee.clock.now();
-        self.commit_registry(actor, None, |registry| {
-            let proposal = waiting(registry, number)?;
-            let withdrawn = proposal.proposed.by == actor.actor;
+        self.review(actor, request, |registry, rejected| {
+            let withdrawn = waiting(registry, number)?.proposed.by == actor.actor;
             let mut next = registry.clone();
-            next.version += 1;
             next.proposals.retain(|waiting| waiting.number != number);
-            let payload = serde_json::json!({
-                "proposal": number,
-                "rejected": signoff(actor, at, rationale.clone()),
-                "withdrawn": withdrawn,
-            });
-            Ok((next.clone(), Some(change(next, EventType::PolicyProposalRejected, payload))))
+            let payload = serde_json::json!({"proposal": number, "rejected": rejected, "withdrawn": withdrawn});
+            Ok((next, EventType::PolicyProposalRejected, payload))
         })
     }
 
@@ -104,9 +92,7 @@ impl Policies<'_> {
         number: u64,
         request: &ReviewRequest,
     ) -> Result<PolicyRegistry, ServiceError> {
-        let rationale = required_text("rationale", &request.rationale, 2_000)?;
-        let at = self.levee.clock.now();
-        self.commit_registry(actor, None, |registry| {
+        self.review(actor, request, |registry, confirmed| {
             let mut next = registry.clone();
             let chain = next
                 .chains
@@ -117,19 +103,31 @@ impl Policies<'_> {
                 let message = format!("chain {number} is not a rollback: only a rollback waits for a confirmation");
                 return Err(FieldError::new("chain", message).into());
             }
-            if let Some(confirmed) = &chain.confirmed {
-                return Err(ServiceError::Conflict(format!(
-                    "rollback {number} was confirmed by {} at {}",
-                    confirmed.by, confirmed.at
-                )));
+            if let Some(earlier) = &chain.confirmed {
+                let message = format!("rollback {number} was confirmed by {} at {}", earlier.by, earlier.at);
+                return Err(ServiceError::Conflict(message));
             }
             second_signoff(&chain.activated_by, &actor.actor, &format!("made rollback {number}"))
                 .map_err(|refusal| ServiceError::Forbidden(refusal.to_string()))?;
-            let confirmed = signoff(actor, at, rationale.clone());
             chain.confirmed = Some(confirmed.clone());
-            next.version += 1;
             let payload = serde_json::json!({"chain": number, "confirmed": confirmed});
-            Ok((next.clone(), Some(change(next, EventType::PolicyRollbackConfirmed, payload))))
+            Ok((next, EventType::PolicyRollbackConfirmed, payload))
+        })
+    }
+
+    /// One admin's reviewing step on the registry (a rejection, a confirmation): the rationale
+    /// checked, their sign-off made, and `step`'s registry, event and payload committed as the
+    /// registry's next version, under compare-and-swap.
+    fn review<F>(&self, actor: &Principal, request: &ReviewRequest, mut step: F) -> Result<PolicyRegistry, ServiceError>
+    where
+        F: FnMut(&PolicyRegistry, &Signoff) -> Result<(PolicyRegistry, EventType, serde_json::Value), ServiceError>,
+    {
+        let rationale = required_text("rationale", &request.rationale, 2_000)?;
+        let signed = signoff(actor, self.levee.clock.now(), rationale);
+        self.commit_registry(actor, None, |registry| {
+            let (mut next, event, payload) = step(registry, &signed)?;
+            next.version += 1;
+            Ok((next.clone(), Some(change(next, event, payload))))
         })
     }
 }

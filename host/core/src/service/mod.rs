@@ -23,6 +23,7 @@ mod audit;
 mod backtests;
 mod cases;
 mod chain_proposals;
+mod controls;
 mod delegations;
 mod intake;
 mod metrics;
@@ -41,6 +42,7 @@ pub use audit::Audit;
 pub use cases::Cases;
 pub(crate) use cases::IDEMPOTENCY_KEY_FIELD;
 pub use cases::{QueueEntry, Submitted};
+pub use controls::{Controls, InForce};
 pub use delegations::Delegations;
 pub use intake::Intake;
 pub use metrics::Metrics;
@@ -49,7 +51,7 @@ pub use policies::{HostChain, Policies};
 pub use reconciliation::Reconciliation;
 pub use remediation::Remediation;
 pub use schedule::Schedule;
-pub use taxonomy::TaxonomyAdmin;
+pub use taxonomy::{CodeChange, TaxonomyAdmin};
 
 /// How many times a commit retries after losing its ledger slot to another host before the
 /// request is answered with 409.
@@ -65,7 +67,8 @@ pub struct Settings {
     /// The policy chain from the configuration (chain 0), which decides until a chain is
     /// activated. Plugins loaded from files are kept in the store by digest, like uploads.
     pub configured_chain: Vec<crate::registry::ChainLink>,
-    /// N-of-M approval groups, at most one per level.
+    /// N-of-M approval groups, at most one per level: in force until an approved control
+    /// proposal sets them (`levee.controls().current()`).
     pub approval_groups: Vec<crate::identity::ApprovalGroup>,
     /// Each team's manager (an actor), to whom its overdue remediation items escalate.
     pub team_managers: std::collections::BTreeMap<String, String>,
@@ -75,7 +78,8 @@ pub struct Settings {
     pub webhook_sources: Vec<crate::intake::WebhookSource>,
     /// The limits metrics signals are judged by.
     pub metrics: crate::metrics::MetricsSettings,
-    /// What no policy chain can lower, applied to every decision.
+    /// What no policy chain can lower, applied to every decision: in force until an approved
+    /// control proposal sets them (`levee.controls().current()`).
     pub floors: crate::floors::Floors,
     /// How evidence gates are met.
     pub evidence: crate::config::EvidenceConfig,
@@ -194,6 +198,10 @@ impl Levee {
 
     pub fn metrics(&self) -> Metrics<'_> {
         Metrics { levee: self }
+    }
+
+    pub fn controls(&self) -> Controls<'_> {
+        Controls { levee: self }
     }
 }
 

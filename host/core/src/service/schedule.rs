@@ -37,8 +37,8 @@ impl Schedule<'_> {
         let now = self.levee.clock.now();
         let system = Principal::system("sla-escalation");
         let mut run = GovernanceRun::default();
+        let groups = &self.levee.controls().current()?.approval_groups;
         for case_id in self.overdue_cases(now)? {
-            let groups = &self.levee.settings.approval_groups;
             match self
                 .levee
                 .transition(&case_id, &system, |case, at| case::escalate(case, at, groups, &self.levee.settings.matrix))

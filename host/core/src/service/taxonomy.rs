@@ -1,15 +1,41 @@
 //! The taxonomy as a service: adding, changing, deprecating and merging exception codes.
 
+use crate::controls::{ControlProposal, code_alters};
 use crate::identity::Principal;
 use crate::ledger::EventType;
 use crate::service::{Levee, ServiceError};
 use crate::subject::Change;
-use crate::taxonomy::{CodeLifecycle, Taxonomy};
+use crate::taxonomy::{CodeLifecycle, ExceptionCode, Taxonomy};
 use crate::taxonomy_changes::{
     CurrentTaxonomy, DeprecateRequest, MergeRequest, PutCodeRequest, TAXONOMY_SUBJECT, TaxonomyRecord,
     TaxonomyRevision, active_code,
 };
 use crate::validation::{FieldError, required_text};
+
+/// What `put_code` did: the change made, or the proposal that waits for a second admin.
+#[derive(Debug)]
+pub enum CodeChange {
+    Applied(CurrentTaxonomy),
+    Proposed(Box<ControlProposal>),
+}
+
+/// Puts `code` in place of its namesake, or adds it; what changed, in a sentence.
+pub(super) fn put(taxonomy: &mut Taxonomy, code: &ExceptionCode) -> String {
+    match taxonomy.codes.iter_mut().find(|entry| entry.code == code.code) {
+        Some(existing) if existing.lifecycle != CodeLifecycle::Active => {
+            *existing = code.clone();
+            format!("reinstated and changed {}", code.code)
+        }
+        Some(existing) => {
+            *existing = code.clone();
+            format!("changed {}", code.code)
+        }
+        None => {
+            taxonomy.codes.push(code.clone());
+            format!("added {}", code.code)
+        }
+    }
+}
 
 /// The taxonomy of exception codes: `levee.taxonomy()`.
 pub struct TaxonomyAdmin<'a> {
@@ -60,8 +86,10 @@ impl TaxonomyAdmin<'_> {
         }
     }
 
-    /// Adds or changes a code.
-    pub fn put_code(&self, actor: &Principal, request: &PutCodeRequest) -> Result<CurrentTaxonomy, ServiceError> {
+    /// Adds or changes a code. A change of how its cases are routed or approved (a new code, or
+    /// its queue, owning team, SLA or flags) is a proposal a second admin must approve
+    /// (`Controls::approve`); a descriptive change is made at once.
+    pub fn put_code(&self, actor: &Principal, request: &PutCodeRequest) -> Result<CodeChange, ServiceError> {
         let rationale = required_text("rationale", &request.rationale, 2_000)?;
         if request.code.lifecycle != CodeLifecycle::Active {
             let message = "set to active here; deprecate or merge a code through its own endpoint";
@@ -69,23 +97,57 @@ impl TaxonomyAdmin<'_> {
         }
         let code =
             request.code.validate().map_err(|error| FieldError { field: format!("code.{}", error.field), ..error })?;
-        self.change(actor, rationale, request.expected_revision, |taxonomy| {
-            let summary = match taxonomy.codes.iter_mut().find(|entry| entry.code == code.code) {
-                Some(existing) if existing.lifecycle != CodeLifecycle::Active => {
-                    *existing = code.clone();
-                    format!("reinstated and changed {}", code.code)
-                }
-                Some(existing) => {
-                    *existing = code.clone();
-                    format!("changed {}", code.code)
-                }
-                None => {
-                    taxonomy.codes.push(code.clone());
-                    format!("added {}", code.code)
-                }
-            };
-            Ok(summary)
-        })
+        let current = self.current()?;
+        if request.expected_revision.is_some_and(|revision| revision != current.revision) {
+            return Err(ServiceError::Conflict(format!(
+                "{TAXONOMY_SUBJECT} is at version {}: re-read it and act again",
+                current.revision
+            )));
+        }
+        let before = current.taxonomy.codes.iter().find(|entry| entry.code == code.code).cloned();
+        if !code_alters(before.as_ref(), &code).is_empty() {
+            let proposal = self.levee.controls().propose_code(actor, code, before, rationale)?;
+            return Ok(CodeChange::Proposed(Box::new(proposal)));
+        }
+        let changed =
+            self.change(actor, rationale, request.expected_revision, None, |taxonomy| Ok(Some(put(taxonomy, &code))))?;
+        Ok(CodeChange::Applied(changed))
+    }
+
+    /// Carries out an approved control proposal's code change as a new revision naming it; the
+    /// revision number. Once only: if a revision already carries the proposal, that one.
+    /// Refused when the code changed after it was proposed.
+    pub(super) fn apply_proposed_code(
+        &self,
+        approver: &Principal,
+        proposal: u64,
+        code: &ExceptionCode,
+        before: Option<&ExceptionCode>,
+        rationale: &str,
+    ) -> Result<u64, ServiceError> {
+        let changed = self.change(approver, rationale.to_owned(), None, Some(proposal), |taxonomy| {
+            if taxonomy.codes.iter().find(|entry| entry.code == code.code) != before {
+                return Err(ServiceError::Conflict(format!(
+                    "{} changed after control proposal {proposal} was made: reject it and propose the change again",
+                    code.code
+                )));
+            }
+            Ok(Some(put(taxonomy, code)))
+        });
+        match changed {
+            Ok(current) => Ok(current.revision),
+            Err(error) => match self.revision_of_proposal(proposal)? {
+                Some(revision) => Ok(revision),
+                None => Err(error),
+            },
+        }
+    }
+
+    /// The revision that carried out control proposal `proposal`, if one did.
+    pub(super) fn revision_of_proposal(&self, proposal: u64) -> Result<Option<u64>, ServiceError> {
+        let record = self.levee.load_subject::<TaxonomyRecord>(TAXONOMY_SUBJECT)?;
+        let revisions = record.map(|record| record.revisions).unwrap_or_default();
+        Ok(revisions.iter().position(|revision| revision.proposal == Some(proposal)).map(|index| index as u64 + 1))
     }
 
     /// Deprecates a code: no new cases under it; the cases filed under it keep it.
@@ -96,7 +158,7 @@ impl TaxonomyAdmin<'_> {
         request: &DeprecateRequest,
     ) -> Result<CurrentTaxonomy, ServiceError> {
         let rationale = required_text("rationale", &request.rationale, 2_000)?;
-        self.change(actor, rationale.clone(), request.expected_revision, |taxonomy| {
+        self.change(actor, rationale.clone(), request.expected_revision, None, |taxonomy| {
             let merged_in: Vec<String> = taxonomy
                 .codes
                 .iter()
@@ -112,7 +174,7 @@ impl TaxonomyAdmin<'_> {
             }
             let entry = active_code(taxonomy, code, "code")?;
             entry.lifecycle = CodeLifecycle::Deprecated { reason: rationale.clone() };
-            Ok(format!("deprecated {code}"))
+            Ok(Some(format!("deprecated {code}")))
         })
     }
 
@@ -129,7 +191,7 @@ impl TaxonomyAdmin<'_> {
         if into == code {
             return Err(FieldError::new("into", "a code cannot be merged into itself").into());
         }
-        self.change(actor, rationale.clone(), request.expected_revision, |taxonomy| {
+        self.change(actor, rationale.clone(), request.expected_revision, None, |taxonomy| {
             active_code(taxonomy, &into, "into")?;
             let entry = active_code(taxonomy, code, "code")?;
             entry.lifecycle = CodeLifecycle::Merged { into: into.clone(), reason: rationale.clone() };
@@ -140,21 +202,23 @@ impl TaxonomyAdmin<'_> {
                     *target = into.clone();
                 }
             }
-            Ok(format!("merged {code} into {into}"))
+            Ok(Some(format!("merged {code} into {into}")))
         })
     }
 
-    /// Commits one change of the taxonomy as a new revision, then reloads the policies whose
-    /// default parameters come from it.
+    /// Commits one change of the taxonomy as a new revision (carrying out control proposal
+    /// `proposal`, if given, once), then reloads the policies whose default parameters come
+    /// from it. `apply` says what changed, in a sentence.
     fn change<F>(
         &self,
         actor: &Principal,
         rationale: String,
         expected_revision: Option<u64>,
+        proposal: Option<u64>,
         mut apply: F,
     ) -> Result<CurrentTaxonomy, ServiceError>
     where
-        F: FnMut(&mut Taxonomy) -> Result<String, ServiceError>,
+        F: FnMut(&mut Taxonomy) -> Result<Option<String>, ServiceError>,
     {
         let seed = || TaxonomyRecord {
             version: 0,
@@ -164,8 +228,11 @@ impl TaxonomyAdmin<'_> {
             revisions: Vec::new(),
         };
         let record = self.levee.commit_subject(actor, TAXONOMY_SUBJECT, seed, expected_revision, |record, at| {
+            if proposal.is_some() && record.revisions.iter().any(|revision| revision.proposal == proposal) {
+                return Ok((record.clone(), None));
+            }
             let mut next = record.clone();
-            let summary = apply(&mut next.taxonomy)?;
+            let Some(summary) = apply(&mut next.taxonomy)? else { return Ok((record.clone(), None)) };
             next.version += 1;
             next.taxonomy.version = format!("{}.r{}", next.seed_version, next.version);
             let revision = TaxonomyRevision {
@@ -174,6 +241,7 @@ impl TaxonomyAdmin<'_> {
                 by: actor.actor.clone(),
                 at,
                 rationale: rationale.clone(),
+                proposal,
             };
             next.revisions.push(revision.clone());
             let payload = serde_json::json!({

@@ -2,7 +2,8 @@
 // six charts the server draws as SVG (GET /v1/charts/{id}), for one team or all. Each chart is
 // fetched with the token, parsed as SVG, cleaned and imported as a node: never written as HTML.
 // For admins and auditors, changes to the controls waiting for a second admin come first (chain
-// proposals, rollbacks one admin made alone; GET /v1/policies).
+// proposals, rollbacks one admin made alone, GET /v1/policies; proposals of approval groups,
+// floors and code routing, GET /v1/controls).
 
 import { describe, getJson, getText } from './api.js';
 import { SVG_NS, badge, empty, h } from './dom.js';
@@ -40,11 +41,14 @@ export async function render(page, { me, query }) {
 /** Control changes one admin made that wait for a second: shown until there are none. */
 async function loadControls(section) {
   try {
-    const { registry, rollbacks_awaiting_confirmation: unconfirmed } = await getJson('/v1/policies');
+    const [{ registry, rollbacks_awaiting_confirmation: unconfirmed }, controls] =
+      await Promise.all([getJson('/v1/policies'), getJson('/v1/controls')]);
     const items = [
       ...(registry.proposals ?? []).map((proposal) =>
         `Chain proposal ${proposal.number} by ${proposal.proposed.by} waits for a second admin's approval.`),
       ...unconfirmed.map((number) => `Chain #${number}, a rollback one admin made alone, is not yet confirmed by a second.`),
+      ...controls.proposals.map((proposal) =>
+        `Control proposal ${proposal.number} (${proposal.change.control.replaceAll('_', ' ')}) by ${proposal.proposed.by} waits for a second admin's approval.`),
     ];
     if (!items.length) return;
     section.append(h('h2', { id: 'controls-title' }, 'Controls awaiting a second admin'),

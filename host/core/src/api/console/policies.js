@@ -2,9 +2,12 @@
 // the chains proposed and waiting for a second admin (each with its backtest), rollbacks
 // waiting for a second admin's confirmation, the active chain and the shadow chain as the
 // registry records them, every chain activated (rollbacks name the chain they restore, approved
-// chains who proposed and who approved them), and every plugin uploaded, by digest. An admin
-// approves or rejects a proposal and confirms a rollback here, with a rationale; the API
-// refuses the admin who made the first step, and its message is shown.
+// chains who proposed and who approved them), and every plugin uploaded, by digest. Then the
+// other controls under four eyes (GET /v1/controls): changes of approval groups, floors and a
+// code's routing waiting for a second admin, with what each alters and its backtest, and the
+// groups and floors in force. An admin approves or rejects a proposal and confirms a rollback
+// here, with a rationale; the API refuses the admin who made the first step, and its message
+// is shown.
 
 import { describe, getJson, postJson } from './api.js';
 import { empty, facts, h, money, shortHash, table, time } from './dom.js';
@@ -15,18 +18,21 @@ export async function render(page, context) {
     await render(page, context);
   };
   page.append(h('h1', {}, 'Policies'));
-  const { registry, loaded, rollbacks_awaiting_confirmation: unconfirmed } = await getJson('/v1/policies');
+  const [{ registry, loaded, rollbacks_awaiting_confirmation: unconfirmed }, controls] =
+    await Promise.all([getJson('/v1/policies'), getJson('/v1/controls')]);
   const uploads = registry.uploads ?? {};
   const active = registry.chains.at(-1);
   const canReview = context.me.roles.includes('admin');
   page.append(
     proposals(registry.proposals ?? [], uploads, canReview, reload),
     rollbacks(registry.chains.filter((chain) => unconfirmed.includes(chain.number)), canReview, reload),
+    controlProposals(controls.proposals, canReview, reload),
     loadedChain(loaded),
     activeChain(active, uploads),
     shadowChain(registry.shadow, uploads),
     history(registry.chains),
-    uploadList(Object.values(uploads)));
+    uploadList(Object.values(uploads)),
+    controlsInForce(controls));
 }
 
 /** Chains one admin proposed, waiting for a second admin: what changes and the backtest. */
@@ -45,6 +51,38 @@ function proposals(waiting, uploads, canReview, reload) {
         backtest(proposal.backtest),
         canReview ? review(`/v1/policies/proposals/${proposal.number}`, ['approve', 'reject'], reload) : null))
       : empty('No chain waits for approval.'));
+}
+
+/** Changes of approval groups, floors or a code's routing, waiting for a second admin. */
+function controlProposals(waiting, canReview, reload) {
+  return h('section', { class: 'panel', 'aria-labelledby': 'controls-proposals' },
+    h('h2', { id: 'controls-proposals' }, 'Control changes waiting for a second admin'),
+    waiting.length
+      ? waiting.map((proposal) => h('article', { class: 'proposal', 'data-control-proposal': String(proposal.number) },
+        h('h3', {}, `Control proposal ${proposal.number}: ${proposal.change.control.replaceAll('_', ' ')}`),
+        facts([
+          ['Proposed', [time(proposal.proposed.at), ` by ${proposal.proposed.by}`]],
+          ['Rationale', proposal.proposed.rationale],
+        ]),
+        h('ul', { class: 'alters' }, proposal.alters.map((line) => h('li', {}, line))),
+        proposal.backtest ? backtest(proposal.backtest) : h('p', { class: 'muted' }, 'No backtest: approval groups change who approves, not what is decided.'),
+        canReview ? review(`/v1/controls/proposals/${proposal.number}`, ['approve', 'reject'], reload) : null))
+      : empty('No control change waits for approval.'));
+}
+
+/** The approval groups and floors in force, and whether the configuration or the ledger set them. */
+function controlsInForce(controls) {
+  const groups = controls.approval_groups.map((group) =>
+    `${group.name} at ${group.level}: ${group.approvals} of ${group.members.join(', ')}`);
+  const floors = controls.floors;
+  return h('section', { class: 'panel', 'aria-labelledby': 'controls-in-force' },
+    h('h2', { id: 'controls-in-force' }, 'Approval groups and floors in force'),
+    facts([
+      [`Approval groups (from the ${controls.approval_groups_from})`, groups.length ? groups.join('; ') : 'none'],
+      [`Floors (from the ${controls.floors_from})`, [
+        `never auto-approve: ${floors.never_auto_approve.join(', ') || 'none'}; `,
+        `auto-approve at most: ${Object.entries(floors.auto_approve_max).map(([currency, max]) => money(max, currency)).join(', ') || 'nothing'}`]],
+    ]));
 }
 
 /** A proposal's backtest: cases replayed, outcomes that change, amounts auto-approved. */
