@@ -624,7 +624,8 @@ async fn a_chain_this_host_cannot_load_is_refused_and_nothing_is_written() {
 }
 
 /// On Spin a plugin's fuel and memory are fixed when it is deployed (its metered budget, the
-/// component's memory): a link that sets them is refused, not silently ignored.
+/// component's memory): a link that sets them is refused, not silently ignored; and a link's
+/// deadline has a maximum, as under `levee serve`.
 #[tokio::test]
 async fn on_spin_a_link_cannot_set_fuel_or_memory() {
     if levee_tests::only_on_spin() {
@@ -643,6 +644,16 @@ async fn on_spin_a_link_cannot_set_fuel_or_memory() {
         );
         assert!(answer["error"]["message"].as_str().unwrap_or_default().contains("deploy"), "{answer}");
     }
+    // A link's deadline is levee's wait for the plugin: at most policy_deadline_max_ms (5 s).
+    let slow = json!([{"name": "threshold", "deadline_ms": 20_000}, {"name": "routing"}]);
+    let (status, answer) = activate(&server, slow).await;
+    assert_eq!(
+        (status, answer["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("links[0].deadline_ms")),
+        "{answer}"
+    );
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("deadline_ms 20000 ms is over this host's maximum of 5000 ms"), "{message}");
     assert_eq!(server.ledger_len().await, 0, "a refused activation writes nothing");
     server.stop().await;
 }

@@ -32,6 +32,10 @@ pub const BUILTIN: [&str; 2] = ["threshold", "routing"];
 /// queued behind others on a busy host.
 const DEFAULT_DEADLINE_MS: u64 = 2_000;
 
+/// The longest deadline a chain link may set when the `policy_deadline_max_ms` variable does
+/// not say: levee waits no longer than this for one plugin's answer.
+pub const DEFAULT_MAX_DEADLINE_MS: u64 = 5_000;
+
 /// Why an upload cannot work here, and what to do instead.
 pub const UPLOADS_REFUSED: &str = "levee on Spin cannot load uploaded components at run time: a rule plugin is \
     deployed with the application as a component of its own. Build it for wasm32-wasip2 (exporting \
@@ -51,6 +55,8 @@ struct Link {
 pub struct ChainedEngine {
     loaded: Mutex<(ChainKey, Vec<Link>)>,
     files: PluginFiles,
+    /// The longest deadline a link may set (`policy_deadline_max_ms`).
+    max_deadline_ms: u64,
 }
 
 impl ChainedEngine {
@@ -78,7 +84,12 @@ impl ChainedEngine {
 
     /// The chain from the configuration (key 0), with the built-in plugins' parameters; what
     /// the runners last said of their files is kept in `store`.
-    pub fn new(chain: Vec<String>, params: impl Fn(&str) -> serde_json::Value, store: Arc<dyn Store>) -> ChainedEngine {
+    pub fn new(
+        chain: Vec<String>,
+        params: impl Fn(&str) -> serde_json::Value,
+        store: Arc<dyn Store>,
+        max_deadline_ms: u64,
+    ) -> ChainedEngine {
         let files = PluginFiles::load(store, &chain);
         let links = chain
             .into_iter()
@@ -87,7 +98,7 @@ impl ChainedEngine {
                 Link { name, params, deadline_ms: DEFAULT_DEADLINE_MS }
             })
             .collect();
-        ChainedEngine { loaded: Mutex::new((ChainKey::default(), links)), files }
+        ChainedEngine { loaded: Mutex::new((ChainKey::default(), links)), files, max_deadline_ms }
     }
 
     /// The keys the engine reads when it is made for `chain`.
@@ -335,7 +346,7 @@ impl PolicyEngine for ChainedEngine {
 
     /// A chain runs here only as the deployed plugins in their order, each with the fuel and
     /// memory it was deployed with (its metered budget, its component's memory): a link may
-    /// set its parameters and deadline, nothing else.
+    /// set its parameters and deadline (up to `policy_deadline_max_ms`), nothing else.
     fn check_chain(&self, chain: Vec<ChainPlugin>) -> Result<Vec<PluginInfo>, ChainRefusal> {
         for (index, plugin) in chain.iter().enumerate() {
             if plugin.limits.fuel.is_some() || plugin.limits.memory_bytes.is_some() {
@@ -346,6 +357,13 @@ impl PolicyEngine for ChainedEngine {
                 );
                 let field = if plugin.limits.fuel.is_some() { "fuel" } else { "memory_bytes" };
                 return Err(ChainRefusal { field: Some(field), ..ChainRefusal::of_link(index, reason) });
+            }
+            if let Some(asked) = plugin.limits.deadline_ms.filter(|asked| *asked > self.max_deadline_ms) {
+                let reason = format!(
+                    "deadline_ms {asked} ms is over this host's maximum of {} ms (the policy_deadline_max_ms variable)",
+                    self.max_deadline_ms
+                );
+                return Err(ChainRefusal { field: Some("deadline_ms"), ..ChainRefusal::of_link(index, reason) });
             }
         }
         let deployed = {

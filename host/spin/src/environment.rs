@@ -39,8 +39,18 @@ pub fn levee() -> Result<Levee, String> {
     }
     let mut settings = workflow.settings("spin variable config", &demo_cast)?;
     settings.configured_chain = chain.iter().map(|name| builtin_link(name)).collect();
-    let engine =
-        ChainedEngine::new(chain, |name| settings.default_params(name, &settings.taxonomy), Arc::clone(&store));
+    let max_deadline_ms = match variable("policy_deadline_max_ms")? {
+        Some(text) if !text.trim().is_empty() => {
+            text.trim().parse::<u64>().ok().filter(|ms| *ms > 0).ok_or_else(|| {
+                format!(
+                    "the `policy_deadline_max_ms` variable must be a whole number of milliseconds above 0, not {text:?}"
+                )
+            })?
+        }
+        _ => crate::engine::DEFAULT_MAX_DEADLINE_MS,
+    };
+    let default_params = |name: &str| settings.default_params(name, &settings.taxonomy);
+    let engine = ChainedEngine::new(chain, default_params, Arc::clone(&store), max_deadline_ms);
     let levee = Levee::new(store, Arc::new(engine), Arc::new(SystemClock), Arc::new(SpinSender), settings);
     levee.policies().sync().map_err(|error| format!("load the active policy chain: {error}"))?;
     Ok(levee)
