@@ -250,6 +250,17 @@ async fn a_code_routing_change_waits_for_a_second_admin_and_a_description_does_n
         .filter(|event| event.starts_with("control.") || event.starts_with("taxonomy."))
         .collect();
     assert_eq!(control_steps, ["taxonomy.changed", "control.proposed", "taxonomy.changed", "control.approved"]);
+
+    // Deprecating needs one admin (it only closes a code); bringing it back opens it again, so
+    // it is a proposal even when nothing else about the code changes.
+    let (status, _) =
+        server.post("admin", "/v1/taxonomy/codes/LATE_DELIVERY/deprecate", review("split by carrier")).await;
+    assert_eq!(status, StatusCode::OK);
+    let back = late_delivery(&server, |code| code["lifecycle"] = json!({"state": "active"})).await;
+    let (status, proposal) =
+        server.post("admin", "/v1/taxonomy/codes", json!({"code": back, "rationale": "back"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{proposal}");
+    assert_eq!(proposal["alters"], json!(["LATE_DELIVERY is reinstated: new cases may be filed under it again"]));
     assert_eq!(server.verify().await["ok"], true);
     server.stop().await;
 }
@@ -333,6 +344,51 @@ async fn floors_and_approval_groups_change_only_when_a_second_admin_approves() {
     );
     let grouped = server.submit(refund(40_000, "grouped")).await;
     assert_eq!(grouped["case"]["approver_group"]["name"], "lead-pair", "{grouped}");
+    assert_eq!(server.verify().await["ok"], true);
+    server.stop().await;
+}
+
+/// Races around a code's routing change, five rounds each: a second admin's approval against a
+/// descriptive edit that still carries the old routing, and against its proposer's withdrawal.
+/// Whichever lands first, exactly one wins, and a routing change is in force exactly when its
+/// approval was answered 200: never undone by one admin, never in force after a rejection.
+#[tokio::test]
+async fn an_approval_racing_an_edit_or_a_withdrawal_is_in_force_exactly_when_it_says_so() {
+    let server = TestServer::start().await;
+    let escalates = async || late_delivery(&server, |_| ()).await["escalate_always"].as_bool();
+    for round in 0..10_u64 {
+        let wanted = !escalates().await.expect("LATE_DELIVERY's flag");
+        let changed = late_delivery(&server, |code| code["escalate_always"] = json!(wanted)).await;
+        let (status, proposal) =
+            server.post("admin", "/v1/taxonomy/codes", json!({"code": changed, "rationale": "race"})).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "round {round}: {proposal}");
+        let number = proposal["number"].as_u64().unwrap();
+        let (approve_path, reject_path) =
+            (format!("/v1/controls/proposals/{number}/approve"), format!("/v1/controls/proposals/{number}/reject"));
+        let approve = server.post("admin2", &approve_path, review("ok"));
+        let (approved, other) = if round < 5 {
+            // A descriptive edit made from the code as it was before the proposal.
+            let stale = late_delivery(&server, |code| code["description"] = json!(format!("round {round}"))).await;
+            let edit = server.post("admin", "/v1/taxonomy/codes", json!({"code": stale, "rationale": "typo"}));
+            tokio::join!(approve, edit)
+        } else {
+            let withdraw = server.post("admin", &reject_path, review("no"));
+            tokio::join!(approve, withdraw)
+        };
+        let in_force = escalates().await == Some(wanted);
+        assert!([StatusCode::OK, StatusCode::CONFLICT].contains(&approved.0), "round {round}: {}", approved.1);
+        assert!([StatusCode::OK, StatusCode::CONFLICT].contains(&other.0), "round {round}: {}", other.1);
+        assert_eq!(in_force, approved.0 == StatusCode::OK, "round {round}: approval {}, other {}", approved.1, other.1);
+        if round >= 5 {
+            assert_ne!(approved.0, other.0, "round {round}: one of approval and withdrawal wins");
+        }
+        if approved.0 != StatusCode::OK {
+            // Close a proposal the edit made stale, so that the next round starts clean.
+            server.post("admin", &reject_path, review("stale")).await;
+        }
+    }
+    let (_, controls) = server.get("auditor", "/v1/controls").await;
+    assert_eq!(controls["proposals"], json!([]), "{controls}");
     assert_eq!(server.verify().await["ok"], true);
     server.stop().await;
 }

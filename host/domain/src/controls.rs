@@ -117,7 +117,7 @@ pub enum ControlChangeRequest {
 
 /// What changing `before` to `after` alters in how the code's cases are routed or approved:
 /// its queue, owning team, SLA, `escalate_always` or `customer_comms_required`, or that it is
-/// new. Empty: the change is descriptive (category, description, playbook, message template,
+/// new or reinstated. Empty: the change is descriptive (category, description, playbook, message template,
 /// remediation trigger) and needs no second admin.
 pub fn code_alters(before: Option<&ExceptionCode>, after: &ExceptionCode) -> Vec<String> {
     let code = &after.code;
@@ -128,6 +128,10 @@ pub fn code_alters(before: Option<&ExceptionCode>, after: &ExceptionCode) -> Vec
         )];
     };
     let mut alters = Vec::new();
+    // Reinstating a deprecated or merged code opens it to new cases again, as adding one does.
+    if !before.is_active() && after.is_active() {
+        alters.push(format!("{code} is reinstated: new cases may be filed under it again"));
+    }
     let mut differs = |field: &str, was: String, now: String| {
         if was != now {
             alters.push(format!("{code}: {field} {was} → {now}"));

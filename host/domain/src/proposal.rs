@@ -11,6 +11,9 @@ use utoipa::ToSchema;
 /// The most proposals a subject holds waiting at once: approve or reject one to make another.
 pub const MAX_PENDING: usize = 16;
 
+/// How many days of cases a proposal's backtest replays.
+pub const BACKTEST_DAYS: u32 = 30;
+
 /// One admin's step on a control change: who, when, why, and the authority they acted under
 /// (where their identity and role are defined).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -19,6 +22,13 @@ pub struct Signoff {
     pub at: DateTime<Utc>,
     pub rationale: String,
     pub authority: String,
+}
+
+impl Signoff {
+    /// `actor`'s step at `at`, with the authority they acted under.
+    pub fn of(actor: &crate::identity::Principal, at: DateTime<Utc>, rationale: String) -> Signoff {
+        Signoff { by: actor.actor.clone(), at, rationale, authority: actor.source.clone() }
+    }
 }
 
 /// `POST …/approve`, `…/reject`, `…/confirm`: why.

@@ -95,7 +95,7 @@ impl ChainedEngine {
             .into_iter()
             .map(|name| {
                 let params = BUILTIN.contains(&name.as_str()).then(|| params(&name));
-                Link { name, params, deadline_ms: DEFAULT_DEADLINE_MS }
+                Link { name, params, deadline_ms: DEFAULT_DEADLINE_MS.min(max_deadline_ms) }
             })
             .collect();
         ChainedEngine { loaded: Mutex::new((ChainKey::default(), links)), files, max_deadline_ms }
@@ -149,7 +149,8 @@ impl ChainedEngine {
             .map(|(plugin, deployed)| Link {
                 name: plugin.name,
                 params: deployed.params.as_ref().map(|_| plugin.params),
-                deadline_ms: plugin.limits.deadline_ms.unwrap_or(DEFAULT_DEADLINE_MS),
+                // Never longer than the maximum, for a link recorded before it was lowered too.
+                deadline_ms: plugin.limits.deadline_ms.unwrap_or(DEFAULT_DEADLINE_MS).min(self.max_deadline_ms),
             })
             .collect())
     }

@@ -10,12 +10,9 @@ use crate::ledger::EventType;
 use crate::proposal::{ReviewRequest, Signoff, room_for_another, second_signoff};
 use crate::registry::{ChainApproval, ChainProposal, PolicyRegistry};
 use crate::registry_changes::{ActivateRequest, change};
-use crate::service::policies::{Activation, signoff};
+use crate::service::policies::Activation;
 use crate::service::{Policies, ServiceError};
 use crate::validation::{FieldError, required_text};
-
-/// How many days of cases a proposal's backtest replays.
-const PROPOSAL_BACKTEST_DAYS: u32 = 30;
 
 impl Policies<'_> {
     /// Proposes a chain of built-ins and uploaded plugins; it takes effect only when a second
@@ -26,7 +23,7 @@ impl Policies<'_> {
         self.check_chain(&registry, &request.links)?;
         self.check_loads(&request.links)?;
         self.dry_run(&request.links)?;
-        let backtest = self.backtest_chain(request.links.clone(), PROPOSAL_BACKTEST_DAYS)?;
+        let backtest = self.backtest_chain(request.links.clone(), crate::proposal::BACKTEST_DAYS)?;
         let at = self.levee.clock.now();
         self.commit_registry(actor, request.expected_version, |registry| {
             self.check_chain(registry, &request.links)?;
@@ -37,7 +34,7 @@ impl Policies<'_> {
             let proposal = ChainProposal {
                 number: next.proposals_made,
                 links: request.links.clone(),
-                proposed: signoff(actor, at, rationale.clone()),
+                proposed: Signoff::of(actor, at, rationale.clone()),
                 active_chain: registry.active_number(),
                 backtest: backtest.clone(),
             };
@@ -63,7 +60,7 @@ impl Policies<'_> {
         let approval = ChainApproval {
             proposal: number,
             proposed: proposal.proposed.clone(),
-            approved: signoff(actor, self.levee.clock.now(), rationale),
+            approved: Signoff::of(actor, self.levee.clock.now(), rationale),
         };
         let links = proposal.links.clone();
         self.activate(actor, &links, proposal.proposed.rationale.clone(), Activation::Approved(approval), None)
@@ -123,7 +120,7 @@ impl Policies<'_> {
         F: FnMut(&PolicyRegistry, &Signoff) -> Result<(PolicyRegistry, EventType, serde_json::Value), ServiceError>,
     {
         let rationale = required_text("rationale", &request.rationale, 2_000)?;
-        let signed = signoff(actor, self.levee.clock.now(), rationale);
+        let signed = Signoff::of(actor, self.levee.clock.now(), rationale);
         self.commit_registry(actor, None, |registry| {
             let (mut next, event, payload) = step(registry, &signed)?;
             next.version += 1;

@@ -12,17 +12,13 @@ use crate::controls::{
 use crate::floors::Floors;
 use crate::identity::{ApprovalGroup, Principal};
 use crate::ledger::EventType;
-use crate::proposal::{ReviewRequest, room_for_another, second_signoff};
+use crate::proposal::{ReviewRequest, Signoff, room_for_another, second_signoff};
 use crate::service::backtests::Conditions;
-use crate::service::policies::signoff;
 use crate::service::taxonomy::put;
 use crate::service::{Levee, ServiceError};
 use crate::subject::Change;
 use crate::taxonomy::ExceptionCode;
 use crate::validation::{FieldError, required_text};
-
-/// How many days of cases a proposal's backtest replays.
-pub(super) const PROPOSAL_BACKTEST_DAYS: u32 = 30;
 
 /// Approval groups, floors and code routing under four eyes: `levee.controls()`.
 pub struct Controls<'a> {
@@ -68,9 +64,7 @@ impl Controls<'_> {
         let in_force = self.read()?;
         let (change, alters, backtest) = match &request.change {
             ControlChangeRequest::ApprovalGroups { approval_groups } => {
-                let tokens = &self.levee.settings.tokens;
-                let roles_of = |actor: &str| tokens.principal_of(actor).map(|principal| principal.roles.clone());
-                if let Some(problem) = group_problems(approval_groups, roles_of).into_iter().next() {
+                if let Some(problem) = self.group_problems(approval_groups).into_iter().next() {
                     return Err(FieldError::new("change.approval_groups", problem).into());
                 }
                 let alters = groups_alter(&in_force.approval_groups, approval_groups);
@@ -116,7 +110,7 @@ impl Controls<'_> {
     fn backtest(&self, conditions: &Conditions<'_>) -> Result<crate::backtest::BacktestReport, ServiceError> {
         let policies = self.levee.policies();
         let links = policies.registry()?.active().map(|chain| chain.links.clone()).unwrap_or_default();
-        policies.replay(links, PROPOSAL_BACKTEST_DAYS, conditions)
+        policies.replay(links, crate::proposal::BACKTEST_DAYS, conditions)
     }
 
     fn record_proposal(
@@ -135,7 +129,7 @@ impl Controls<'_> {
             let proposal = ControlProposal {
                 number: next.proposals_made,
                 change: change.clone(),
-                proposed: signoff(actor, at, rationale.clone()),
+                proposed: Signoff::of(actor, at, rationale.clone()),
                 alters: alters.clone(),
                 backtest: backtest.clone(),
             };
@@ -153,9 +147,7 @@ impl Controls<'_> {
         second_signoff(&proposal.proposed.by, &actor.actor, &format!("proposed control proposal {number}"))
             .map_err(|refusal| ServiceError::Forbidden(refusal.to_string()))?;
         if let ControlChange::TaxonomyCode { code, before } = &proposal.change {
-            let revision =
-                self.levee.taxonomy().apply_proposed_code(actor, number, code, before.as_deref(), &rationale)?;
-            tracing::info!(number, revision, "control proposal applied to the taxonomy");
+            self.levee.taxonomy().apply_proposed_code(actor, number, code, before.as_deref(), &rationale)?;
         }
         let settings = &self.levee.settings;
         self.commit(actor, |record, at| {
@@ -166,6 +158,10 @@ impl Controls<'_> {
                 ControlChange::TaxonomyCode { .. } => {}
                 ControlChange::ApprovalGroups { approval_groups, before } => {
                     unchanged_since(number, "the approval groups", &in_force.approval_groups == before)?;
+                    // The tokens may have changed since it was proposed.
+                    if let Some(problem) = self.group_problems(approval_groups).into_iter().next() {
+                        return Err(ServiceError::Conflict(format!("control proposal {number}: {problem}")));
+                    }
                     next.approval_groups = Some(approval_groups.clone());
                 }
                 ControlChange::Floors { floors, before } => {
@@ -173,7 +169,7 @@ impl Controls<'_> {
                     next.floors = Some(floors.clone());
                 }
             }
-            let approved = signoff(actor, at, rationale.clone());
+            let approved = Signoff::of(actor, at, rationale.clone());
             Ok((next.clone(), Some(close(next, proposal, ProposalOutcome::Approved { approved }))))
         })?;
         self.read()
@@ -182,19 +178,32 @@ impl Controls<'_> {
     /// Rejects a waiting proposal (its proposer's rejection withdraws it): it never takes effect.
     pub fn reject(&self, actor: &Principal, number: u64, request: &ReviewRequest) -> Result<InForce, ServiceError> {
         let rationale = required_text("rationale", &request.rationale, 2_000)?;
-        if self.levee.taxonomy().revision_of_proposal(number)?.is_some() {
-            return Err(ServiceError::Conflict(format!(
-                "control proposal {number} is already in force in the taxonomy: approve it again to close it"
-            )));
-        }
         self.commit(actor, |record, at| {
             let proposal = waiting(record, number)?.clone();
+            // Checked in this commit: an approval whose taxonomy revision lands first wins.
+            if self.levee.taxonomy().revision_of_proposal(number)?.is_some() {
+                return Err(ServiceError::Conflict(format!(
+                    "control proposal {number} is already in force in the taxonomy: approve it again to close it"
+                )));
+            }
             let withdrawn = proposal.proposed.by == actor.actor;
-            let rejected = signoff(actor, at, rationale.clone());
+            let rejected = Signoff::of(actor, at, rationale.clone());
             let next = record.clone();
             Ok((next.clone(), Some(close(next, proposal, ProposalOutcome::Rejected { rejected, withdrawn }))))
         })?;
         self.read()
+    }
+
+    /// Fails unless control proposal `number` is waiting (as the ledger's tip has it).
+    pub(super) fn still_waiting(&self, number: u64) -> Result<(), ServiceError> {
+        let record = self.levee.load_subject::<ControlsRecord>(CONTROLS_SUBJECT)?.unwrap_or_default();
+        waiting(&record, number).map(|_| ())
+    }
+
+    /// What is wrong with `groups`, given the approvers this host's tokens name.
+    fn group_problems(&self, groups: &[ApprovalGroup]) -> Vec<String> {
+        let tokens = &self.levee.settings.tokens;
+        group_problems(groups, |actor| tokens.principal_of(actor).map(|principal| principal.roles.clone()))
     }
 
     /// Commits one change of the controls under compare-and-swap.

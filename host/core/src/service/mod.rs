@@ -154,7 +154,7 @@ impl Settings {
 }
 
 /// levee's capabilities, each a small handle over the same ports: `levee.cases().submit(…)`,
-/// `levee.policies().activate_chain(…)`.
+/// `levee.policies().propose_chain(…)`.
 impl Levee {
     pub fn cases(&self) -> Cases<'_> {
         Cases { levee: self }

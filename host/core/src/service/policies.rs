@@ -8,7 +8,6 @@ use utoipa::ToSchema;
 use crate::engine::{ChainKey, ChainPlugin, Facts, PolicyEvaluation, PolicyFailure, PolicyIdentity, PolicyLimits};
 use crate::identity::Principal;
 use crate::ledger::{EventType, sha256_hex};
-use crate::proposal::Signoff;
 use crate::registry::{
     ActivatedChain, ChainApproval, ChainLink, PolicyRegistry, REGISTRY_SUBJECT, ShadowChain, UploadedPolicy,
 };
@@ -68,11 +67,6 @@ fn take_approved(next: &mut PolicyRegistry, approval: &ChainApproval) -> Result<
     }
     next.proposals.remove(index);
     Ok(approval.clone())
-}
-
-/// One admin's step on a control change, with the authority they acted under.
-pub(super) fn signoff(actor: &Principal, at: chrono::DateTime<chrono::Utc>, rationale: String) -> Signoff {
-    Signoff { by: actor.actor.clone(), at, rationale, authority: actor.source.clone() }
 }
 
 /// Whether this host runs the registry's active chain (`/healthz`, `/v1/policies`).

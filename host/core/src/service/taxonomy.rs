@@ -109,14 +109,24 @@ impl TaxonomyAdmin<'_> {
             let proposal = self.levee.controls().propose_code(actor, code, before, rationale)?;
             return Ok(CodeChange::Proposed(Box::new(proposal)));
         }
-        let changed =
-            self.change(actor, rationale, request.expected_revision, None, |taxonomy| Ok(Some(put(taxonomy, &code))))?;
+        // Checked again against the taxonomy the change is made to: if the code's routing moved
+        // since it was read (an approved proposal), this change would move it back alone.
+        let changed = self.change(actor, rationale, request.expected_revision, None, |taxonomy| {
+            let now = taxonomy.codes.iter().find(|entry| entry.code == code.code);
+            if !code_alters(now, &code).is_empty() {
+                let message =
+                    format!("{} changed while this request was being applied: re-read it and act again", code.code);
+                return Err(ServiceError::Conflict(message));
+            }
+            Ok(put(taxonomy, &code))
+        })?;
         Ok(CodeChange::Applied(changed))
     }
 
-    /// Carries out an approved control proposal's code change as a new revision naming it; the
-    /// revision number. Once only: if a revision already carries the proposal, that one.
-    /// Refused when the code changed after it was proposed.
+    /// Carries out an approved control proposal's code change as a new revision naming it, once
+    /// (a second attempt finds the revision), and only while the proposal still waits (checked
+    /// in the same commit, so a rejection that lands first wins). Refused when the code changed
+    /// after it was proposed.
     pub(super) fn apply_proposed_code(
         &self,
         approver: &Principal,
@@ -124,23 +134,18 @@ impl TaxonomyAdmin<'_> {
         code: &ExceptionCode,
         before: Option<&ExceptionCode>,
         rationale: &str,
-    ) -> Result<u64, ServiceError> {
-        let changed = self.change(approver, rationale.to_owned(), None, Some(proposal), |taxonomy| {
+    ) -> Result<(), ServiceError> {
+        self.change(approver, rationale.to_owned(), None, Some(proposal), |taxonomy| {
+            self.levee.controls().still_waiting(proposal)?;
             if taxonomy.codes.iter().find(|entry| entry.code == code.code) != before {
                 return Err(ServiceError::Conflict(format!(
                     "{} changed after control proposal {proposal} was made: reject it and propose the change again",
                     code.code
                 )));
             }
-            Ok(Some(put(taxonomy, code)))
-        });
-        match changed {
-            Ok(current) => Ok(current.revision),
-            Err(error) => match self.revision_of_proposal(proposal)? {
-                Some(revision) => Ok(revision),
-                None => Err(error),
-            },
-        }
+            Ok(put(taxonomy, code))
+        })?;
+        Ok(())
     }
 
     /// The revision that carried out control proposal `proposal`, if one did.
@@ -174,7 +179,7 @@ impl TaxonomyAdmin<'_> {
             }
             let entry = active_code(taxonomy, code, "code")?;
             entry.lifecycle = CodeLifecycle::Deprecated { reason: rationale.clone() };
-            Ok(Some(format!("deprecated {code}")))
+            Ok(format!("deprecated {code}"))
         })
     }
 
@@ -202,13 +207,13 @@ impl TaxonomyAdmin<'_> {
                     *target = into.clone();
                 }
             }
-            Ok(Some(format!("merged {code} into {into}")))
+            Ok(format!("merged {code} into {into}"))
         })
     }
 
     /// Commits one change of the taxonomy as a new revision (carrying out control proposal
     /// `proposal`, if given, once), then reloads the policies whose default parameters come
-    /// from it. `apply` says what changed, in a sentence.
+    /// from it. `apply` makes the change and says what changed, in a sentence.
     fn change<F>(
         &self,
         actor: &Principal,
@@ -218,7 +223,7 @@ impl TaxonomyAdmin<'_> {
         mut apply: F,
     ) -> Result<CurrentTaxonomy, ServiceError>
     where
-        F: FnMut(&mut Taxonomy) -> Result<Option<String>, ServiceError>,
+        F: FnMut(&mut Taxonomy) -> Result<String, ServiceError>,
     {
         let seed = || TaxonomyRecord {
             version: 0,
@@ -232,7 +237,7 @@ impl TaxonomyAdmin<'_> {
                 return Ok((record.clone(), None));
             }
             let mut next = record.clone();
-            let Some(summary) = apply(&mut next.taxonomy)? else { return Ok((record.clone(), None)) };
+            let summary = apply(&mut next.taxonomy)?;
             next.version += 1;
             next.taxonomy.version = format!("{}.r{}", next.seed_version, next.version);
             let revision = TaxonomyRevision {
