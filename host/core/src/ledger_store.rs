@@ -424,6 +424,7 @@ fn follows(slot: &LedgerSlot, previous: Option<&Remembered>) -> Result<(), Strin
         }
         (other, Some(SuccessionRules::Case(_))) => Err(format!("{} reuses a case's subject id", other.id())),
         (other, kept_before) => {
+            four_eyes_held(other)?;
             let previous_version = previous.map_or(0, |remembered| remembered.version);
             let kept_all = match kept_before {
                 Some(SuccessionRules::Kept(before)) => {
@@ -437,6 +438,39 @@ fn follows(slot: &LedgerSlot, previous: Option<&Remembered>) -> Result<(), Strin
                 Err(format!("{} did not move one version on, keeping its history", other.id()))
             }
         }
+    }
+}
+
+/// Four eyes as the ledger must show them: every chain activated through a proposal approved by
+/// someone other than its proposer, every confirmation on a rollback and by someone other than
+/// the admin who made it, and every control proposal approved by someone other than its
+/// proposer.
+fn four_eyes_held(subject: &Subject) -> Result<(), String> {
+    match subject {
+        Subject::PolicyRegistry(registry) => registry.chains.iter().try_for_each(|chain| {
+            let number = chain.number;
+            if let Some(approval) =
+                chain.approval.as_ref().filter(|approval| approval.approved.by == approval.proposed.by)
+            {
+                return Err(format!("chain {number} was approved by its own proposer, {}", approval.proposed.by));
+            }
+            match &chain.confirmed {
+                Some(_) if chain.restores.is_none() => {
+                    Err(format!("chain {number} is confirmed but is not a rollback"))
+                }
+                Some(confirmed) if confirmed.by == chain.activated_by => {
+                    Err(format!("rollback {number} was confirmed by the admin who made it, {}", confirmed.by))
+                }
+                _ => Ok(()),
+            }
+        }),
+        Subject::Controls(record) => record.decided.iter().try_for_each(|decided| match &decided.outcome {
+            crate::controls::ProposalOutcome::Approved { approved } if approved.by == decided.proposed.by => {
+                Err(format!("control proposal {} was approved by its own proposer, {}", decided.number, approved.by))
+            }
+            _ => Ok(()),
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -496,6 +530,42 @@ mod tests {
     fn transition(case_id: &str) -> Transition {
         let case = pending_case(case_id);
         Transition { case, event: EventType::CaseSubmitted, authority: None, payload: serde_json::json!({}) }
+    }
+
+    /// A registry whose chain 1 was approved by `approver` (proposed by ade.admin).
+    fn approved_by(approver: &str) -> crate::subject::Change {
+        use crate::proposal::Signoff;
+        use crate::registry::{ActivatedChain, ChainApproval, PolicyRegistry};
+        let signoff =
+            |by: &str| Signoff { by: by.into(), at: at(), rationale: "CR-1".into(), authority: "config".into() };
+        let chain = ActivatedChain {
+            number: 1,
+            links: Vec::new(),
+            activated_by: approver.into(),
+            activated_at: at(),
+            rationale: "CR-1".into(),
+            restores: None,
+            approval: Some(ChainApproval { proposal: 1, proposed: signoff("ade.admin"), approved: signoff(approver) }),
+            confirmed: None,
+        };
+        let registry = PolicyRegistry { version: 1, chains: vec![chain], ..PolicyRegistry::default() };
+        crate::subject::Change::of(registry, EventType::PolicyChainActivated, serde_json::json!({}))
+    }
+
+    #[test]
+    fn verify_refuses_a_chain_its_own_proposer_approved() {
+        for (approver, ok) in [("alex.admin", true), ("ade.admin", false)] {
+            let store = MemoryStore::new();
+            let ledger_store = LedgerStore::new(&store);
+            let tip = ledger_store.settle().unwrap();
+            ledger_store.try_append(&tip, approved_by(approver), context()).unwrap().expect("slot claimed");
+            let report = ledger_store.verify().unwrap();
+            assert_eq!(report.ok, ok, "{report:?}");
+            if !ok {
+                let problem = report.first_mismatch.map(|mismatch| mismatch.problem).unwrap_or_default();
+                assert!(problem.contains("approved by its own proposer, ade.admin"), "{problem}");
+            }
+        }
     }
 
     #[test]
