@@ -10,6 +10,7 @@ use std::sync::Arc;
 use levee_core::Levee;
 use levee_core::clock::SystemClock;
 use levee_core::config::{self, TokenConfig, WorkflowConfig};
+use levee_core::controls::CONTROLS_SUBJECT;
 use levee_core::projections;
 use levee_core::registry::{ChainLink, REGISTRY_SUBJECT};
 use levee_core::store::Store;
@@ -56,12 +57,13 @@ pub fn levee() -> Result<Levee, String> {
     Ok(levee)
 }
 
-/// The records building levee reads one by one, for the store to read at once: the demo tokens,
-/// what the plugins' runners said of their files, the policy registry and the taxonomy.
+/// The records levee reads one by one, for the store to read at once: the demo tokens, what the
+/// plugins' runners said of their files, the policy registry and the taxonomy (read building
+/// levee), and the controls (read by every submission: the groups and floors in force).
 fn read_ahead(chain: &[String]) -> Vec<String> {
     let mut keys = vec![DEMO_TOKENS_KEY.to_owned()];
     keys.extend(ChainedEngine::keys_read(chain));
-    keys.extend([REGISTRY_SUBJECT, TAXONOMY_SUBJECT].map(projections::subject_key));
+    keys.extend([REGISTRY_SUBJECT, TAXONOMY_SUBJECT, CONTROLS_SUBJECT].map(projections::subject_key));
     keys
 }
 

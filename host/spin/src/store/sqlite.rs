@@ -13,9 +13,9 @@
 //! keeps it; `open` reads the setting with the records it reads ahead and sets FULL if a
 //! build of Spin starts its connections lower.
 //!
-//! Read ahead: `open` fetches in one statement the records building levee reads one by one
-//! (the `read_ahead` keys: the policy registry, the taxonomy, what the runners said of their
-//! files, the demo tokens), and each fetched value answers the reads of its key until the
+//! Read ahead: `open` fetches in one statement the records levee reads one by one (the
+//! `read_ahead` keys: the policy registry, the taxonomy, the controls, what the runners said of
+//! their files, the demo tokens), and each fetched value answers the reads of its key until the
 //! request writes it (made or attempted) or a commit begins (`begin_exclusive`), as if those
 //! reads had been made when the request began. Reads of every other key go to the database.
 //! Nothing levee does waits for one of those records to change, and a commit reads what it
