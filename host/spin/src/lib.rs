@@ -7,6 +7,11 @@
 //! local service chaining (`engine`, `outbound`), and the configuration in the `config`
 //! variable. Spin has no background tasks: the schedule (SLA escalation, remediation, metrics,
 //! outgoing webhooks, sent by `webhooks`) runs when a scheduler calls `POST /v1/jobs/run`.
+//!
+//! The handler answers first and closes levee after: Spin sends the answer as soon as the
+//! handler has written it, and the instance lives on until the handler returns, so the store's
+//! connection is closed after the client has its answer, once the store has lingered
+//! (`store::linger_after_answer`).
 
 mod engine;
 mod environment;
@@ -15,34 +20,65 @@ mod store;
 mod webhooks;
 
 use levee_core::api::{self, ApiError};
+use spin_sdk::http::conversions::TryFromIncomingRequest;
+use spin_sdk::http::{IncomingRequest, IntoResponse, OutgoingResponse, ResponseOutparam};
 
 /// The largest body accepted: levee's default limit. Plugin uploads are exempt so that they get
 /// the answer that explains how to deploy a plugin on Spin instead (501), not a 413.
 const BODY_LIMIT: usize = api::DEFAULT_BODY_BYTES;
 
 #[spin_sdk::http_component]
-fn handle(request: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
+async fn handle(incoming: IncomingRequest, response_out: ResponseOutparam) {
     log_to_stderr();
+    let request = match http::Request::<Vec<u8>>::try_from_incoming_request(incoming).await {
+        Ok(request) => request,
+        // The body could not be read (the client went away): Spin's own answer.
+        Err(error) => return send(response_out, error).await,
+    };
+    let (response, levee) = answer(request);
+    send(response_out, response).await;
+    if let Some(levee) = levee {
+        close_after_lingering(levee);
+    }
+}
+
+/// levee's answer to `request`, and levee itself (if it could be built) for the caller to close.
+fn answer(request: http::Request<Vec<u8>>) -> (http::Response<Vec<u8>>, Option<levee_core::Levee>) {
     let is_upload = api::takes_upload(request.method(), request.uri().path());
     if request.body().len() > BODY_LIMIT && !is_upload {
-        return ApiError::PayloadTooLarge { limit_bytes: BODY_LIMIT }.into_response();
+        return (ApiError::PayloadTooLarge { limit_bytes: BODY_LIMIT }.into_response(), None);
     }
     let levee = match environment::levee() {
         Ok(levee) => levee,
-        Err(problem) => return ApiError::Internal(problem).into_response(),
+        Err(problem) => return (ApiError::Internal(problem).into_response(), None),
     };
     let response = api::handle(&levee, request);
-    close_after_answering(levee);
-    response
+    (response, Some(levee))
 }
 
-/// Leaves levee, and with it the store's database connection, to end with the instance: Spin
-/// drops the instance once the handler has written its answer, and no sooner. Closing the last
-/// connection to the SQLite database checkpoints its write-ahead log (reads, writes and flushes
-/// files); every write of the request is already committed and durable, so the answer need not
-/// wait for that. Nothing of levee's outlives the instance: Spin makes one per request.
-fn close_after_answering(levee: levee_core::Levee) {
-    std::mem::forget(levee);
+/// Sends `response` whole: once this returns, the client has its answer.
+async fn send(response_out: ResponseOutparam, response: impl IntoResponse) {
+    let mut response = response.into_response();
+    let body = std::mem::take(response.body_mut());
+    match OutgoingResponse::try_from(response) {
+        Ok(outgoing) => {
+            if let Err(error) = response_out.set_with_body(outgoing, body).await {
+                eprintln!("levee: the answer could not be sent: {error}");
+            }
+        }
+        Err(error) => eprintln!("levee: the answer could not be made: {error}"),
+    }
+}
+
+/// Closes levee, and with it the store's connection, once the store's time to linger after an
+/// answer has passed (`store::linger_after_answer`: the SQLite store keeps its connection open
+/// a little, so that closing it is not what checkpoints the database after every request).
+fn close_after_lingering(levee: levee_core::Levee) {
+    let linger = store::linger_after_answer();
+    if !linger.is_zero() {
+        wasi::clocks::monotonic_clock::subscribe_duration(u64::try_from(linger.as_nanos()).unwrap_or(u64::MAX)).block();
+    }
+    drop(levee);
 }
 
 /// Warnings and errors from levee-core go to the component's stderr, which Spin keeps in its

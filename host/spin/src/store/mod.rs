@@ -18,6 +18,7 @@ mod redis;
 mod sqlite;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use levee_core::store::Store;
 
@@ -35,6 +36,15 @@ pub fn open(read_ahead: &[String]) -> Result<Arc<dyn Store>, String> {
             Ok(Arc::new(redis::SpinRedisStore::open(settings).map_err(|error| error.to_string())?))
         }
         other => Err(format!("the `store` variable is {other:?}: expected `sqlite` or `redis` (docs/spin.md)")),
+    }
+}
+
+/// How long the levee component keeps the store open after it has answered: the SQLite store's
+/// `sqlite::LINGER` (why: there); nothing for Redis, whose connections Spin keeps itself.
+pub fn linger_after_answer() -> Duration {
+    match variable("store") {
+        Ok(Some(chosen)) if chosen.trim() == "redis" => Duration::ZERO,
+        _ => sqlite::LINGER,
     }
 }
 
