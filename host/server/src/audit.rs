@@ -42,7 +42,7 @@ pub fn verify_store(config: &StoreConfig, data_dir: &Path) -> anyhow::Result<Ver
 /// Opens the configured store, refusing a redb file that does not exist (an empty new one would
 /// verify).
 pub fn open_existing(config: &StoreConfig, data_dir: &Path) -> anyhow::Result<Arc<dyn Store>> {
-    if let StoreConfig::Redb { path } = config {
+    if let StoreConfig::Redb { path, .. } = config {
         let path = path.clone().unwrap_or_else(|| redb_path(data_dir));
         if !path.exists() {
             bail!("no levee store at {} (is --data right?)", path.display());

@@ -4,7 +4,7 @@
 //! ```toml
 //! listen = "127.0.0.1:8080"
 //! data = "./levee-data"
-//! store = { type = "redb" }            # or { type = "memory" }, or shared by many hosts:
+//! store = { type = "redb", cache_mib = 64 }  # page cache (default 64); or { type = "memory" }, or shared by many hosts:
 //! # store = { type = "redis", url = "rediss://:pw@redis.internal:6380", prefix = "levee:prod:",
 //! #           tls_ca = "ca.pem", pool_size = 32, connect_timeout_ms = 2000, command_timeout_ms = 2000 }
 //! http = { body_bytes = 65536, upload_bytes = 5242880, timeout_ms = 10000 }

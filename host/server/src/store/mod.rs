@@ -20,8 +20,13 @@ pub use self::redis::{RedisConfig, RedisStore};
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum StoreConfig {
-    /// The embedded store; `path` defaults to `<data>/levee.redb`.
-    Redb { path: Option<PathBuf> },
+    /// The embedded store; `path` defaults to `<data>/levee.redb`, and `cache_mib` (the memory
+    /// redb keeps the file's pages in) to `redb::DEFAULT_CACHE_MIB`.
+    Redb {
+        path: Option<PathBuf>,
+        #[serde(default)]
+        cache_mib: Option<u64>,
+    },
     /// A Redis shared by every host (`rediss://` for TLS).
     Redis(RedisConfig),
     /// Nothing survives a restart.
@@ -30,7 +35,7 @@ pub enum StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig::Redb { path: None }
+        StoreConfig::Redb { path: None, cache_mib: None }
     }
 }
 
@@ -40,8 +45,8 @@ impl StoreConfig {
     pub fn with_flag(self, flag: &str) -> anyhow::Result<StoreConfig> {
         Ok(match flag {
             "redb" => match self {
-                StoreConfig::Redb { path } => StoreConfig::Redb { path },
-                _ => StoreConfig::Redb { path: None },
+                redb @ StoreConfig::Redb { .. } => redb,
+                _ => StoreConfig::default(),
             },
             "memory" => StoreConfig::Memory,
             url if url.starts_with("redis://") || url.starts_with("rediss://") => match self {
@@ -58,9 +63,11 @@ impl StoreConfig {
     /// What a person reads in a log: the kind of store and where it is, without a password.
     pub fn describe(&self, data_dir: &Path) -> String {
         match self {
-            StoreConfig::Redb { path } => {
-                format!("redb at {}", path.clone().unwrap_or_else(|| redb_path(data_dir)).display())
-            }
+            StoreConfig::Redb { path, cache_mib } => format!(
+                "redb at {} ({} MiB cache)",
+                path.clone().unwrap_or_else(|| redb_path(data_dir)).display(),
+                cache_mib.unwrap_or(self::redb::DEFAULT_CACHE_MIB)
+            ),
             StoreConfig::Redis(config) => format!("Redis at {} under {:?}", config.redacted_url(), config.prefix),
             StoreConfig::Memory => "memory (nothing survives a restart)".to_owned(),
         }
@@ -75,13 +82,28 @@ pub fn redb_path(data_dir: &Path) -> PathBuf {
 /// Opens the configured backend.
 pub fn open(config: &StoreConfig, data_dir: &Path) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match config {
-        StoreConfig::Redb { path } => {
+        StoreConfig::Redb { path, cache_mib } => {
             let path = path.clone().unwrap_or_else(|| redb_path(data_dir));
-            Arc::new(RedbStore::open(&path)?)
+            Arc::new(RedbStore::open_with_cache(&path, redb_cache_bytes(*cache_mib)?)?)
         }
         StoreConfig::Redis(config) => Arc::new(RedisStore::open(config)?),
         StoreConfig::Memory => Arc::new(MemoryStore::new()),
     })
+}
+
+/// `store.cache_mib` in bytes (its default if unset), refused if it is 0 or beyond what the
+/// machine can address.
+fn redb_cache_bytes(cache_mib: Option<u64>) -> anyhow::Result<usize> {
+    let mib = cache_mib.unwrap_or(self::redb::DEFAULT_CACHE_MIB);
+    if mib == 0 {
+        anyhow::bail!(
+            "store.cache_mib is 0: redb needs a cache of at least 1 MiB (the default is {} MiB)",
+            self::redb::DEFAULT_CACHE_MIB
+        );
+    }
+    mib.checked_mul(1 << 20)
+        .and_then(|bytes| usize::try_from(bytes).ok())
+        .ok_or_else(|| anyhow::anyhow!("store.cache_mib = {mib} is more memory than this machine can address"))
 }
 
 #[cfg(test)]
@@ -107,7 +129,21 @@ mod tests {
         let error = StoreConfig::default().with_flag("valkeys://:hunter2@db").unwrap_err().to_string();
         assert!(error.contains("expected redb, memory, or a redis://"), "{error}");
         assert!(!error.contains("hunter2"), "{error}");
-        let file = StoreConfig::Redb { path: Some("/srv/levee.redb".into()) };
-        assert_eq!(file.clone().with_flag("redb").unwrap(), file, "--store redb keeps the file's path");
+        let file = StoreConfig::Redb { path: Some("/srv/levee.redb".into()), cache_mib: Some(256) };
+        assert_eq!(file.clone().with_flag("redb").unwrap(), file, "--store redb keeps the file's path and cache");
+    }
+
+    #[test]
+    fn the_redb_cache_is_bounded_and_can_be_set() {
+        let config: StoreConfig = toml::from_str("type = \"redb\"\ncache_mib = 256").unwrap();
+        assert_eq!(config, StoreConfig::Redb { path: None, cache_mib: Some(256) });
+        assert_eq!(redb_cache_bytes(Some(256)).unwrap(), 256 << 20);
+        assert_eq!(redb_cache_bytes(None).unwrap(), (self::redb::DEFAULT_CACHE_MIB << 20) as usize);
+        let error = redb_cache_bytes(Some(0)).unwrap_err().to_string();
+        assert!(error.contains("store.cache_mib is 0"), "{error}");
+        let error = redb_cache_bytes(Some(u64::MAX)).unwrap_err().to_string();
+        assert!(error.contains("more memory than this machine can address"), "{error}");
+        let unknown = toml::from_str::<StoreConfig>("type = \"redb\"\ncache = 256").unwrap_err().to_string();
+        assert!(unknown.contains("cache"), "{unknown}");
     }
 }

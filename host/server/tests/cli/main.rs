@@ -116,6 +116,34 @@ fn serve_without_tokens_refuses_to_start() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("no bearer tokens are configured"));
 }
 
+/// A redb cache of nothing is refused at start-up, naming the setting, and the store is not made.
+#[test]
+fn serve_refuses_a_redb_cache_of_zero() {
+    let temp = tempfile::tempdir().unwrap();
+    std::fs::write(temp.path().join("levee.toml"), "store = { type = \"redb\", cache_mib = 0 }\n").unwrap();
+    let data = temp.path().join("data");
+    let mut child = Command::new(LEVEE)
+        .args(["serve", "--demo", "--config", "levee.toml", "--listen", "127.0.0.1:0", "--data", "data"])
+        .current_dir(temp.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("levee runs");
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("levee serve started with a redb cache of 0 MiB");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(!output.status.success(), "{text}");
+    assert!(text.contains("store.cache_mib is 0"), "{text}");
+    assert!(!redb_path(&data).exists(), "no store file is made");
+}
+
 /// `levee init` writes a starter configuration that `levee config check` passes; a broken one
 /// has each problem named, and `serve` refuses to start with it.
 #[test]
