@@ -84,26 +84,11 @@ pub fn open(config: &StoreConfig, data_dir: &Path) -> anyhow::Result<Arc<dyn Sto
     Ok(match config {
         StoreConfig::Redb { path, cache_mib } => {
             let path = path.clone().unwrap_or_else(|| redb_path(data_dir));
-            Arc::new(RedbStore::open_with_cache(&path, redb_cache_bytes(*cache_mib)?)?)
+            Arc::new(RedbStore::open_with_cache(&path, self::redb::cache_bytes(*cache_mib)?)?)
         }
         StoreConfig::Redis(config) => Arc::new(RedisStore::open(config)?),
         StoreConfig::Memory => Arc::new(MemoryStore::new()),
     })
-}
-
-/// `store.cache_mib` in bytes (its default if unset), refused if it is 0 or beyond what the
-/// machine can address.
-fn redb_cache_bytes(cache_mib: Option<u64>) -> anyhow::Result<usize> {
-    let mib = cache_mib.unwrap_or(self::redb::DEFAULT_CACHE_MIB);
-    if mib == 0 {
-        anyhow::bail!(
-            "store.cache_mib is 0: redb needs a cache of at least 1 MiB (the default is {} MiB)",
-            self::redb::DEFAULT_CACHE_MIB
-        );
-    }
-    mib.checked_mul(1 << 20)
-        .and_then(|bytes| usize::try_from(bytes).ok())
-        .ok_or_else(|| anyhow::anyhow!("store.cache_mib = {mib} is more memory than this machine can address"))
 }
 
 #[cfg(test)]
@@ -137,11 +122,11 @@ mod tests {
     fn the_redb_cache_is_bounded_and_can_be_set() {
         let config: StoreConfig = toml::from_str("type = \"redb\"\ncache_mib = 256").unwrap();
         assert_eq!(config, StoreConfig::Redb { path: None, cache_mib: Some(256) });
-        assert_eq!(redb_cache_bytes(Some(256)).unwrap(), 256 << 20);
-        assert_eq!(redb_cache_bytes(None).unwrap(), (self::redb::DEFAULT_CACHE_MIB << 20) as usize);
-        let error = redb_cache_bytes(Some(0)).unwrap_err().to_string();
+        assert_eq!(self::redb::cache_bytes(Some(256)).unwrap(), 256 << 20);
+        assert_eq!(self::redb::cache_bytes(None).unwrap(), (self::redb::DEFAULT_CACHE_MIB << 20) as usize);
+        let error = self::redb::cache_bytes(Some(0)).unwrap_err().to_string();
         assert!(error.contains("store.cache_mib is 0"), "{error}");
-        let error = redb_cache_bytes(Some(u64::MAX)).unwrap_err().to_string();
+        let error = self::redb::cache_bytes(Some(u64::MAX)).unwrap_err().to_string();
         assert!(error.contains("more memory than this machine can address"), "{error}");
         let unknown = toml::from_str::<StoreConfig>("type = \"redb\"\ncache = 256").unwrap_err().to_string();
         assert!(unknown.contains("cache"), "{unknown}");

@@ -44,6 +44,20 @@ const WRITE_RETRY: Duration = Duration::from_secs(1);
 /// same rate (BENCHMARKS.md).
 pub const DEFAULT_CACHE_MIB: u64 = 64;
 
+/// `store.cache_mib` in bytes (`DEFAULT_CACHE_MIB` if unset), refused if it is 0 or beyond what
+/// the machine can address.
+pub fn cache_bytes(cache_mib: Option<u64>) -> anyhow::Result<usize> {
+    let mib = cache_mib.unwrap_or(DEFAULT_CACHE_MIB);
+    if mib == 0 {
+        anyhow::bail!(
+            "store.cache_mib is 0: redb needs a cache of at least 1 MiB (the default is {DEFAULT_CACHE_MIB} MiB)"
+        );
+    }
+    mib.checked_mul(1 << 20)
+        .and_then(|bytes| usize::try_from(bytes).ok())
+        .ok_or_else(|| anyhow::anyhow!("store.cache_mib = {mib} is more memory than this machine can address"))
+}
+
 /// A redb database file, as one request sees it: the database and its commit count, shared
 /// with every other view (`new_session`), and what this request has done since its last `sync`.
 pub struct RedbStore {
@@ -130,7 +144,7 @@ enum Failed {
 impl RedbStore {
     /// Opens (or creates) the database at `path` with the default cache.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        Self::open_with_cache(path, (DEFAULT_CACHE_MIB << 20) as usize)
+        Self::open_with_cache(path, cache_bytes(None)?)
     }
 
     /// Opens (or creates) the database at `path`, creating its directory, with a page cache
@@ -516,12 +530,12 @@ impl From<StoreError> for Failure {
     }
 }
 
-/// The count of the last write `database` holds (0 for a file without one).
 /// Opens (or creates) the database file with a page cache of `cache_bytes`.
 fn database_at(path: &Path, cache_bytes: usize) -> Result<Database, redb::DatabaseError> {
     redb::Builder::new().set_cache_size(cache_bytes).create(path)
 }
 
+/// The count of the last write `database` holds (0 for a file without one).
 fn written_in(database: &Database) -> Result<u64, redb::Error> {
     let txn = database.begin_read()?;
     let table = match txn.open_table(BOOKKEEPING) {

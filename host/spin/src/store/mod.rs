@@ -28,23 +28,39 @@ use crate::environment::variable;
 /// one statement (the records building levee reads one by one); Redis answers each read in a
 /// round trip of its own.
 pub fn open(read_ahead: &[String]) -> Result<Arc<dyn Store>, String> {
-    let chosen = variable("store")?.unwrap_or_default();
-    match chosen.trim() {
-        "" | "sqlite" => Ok(Arc::new(sqlite::SqliteStore::open(read_ahead).map_err(|error| error.to_string())?)),
-        "redis" => {
+    match Backend::chosen()? {
+        Backend::Sqlite => Ok(Arc::new(sqlite::SqliteStore::open(read_ahead).map_err(|error| error.to_string())?)),
+        Backend::Redis => {
             let settings = redis::RedisSettings::from_variables()?;
             Ok(Arc::new(redis::SpinRedisStore::open(settings).map_err(|error| error.to_string())?))
         }
-        other => Err(format!("the `store` variable is {other:?}: expected `sqlite` or `redis` (docs/spin.md)")),
     }
 }
 
 /// How long the levee component keeps the store open after it has answered: the SQLite store's
 /// `sqlite::LINGER` (why: there); nothing for Redis, whose connections Spin keeps itself.
 pub fn linger_after_answer() -> Duration {
-    match variable("store") {
-        Ok(Some(chosen)) if chosen.trim() == "redis" => Duration::ZERO,
-        _ => sqlite::LINGER,
+    match Backend::chosen() {
+        Ok(Backend::Sqlite) => sqlite::LINGER,
+        Ok(Backend::Redis) | Err(_) => Duration::ZERO,
+    }
+}
+
+/// The backends levee can keep everything in on Spin.
+enum Backend {
+    Sqlite,
+    Redis,
+}
+
+impl Backend {
+    /// The backend the `store` variable names (`sqlite` if it is empty).
+    fn chosen() -> Result<Backend, String> {
+        let chosen = variable("store")?.unwrap_or_default();
+        match chosen.trim() {
+            "" | "sqlite" => Ok(Backend::Sqlite),
+            "redis" => Ok(Backend::Redis),
+            other => Err(format!("the `store` variable is {other:?}: expected `sqlite` or `redis` (docs/spin.md)")),
+        }
     }
 }
 
