@@ -7,11 +7,14 @@
 //! projections of those slots (see `projections`). Whoever commits next first "settles" the
 //! log, applying any slot whose projections a crashed or slow writer left unfinished, so a
 //! crash between the commit and its projections loses nothing. A store with atomic batches
-//! (redb, memory) takes the slot, its projections and the head hint in one batch, so there
-//! nothing is ever left to settle and a failed write leaves no trace.
+//! (all of levee's: redb, Redis, Spin's SQLite and Redis, memory) takes the slot, its
+//! projections and the head hint in one batch, so there nothing is ever left to settle and a
+//! failed write leaves no trace; a commit there appends after the head hint without reading
+//! past it (`tip_to_append_after`).
 //!
 //! `ledger/head` is only a hint of how far the log is settled; the slots are the truth.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -80,16 +83,35 @@ pub struct EntryContext {
 /// The ledger over a store.
 pub struct LedgerStore<'a> {
     store: &'a dyn Store,
+    /// An append through this ledger store found its place taken (`try_append` gave `None`).
+    lost_a_race: Cell<bool>,
 }
 
 impl<'a> LedgerStore<'a> {
     pub fn new(store: &'a dyn Store) -> Self {
-        LedgerStore { store }
+        LedgerStore { store, lost_a_race: Cell::new(false) }
+    }
+
+    /// The tip a commit attempt appends after. Where the store has atomic batches every slot
+    /// is written with the head hint, so the hint is the tip, and this reads only the hint: a
+    /// slot past it (left by a writer without atomic batches) makes the append lose its race,
+    /// since the append reads that slot, and every attempt after a lost race settles in full.
+    /// Elsewhere, `settle`.
+    pub fn tip_to_append_after(&self) -> Result<Tip, StoreError> {
+        if self.store.atomic_batches() && !self.lost_a_race.get() {
+            return self.head_hint();
+        }
+        self.settle()
+    }
+
+    /// What `ledger/head` says the tip is (genesis on an empty ledger).
+    fn head_hint(&self) -> Result<Tip, StoreError> {
+        Ok(read::<Tip>(self.store, HEAD_KEY)?.map(|(tip, _)| tip).unwrap_or_else(Tip::genesis))
     }
 
     /// Finds the tip, applying the projections of any slot past the head hint on the way.
     pub fn settle(&self) -> Result<Tip, StoreError> {
-        let hinted = read::<Tip>(self.store, HEAD_KEY)?.map(|(tip, _)| tip).unwrap_or_else(Tip::genesis);
+        let hinted = self.head_hint()?;
         let mut tip = hinted.clone();
         while let Some(slot) = self.slot(tip.seq + 1)? {
             projections::apply(self.store, &slot.entry, &slot.subject)?;
@@ -102,7 +124,7 @@ impl<'a> LedgerStore<'a> {
     }
 
     /// Tries to commit `change` as the entry after `tip`. `Ok(None)` means another writer
-    /// took that place first: settle and try again.
+    /// took that place first: try again from `tip_to_append_after`, which then settles.
     pub fn try_append(
         &self,
         tip: &Tip,
@@ -110,9 +132,14 @@ impl<'a> LedgerStore<'a> {
         context: EntryContext,
     ) -> Result<Option<LedgerSlot>, StoreError> {
         let slot = seal(tip, change.into(), context);
-        if self.store.atomic_batches() {
-            return self.append_at_once(slot);
-        }
+        let appended =
+            if self.store.atomic_batches() { self.append_at_once(slot)? } else { self.append_then_project(slot)? };
+        self.lost_a_race.set(self.lost_a_race.get() || appended.is_none());
+        Ok(appended)
+    }
+
+    /// Claims the slot, then applies its projections (a store without atomic batches).
+    fn append_then_project(&self, slot: LedgerSlot) -> Result<Option<LedgerSlot>, StoreError> {
         if !self.claim(&slot)? {
             return Ok(None);
         }
@@ -693,6 +720,28 @@ mod tests {
         let case: Case = read(&store, &case_key("LV-1")).unwrap().expect("projected").0;
         assert_eq!(case.ledger_seqs, vec![1]);
         assert!(LedgerStore::new(&store).verify().unwrap().ok);
+    }
+
+    /// On a store with atomic batches a commit appends after the head hint without looking
+    /// past it; a slot past the hint (here, one a writer without atomic batches claimed and
+    /// did not project) makes that attempt lose, and the next one settles and lands after it.
+    #[test]
+    fn an_append_after_a_stale_head_hint_loses_then_lands_after_settling() {
+        let store = MemoryStore::new();
+        assert!(store.atomic_batches());
+        let left = seal(&Tip::genesis(), transition("LV-1").into(), context());
+        store.compare_and_swap(&entry_key(1), None, &encode(&left).unwrap()).unwrap();
+
+        let ledger_store = LedgerStore::new(&store);
+        let hinted = ledger_store.tip_to_append_after().unwrap();
+        assert_eq!(hinted.seq, 0, "the hint, not the slot past it");
+        assert!(ledger_store.try_append(&hinted, transition("LV-2"), context()).unwrap().is_none(), "loses");
+        let settled = ledger_store.tip_to_append_after().unwrap();
+        assert_eq!(settled.seq, 1, "settled in full after the lost race");
+        let slot = ledger_store.try_append(&settled, transition("LV-2"), context()).unwrap().expect("lands");
+        assert_eq!(slot.entry.seq, 2);
+        assert!(read::<Case>(&store, &case_key("LV-1")).unwrap().is_some(), "LV-1 projected by the settle");
+        assert!(ledger_store.verify().unwrap().ok);
     }
 
     /// An attacker who re-seals a forged transition with correct hashes still breaks the rule

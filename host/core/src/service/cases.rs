@@ -78,7 +78,7 @@ impl Cases<'_> {
         entry.facts_hash = Some(facts.digest());
         let mut replayed = false;
         let case = self.levee.commit(|ledger_store| {
-            let tip = ledger_store.settle()?;
+            let tip = ledger_store.tip_to_append_after()?;
             if let Some(case) = self.replay(idempotency.as_ref())? {
                 replayed = true;
                 return Ok(Some(case));

@@ -275,7 +275,7 @@ impl Levee {
     {
         let mut seen_version = None;
         self.commit(|ledger_store| {
-            let tip = ledger_store.settle()?;
+            let tip = ledger_store.tip_to_append_after()?;
             let case = self.load_case(case_id)?.ok_or_else(|| ServiceError::NotFound(format!("case {case_id}")))?;
             if seen_version.is_some_and(|version| version != case.version) {
                 return Err(ServiceError::Conflict(format!(

@@ -49,7 +49,7 @@ impl Levee {
     {
         let mut seen_version = expected_version;
         self.commit(|ledger_store: &LedgerStore<'_>| {
-            let tip = ledger_store.settle()?;
+            let tip = ledger_store.tip_to_append_after()?;
             let subject = self.load_subject::<S>(id)?.unwrap_or_else(&initial);
             if seen_version.is_some_and(|version| version != subject.version()) {
                 return Err(ServiceError::Conflict(format!(
