@@ -4,6 +4,7 @@
 //! in the `impl Levee` below). Shells build one `Levee` and call it (through `api::handle`);
 //! nothing here awaits or touches I/O directly.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -134,6 +135,10 @@ pub struct Levee {
     /// for the same ledger slot; other hosts still race, through compare-and-swap. Shared by
     /// every request's `for_request` view.
     commit_lock: Arc<Mutex<()>>,
+    /// How many of this process's requests are in `commit`, waiting for `commit_lock` or
+    /// holding it: each will write, then make its write durable (`sync_store`). Shared like
+    /// `commit_lock`.
+    committing: Arc<AtomicUsize>,
     /// Metric slices as last decoded (`metrics::query`), shared like `commit_lock`.
     pub(crate) slice_cache: Arc<crate::metrics::query::SliceCache>,
     /// Why this host cannot run the registry's active chain, if it cannot (`Policies::sync`),
@@ -220,6 +225,7 @@ impl Levee {
             webhook_sender,
             settings: Arc::new(settings),
             commit_lock: Arc::default(),
+            committing: Arc::default(),
             slice_cache: Arc::default(),
             chain_fault: Arc::default(),
         }
@@ -236,6 +242,7 @@ impl Levee {
             webhook_sender: Arc::clone(&self.webhook_sender),
             settings: Arc::clone(&self.settings),
             commit_lock: Arc::clone(&self.commit_lock),
+            committing: Arc::clone(&self.committing),
             slice_cache: Arc::clone(&self.slice_cache),
             chain_fault: Arc::clone(&self.chain_fault),
         }
@@ -245,9 +252,11 @@ impl Levee {
         LedgerStore::new(&*self.store)
     }
 
-    /// Makes every write so far durable (`Store::sync`): before anything is acknowledged.
+    /// Makes every write so far durable (`Store::sync`): before anything is acknowledged. While
+    /// other requests of this process are committing, the store may leave the flush to the
+    /// last of them, so that one flush covers them all (`Store::sync_in_turn`).
     pub fn sync_store(&self) -> Result<(), crate::store::StoreError> {
-        self.store.sync()
+        self.store.sync_in_turn(&|| self.committing.load(Ordering::SeqCst) > 0)
     }
 
     /// A case, as its last ledger entry recorded it (see `load_subject`); an id that is not a
@@ -294,6 +303,7 @@ impl Levee {
     where
         F: FnMut(&LedgerStore<'_>) -> Result<Option<T>, ServiceError>,
     {
+        let _counted = Committing::enter(&self.committing);
         let _serialized = self.commit_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         // Named before the store is held: on Spin, naming the chain may ask each plugin's runner.
         let _ = self.engine.chain();
@@ -325,6 +335,22 @@ impl Levee {
             taxonomy_version: self.taxonomy().current()?.taxonomy.version,
             facts_hash: None,
         })
+    }
+}
+
+/// One request counted in `Levee::committing` until it is dropped, whichever way `commit` ends.
+struct Committing<'a>(&'a AtomicUsize);
+
+impl<'a> Committing<'a> {
+    fn enter(committing: &'a AtomicUsize) -> Committing<'a> {
+        committing.fetch_add(1, Ordering::SeqCst);
+        Committing(committing)
+    }
+}
+
+impl Drop for Committing<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -74,6 +74,16 @@ pub trait Store: Send + Sync {
         Ok(())
     }
 
+    /// `sync`, for a request with others behind it: while `more_writes_coming()` says another
+    /// request of this process is about to write, the store may wait for the durable commit
+    /// that request's own sync makes instead of making one now, so that one flush covers the
+    /// whole queue (the redb store does; elsewhere this is `sync`). It still returns only once
+    /// every write before the call is durable.
+    fn sync_in_turn(&self, more_writes_coming: &dyn Fn() -> bool) -> Result<(), StoreError> {
+        let _ = more_writes_coming;
+        self.sync()
+    }
+
     /// Whether `commit_batch` is atomic here. Without it, levee writes a batch's keys one at a
     /// time and repairs what a failure leaves (the ledger store's settle).
     fn atomic_batches(&self) -> bool {

@@ -4,7 +4,10 @@
 //! write inside one) are atomic: redb runs one write transaction at a time. Writes commit
 //! without waiting for the disk (`Durability::None`) and are made durable in groups by `sync`:
 //! one durable commit, with one fsync, covers every write before it, however many requests made
-//! them (group commit). redb persists commits in order, so a crash keeps a prefix of the writes.
+//! them (group commit). redb's durable commit holds its writer lock through the fsync, so a
+//! request with others of this process committing behind it leaves the durable commit to the
+//! last of them (`Store::sync_in_turn`): one fsync for the queue, not one per request. redb
+//! persists commits in order, so a crash keeps a prefix of the writes.
 //!
 //! A write the disk refuses (full, over a file-size limit, failing) poisons a redb database:
 //! every later operation fails until it is reopened. The store then reopens the file at its last
@@ -37,6 +40,11 @@ const WRITTEN: &str = "written";
 /// After a write failed on the disk, how long writes are refused before the disk is tried again
 /// (a reopen after each failed write would keep reads waiting).
 const WRITE_RETRY: Duration = Duration::from_secs(1);
+
+/// How long a sync waits at a time for the durable commit of a request about to write, before
+/// it looks again (`Shared::group_commit`); and how long in all before it makes one itself.
+const DEFER_STEP: Duration = Duration::from_millis(1);
+const DEFER_AT_MOST: Duration = Duration::from_millis(4);
 
 /// How much memory redb keeps the file's pages in unless `store.cache_mib` says otherwise.
 /// redb's own default is 1 GiB, and a busy levee grew towards it as its file grew: 444 MiB
@@ -75,6 +83,8 @@ struct Shared {
     /// a reopen, and the generation cannot change under one.
     db: RwLock<Option<Database>>,
     commits: GroupCommit,
+    /// How long a sync leaves the durable commit to a request about to write: `DEFER_AT_MOST`.
+    defer_at_most: Duration,
 }
 
 /// How far writes are made, and how far they are durable, counted in commits; and the reopens
@@ -86,6 +96,8 @@ struct CommitCount {
     durable: u64,
     /// A durable commit is under way; others wait for it rather than start their own.
     syncing: bool,
+    /// How many durable commits (each one flush of the file) the group commit has made.
+    durable_commits: u64,
     /// How many times the database was reopened after a failure.
     generation: u64,
     /// `durable` at each reopen, indexed by the generation it ended: the writes of that
@@ -163,6 +175,7 @@ impl RedbStore {
             cache_bytes,
             db: RwLock::new(Some(db)),
             commits: GroupCommit { count: Mutex::new(count), synced: Condvar::new() },
+            defer_at_most: DEFER_AT_MOST,
         };
         let store = RedbStore { shared: Arc::new(shared), session: Mutex::default() };
         store.write(|_| Ok(())).and_then(|()| store.sync()).context("initialise the store")?;
@@ -410,11 +423,32 @@ impl Shared {
     /// joins the one under way if it started late enough, or makes one for everyone waiting.
     /// Once a reopen has ended that generation there is nothing to wait for: the file kept the
     /// writes it kept, and the sessions say whose were lost.
-    fn group_commit(&self, needed: u64, generation: u64) -> Result<(), StoreError> {
+    ///
+    /// While `more_writes_coming()` (another request is about to write and then sync), it
+    /// waits for that request's durable commit instead of making one, `DEFER_STEP` at a time
+    /// and `defer_at_most` in all: redb's durable commit holds the writer lock through its
+    /// flush, so a commit made for each request in turn would flush once per request.
+    fn group_commit(
+        &self,
+        needed: u64,
+        generation: u64,
+        more_writes_coming: &dyn Fn() -> bool,
+    ) -> Result<(), StoreError> {
         let mut count = self.counted()?;
+        let mut deferred = Duration::ZERO;
         loop {
             if count.generation != generation || count.durable >= needed {
                 return Ok(());
+            }
+            if !count.syncing && deferred < self.defer_at_most && more_writes_coming() {
+                count = self
+                    .commits
+                    .synced
+                    .wait_timeout(count, DEFER_STEP)
+                    .map_err(|_| StoreError::Backend("redb commit count lock poisoned".into()))?
+                    .0;
+                deferred += DEFER_STEP;
+                continue;
             }
             if !count.syncing {
                 count.syncing = true;
@@ -427,6 +461,7 @@ impl Shared {
                 if count.generation == generation {
                     committed?;
                     count.durable = count.durable.max(target);
+                    count.durable_commits += 1;
                 }
                 continue;
             }
@@ -470,7 +505,9 @@ impl Session {
 impl Drop for Shared {
     fn drop(&mut self) {
         let every_write = self.counted().map(|count| (count.written, count.generation));
-        if let Err(error) = every_write.and_then(|(written, generation)| self.group_commit(written, generation)) {
+        if let Err(error) =
+            every_write.and_then(|(written, generation)| self.group_commit(written, generation, &|| false))
+        {
             tracing::error!(%error, "the last writes could not be made durable");
         }
     }
@@ -633,11 +670,17 @@ impl Store for RedbStore {
     /// still waiting for the disk do not fail it: a request whose own writes are durable is
     /// answered as it is.
     fn sync(&self) -> Result<(), StoreError> {
+        self.sync_in_turn(&|| false)
+    }
+
+    /// `sync`, leaving the durable commit to a request about to write while there is one
+    /// (`group_commit`).
+    fn sync_in_turn(&self, more_writes_coming: &dyn Fn() -> bool) -> Result<(), StoreError> {
         let (needed, generation) = {
             let count = self.shared.counted()?;
             (self.track(&count, 0).seen, count.generation)
         };
-        let committed = self.shared.group_commit(needed, generation);
+        let committed = self.shared.group_commit(needed, generation, more_writes_coming);
         let count = self.shared.counted()?;
         // The request's writes are durable or lost now; a new session starts after it.
         let ended = self.track(&count, 0);
@@ -686,6 +729,44 @@ mod tests {
         drop(store);
         let reopened = RedbStore::open(&path).unwrap();
         assert_eq!(reopened.get("w7/49").unwrap().as_deref(), Some(&b"v"[..]));
+    }
+
+    /// A request whose sync finds another about to write leaves the flush to that request's
+    /// sync: one durable commit covers both writes, and both syncs return once it has.
+    #[test]
+    fn a_sync_with_a_writer_behind_it_leaves_the_flush_to_that_writer() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = RedbStore::open(&dir.path().join("levee.redb")).unwrap();
+        Arc::get_mut(&mut store.shared).expect("not shared yet").defer_at_most = std::time::Duration::from_secs(60);
+        let store = Arc::new(store);
+        let commits = || store.shared.commits.count.lock().unwrap().durable_commits;
+        let before = commits();
+        let second_synced = Arc::new(AtomicBool::new(false));
+        let (asked, was_asked) = std::sync::mpsc::channel();
+        let first = std::thread::spawn({
+            let (store, second_synced) = (store.new_session(), Arc::clone(&second_synced));
+            move || {
+                store.set("first", b"1").unwrap();
+                store
+                    .sync_in_turn(&|| {
+                        let _ = asked.send(());
+                        !second_synced.load(Ordering::SeqCst)
+                    })
+                    .unwrap();
+            }
+        });
+        was_asked
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the first sync asked whether a writer follows");
+        let second = store.new_session();
+        second.set("second", b"2").unwrap();
+        second.sync().unwrap();
+        second_synced.store(true, Ordering::SeqCst);
+        first.join().unwrap();
+        assert_eq!(commits() - before, 1, "one durable commit for both requests");
+        let count = store.shared.commits.count.lock().unwrap();
+        assert_eq!(count.durable, count.written, "both writes durable");
     }
 
     #[test]
