@@ -66,7 +66,7 @@ impl StoreConfig {
             StoreConfig::Redb { path, cache_mib } => format!(
                 "redb at {} ({} MiB cache)",
                 path.clone().unwrap_or_else(|| redb_path(data_dir)).display(),
-                cache_mib.unwrap_or(self::redb::DEFAULT_CACHE_MIB)
+                self::redb::cache_mib(*cache_mib)
             ),
             StoreConfig::Redis(config) => format!("Redis at {} under {:?}", config.redacted_url(), config.prefix),
             StoreConfig::Memory => "memory (nothing survives a restart)".to_owned(),

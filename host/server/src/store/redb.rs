@@ -52,10 +52,15 @@ const DEFER_AT_MOST: Duration = Duration::from_millis(4);
 /// same rate (BENCHMARKS.md).
 pub const DEFAULT_CACHE_MIB: u64 = 64;
 
-/// `store.cache_mib` in bytes (`DEFAULT_CACHE_MIB` if unset), refused if it is 0 or beyond what
-/// the machine can address.
-pub fn cache_bytes(cache_mib: Option<u64>) -> anyhow::Result<usize> {
-    let mib = cache_mib.unwrap_or(DEFAULT_CACHE_MIB);
+/// The page cache `store.cache_mib` asks for, in MiB: `DEFAULT_CACHE_MIB` if unset.
+pub fn cache_mib(configured: Option<u64>) -> u64 {
+    configured.unwrap_or(DEFAULT_CACHE_MIB)
+}
+
+/// `store.cache_mib` in bytes (`cache_mib`), refused if it is 0 or beyond what the machine can
+/// address.
+pub fn cache_bytes(configured: Option<u64>) -> anyhow::Result<usize> {
+    let mib = cache_mib(configured);
     if mib == 0 {
         anyhow::bail!(
             "store.cache_mib is 0: redb needs a cache of at least 1 MiB (the default is {DEFAULT_CACHE_MIB} MiB)"

@@ -17,7 +17,7 @@
 mod redis;
 mod sqlite;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use levee_core::store::Store;
@@ -47,14 +47,21 @@ pub fn linger_after_answer() -> Duration {
 }
 
 /// The backends levee can keep everything in on Spin.
+#[derive(Clone, Copy)]
 enum Backend {
     Sqlite,
     Redis,
 }
 
 impl Backend {
-    /// The backend the `store` variable names (`sqlite` if it is empty).
+    /// The backend the `store` variable names (`sqlite` if it is empty), read once per instance
+    /// (per request): `open` and the linger after the answer both ask.
     fn chosen() -> Result<Backend, String> {
+        static CHOSEN: OnceLock<Result<Backend, String>> = OnceLock::new();
+        CHOSEN.get_or_init(Backend::from_variable).clone()
+    }
+
+    fn from_variable() -> Result<Backend, String> {
         let chosen = variable("store")?.unwrap_or_default();
         match chosen.trim() {
             "" | "sqlite" => Ok(Backend::Sqlite),
