@@ -33,7 +33,7 @@ fn sha256_of_file(path: &str) -> String {
 /// is recorded failed closed and waits for a director, each failure is named, and the other
 /// plugins' decisions stand. Each plugin is named by the SHA-256 of its file. The looping plugin
 /// is stopped by its metered fuel (Spin itself would let it run), so no worker thread is left
-/// busy: Spin's processes go quiet once the case is answered.
+/// busy: Spin's processes go quiet soon after the case is answered.
 #[tokio::test]
 async fn a_failing_plugin_fails_closed_and_its_case_is_recorded() {
     if only_on_spin() {
@@ -56,10 +56,22 @@ async fn a_failing_plugin_fails_closed_and_its_case_is_recorded() {
         stall.contains("trap") && stall.contains("500"),
         "the looping plugin traps when its fuel is spent: {stall}"
     );
-    let before = server.spin_cpu_time().expect("Spin's processes");
-    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-    let busy = server.spin_cpu_time().expect("Spin's processes") - before;
-    assert!(busy < std::time::Duration::from_secs(1), "no plugin instance is left running: {busy:?} of CPU in 2 s");
+    // A runner levee stopped waiting for (its deadline passed on a busy machine) runs on until
+    // its fuel is spent, which is bounded: within five windows of 2 s, one is quiet. A plugin
+    // left running without end would keep every window busy.
+    let mut windows = Vec::new();
+    for _ in 0..5 {
+        let before = server.spin_cpu_time().expect("Spin's processes");
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        windows.push(server.spin_cpu_time().expect("Spin's processes") - before);
+        if windows.last().is_some_and(|busy| *busy < std::time::Duration::from_secs(1)) {
+            break;
+        }
+    }
+    assert!(
+        windows.last().is_some_and(|busy| *busy < std::time::Duration::from_secs(1)),
+        "no plugin instance is left running: {windows:?} of CPU in successive 2 s windows"
+    );
 
     assert_eq!(policy(&answer, "threshold")["verdict"], "auto_approve", "{answer}");
     assert_eq!(policy(&answer, "trap")["digest"], sha256_of_file(HOSTILE_WASM_PATH));
