@@ -70,6 +70,53 @@ async fn inclusion_and_consistency_proofs_verify() {
     server.stop().await;
 }
 
+/// Past 256 entries the server stores the roots of complete tiles of 256 and answers from them:
+/// proofs asked by many auditors at once (each may store the same nodes) still verify against
+/// roots recomputed from the export, at sizes inside, at the end of and past a tile, and the
+/// ledger with its stored nodes verifies.
+#[tokio::test]
+async fn proofs_over_stored_tiles_verify_and_so_does_the_ledger() {
+    let server = TestServer::start().await;
+    let writers = (0..4).map(|writer| {
+        let server = &server;
+        async move { submit_refunds(server, &format!("tile-{writer}"), 135).await }
+    });
+    futures::future::join_all(writers).await;
+    let leaves = exported_leaves(&server).await;
+    assert!(leaves.len() >= 540, "{} entries", leaves.len());
+
+    let sizes = [255, 256, 257, 512, 513, leaves.len()];
+    let asks = sizes.iter().flat_map(|&size| [1, size / 2, size].map(move |seq| (seq, size)));
+    let answers =
+        futures::future::join_all(asks.map(|(seq, size)| {
+            let server = &server;
+            async move {
+                (seq, size, server.get("auditor", &format!("/v1/audit/proof/inclusion?seq={seq}&size={size}")).await)
+            }
+        }))
+        .await;
+    for (seq, size, (status, answer)) in answers {
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        let tree_root = merkle::root(&leaves[..size]);
+        assert_eq!(hash(&answer["root"]), tree_root, "the root of {size}");
+        let proof = hashes(&answer["proof"]);
+        let verified = merkle::verify_inclusion(&leaves[seq - 1], seq as u64 - 1, size as u64, &proof, &tree_root);
+        assert_eq!(verified, Ok(()), "entry {seq} of {size}");
+    }
+    let to = leaves.len();
+    for from in [100, 256, 300, 512] {
+        let (status, answer) = server.get("auditor", &format!("/v1/audit/proof/consistency?from={from}&to={to}")).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        let (old_root, new_root) = (merkle::root(&leaves[..from]), merkle::root(&leaves));
+        assert_eq!((hash(&answer["root_from"]), hash(&answer["root_to"])), (old_root, new_root));
+        let proof = hashes(&answer["proof"]);
+        assert_eq!(merkle::verify_consistency(from as u64, to as u64, &old_root, &new_root, &proof), Ok(()));
+    }
+    let (status, report) = server.get("auditor", "/v1/audit/verify").await;
+    assert_eq!((status, report["ok"].as_bool()), (StatusCode::OK, Some(true)), "{report}");
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn proofs_are_for_auditors_and_name_a_bad_parameter() {
     let server = TestServer::start().await;

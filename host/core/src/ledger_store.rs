@@ -24,6 +24,7 @@ use crate::case::{Case, Lineage};
 use crate::engine::PolicyIdentity;
 use crate::identity::Role;
 use crate::ledger::{ChainChecker, GENESIS_HASH, LedgerEntry, Mismatch, VerifyReport, sha256_of_json};
+use crate::ledger_proofs::NodeCheck;
 use crate::projections::{self, encode, read, subject_key};
 use crate::store::{Staged, Store, StoreError};
 use crate::subject::{Change, Subject};
@@ -229,7 +230,8 @@ impl<'a> LedgerStore<'a> {
         let tip = self.settle()?;
         let mut checker = ChainChecker::default();
         let mut subjects: BTreeMap<String, Remembered> = BTreeMap::new();
-        let mut first_mismatch = self.walk(tip.seq, &mut checker, &mut subjects)?;
+        let mut nodes = NodeCheck::new(self.store)?;
+        let mut first_mismatch = self.walk(tip.seq, &mut checker, &mut subjects, &mut nodes)?;
         if first_mismatch.is_none() {
             first_mismatch = self.check_beyond(tip.seq)?;
         }
@@ -251,6 +253,7 @@ impl<'a> LedgerStore<'a> {
         tip: u64,
         checker: &mut ChainChecker,
         subjects: &mut BTreeMap<String, Remembered>,
+        nodes: &mut NodeCheck,
     ) -> Result<Option<Mismatch>, StoreError> {
         for batch_start in (1..=tip).step_by(VERIFY_BATCH as usize) {
             let keys: Vec<String> = (batch_start..=tip.min(batch_start + VERIFY_BATCH - 1)).map(entry_key).collect();
@@ -265,6 +268,9 @@ impl<'a> LedgerStore<'a> {
                     Err(error) => return Ok(mismatch(error.to_string())),
                 };
                 if let Err(mismatch) = check_slot(checker, &slot, subjects.get(&slot.entry.subject)) {
+                    return Ok(Some(mismatch));
+                }
+                if let Some(mismatch) = nodes.feed(self.store, &slot.entry)? {
                     return Ok(Some(mismatch));
                 }
                 subjects.insert(slot.entry.subject.clone(), Remembered::of(&slot));

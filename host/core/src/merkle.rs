@@ -2,6 +2,14 @@
 //! domain-separated, the tree hash of n leaves split at the largest power of two below n, and
 //! inclusion (audit path) and consistency proofs with the RFC's verification algorithms. Pure:
 //! no I/O. The ledger's leaves are its entries' own 32-byte `hash`es (`ledger_proofs`).
+//!
+//! Roots and proofs are built over `Subtrees`: anything that gives the root of a perfect subtree
+//! (2^level leaves, aligned). Every subtree the RFC's recursion visits is either perfect or ends
+//! at the tree's last leaf, so a source that keeps the roots of large perfect subtrees (the
+//! ledger's stored nodes) answers a proof in a number of reads that grows with log(size), not
+//! with size. A slice of leaf hashes is such a source too.
+
+use std::convert::Infallible;
 
 use sha2::{Digest, Sha256};
 
@@ -38,47 +46,101 @@ pub fn empty_root() -> Hash {
     Sha256::digest([]).into()
 }
 
-/// The Merkle tree hash (MTH) of these leaf hashes.
-pub fn root(leaves: &[Hash]) -> Hash {
-    match leaves {
-        [] => empty_root(),
-        [leaf] => *leaf,
-        _ => {
-            let (left, right) = leaves.split_at(split(leaves.len()));
-            node_hash(&root(left), &root(right))
-        }
+/// Where the roots of perfect subtrees come from: `perfect(level, index)` is the root of the
+/// 2^level leaves from `index` · 2^level on (every one of which the source must have).
+pub trait Subtrees {
+    type Error;
+    fn perfect(&mut self, level: u32, index: u64) -> Result<Hash, Self::Error>;
+}
+
+/// Leaf hashes in a slice, as a source of subtrees.
+struct Slice<'a>(&'a [Hash]);
+
+impl Subtrees for Slice<'_> {
+    type Error = Infallible;
+
+    fn perfect(&mut self, level: u32, index: u64) -> Result<Hash, Infallible> {
+        let width = 1usize << level;
+        let first = usize::try_from(index).unwrap_or(usize::MAX).saturating_mul(width);
+        Ok(perfect_root(self.0.get(first..first.saturating_add(width)).unwrap_or_default()))
     }
 }
 
+/// The root of a perfect tree: `leaves` is a power of two long (an empty slice: the empty root).
+pub fn perfect_root(leaves: &[Hash]) -> Hash {
+    let mut level: Vec<Hash> = leaves.to_vec();
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|pair| if let [left, right] = pair { node_hash(left, right) } else { pair[0] })
+            .collect();
+    }
+    level.first().copied().unwrap_or_else(empty_root)
+}
+
+/// The Merkle tree hash (MTH) of these leaf hashes.
+pub fn root(leaves: &[Hash]) -> Hash {
+    let Ok(root) = range_root(&mut Slice(leaves), 0, leaves.len() as u64);
+    root
+}
+
+/// The MTH of leaves `start..end`, where `start` is a multiple of the smallest power of two at
+/// least `end - start` (as every subtree of the RFC's recursion is).
+pub fn range_root<S: Subtrees>(subtrees: &mut S, start: u64, end: u64) -> Result<Hash, S::Error> {
+    let width = end.saturating_sub(start);
+    if width == 0 {
+        return Ok(empty_root());
+    }
+    if width.is_power_of_two() {
+        let level = width.trailing_zeros();
+        return subtrees.perfect(level, start >> level);
+    }
+    let middle = start + split(width);
+    Ok(node_hash(&range_root(subtrees, start, middle)?, &range_root(subtrees, middle, end)?))
+}
+
 /// The largest power of two smaller than `n` (for n ≥ 2).
-fn split(n: usize) -> usize {
+fn split(n: u64) -> u64 {
     let below = n.saturating_sub(1).max(1);
-    1 << (usize::BITS - 1 - below.leading_zeros())
+    1 << (u64::BITS - 1 - below.leading_zeros())
 }
 
 /// The audit path of leaf `index` in the tree of `leaves` (RFC 9162 §2.1.3.1), leaf side
 /// first; `None` if there is no such leaf.
 pub fn inclusion_proof(leaves: &[Hash], index: usize) -> Option<Vec<Hash>> {
-    if index >= leaves.len() {
-        return None;
-    }
-    let mut proof = Vec::new();
-    audit_path(leaves, index, &mut proof);
-    Some(proof)
+    let Ok(proof) = inclusion_path(&mut Slice(leaves), index as u64, leaves.len() as u64);
+    proof
 }
 
-fn audit_path(leaves: &[Hash], index: usize, proof: &mut Vec<Hash>) {
-    if leaves.len() <= 1 {
-        return;
+/// `inclusion_proof` over any source of subtrees, for the tree of `size` leaves.
+pub fn inclusion_path<S: Subtrees>(subtrees: &mut S, index: u64, size: u64) -> Result<Option<Vec<Hash>>, S::Error> {
+    if index >= size {
+        return Ok(None);
     }
-    let (left, right) = leaves.split_at(split(leaves.len()));
-    if index < left.len() {
-        audit_path(left, index, proof);
-        proof.push(root(right));
+    let mut proof = Vec::new();
+    audit_path(subtrees, 0, size, index, &mut proof)?;
+    Ok(Some(proof))
+}
+
+fn audit_path<S: Subtrees>(
+    subtrees: &mut S,
+    start: u64,
+    end: u64,
+    index: u64,
+    proof: &mut Vec<Hash>,
+) -> Result<(), S::Error> {
+    if end - start <= 1 {
+        return Ok(());
+    }
+    let middle = start + split(end - start);
+    if index < middle {
+        audit_path(subtrees, start, middle, index, proof)?;
+        proof.push(range_root(subtrees, middle, end)?);
     } else {
-        audit_path(right, index - left.len(), proof);
-        proof.push(root(left));
+        audit_path(subtrees, middle, end, index, proof)?;
+        proof.push(range_root(subtrees, start, middle)?);
     }
+    Ok(())
 }
 
 /// Checks that `leaf` is at `index` in the tree of `size` leaves whose root is `root`, by the
@@ -123,33 +185,53 @@ fn skip_right_edges(mut node: u64, mut last: u64) -> (u64, u64) {
 /// `leaves` (RFC 9162 §2.1.4.1); empty when `old_size` is 0 or every leaf. `None` if
 /// `old_size` is past the end.
 pub fn consistency_proof(leaves: &[Hash], old_size: usize) -> Option<Vec<Hash>> {
-    if old_size > leaves.len() {
-        return None;
+    let Ok(proof) = consistency_path(&mut Slice(leaves), old_size as u64, leaves.len() as u64);
+    proof
+}
+
+/// `consistency_proof` over any source of subtrees, from the tree of `old_size` leaves to the
+/// tree of `size`.
+pub fn consistency_path<S: Subtrees>(
+    subtrees: &mut S,
+    old_size: u64,
+    size: u64,
+) -> Result<Option<Vec<Hash>>, S::Error> {
+    if old_size > size {
+        return Ok(None);
     }
     let mut proof = Vec::new();
     if old_size > 0 {
-        subproof(old_size, leaves, true, &mut proof);
+        subproof(subtrees, old_size, 0, size, true, &mut proof)?;
     }
-    Some(proof)
+    Ok(Some(proof))
 }
 
-/// SUBPROOF(m, D[n], b) of RFC 9162 §2.1.4.1. `complete` is true while the old tree's root
-/// is itself a node of the new tree that the verifier already knows.
-fn subproof(old_size: usize, leaves: &[Hash], complete: bool, proof: &mut Vec<Hash>) {
-    if old_size == leaves.len() {
+/// SUBPROOF(m, D[start:end], b) of RFC 9162 §2.1.4.1, with m = `old_end` - `start`.
+/// `complete` is true while the old tree's root is itself a node of the new tree that the
+/// verifier already knows.
+fn subproof<S: Subtrees>(
+    subtrees: &mut S,
+    old_end: u64,
+    start: u64,
+    end: u64,
+    complete: bool,
+    proof: &mut Vec<Hash>,
+) -> Result<(), S::Error> {
+    if old_end == end {
         if !complete {
-            proof.push(root(leaves));
+            proof.push(range_root(subtrees, start, end)?);
         }
-        return;
+        return Ok(());
     }
-    let (left, right) = leaves.split_at(split(leaves.len()));
-    if old_size <= left.len() {
-        subproof(old_size, left, complete, proof);
-        proof.push(root(right));
+    let middle = start + split(end - start);
+    if old_end <= middle {
+        subproof(subtrees, old_end, start, middle, complete, proof)?;
+        proof.push(range_root(subtrees, middle, end)?);
     } else {
-        subproof(old_size - left.len(), right, false, proof);
-        proof.push(root(left));
+        subproof(subtrees, old_end, middle, end, false, proof)?;
+        proof.push(range_root(subtrees, start, middle)?);
     }
+    Ok(())
 }
 
 /// Checks that the tree of `old_size` leaves with root `old_root` is a prefix of the tree of
@@ -378,6 +460,38 @@ mod tests {
         rewritten[2] = leaf_hash(b"rewritten");
         let proof = consistency_proof(&rewritten, 4).unwrap();
         assert!(verify_consistency(4, 9, &old_root, &root(&rewritten), &proof).is_err());
+    }
+
+    /// A source that counts what it is asked for: roots and proofs over it match the slice's,
+    /// and a proof asks for a number of subtrees that grows with log(size).
+    #[test]
+    fn roots_and_proofs_over_a_source_of_subtrees_match_the_slice() {
+        struct Counted<'a>(&'a [Hash], usize);
+        impl Subtrees for Counted<'_> {
+            type Error = Infallible;
+            fn perfect(&mut self, level: u32, index: u64) -> Result<Hash, Infallible> {
+                self.1 += 1;
+                Slice(self.0).perfect(level, index)
+            }
+        }
+        let leaves = numbered_leaves(1000);
+        for size in [1u64, 2, 3, 255, 256, 257, 600, 1000] {
+            let prefix = &leaves[..size as usize];
+            let mut source = Counted(&leaves, 0);
+            assert_eq!(range_root(&mut source, 0, size).unwrap(), root(prefix), "root of {size}");
+            assert!(source.1 <= 64 - size.leading_zeros() as usize, "{} subtrees for a root of {size}", source.1);
+            for index in [0, size / 2, size - 1] {
+                let mut source = Counted(&leaves, 0);
+                let path = inclusion_path(&mut source, index, size).unwrap();
+                assert_eq!(path, inclusion_proof(prefix, index as usize), "{index} of {size}");
+                assert!(source.1 <= 2 * 64, "{} subtrees for one proof", source.1);
+            }
+            for old in [1, size / 3, size] {
+                let path = consistency_path(&mut Counted(&leaves, 0), old, size).unwrap();
+                assert_eq!(path, consistency_proof(prefix, old as usize), "{old} → {size}");
+            }
+        }
+        assert_eq!(perfect_root(&leaves[..8]), root(&leaves[..8]));
     }
 
     #[test]

@@ -2,10 +2,8 @@
 //! inclusion and consistency proofs over it.
 
 use crate::ledger::{LedgerEntry, VerifyReport};
-use crate::ledger_proofs::{
-    ConsistencyProof, InclusionProof, LedgerReadError, NO_SIGNING_KEY, checked_leaves, hex_all, leaves,
-};
-use crate::merkle::{self};
+use crate::ledger_proofs::{ConsistencyProof, InclusionProof, LedgerReadError, LedgerTree, NO_SIGNING_KEY, hex_all};
+use crate::merkle;
 use crate::service::{Levee, ServiceError};
 use crate::validation::FieldError;
 
@@ -25,8 +23,8 @@ impl Audit<'_> {
             .as_ref()
             .ok_or_else(|| ServiceError::NotSupported(NO_SIGNING_KEY.into()))?;
         let size = self.levee.ledger_store().settle()?.seq;
-        let leaves = checked_leaves(&*self.levee.store, size)?;
-        Ok(signer.sign(size, merkle::root(&leaves)))
+        let root = LedgerTree::open(&*self.levee.store, size, true)?.root()?;
+        Ok(signer.sign(size, root))
     }
 
     /// The inclusion proof of entry `seq` in the tree of the first `size` entries (default:
@@ -36,17 +34,15 @@ impl Audit<'_> {
         if seq == 0 || seq > size {
             return Err(FieldError::new("seq", format!("{seq} is not an entry of the tree of {size} entries")).into());
         }
-        let leaves = leaves(&*self.levee.store, size)?;
-        let index = usize::try_from(seq - 1).map_err(|_| FieldError::new("seq", "is too large"))?;
-        let proof =
-            merkle::inclusion_proof(&leaves, index).ok_or_else(|| FieldError::new("seq", "is past the tree"))?;
-        let leaf = leaves.get(index).ok_or_else(|| FieldError::new("seq", "is past the tree"))?;
+        let mut tree = LedgerTree::open(&*self.levee.store, size, false)?;
+        let proof = merkle::inclusion_path(&mut tree, seq - 1, size)?
+            .ok_or_else(|| FieldError::new("seq", "is past the tree"))?;
         Ok(InclusionProof {
             seq,
             size,
-            leaf_hash: hex::encode(leaf),
+            leaf_hash: hex::encode(tree.leaf(seq)?),
             proof: hex_all(&proof),
-            root: hex::encode(merkle::root(&leaves)),
+            root: hex::encode(tree.root()?),
         })
     }
 
@@ -57,15 +53,15 @@ impl Audit<'_> {
         if from == 0 || from > to {
             return Err(FieldError::new("from", format!("{from} is not a tree size from 1 to {to}")).into());
         }
-        let leaves = leaves(&*self.levee.store, to)?;
-        let old = leaves.get(..usize::try_from(from).unwrap_or(usize::MAX)).unwrap_or(&leaves);
-        let proof = merkle::consistency_proof(&leaves, old.len()).unwrap_or_default();
+        let mut tree = LedgerTree::open(&*self.levee.store, to, false)?;
+        let proof = merkle::consistency_path(&mut tree, from, to)?.unwrap_or_default();
+        let root_from = merkle::range_root(&mut tree, 0, from)?;
         Ok(ConsistencyProof {
             from,
             to,
             proof: hex_all(&proof),
-            root_from: hex::encode(merkle::root(old)),
-            root_to: hex::encode(merkle::root(&leaves)),
+            root_from: hex::encode(root_from),
+            root_to: hex::encode(tree.root()?),
         })
     }
 
