@@ -11,7 +11,11 @@ use chrono::Utc;
 use hmac::{Hmac, Mac};
 use levee_core::inbound::{Encoding, HmacAlgorithm, Scheme};
 use levee_core::intake::{AmountFormat, IntakeMapping, WebhookSource};
-use levee_tests::{Options, StatusCode, TestServer};
+use levee_core::intake::{INTAKE_SUBJECT, IntakeLog, IntakeRejection};
+use levee_core::ledger::EventType;
+use levee_core::ledger_store::{EntryContext, LedgerStore, entry_key};
+use levee_core::subject::Change;
+use levee_tests::{Options, StatusCode, TestServer, open_store, verify_stopped};
 use serde_json::{Value, json};
 
 const OLD: &str = "old-secret-0123456789";
@@ -297,5 +301,107 @@ async fn a_ticket_without_a_valid_code_is_recorded_as_a_rejected_intake() {
     assert_eq!(server.ledger_len().await, 1, "one intake.rejected entry");
     let (status, _) = server.post_webhook("nobody", &headers, &body).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    server.stop().await;
+}
+
+/// Each rejected intake is a ledger subject of its own: the slot that records the fortieth is
+/// no larger than the one that recorded the first (one list in one subject grew with every
+/// rejection), a replay still changes nothing, every rejection is listed once in order, and the
+/// stopped store verifies.
+#[tokio::test]
+async fn rejected_intakes_cost_the_same_however_many_came_before() {
+    let server = server().await;
+    let vendor = vendors().into_iter().find(|vendor| vendor.source.name == "intercom").unwrap();
+    let delivery = |n: usize| {
+        let body = serde_json::to_vec(&(vendor.payload)(&format!("MADE_UP_{n:02}"))).unwrap();
+        ((vendor.sign)(OLD, &body), body)
+    };
+    for n in 0..40 {
+        let (headers, body) = delivery(n);
+        let (status, rejection) = server.post_webhook("intercom", &headers, &body).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{rejection}");
+    }
+    let (headers, body) = delivery(2);
+    let (status, replayed) = server.post_webhook("intercom", &headers, &body).await;
+    assert_eq!((status, &replayed["delivery_id"]), (StatusCode::OK, &json!("notif_MADE_UP_02")), "{replayed}");
+    let (_, listed) = server.get("auditor", "/v1/intake/rejections").await;
+    let delivery_ids: Vec<&str> =
+        listed.as_array().unwrap().iter().map(|r| r["delivery_id"].as_str().unwrap()).collect();
+    let expected: Vec<String> = (0..40).map(|n| format!("notif_MADE_UP_{n:02}")).collect();
+    assert_eq!(delivery_ids, expected, "every rejection once, oldest first");
+    assert_eq!(server.ledger_len().await, 40);
+
+    let data_dir = server.data_dir.clone();
+    let _kept = server.stop().await;
+    let store = open_store(&data_dir);
+    let slots: Vec<usize> = (1..=40).map(|seq| store.get(&entry_key(seq)).unwrap().expect("a slot").len()).collect();
+    let (smallest, largest) = (slots.iter().min().unwrap(), slots.iter().max().unwrap());
+    assert!(largest - smallest <= 64, "slot sizes grow with the rejections before them: {slots:?}");
+    drop(store);
+    let report = verify_stopped(&data_dir);
+    assert!(report.ok, "{report:?}");
+}
+
+/// A ledger from before rejections were subjects of their own keeps its one list: after an
+/// upgrade, a replay of a delivery in that list is still a replay, and the list is shown first.
+#[tokio::test]
+async fn rejections_an_older_ledger_kept_in_one_list_still_count() {
+    let server = server().await;
+    let data_dir = server.data_dir.clone();
+    let options =
+        Options { webhook_sources: vendors().into_iter().map(|vendor| vendor.source).collect(), ..Options::default() };
+    let _kept = server.stop().await;
+    let vendor = vendors().into_iter().find(|vendor| vendor.source.name == "intercom").unwrap();
+    let delivery = |code: &str| {
+        let body = serde_json::to_vec(&(vendor.payload)(code)).unwrap();
+        ((vendor.sign)(OLD, &body), body)
+    };
+    {
+        // What levee wrote before: the rejection appended to the list in `intake-rejections`.
+        let store = open_store(&data_dir);
+        let ledger = LedgerStore::new(&*store);
+        let at = Utc::now();
+        let old = IntakeRejection {
+            source: "intercom".into(),
+            delivery_id: "notif_OLD_CODE".into(),
+            field: "exception_code".into(),
+            reason: "OLD_CODE is not in the taxonomy".into(),
+            valid_values: None,
+            at,
+            payload_sha256: "00".repeat(32),
+        };
+        let log = IntakeLog { version: 1, ledger_seqs: vec![], rejections: vec![old.clone()] };
+        let change = Change::of(log, EventType::IntakeRejected, json!({"rejection": old}));
+        let context = EntryContext {
+            actor: "webhook:intercom".into(),
+            role: levee_core::identity::Role::Agent,
+            at,
+            policies: vec![],
+            matrix_version: "m".into(),
+            taxonomy_version: "t".into(),
+            facts_hash: None,
+        };
+        let tip = ledger.settle().unwrap();
+        ledger.try_append(&tip, change, context).unwrap().expect("the old list's entry");
+        store.sync().unwrap();
+        assert_eq!(ledger.slot(1).unwrap().unwrap().entry.subject, INTAKE_SUBJECT);
+    }
+    let server = TestServer::start_in(&data_dir, &options).await;
+    let (headers, body) = delivery("OLD_CODE");
+    let (status, replayed) = server.post_webhook("intercom", &headers, &body).await;
+    assert_eq!(
+        (status, &replayed["reason"]),
+        (StatusCode::OK, &json!("OLD_CODE is not in the taxonomy")),
+        "{replayed}"
+    );
+    let (headers, body) = delivery("NEW_CODE");
+    let (status, _) = server.post_webhook("intercom", &headers, &body).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (_, listed) = server.get("auditor", "/v1/intake/rejections").await;
+    let delivery_ids: Vec<&str> =
+        listed.as_array().unwrap().iter().map(|r| r["delivery_id"].as_str().unwrap()).collect();
+    assert_eq!(delivery_ids, ["notif_OLD_CODE", "notif_NEW_CODE"]);
+    assert_eq!(server.ledger_len().await, 2, "the replay wrote nothing");
+    assert_eq!(server.verify().await["ok"], json!(true));
     server.stop().await;
 }

@@ -393,6 +393,7 @@ fn kept(subject: &Subject) -> Vec<Vec<Kept>> {
         ],
         Subject::Remediation(item) => vec![item.history.iter().map(Kept::of).collect()],
         Subject::Intake(log) => vec![log.rejections.iter().map(Kept::of).collect()],
+        Subject::RejectedIntake(rejected) => vec![vec![Kept::of(&rejected.rejection)]],
         Subject::Baselines(book) => vec![book.history.iter().map(Kept::of).collect()],
         Subject::Controls(record) => vec![record.decided.iter().map(Kept::of).collect()],
         Subject::Execution(record) => vec![

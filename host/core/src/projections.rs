@@ -130,6 +130,51 @@ pub fn queue_items(store: &dyn Store, level: ApproverLevel) -> Result<Vec<QueueI
     Ok(items)
 }
 
+/// Rejected intakes are listed from pages, each the ids of the rejections whose ledger entries
+/// fall in one run of this many entries: a page never grows past it, and a rejection is
+/// written to one page, so recording one costs the same however many came before.
+pub const REJECTION_PAGE_ENTRIES: u64 = 4_096;
+
+/// The page that lists the rejection recorded at ledger entry `seq`.
+pub fn rejection_page_key(seq: u64) -> String {
+    format!("intake/rejections/{}", seq / REJECTION_PAGE_ENTRIES)
+}
+
+/// The ids of the rejected intakes recorded in one page's run of entries, in ledger order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectionPage {
+    pub ids: Vec<String>,
+}
+
+/// Every rejected intake recorded in entries 1..=`through`, oldest first, from the pages.
+pub fn rejected_intakes(store: &dyn Store, through: u64) -> Result<Vec<crate::intake::RejectedIntake>, StoreError> {
+    let pages: Vec<String> =
+        (0..=through / REJECTION_PAGE_ENTRIES).map(|page| rejection_page_key(page * REJECTION_PAGE_ENTRIES)).collect();
+    let mut record_keys = Vec::new();
+    for (key, bytes) in pages.iter().zip(store.get_many(&pages)?) {
+        if let Some(page) = bytes.map(|bytes| decode::<RejectionPage>(key, &bytes)).transpose()?.flatten() {
+            record_keys.extend(page.ids.iter().map(|id| crate::subject::subject_key(id)));
+        }
+    }
+    let mut rejected = Vec::with_capacity(record_keys.len());
+    for (key, bytes) in record_keys.iter().zip(store.get_many(&record_keys)?) {
+        let bytes = bytes.ok_or_else(|| StoreError::Backend(format!("{key} is listed but not stored")))?;
+        rejected.extend(decode::<crate::intake::RejectedIntake>(key, &bytes)?);
+    }
+    Ok(rejected)
+}
+
+/// Lists a rejected intake on the page of its entry.
+fn apply_rejection_page(store: &dyn Store, seq: u64, id: &str) -> Result<(), StoreError> {
+    update(store, &rejection_page_key(seq), |mut page: RejectionPage| {
+        if page.ids.iter().any(|listed| listed == id) {
+            return None;
+        }
+        page.ids.push(id.to_owned());
+        Some(page)
+    })
+}
+
 pub fn customer_key(customer_ref: &str) -> String {
     format!("customer/{customer_ref}")
 }
@@ -241,6 +286,7 @@ pub fn apply(store: &dyn Store, entry: &LedgerEntry, subject: &Subject) -> Resul
         Subject::Case(case) => apply_case_indexes(store, entry, case),
         Subject::Remediation(item) => apply_remediation_index(store, item),
         Subject::Execution(record) => apply_execution_indexes(store, record),
+        Subject::RejectedIntake(rejected) => apply_rejection_page(store, entry.seq, &rejected.id),
         Subject::PolicyRegistry(_)
         | Subject::Taxonomy(_)
         | Subject::Delegations(_)

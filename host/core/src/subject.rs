@@ -13,7 +13,7 @@ use crate::case::{self, Case};
 use crate::controls::{CONTROLS_SUBJECT, ControlsRecord};
 use crate::delegation::{DELEGATIONS_SUBJECT, DelegationBook};
 use crate::identity::AuthoritySnapshot;
-use crate::intake::{INTAKE_SUBJECT, IntakeLog};
+use crate::intake::{INTAKE_SUBJECT, IntakeLog, RejectedIntake};
 use crate::ledger::EventType;
 use crate::reconcile::ExecutionRecord;
 use crate::registry::{PolicyRegistry, REGISTRY_SUBJECT};
@@ -30,7 +30,9 @@ pub enum Subject {
     Taxonomy(Box<TaxonomyRecord>),
     Delegations(Box<DelegationBook>),
     Remediation(Box<RemediationItem>),
+    /// Every rejection in one list: older ledgers only (`IntakeLog`).
     Intake(Box<IntakeLog>),
+    RejectedIntake(Box<RejectedIntake>),
     Execution(Box<ExecutionRecord>),
     Baselines(Box<BaselineBook>),
     Controls(Box<ControlsRecord>),
@@ -71,6 +73,7 @@ subject_state!(TaxonomyRecord, Taxonomy, Box::new, |state: Box<TaxonomyRecord>| 
 subject_state!(DelegationBook, Delegations, Box::new, |state: Box<DelegationBook>| *state);
 subject_state!(RemediationItem, Remediation, Box::new, |state: Box<RemediationItem>| *state);
 subject_state!(IntakeLog, Intake, Box::new, |state: Box<IntakeLog>| *state);
+subject_state!(RejectedIntake, RejectedIntake, Box::new, |state: Box<RejectedIntake>| *state);
 subject_state!(ExecutionRecord, Execution, Box::new, |state: Box<ExecutionRecord>| *state);
 subject_state!(BaselineBook, Baselines, Box::new, |state: Box<BaselineBook>| *state);
 subject_state!(ControlsRecord, Controls, Box::new, |state: Box<ControlsRecord>| *state);
@@ -85,6 +88,7 @@ macro_rules! with_state {
             Subject::Delegations($state) => $body,
             Subject::Remediation($state) => $body,
             Subject::Intake($state) => $body,
+            Subject::RejectedIntake($state) => $body,
             Subject::Execution($state) => $body,
             Subject::Baselines($state) => $body,
             Subject::Controls($state) => $body,
@@ -102,6 +106,7 @@ impl Subject {
             Subject::Delegations(_) => DELEGATIONS_SUBJECT,
             Subject::Remediation(item) => &item.id,
             Subject::Intake(_) => INTAKE_SUBJECT,
+            Subject::RejectedIntake(rejected) => &rejected.id,
             Subject::Execution(record) => &record.id,
             Subject::Baselines(_) => BASELINES_SUBJECT,
             Subject::Controls(_) => CONTROLS_SUBJECT,
@@ -169,6 +174,7 @@ pub fn subject_key(subject: &str) -> String {
         | crate::delegation::DELEGATIONS_SUBJECT
         | crate::intake::INTAKE_SUBJECT
         | BASELINES_SUBJECT => subject.to_owned(),
+        rejection if crate::intake::is_rejection_id(rejection) => rejection.to_owned(),
         item if crate::remediation::is_item_id(item) => format!("remediation/{item}"),
         execution if crate::reconcile::is_execution_id(execution) => format!("execution/{execution}"),
         case_id => case_key(case_id),

@@ -21,8 +21,12 @@ use crate::inbound::Scheme;
 use crate::money::{Money, MoneyError};
 use crate::validation::FieldError;
 
-/// The rejected intakes' id as a ledger subject.
+/// The ledger subject that held every rejected intake in one list, before each rejection was a
+/// subject of its own: still read (older ledgers have it), never written.
 pub const INTAKE_SUBJECT: &str = "intake-rejections";
+
+/// What every rejected intake's own subject id starts with.
+pub const REJECTION_PREFIX: &str = "intake-rejection/";
 
 /// `[[webhook_sources]]`: a helpdesk that sends refund requests.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -86,12 +90,37 @@ pub struct IntakeRejection {
     pub payload_sha256: String,
 }
 
-/// Every rejected intake.
+/// Every rejected intake up to this version, in one subject (`INTAKE_SUBJECT`): how older
+/// ledgers recorded them. Each slot held the whole list, so every rejection cost more than the
+/// last; a rejection is now a subject of its own (`RejectedIntake`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct IntakeLog {
     pub version: u64,
     pub ledger_seqs: Vec<u64>,
     pub rejections: Vec<IntakeRejection>,
+}
+
+/// One rejected intake as a ledger subject, with the id `rejection_id` gives its delivery:
+/// recorded once, never changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RejectedIntake {
+    pub id: String,
+    pub version: u64,
+    pub ledger_seqs: Vec<u64>,
+    pub rejection: IntakeRejection,
+}
+
+/// The subject id of the rejection of delivery `delivery_id` from `source`: the same for every
+/// replay of the delivery. The delivery id is hashed: senders choose it, and it may hold any
+/// character.
+pub fn rejection_id(source: &str, delivery_id: &str) -> String {
+    let digest = crate::ledger::sha256_hex(delivery_id.as_bytes());
+    format!("{REJECTION_PREFIX}{source}/{}", &digest[..32])
+}
+
+/// Whether a subject id is a rejected intake's.
+pub fn is_rejection_id(subject: &str) -> bool {
+    subject.starts_with(REJECTION_PREFIX)
 }
 
 /// What a delivery did.

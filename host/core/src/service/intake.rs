@@ -2,7 +2,9 @@
 
 use crate::identity::{Principal, Role};
 use crate::inbound::{self, Delivery, Scheme};
-use crate::intake::{INTAKE_SUBJECT, IntakeLog, IntakeOutcome, IntakeRejection, TICKET_ATTRIBUTE};
+use crate::intake::{
+    INTAKE_SUBJECT, IntakeLog, IntakeOutcome, IntakeRejection, RejectedIntake, TICKET_ATTRIBUTE, rejection_id,
+};
 use crate::ledger::EventType;
 use crate::projections;
 use crate::service::{IDEMPOTENCY_KEY_FIELD, Levee, ServiceError};
@@ -89,7 +91,8 @@ impl Intake<'_> {
         ))
     }
 
-    /// Records a rejected intake once per delivery.
+    /// Records a rejected intake once per delivery, as a subject of its own (`rejection_id`): a
+    /// replay finds it, or finds the delivery in the list older ledgers kept (`IntakeLog`).
     fn reject_intake(
         &self,
         requester: &Principal,
@@ -98,34 +101,57 @@ impl Intake<'_> {
         body: &[u8],
         error: FieldError,
     ) -> Result<IntakeOutcome, ServiceError> {
+        if let Some(earlier) = self.rejected_before_subjects(source, delivery_id)? {
+            return Ok(IntakeOutcome::Rejected { rejection: earlier, replayed: true });
+        }
+        let id = rejection_id(source, delivery_id);
+        let rejection = IntakeRejection {
+            source: source.to_owned(),
+            delivery_id: delivery_id.to_owned(),
+            field: error.field.clone(),
+            reason: error.message.clone(),
+            valid_values: error.valid_values.clone(),
+            at: self.levee.clock.now(),
+            payload_sha256: crate::ledger::sha256_hex(body),
+        };
+        let unrecorded =
+            || RejectedIntake { id: id.clone(), version: 0, ledger_seqs: Vec::new(), rejection: rejection.clone() };
         let mut replayed = false;
-        let rejection = self.levee.commit_subject(requester, INTAKE_SUBJECT, IntakeLog::default, None, |log, at| {
-            let earlier = log.rejections.iter().find(|r| r.source == source && r.delivery_id == delivery_id);
-            if let Some(earlier) = earlier {
+        let rejection = self.levee.commit_subject(requester, &id, unrecorded, None, |recorded, at| {
+            if recorded.version > 0 {
                 replayed = true;
-                return Ok((earlier.clone(), None));
+                return Ok((recorded.rejection.clone(), None));
             }
-            let rejection = IntakeRejection {
-                source: source.to_owned(),
-                delivery_id: delivery_id.to_owned(),
-                field: error.field.clone(),
-                reason: error.message.clone(),
-                valid_values: error.valid_values.clone(),
-                at,
-                payload_sha256: crate::ledger::sha256_hex(body),
+            let next = RejectedIntake {
+                version: 1,
+                rejection: IntakeRejection { at, ..rejection.clone() },
+                ..recorded.clone()
             };
-            let mut next = log.clone();
-            next.version += 1;
-            next.rejections.push(rejection.clone());
-            let payload = serde_json::json!({"rejection": rejection});
-            Ok((rejection, Some(Change::of(next, EventType::IntakeRejected, payload))))
+            let payload = serde_json::json!({"rejection": next.rejection});
+            Ok((next.rejection.clone(), Some(Change::of(next, EventType::IntakeRejected, payload))))
         })?;
         Ok(IntakeOutcome::Rejected { rejection, replayed })
     }
 
-    /// Every rejected intake, oldest first.
+    /// The delivery's rejection in the one list older ledgers kept, if it is there.
+    fn rejected_before_subjects(
+        &self,
+        source: &str,
+        delivery_id: &str,
+    ) -> Result<Option<IntakeRejection>, ServiceError> {
+        let Some(log) = self.levee.load_subject::<IntakeLog>(INTAKE_SUBJECT)? else { return Ok(None) };
+        Ok(log.rejections.into_iter().find(|earlier| earlier.source == source && earlier.delivery_id == delivery_id))
+    }
+
+    /// Every rejected intake, oldest first: those older ledgers kept in one list, then each
+    /// recorded as a subject of its own.
     pub fn rejections(&self) -> Result<Vec<IntakeRejection>, ServiceError> {
-        self.levee.ledger_store().settle()?;
-        Ok(self.levee.load_subject::<IntakeLog>(INTAKE_SUBJECT)?.map(|log| log.rejections).unwrap_or_default())
+        let tip = self.levee.ledger_store().settle()?;
+        let mut rejections =
+            self.levee.load_subject::<IntakeLog>(INTAKE_SUBJECT)?.map(|log| log.rejections).unwrap_or_default();
+        rejections.extend(
+            projections::rejected_intakes(&*self.levee.store, tip.seq)?.into_iter().map(|rejected| rejected.rejection),
+        );
+        Ok(rejections)
     }
 }
