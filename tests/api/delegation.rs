@@ -153,3 +153,110 @@ async fn an_approval_group_needs_n_distinct_members() {
     assert_eq!((status, second["status"].as_str()), (StatusCode::OK, Some("approved")), "{second}");
     server.stop().await;
 }
+
+/// Each delegation is a ledger subject of its own: the slot that records the thirtieth grant
+/// is no larger than the first one's (one book in one subject grew with every grant), every
+/// delegation is listed once, in the order granted, for admins and for each person it names,
+/// revoking one changes only it, and the stopped store verifies.
+#[tokio::test]
+async fn delegations_cost_the_same_however_many_came_before() {
+    let server = TestServer::start().await;
+    let now = Utc::now();
+    for hours in 1..=30 {
+        let grant = json!({"delegate": "lee.lead", "starts_at": now, "ends_at": now + Duration::hours(hours), "reason": "leave"});
+        let (status, delegation) = server.post("manager", "/v1/delegations", grant).await;
+        assert_eq!((status, &delegation["id"]), (StatusCode::CREATED, &json!(format!("DG-{hours}"))), "{delegation}");
+    }
+    let (status, revoked) = server.post("manager", "/v1/delegations/DG-30/revoke", json!({"reason": "back"})).await;
+    assert_eq!((status, revoked["revoked"]["by"].as_str()), (StatusCode::OK, Some("morgan.manager")), "{revoked}");
+    let (status, again) = server.post("manager", "/v1/delegations/DG-30/revoke", json!({"reason": "back"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    let (status, _) = server.post("manager", "/v1/delegations/DG-31/revoke", json!({"reason": "back"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let expected: Vec<String> = (1..=30).map(|n| format!("DG-{n}")).collect();
+    for who in ["admin", "lead", "manager"] {
+        let (_, listed) = server.get(who, "/v1/delegations").await;
+        let ids: Vec<&str> = listed.as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, expected, "{who}: every delegation once, in the order granted");
+    }
+    let (_, listed) = server.get("director", "/v1/delegations").await;
+    assert_eq!(listed, json!([]), "a director named by none sees none");
+    let pending = id(&server.submit(refund(100_000, "many-delegations")).await);
+    let (status, approved) = approve(&server, "lead", &pending, Some("morgan.manager")).await;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    assert_eq!(approved["case"]["approvals"][0]["delegation"]["id"], "DG-1", "the first in force");
+
+    let data_dir = server.data_dir.clone();
+    let _kept = server.stop().await;
+    let store = levee_tests::open_store(&data_dir);
+    let slots: Vec<usize> = (1..=30)
+        .map(|seq| store.get(&levee_core::ledger_store::entry_key(seq)).unwrap().expect("a slot").len())
+        .collect();
+    let (smallest, largest) = (slots.iter().min().unwrap(), slots.iter().max().unwrap());
+    assert!(largest - smallest <= 64, "slot sizes grow with the grants before them: {slots:?}");
+    drop(store);
+    let report = levee_tests::verify_stopped(&data_dir);
+    assert!(report.ok, "{report:?}");
+}
+
+/// A ledger from before delegations were subjects of their own keeps its book: after an
+/// upgrade, a delegation in it is still in force for approvals, can still be revoked, is listed
+/// first, and new delegations are numbered after it.
+#[tokio::test]
+async fn delegations_an_older_ledger_kept_in_one_book_still_count() {
+    use levee_core::delegation::{Delegation, DelegationBook};
+    use levee_core::ledger::EventType;
+    use levee_core::ledger_store::{EntryContext, LedgerStore};
+    use levee_core::subject::Change;
+
+    let server = TestServer::start().await;
+    let data_dir = server.data_dir.clone();
+    let _kept = server.stop().await;
+    let now = Utc::now();
+    {
+        // What levee wrote before: the grant added to the book in `delegations`.
+        let store = levee_tests::open_store(&data_dir);
+        let ledger = LedgerStore::new(&*store);
+        let delegation = Delegation {
+            id: "DG-1".into(),
+            delegator: "morgan.manager".into(),
+            delegate: "lee.lead".into(),
+            starts_at: now - Duration::hours(1),
+            ends_at: now + Duration::hours(8),
+            reason: "annual leave".into(),
+            granted_at: now,
+            revoked: None,
+        };
+        let book = DelegationBook { version: 1, ledger_seqs: vec![], delegations: vec![delegation.clone()] };
+        let change = Change::of(book, EventType::DelegationGranted, json!({"delegation": delegation}));
+        let context = EntryContext {
+            actor: "morgan.manager".into(),
+            role: Role::Approver,
+            at: now,
+            policies: vec![],
+            matrix_version: "m".into(),
+            taxonomy_version: "t".into(),
+            facts_hash: None,
+        };
+        let tip = ledger.settle().unwrap();
+        ledger.try_append(&tip, change, context).unwrap().expect("the book's entry");
+        store.sync().unwrap();
+    }
+    let server = TestServer::start_in(&data_dir, &Options::default()).await;
+    let pending = id(&server.submit(refund(100_000, "after-upgrade")).await);
+    let (status, approved) = approve(&server, "lead", &pending, Some("morgan.manager")).await;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    assert_eq!(approved["case"]["approvals"][0]["delegation"]["id"], "DG-1");
+    let grant =
+        json!({"delegate": "lee.lead", "starts_at": now, "ends_at": now + Duration::hours(4), "reason": "leave"});
+    let (_, granted) = server.post("manager", "/v1/delegations", grant).await;
+    assert_eq!(granted["id"], "DG-2", "numbered after the book's delegations");
+    let (status, revoked) = server.post("admin", "/v1/delegations/DG-1/revoke", json!({"reason": "back"})).await;
+    assert_eq!((status, revoked["revoked"]["by"].as_str()), (StatusCode::OK, Some("ade.admin")), "{revoked}");
+    let (_, listed) = server.get("lead", "/v1/delegations").await;
+    let ids: Vec<&str> = listed.as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["DG-1", "DG-2"]);
+    assert!(listed[0]["revoked"].is_object(), "{listed}");
+    assert_eq!(server.verify().await["ok"], true);
+    server.stop().await;
+}

@@ -382,15 +382,8 @@ fn kept(subject: &Subject) -> Vec<Vec<Kept>> {
             vec![registry.uploads.keys().map(Kept::of).collect(), chains.collect()]
         }
         Subject::Taxonomy(record) => vec![record.revisions.iter().map(Kept::of).collect()],
-        Subject::Delegations(book) => vec![
-            book.delegations
-                .iter()
-                .map(|delegation| Kept {
-                    fixed: sha256_of_json(&crate::delegation::Delegation { revoked: None, ..delegation.clone() }),
-                    set_once: delegation.revoked.as_ref().map(sha256_of_json),
-                })
-                .collect(),
-        ],
+        Subject::Delegations(book) => vec![book.delegations.iter().map(kept_delegation).collect()],
+        Subject::Delegation(record) => vec![vec![kept_delegation(&record.delegation)]],
         Subject::Remediation(item) => vec![item.history.iter().map(Kept::of).collect()],
         Subject::Intake(log) => vec![log.rejections.iter().map(Kept::of).collect()],
         Subject::RejectedIntake(rejected) => vec![vec![Kept::of(&rejected.rejection)]],
@@ -407,6 +400,14 @@ fn kept(subject: &Subject) -> Vec<Vec<Kept>> {
                 })
                 .collect(),
         ],
+    }
+}
+
+/// A delegation never changes once granted, except that it is revoked once.
+fn kept_delegation(delegation: &crate::delegation::Delegation) -> Kept {
+    Kept {
+        fixed: sha256_of_json(&crate::delegation::Delegation { revoked: None, ..delegation.clone() }),
+        set_once: delegation.revoked.as_ref().map(sha256_of_json),
     }
 }
 

@@ -130,49 +130,83 @@ pub fn queue_items(store: &dyn Store, level: ApproverLevel) -> Result<Vec<QueueI
     Ok(items)
 }
 
-/// Rejected intakes are listed from pages, each the ids of the rejections whose ledger entries
-/// fall in one run of this many entries: a page never grows past it, and a rejection is
-/// written to one page, so recording one costs the same however many came before.
-pub const REJECTION_PAGE_ENTRIES: u64 = 4_096;
+/// Subjects of one kind that are each a subject of their own (rejected intakes, delegations)
+/// are listed from pages: each page holds the ids of those first recorded in one run of this
+/// many ledger entries, so a page never grows past it and listing one costs the same however
+/// many came before.
+pub const PAGE_ENTRIES: u64 = 4_096;
 
-/// The page that lists the rejection recorded at ledger entry `seq`.
-pub fn rejection_page_key(seq: u64) -> String {
-    format!("intake/rejections/{}", seq / REJECTION_PAGE_ENTRIES)
+/// The kinds of subject listed from pages, by the prefix of their pages' keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listed {
+    RejectedIntakes,
+    Delegations,
 }
 
-/// The ids of the rejected intakes recorded in one page's run of entries, in ledger order.
+impl Listed {
+    /// The page that lists a subject first recorded at ledger entry `seq`.
+    pub fn page_key(self, seq: u64) -> String {
+        let prefix = match self {
+            Listed::RejectedIntakes => "intake/rejections",
+            Listed::Delegations => "delegations/pages",
+        };
+        format!("{prefix}/{}", seq / PAGE_ENTRIES)
+    }
+}
+
+/// The ids of the subjects one page lists, in ledger order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RejectionPage {
+pub struct IdList {
     pub ids: Vec<String>,
 }
 
-/// Every rejected intake recorded in entries 1..=`through`, oldest first, from the pages.
-pub fn rejected_intakes(store: &dyn Store, through: u64) -> Result<Vec<crate::intake::RejectedIntake>, StoreError> {
-    let pages: Vec<String> =
-        (0..=through / REJECTION_PAGE_ENTRIES).map(|page| rejection_page_key(page * REJECTION_PAGE_ENTRIES)).collect();
-    let mut record_keys = Vec::new();
-    for (key, bytes) in pages.iter().zip(store.get_many(&pages)?) {
-        if let Some(page) = bytes.map(|bytes| decode::<RejectionPage>(key, &bytes)).transpose()?.flatten() {
-            record_keys.extend(page.ids.iter().map(|id| crate::subject::subject_key(id)));
-        }
-    }
-    let mut rejected = Vec::with_capacity(record_keys.len());
-    for (key, bytes) in record_keys.iter().zip(store.get_many(&record_keys)?) {
-        let bytes = bytes.ok_or_else(|| StoreError::Backend(format!("{key} is listed but not stored")))?;
-        rejected.extend(decode::<crate::intake::RejectedIntake>(key, &bytes)?);
-    }
-    Ok(rejected)
+/// The ids of every subject of kind `listed` first recorded in entries 1..=`through`, oldest
+/// first.
+pub fn listed_ids(store: &dyn Store, listed: Listed, through: u64) -> Result<Vec<String>, StoreError> {
+    let pages: Vec<String> = (0..=through / PAGE_ENTRIES).map(|page| listed.page_key(page * PAGE_ENTRIES)).collect();
+    ids_in(store, &pages)
 }
 
-/// Lists a rejected intake on the page of its entry.
-fn apply_rejection_page(store: &dyn Store, seq: u64, id: &str) -> Result<(), StoreError> {
-    update(store, &rejection_page_key(seq), |mut page: RejectionPage| {
-        if page.ids.iter().any(|listed| listed == id) {
+/// The ids the lists at `keys` hold, in order.
+fn ids_in(store: &dyn Store, keys: &[String]) -> Result<Vec<String>, StoreError> {
+    let mut ids = Vec::new();
+    for (key, bytes) in keys.iter().zip(store.get_many(keys)?) {
+        if let Some(list) = bytes.map(|bytes| decode::<IdList>(key, &bytes)).transpose()?.flatten() {
+            ids.extend(list.ids);
+        }
+    }
+    Ok(ids)
+}
+
+/// Adds `id` to the list at `key`, unless it is there.
+fn apply_listed(store: &dyn Store, key: &str, id: &str) -> Result<(), StoreError> {
+    update(store, key, |mut list: IdList| {
+        if list.ids.iter().any(|listed| listed == id) {
             return None;
         }
-        page.ids.push(id.to_owned());
-        Some(page)
+        list.ids.push(id.to_owned());
+        Some(list)
     })
+}
+
+/// The delegations naming `actor` as delegator or delegate, by id, in the order granted.
+pub fn delegations_naming_key(actor: &str) -> String {
+    format!("delegations/of/{actor}")
+}
+
+/// The ids of the delegations naming `actor`.
+pub fn delegations_naming(store: &dyn Store, actor: &str) -> Result<Vec<String>, StoreError> {
+    ids_in(store, &[delegations_naming_key(actor)])
+}
+
+/// A delegation's pages: the page of its grant, and the lists of the two people it names.
+fn apply_delegation_lists(store: &dyn Store, record: &crate::delegation::DelegationRecord) -> Result<(), StoreError> {
+    let granted_at_seq = record.ledger_seqs.first().copied().unwrap_or_default();
+    apply_listed(store, &Listed::Delegations.page_key(granted_at_seq), &record.id)?;
+    for actor in [&record.delegation.delegator, &record.delegation.delegate] {
+        apply_listed(store, &delegations_naming_key(actor), &record.id)?;
+    }
+    Ok(())
 }
 
 pub fn customer_key(customer_ref: &str) -> String {
@@ -286,7 +320,10 @@ pub fn apply(store: &dyn Store, entry: &LedgerEntry, subject: &Subject) -> Resul
         Subject::Case(case) => apply_case_indexes(store, entry, case),
         Subject::Remediation(item) => apply_remediation_index(store, item),
         Subject::Execution(record) => apply_execution_indexes(store, record),
-        Subject::RejectedIntake(rejected) => apply_rejection_page(store, entry.seq, &rejected.id),
+        Subject::RejectedIntake(rejected) => {
+            apply_listed(store, &Listed::RejectedIntakes.page_key(entry.seq), &rejected.id)
+        }
+        Subject::Delegation(record) => apply_delegation_lists(store, record),
         Subject::PolicyRegistry(_)
         | Subject::Taxonomy(_)
         | Subject::Delegations(_)

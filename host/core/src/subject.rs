@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::case::{self, Case};
 use crate::controls::{CONTROLS_SUBJECT, ControlsRecord};
-use crate::delegation::{DELEGATIONS_SUBJECT, DelegationBook};
+use crate::delegation::{DELEGATIONS_SUBJECT, DelegationBook, DelegationRecord};
 use crate::identity::AuthoritySnapshot;
 use crate::intake::{INTAKE_SUBJECT, IntakeLog, RejectedIntake};
 use crate::ledger::EventType;
@@ -28,7 +28,9 @@ pub enum Subject {
     Case(Box<Case>),
     PolicyRegistry(Box<PolicyRegistry>),
     Taxonomy(Box<TaxonomyRecord>),
+    /// Every delegation in one book: older ledgers only (`DelegationBook`).
     Delegations(Box<DelegationBook>),
+    Delegation(Box<DelegationRecord>),
     Remediation(Box<RemediationItem>),
     /// Every rejection in one list: older ledgers only (`IntakeLog`).
     Intake(Box<IntakeLog>),
@@ -71,6 +73,7 @@ subject_state!(Case, Case, Box::new, |state: Box<Case>| *state);
 subject_state!(PolicyRegistry, PolicyRegistry, Box::new, |state: Box<PolicyRegistry>| *state);
 subject_state!(TaxonomyRecord, Taxonomy, Box::new, |state: Box<TaxonomyRecord>| *state);
 subject_state!(DelegationBook, Delegations, Box::new, |state: Box<DelegationBook>| *state);
+subject_state!(DelegationRecord, Delegation, Box::new, |state: Box<DelegationRecord>| *state);
 subject_state!(RemediationItem, Remediation, Box::new, |state: Box<RemediationItem>| *state);
 subject_state!(IntakeLog, Intake, Box::new, |state: Box<IntakeLog>| *state);
 subject_state!(RejectedIntake, RejectedIntake, Box::new, |state: Box<RejectedIntake>| *state);
@@ -86,6 +89,7 @@ macro_rules! with_state {
             Subject::PolicyRegistry($state) => $body,
             Subject::Taxonomy($state) => $body,
             Subject::Delegations($state) => $body,
+            Subject::Delegation($state) => $body,
             Subject::Remediation($state) => $body,
             Subject::Intake($state) => $body,
             Subject::RejectedIntake($state) => $body,
@@ -104,6 +108,7 @@ impl Subject {
             Subject::PolicyRegistry(_) => REGISTRY_SUBJECT,
             Subject::Taxonomy(_) => TAXONOMY_SUBJECT,
             Subject::Delegations(_) => DELEGATIONS_SUBJECT,
+            Subject::Delegation(record) => &record.id,
             Subject::Remediation(item) => &item.id,
             Subject::Intake(_) => INTAKE_SUBJECT,
             Subject::RejectedIntake(rejected) => &rejected.id,
@@ -175,6 +180,7 @@ pub fn subject_key(subject: &str) -> String {
         | crate::intake::INTAKE_SUBJECT
         | BASELINES_SUBJECT => subject.to_owned(),
         rejection if crate::intake::is_rejection_id(rejection) => rejection.to_owned(),
+        delegation if crate::delegation::is_delegation_id(delegation) => format!("delegation/{delegation}"),
         item if crate::remediation::is_item_id(item) => format!("remediation/{item}"),
         execution if crate::reconcile::is_execution_id(execution) => format!("execution/{execution}"),
         case_id => case_key(case_id),

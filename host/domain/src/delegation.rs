@@ -1,7 +1,8 @@
 //! Delegation: an approver hands their authority to a named colleague for a dated window (out
 //! of office). The delegate approves *on behalf of* the delegator, with exactly the delegator's
 //! level and limits as they stand when the approval is given, never more; the approval records
-//! the delegation. Delegations are a ledger subject: each grant and revocation is an entry.
+//! the delegation. Each delegation is a ledger subject of its own (`DG-<n>`): its grant and its
+//! revocation are entries.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -9,8 +10,15 @@ use utoipa::ToSchema;
 
 use crate::validation::FieldError;
 
-/// The delegations' id as a ledger subject.
+/// The ledger subject that held every delegation in one book, before each delegation was a
+/// subject of its own: still read (older ledgers have it) and written only to revoke a
+/// delegation it holds.
 pub const DELEGATIONS_SUBJECT: &str = "delegations";
+
+/// Whether a subject id is a delegation's (`DG-<n>`).
+pub fn is_delegation_id(subject: &str) -> bool {
+    subject.strip_prefix("DG-").is_some_and(|number| !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()))
+}
 /// The longest window a delegation may cover.
 pub const MAX_WINDOW_DAYS: i64 = 90;
 
@@ -49,25 +57,9 @@ impl Delegation {
 }
 
 impl DelegationBook {
-    /// The delegation in force at `at` from `delegator` to `delegate`, if any.
-    pub fn in_force(&self, delegator: &str, delegate: &str, at: DateTime<Utc>) -> Option<&Delegation> {
-        self.delegations.iter().find(|delegation| {
-            delegation.delegator == delegator && delegation.delegate == delegate && delegation.in_force(at)
-        })
-    }
-
     /// The delegations in force at `at` that hand authority to `delegate`.
     pub fn held_by(&self, delegate: &str, at: DateTime<Utc>) -> impl Iterator<Item = &Delegation> {
         self.delegations.iter().filter(move |delegation| delegation.delegate == delegate && delegation.in_force(at))
-    }
-
-    /// The book with `delegation` granted: the next id, the next version.
-    pub fn granting(&self, draft: Delegation) -> (Delegation, DelegationBook) {
-        let delegation = Delegation { id: format!("DG-{}", self.delegations.len() + 1), ..draft };
-        let mut next = self.clone();
-        next.version += 1;
-        next.delegations.push(delegation.clone());
-        (delegation, next)
     }
 }
 
@@ -88,7 +80,19 @@ impl DelegateRequest {
     }
 }
 
-/// Every delegation ever granted.
+/// One delegation as a ledger subject, its id the delegation's: granted (version 1), then
+/// perhaps revoked (version 2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DelegationRecord {
+    pub id: String,
+    pub version: u64,
+    pub ledger_seqs: Vec<u64>,
+    pub delegation: Delegation,
+}
+
+/// Every delegation granted up to this version, in one subject (`DELEGATIONS_SUBJECT`): how
+/// older ledgers recorded them. Each slot held the whole book, so every grant cost more than
+/// the last; a delegation is now a subject of its own (`DelegationRecord`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct DelegationBook {
     pub version: u64,

@@ -1,11 +1,17 @@
-//! Delegations as a service: granting, revoking and finding the delegations in force, over
-//! the delegation book (a ledger subject, `levee_domain::delegation`).
+//! Delegations as a service: granting, revoking and finding the delegations in force. Each
+//! delegation is a ledger subject of its own (`DelegationRecord`, `DG-<n>`), found through the
+//! lists of the people it names and the pages of every delegation (`projections::Listed`).
+//! Older ledgers hold their delegations in one book (`DelegationBook`): still read, and written
+//! only to revoke one of its delegations.
 
 use chrono::{DateTime, Utc};
 
-use crate::delegation::{DELEGATIONS_SUBJECT, DelegateRequest, Delegation, DelegationBook, Revocation, RevokeRequest};
+use crate::delegation::{
+    DELEGATIONS_SUBJECT, DelegateRequest, Delegation, DelegationBook, DelegationRecord, Revocation, RevokeRequest,
+};
 use crate::identity::{Principal, Role};
 use crate::ledger::EventType;
+use crate::projections::{self, Listed};
 use crate::service::{Levee, ServiceError};
 use crate::subject::Change;
 use crate::validation::{FieldError, required_text};
@@ -16,15 +22,22 @@ pub struct Delegations<'a> {
 }
 
 impl Delegations<'_> {
-    /// Every delegation (an admin or auditor), or those naming `actor` as delegator or delegate.
+    /// Every delegation (an admin or auditor), or those naming `actor` as delegator or delegate,
+    /// in the order granted.
     pub fn list(&self, actor: Option<&str>) -> Result<Vec<Delegation>, ServiceError> {
-        self.levee.ledger_store().settle()?;
-        let book = self.book()?;
-        Ok(book
+        let tip = self.levee.ledger_store().settle()?;
+        let ids = match actor {
+            Some(actor) => projections::delegations_naming(&*self.levee.store, actor)?,
+            None => projections::listed_ids(&*self.levee.store, Listed::Delegations, tip.seq)?,
+        };
+        let mut delegations: Vec<Delegation> = self
+            .book()?
             .delegations
             .into_iter()
             .filter(|delegation| actor.is_none_or(|actor| delegation.names(actor)))
-            .collect())
+            .collect();
+        delegations.extend(self.records(&ids)?);
+        Ok(delegations)
     }
 
     /// The delegation in force at `at` from `delegator` to `delegate`, if any.
@@ -34,12 +47,19 @@ impl Delegations<'_> {
         delegate: &str,
         at: DateTime<Utc>,
     ) -> Result<Option<Delegation>, ServiceError> {
-        Ok(self.book()?.in_force(delegator, delegate, at).cloned())
+        let naming = |candidate: &Delegation| candidate.delegator == delegator;
+        Ok(self.delegators_of(delegate, at)?.into_iter().find(naming))
     }
 
-    /// The delegators whose authority `delegate` holds at `at`.
+    /// The delegations in force at `at` that hand authority to `delegate`.
     pub fn delegators_of(&self, delegate: &str, at: DateTime<Utc>) -> Result<Vec<Delegation>, ServiceError> {
-        Ok(self.book()?.held_by(delegate, at).cloned().collect())
+        let mut held: Vec<Delegation> = self.book()?.held_by(delegate, at).cloned().collect();
+        let naming = projections::delegations_naming(&*self.levee.store, delegate)?;
+        let records = self.records(&naming)?;
+        held.extend(
+            records.into_iter().filter(|delegation| delegation.delegate == delegate && delegation.in_force(at)),
+        );
+        Ok(held)
     }
 
     /// Grants a delegation of the caller's own authority.
@@ -60,17 +80,27 @@ impl Delegations<'_> {
             return Err(FieldError::new("delegate", format!("{delegate} is not an approver known to levee")).into());
         }
         request.check_window(self.levee.clock.now())?;
-        self.levee.commit_subject(delegator, DELEGATIONS_SUBJECT, DelegationBook::default, None, |book, at| {
-            let (delegation, next) = book.granting(Delegation {
-                id: String::new(),
-                delegator: delegator.actor.clone(),
-                delegate: delegate.clone(),
-                starts_at: request.starts_at,
-                ends_at: request.ends_at,
-                reason: reason.clone(),
-                granted_at: at,
-                revoked: None,
-            });
+        // Numbered after the older book's delegations, which keep theirs.
+        let number = self.book()?.delegations.len() as i64 + self.levee.store.increment(DELEGATION_COUNTER, 1)?;
+        let id = format!("DG-{number}");
+        let draft = Delegation {
+            id: id.clone(),
+            delegator: delegator.actor.clone(),
+            delegate: delegate.clone(),
+            starts_at: request.starts_at,
+            ends_at: request.ends_at,
+            reason: reason.clone(),
+            granted_at: self.levee.clock.now(),
+            revoked: None,
+        };
+        let ungranted =
+            || DelegationRecord { id: id.clone(), version: 0, ledger_seqs: Vec::new(), delegation: draft.clone() };
+        self.levee.commit_subject(delegator, &id, ungranted, None, |record, at| {
+            if record.version > 0 {
+                return Err(ServiceError::Conflict(format!("delegation {id} was already granted: grant again")));
+            }
+            let delegation = Delegation { granted_at: at, ..record.delegation.clone() };
+            let next = DelegationRecord { version: 1, delegation: delegation.clone(), ..record.clone() };
             let payload = serde_json::json!({"delegation": delegation, "authority": delegator.authority});
             Ok((delegation, Some(Change::of(next, EventType::DelegationGranted, payload))))
         })
@@ -79,29 +109,78 @@ impl Delegations<'_> {
     /// Revokes a delegation (its delegator, or an admin).
     pub fn revoke(&self, actor: &Principal, id: &str, request: &RevokeRequest) -> Result<Delegation, ServiceError> {
         let reason = required_text("reason", &request.reason, 2_000)?;
+        if self.book()?.delegations.iter().any(|delegation| delegation.id == id) {
+            return self.revoke_from_book(actor, id, &reason);
+        }
+        if !crate::delegation::is_delegation_id(id) {
+            return Err(ServiceError::NotFound(format!("delegation {id}")));
+        }
+        // Found first: a record that has no entry yet is not a delegation to revoke.
+        let Some(granted) = self.levee.load_subject::<DelegationRecord>(id)? else {
+            return Err(ServiceError::NotFound(format!("delegation {id}")));
+        };
+        self.levee.commit_subject(
+            actor,
+            id,
+            || granted.clone(),
+            None,
+            |record, at| {
+                let mut next = record.clone();
+                let revoked = revoked(&mut next.delegation, actor, at, &reason)?;
+                next.version += 1;
+                let payload = serde_json::json!({"delegation": revoked});
+                Ok((revoked, Some(Change::of(next, EventType::DelegationRevoked, payload))))
+            },
+        )
+    }
+
+    /// Revokes a delegation the older ledger's book holds, in that book.
+    fn revoke_from_book(&self, actor: &Principal, id: &str, reason: &str) -> Result<Delegation, ServiceError> {
         self.levee.commit_subject(actor, DELEGATIONS_SUBJECT, DelegationBook::default, None, |book, at| {
             let mut next = book.clone();
             let Some(delegation) = next.delegations.iter_mut().find(|delegation| delegation.id == id) else {
                 return Err(ServiceError::NotFound(format!("delegation {id}")));
             };
-            if delegation.delegator != actor.actor && !actor.has_role(Role::Admin) {
-                return Err(ServiceError::Forbidden(format!(
-                    "only {} or an admin may revoke {id}",
-                    delegation.delegator
-                )));
-            }
-            if delegation.revoked.is_some() {
-                return Err(ServiceError::Conflict(format!("delegation {id} is already revoked")));
-            }
-            delegation.revoked = Some(Revocation { by: actor.actor.clone(), at, reason: reason.clone() });
-            let revoked = delegation.clone();
+            let revoked = revoked(delegation, actor, at, reason)?;
             next.version += 1;
             let payload = serde_json::json!({"delegation": revoked});
             Ok((revoked, Some(Change::of(next, EventType::DelegationRevoked, payload))))
         })
     }
 
+    /// The older ledger's book (empty on a ledger that never had one).
     fn book(&self) -> Result<DelegationBook, ServiceError> {
         Ok(self.levee.load_subject::<DelegationBook>(DELEGATIONS_SUBJECT)?.unwrap_or_default())
     }
+
+    /// The delegations `ids` name, each as its last ledger entry recorded it.
+    fn records(&self, ids: &[String]) -> Result<Vec<Delegation>, ServiceError> {
+        let mut delegations = Vec::with_capacity(ids.len());
+        for id in ids {
+            delegations.extend(self.levee.load_subject::<DelegationRecord>(id)?.map(|record| record.delegation));
+        }
+        Ok(delegations)
+    }
+}
+
+/// The counter behind the numbers of delegations granted as subjects of their own.
+const DELEGATION_COUNTER: &str = "seq/delegation";
+
+/// Revokes `delegation` as `actor` (its delegator, or an admin) at `at`: the delegation as
+/// revoked.
+fn revoked(
+    delegation: &mut Delegation,
+    actor: &Principal,
+    at: DateTime<Utc>,
+    reason: &str,
+) -> Result<Delegation, ServiceError> {
+    let id = &delegation.id;
+    if delegation.delegator != actor.actor && !actor.has_role(Role::Admin) {
+        return Err(ServiceError::Forbidden(format!("only {} or an admin may revoke {id}", delegation.delegator)));
+    }
+    if delegation.revoked.is_some() {
+        return Err(ServiceError::Conflict(format!("delegation {id} is already revoked")));
+    }
+    delegation.revoked = Some(Revocation { by: actor.actor.clone(), at, reason: reason.to_owned() });
+    Ok(delegation.clone())
 }

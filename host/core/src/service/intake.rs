@@ -6,7 +6,7 @@ use crate::intake::{
     INTAKE_SUBJECT, IntakeLog, IntakeOutcome, IntakeRejection, RejectedIntake, TICKET_ATTRIBUTE, rejection_id,
 };
 use crate::ledger::EventType;
-use crate::projections;
+use crate::projections::{self, Listed};
 use crate::service::{IDEMPOTENCY_KEY_FIELD, Levee, ServiceError};
 use crate::subject::Change;
 use crate::validation::FieldError;
@@ -149,9 +149,10 @@ impl Intake<'_> {
         let tip = self.levee.ledger_store().settle()?;
         let mut rejections =
             self.levee.load_subject::<IntakeLog>(INTAKE_SUBJECT)?.map(|log| log.rejections).unwrap_or_default();
-        rejections.extend(
-            projections::rejected_intakes(&*self.levee.store, tip.seq)?.into_iter().map(|rejected| rejected.rejection),
-        );
+        for id in projections::listed_ids(&*self.levee.store, Listed::RejectedIntakes, tip.seq)? {
+            let rejected = self.levee.load_subject::<RejectedIntake>(&id)?;
+            rejections.extend(rejected.map(|rejected| rejected.rejection));
+        }
         Ok(rejections)
     }
 }
