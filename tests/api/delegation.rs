@@ -206,42 +206,26 @@ async fn delegations_cost_the_same_however_many_came_before() {
 async fn delegations_an_older_ledger_kept_in_one_book_still_count() {
     use levee_core::delegation::{Delegation, DelegationBook};
     use levee_core::ledger::EventType;
-    use levee_core::ledger_store::{EntryContext, LedgerStore};
     use levee_core::subject::Change;
 
     let server = TestServer::start().await;
     let data_dir = server.data_dir.clone();
     let _kept = server.stop().await;
     let now = Utc::now();
-    {
-        // What levee wrote before: the grant added to the book in `delegations`.
-        let store = levee_tests::open_store(&data_dir);
-        let ledger = LedgerStore::new(&*store);
-        let delegation = Delegation {
-            id: "DG-1".into(),
-            delegator: "morgan.manager".into(),
-            delegate: "lee.lead".into(),
-            starts_at: now - Duration::hours(1),
-            ends_at: now + Duration::hours(8),
-            reason: "annual leave".into(),
-            granted_at: now,
-            revoked: None,
-        };
-        let book = DelegationBook { version: 1, ledger_seqs: vec![], delegations: vec![delegation.clone()] };
-        let change = Change::of(book, EventType::DelegationGranted, json!({"delegation": delegation}));
-        let context = EntryContext {
-            actor: "morgan.manager".into(),
-            role: Role::Approver,
-            at: now,
-            policies: vec![],
-            matrix_version: "m".into(),
-            taxonomy_version: "t".into(),
-            facts_hash: None,
-        };
-        let tip = ledger.settle().unwrap();
-        ledger.try_append(&tip, change, context).unwrap().expect("the book's entry");
-        store.sync().unwrap();
-    }
+    // What levee wrote before: the grant added to the book in `delegations`.
+    let delegation = Delegation {
+        id: "DG-1".into(),
+        delegator: "morgan.manager".into(),
+        delegate: "lee.lead".into(),
+        starts_at: now - Duration::hours(1),
+        ends_at: now + Duration::hours(8),
+        reason: "annual leave".into(),
+        granted_at: now,
+        revoked: None,
+    };
+    let book = DelegationBook { version: 1, ledger_seqs: vec![], delegations: vec![delegation.clone()] };
+    let change = Change::of(book, EventType::DelegationGranted, json!({"delegation": delegation}));
+    levee_tests::append_to_stopped(&data_dir, change, "morgan.manager", Role::Approver);
     let server = TestServer::start_in(&data_dir, &Options::default()).await;
     let pending = id(&server.submit(refund(100_000, "after-upgrade")).await);
     let (status, approved) = approve(&server, "lead", &pending, Some("morgan.manager")).await;

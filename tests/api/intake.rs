@@ -9,13 +9,14 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::Utc;
 use hmac::{Hmac, Mac};
+use levee_core::identity::Role;
 use levee_core::inbound::{Encoding, HmacAlgorithm, Scheme};
 use levee_core::intake::{AmountFormat, IntakeMapping, WebhookSource};
 use levee_core::intake::{INTAKE_SUBJECT, IntakeLog, IntakeRejection};
 use levee_core::ledger::EventType;
-use levee_core::ledger_store::{EntryContext, LedgerStore, entry_key};
+use levee_core::ledger_store::entry_key;
 use levee_core::subject::Change;
-use levee_tests::{Options, StatusCode, TestServer, open_store, verify_stopped};
+use levee_tests::{Options, StatusCode, TestServer, append_to_stopped, open_store, verify_stopped};
 use serde_json::{Value, json};
 
 const OLD: &str = "old-secret-0123456789";
@@ -356,36 +357,20 @@ async fn rejections_an_older_ledger_kept_in_one_list_still_count() {
         let body = serde_json::to_vec(&(vendor.payload)(code)).unwrap();
         ((vendor.sign)(OLD, &body), body)
     };
-    {
-        // What levee wrote before: the rejection appended to the list in `intake-rejections`.
-        let store = open_store(&data_dir);
-        let ledger = LedgerStore::new(&*store);
-        let at = Utc::now();
-        let old = IntakeRejection {
-            source: "intercom".into(),
-            delivery_id: "notif_OLD_CODE".into(),
-            field: "exception_code".into(),
-            reason: "OLD_CODE is not in the taxonomy".into(),
-            valid_values: None,
-            at,
-            payload_sha256: "00".repeat(32),
-        };
-        let log = IntakeLog { version: 1, ledger_seqs: vec![], rejections: vec![old.clone()] };
-        let change = Change::of(log, EventType::IntakeRejected, json!({"rejection": old}));
-        let context = EntryContext {
-            actor: "webhook:intercom".into(),
-            role: levee_core::identity::Role::Agent,
-            at,
-            policies: vec![],
-            matrix_version: "m".into(),
-            taxonomy_version: "t".into(),
-            facts_hash: None,
-        };
-        let tip = ledger.settle().unwrap();
-        ledger.try_append(&tip, change, context).unwrap().expect("the old list's entry");
-        store.sync().unwrap();
-        assert_eq!(ledger.slot(1).unwrap().unwrap().entry.subject, INTAKE_SUBJECT);
-    }
+    // What levee wrote before: the rejection appended to the list in `intake-rejections`.
+    let old = IntakeRejection {
+        source: "intercom".into(),
+        delivery_id: "notif_OLD_CODE".into(),
+        field: "exception_code".into(),
+        reason: "OLD_CODE is not in the taxonomy".into(),
+        valid_values: None,
+        at: Utc::now(),
+        payload_sha256: "00".repeat(32),
+    };
+    let log = IntakeLog { version: 1, ledger_seqs: vec![], rejections: vec![old.clone()] };
+    let change = Change::of(log, EventType::IntakeRejected, json!({"rejection": old}));
+    let slot = append_to_stopped(&data_dir, change, "webhook:intercom", Role::Agent);
+    assert_eq!(slot.entry.subject, INTAKE_SUBJECT);
     let server = TestServer::start_in(&data_dir, &options).await;
     let (headers, body) = delivery("OLD_CODE");
     let (status, replayed) = server.post_webhook("intercom", &headers, &body).await;

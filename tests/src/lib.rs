@@ -398,6 +398,31 @@ pub fn open_store(data_dir: &Path) -> Arc<dyn Store> {
     }
 }
 
+/// Appends `change` to a stopped server's ledger as `actor` in `role`, durably: how a test
+/// writes what an older version of levee wrote, then starts the server on it.
+pub fn append_to_stopped(
+    data_dir: &Path,
+    change: levee_core::subject::Change,
+    actor: &str,
+    role: levee_core::identity::Role,
+) -> levee_core::ledger_store::LedgerSlot {
+    let store = open_store(data_dir);
+    let ledger = levee_core::ledger_store::LedgerStore::new(&*store);
+    let context = levee_core::ledger_store::EntryContext {
+        actor: actor.to_owned(),
+        role,
+        at: chrono::Utc::now(),
+        policies: vec![],
+        matrix_version: "m".into(),
+        taxonomy_version: "t".into(),
+        facts_hash: None,
+    };
+    let tip = ledger.settle().expect("the stopped ledger settles");
+    let slot = ledger.try_append(&tip, change, context).expect("the append runs").expect("nothing raced it");
+    store.sync().expect("the append is durable");
+    slot
+}
+
 /// The ledger check of a stopped server's store, without a server: `levee audit verify`'s check
 /// on the native and Redis backends, the same check over the Spin application's store.
 pub fn verify_stopped(data_dir: &Path) -> levee_core::ledger::VerifyReport {

@@ -72,36 +72,34 @@ struct EntryOnly {
 
 /// The leaf hashes of entries 1..=`size`: each entry read in place, its `hash` hashed as a leaf.
 pub fn leaves(store: &dyn Store, size: u64) -> Result<Vec<Hash>, LedgerReadError> {
-    let mut leaves = Vec::with_capacity(usize::try_from(size).unwrap_or_default());
-    each_entry(store, size, |entry| {
-        leaves.push(leaf_of(entry)?);
-        Ok(())
-    })?;
-    Ok(leaves)
+    leaves_in(store, 1, size, None)
 }
 
 /// `leaves`, after checking that each entry is at its place, links to the one before and
 /// hashes to its own `hash`: what a checkpoint signs must be a sound chain.
 pub fn checked_leaves(store: &dyn Store, size: u64) -> Result<Vec<Hash>, LedgerReadError> {
-    let mut checker = ChainChecker::default();
-    let mut leaves = Vec::with_capacity(usize::try_from(size).unwrap_or_default());
-    each_entry(store, size, |entry| {
-        checker.check(entry).map_err(|mismatch| {
-            LedgerReadError::Integrity(format!("entry {} does not verify: {}", mismatch.seq, mismatch.problem))
-        })?;
+    leaves_in(store, 1, size, Some(&mut ChainChecker::default()))
+}
+
+/// The leaf hashes of entries `first..=last`, each checked against the chain with `checker`
+/// if there is one.
+fn leaves_in(
+    store: &dyn Store,
+    first: u64,
+    last: u64,
+    mut checker: Option<&mut ChainChecker>,
+) -> Result<Vec<Hash>, LedgerReadError> {
+    let mut leaves = Vec::with_capacity(usize::try_from(last.saturating_sub(first) + 1).unwrap_or_default());
+    each_entry_in(store, first, last, |entry| {
+        if let Some(checker) = checker.as_deref_mut() {
+            checker.check(entry).map_err(|mismatch| {
+                LedgerReadError::Integrity(format!("entry {} does not verify: {}", mismatch.seq, mismatch.problem))
+            })?;
+        }
         leaves.push(leaf_of(entry)?);
         Ok(())
     })?;
     Ok(leaves)
-}
-
-/// Calls `visit` on entries 1..=`size` in order; an absent or misplaced entry is an error.
-fn each_entry(
-    store: &dyn Store,
-    size: u64,
-    visit: impl FnMut(&LedgerEntry) -> Result<(), LedgerReadError>,
-) -> Result<(), LedgerReadError> {
-    each_entry_in(store, 1, size, visit)
 }
 
 /// Calls `visit` on entries `first..=last` in order; an absent or misplaced entry is an error.
@@ -182,7 +180,7 @@ impl<'s> LedgerTree<'s> {
             tree.store_tile(tile, &mut checker)?;
         }
         if tail_checked {
-            let leaves = tree.read_leaves(complete * TILE + 1, size, Some(&mut checker))?;
+            let leaves = leaves_in(store, complete * TILE + 1, size, Some(&mut checker))?;
             tree.tiles.insert(complete, leaves);
         }
         Ok(tree)
@@ -222,7 +220,7 @@ impl<'s> LedgerTree<'s> {
     /// Reads and checks tile `tile`, and stores its root and the roots of the subtrees it
     /// completes, then the count of tiles stored.
     fn store_tile(&mut self, tile: u64, checker: &mut ChainChecker) -> Result<(), LedgerReadError> {
-        let leaves = self.read_leaves(tile * TILE + 1, (tile + 1) * TILE, Some(checker))?;
+        let leaves = leaves_in(self.store, tile * TILE + 1, (tile + 1) * TILE, Some(checker))?;
         let (mut level, mut index, mut hash) = (NODE_LEVEL, tile, merkle::perfect_root(&leaves));
         let mut writes = Vec::new();
         loop {
@@ -250,26 +248,6 @@ impl<'s> LedgerTree<'s> {
         self.nodes.insert((level, index), hash);
         Ok(hash)
     }
-
-    /// The leaf hashes of entries `first..=last`, each checked against the chain with `checker`.
-    fn read_leaves(
-        &self,
-        first: u64,
-        last: u64,
-        mut checker: Option<&mut ChainChecker>,
-    ) -> Result<Vec<Hash>, LedgerReadError> {
-        let mut leaves = Vec::new();
-        each_entry_in(self.store, first, last, |entry| {
-            if let Some(checker) = checker.as_deref_mut() {
-                checker.check(entry).map_err(|mismatch| {
-                    LedgerReadError::Integrity(format!("entry {} does not verify: {}", mismatch.seq, mismatch.problem))
-                })?;
-            }
-            leaves.push(leaf_of(entry)?);
-            Ok(())
-        })?;
-        Ok(leaves)
-    }
 }
 
 impl Subtrees for LedgerTree<'_> {
@@ -283,7 +261,7 @@ impl Subtrees for LedgerTree<'_> {
         let first = index << level;
         let tile = first / TILE;
         if !self.tiles.contains_key(&tile) {
-            let leaves = self.read_leaves(tile * TILE + 1, self.size.min((tile + 1) * TILE), None)?;
+            let leaves = leaves_in(self.store, tile * TILE + 1, self.size.min((tile + 1) * TILE), None)?;
             self.tiles.insert(tile, leaves);
         }
         let offset = usize::try_from(first - tile * TILE).unwrap_or(usize::MAX);
