@@ -191,9 +191,11 @@ impl<'s> LedgerTree<'s> {
         merkle::range_root(self, 0, self.size)
     }
 
-    /// The leaf hash of entry `seq`.
+    /// The leaf hash of entry `seq` (from 1).
     pub fn leaf(&mut self, seq: u64) -> Result<Hash, LedgerReadError> {
-        self.perfect(0, seq - 1)
+        let index = seq.checked_sub(1).filter(|index| *index < self.size);
+        let index = index.ok_or_else(|| LedgerReadError::Integrity(format!("entry {seq} is not in the tree")))?;
+        self.perfect(0, index)
     }
 
     fn stored_tiles(&self) -> Result<u64, LedgerReadError> {
