@@ -70,13 +70,14 @@ async fn inclusion_and_consistency_proofs_verify() {
     server.stop().await;
 }
 
-/// Past 256 entries the server stores the roots of complete tiles of 256 and answers from them:
-/// proofs asked by many auditors at once (each may store the same nodes) still verify against
-/// roots recomputed from the export, at sizes inside, at the end of and past a tile, and the
-/// ledger with its stored nodes verifies.
+/// Past 256 entries the schedule stores the roots of complete tiles of 256, and proofs answer
+/// from them: proofs asked by many auditors at once still verify against roots recomputed from
+/// the export, at sizes inside, at the end of and past a tile, and the ledger with its stored
+/// nodes verifies.
 #[tokio::test]
 async fn proofs_over_stored_tiles_verify_and_so_does_the_ledger() {
-    let server = TestServer::start().await;
+    // The background schedule runs once at start, on an empty ledger; the test runs it after.
+    let server = TestServer::start_with(Options { jobs_interval_ms: Some(3_600_000), ..Options::default() }).await;
     let writers = (0..4).map(|writer| {
         let server = &server;
         async move { submit_refunds(server, &format!("tile-{writer}"), 135).await }
@@ -84,6 +85,11 @@ async fn proofs_over_stored_tiles_verify_and_so_does_the_ledger() {
     futures::future::join_all(writers).await;
     let leaves = exported_leaves(&server).await;
     assert!(leaves.len() >= 540, "{} entries", leaves.len());
+    for expected_tiles in [2, 0] {
+        let (status, run) = server.post("admin", "/v1/jobs/run", Value::Null).await;
+        assert_eq!(status, StatusCode::OK, "{run}");
+        assert_eq!(run["governance"]["merkle_tiles_stored"], expected_tiles, "{run}");
+    }
 
     let sizes = [255, 256, 257, 512, 513, leaves.len()];
     let asks = sizes.iter().flat_map(|&size| [1, size / 2, size].map(move |seq| (seq, size)));

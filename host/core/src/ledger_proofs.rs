@@ -175,15 +175,22 @@ impl<'s> LedgerTree<'s> {
         if stored == complete && !tail_checked {
             return Ok(tree);
         }
-        let mut checker = tree.checker_after_tile(stored)?;
-        for tile in stored..complete {
-            tree.store_tile(tile, &mut checker)?;
-        }
+        let mut checker = tree.store_tiles(stored, complete)?;
         if tail_checked {
             let leaves = leaves_in(store, complete * TILE + 1, size, Some(&mut checker))?;
             tree.tiles.insert(complete, leaves);
         }
         Ok(tree)
+    }
+
+    /// Stores the nodes of tiles `from..to`, checking their entries against the chain from
+    /// the end of tile `from` - 1; the checker, past the last entry of tile `to` - 1.
+    fn store_tiles(&mut self, from: u64, to: u64) -> Result<ChainChecker, LedgerReadError> {
+        let mut checker = self.checker_after_tile(from)?;
+        for tile in from..to {
+            self.store_tile(tile, &mut checker)?;
+        }
+        Ok(checker)
     }
 
     /// The root of the tree.
@@ -273,6 +280,19 @@ impl Subtrees for LedgerTree<'_> {
             LedgerReadError::Integrity(format!("entries {}..={} are past the tree", first + 1, first + width as u64))
         })
     }
+}
+
+/// Stores the nodes of at most `at_most` more complete tiles of the first `size` entries (the
+/// schedule's share, so that no checkpoint or proof has to); how many it stored.
+pub fn store_tiles(store: &dyn Store, size: u64, at_most: u64) -> Result<u64, LedgerReadError> {
+    let mut tree = LedgerTree { store, size, nodes: HashMap::new(), tiles: HashMap::new() };
+    let stored = tree.stored_tiles()?;
+    let to = (size / TILE).min(stored.saturating_add(at_most));
+    if to <= stored {
+        return Ok(0);
+    }
+    tree.store_tiles(stored, to)?;
+    Ok(to - stored)
 }
 
 /// Checks the stored nodes against the entries, as `levee audit verify` walks them: fed every
@@ -460,6 +480,22 @@ mod tests {
         let mut tree = LedgerTree::open(&counting, 1100, false).unwrap();
         merkle::inclusion_path(&mut tree, 3, 1100).unwrap();
         assert_eq!(counting.1.load(Ordering::SeqCst), 256 + 76, "the first tile and the last, for entry 4's path");
+    }
+
+    /// The schedule stores tiles a few at a time, and a checkpoint after it reads only the last
+    /// tile's entries.
+    #[test]
+    fn the_schedule_stores_tiles_a_few_at_a_time() {
+        let store = ledger_of(1100);
+        assert_eq!(store_tiles(&store, 1100, 3).unwrap(), 3);
+        assert_eq!(store.get(TILES_KEY).unwrap(), Some(b"3".to_vec()));
+        assert_eq!(store_tiles(&store, 1100, 3).unwrap(), 1, "the fourth and last complete tile");
+        assert_eq!(store_tiles(&store, 1100, 3).unwrap(), 0);
+        let counting = Counting(&store, AtomicUsize::new(0));
+        let root = LedgerTree::open(&counting, 1100, true).unwrap().root().unwrap();
+        assert_eq!(root, merkle::root(&super::leaves(&store, 1100).unwrap()));
+        assert_eq!(counting.1.load(Ordering::SeqCst), 77);
+        assert!(LedgerStore::new(&store).verify().unwrap().ok);
     }
 
     /// A stored node that is not the root of its entries makes `verify` fail, naming it; so does

@@ -3,8 +3,9 @@
 
 use crate::case;
 use crate::identity::{ApproverLevel, Principal};
+use crate::ledger_proofs::store_tiles;
 use crate::projections;
-use crate::schedule::{GovernanceRun, METRICS_FOLD_PER_RUN, ScheduleRun};
+use crate::schedule::{GovernanceRun, MERKLE_TILES_PER_RUN, METRICS_FOLD_PER_RUN, ScheduleRun};
 use crate::service::{Levee, ServiceError};
 
 /// levee's own schedule: `levee.schedule()`.
@@ -66,6 +67,14 @@ impl Schedule<'_> {
         // Everything above is in the ledger now: fold it, and whatever else is new, into the
         // metrics so dashboards stay current without folding on their own reads.
         run.metrics_folded = self.levee.metrics().fold(METRICS_FOLD_PER_RUN)?.entries;
+        let settled = self.levee.ledger_store().settle()?.seq;
+        // A ledger that does not read as a sound chain stops no other work: its checkpoints
+        // refuse it and `verify` names where.
+        run.merkle_tiles_stored =
+            store_tiles(&*self.levee.store, settled, MERKLE_TILES_PER_RUN).unwrap_or_else(|error| {
+                tracing::warn!(%error, "the ledger's Merkle nodes could not be stored");
+                0
+            });
         self.levee.sync_store()?;
         Ok(run)
     }
