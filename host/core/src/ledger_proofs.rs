@@ -7,8 +7,9 @@
 //! complete, aligned run of 256 entries (a tile) and of every perfect subtree above one is
 //! stored once (`merkle/<level>/<index>`, with `merkle/tiles` saying how many tiles are), so a
 //! checkpoint or proof reads a few dozen stored nodes and at most a few tiles' entries, however
-//! long the ledger. Nodes are stored the first time a checkpoint or proof needs them, each tile's
-//! entries checked against the chain as they are read; they are derived from the ledger, never a
+//! long the ledger. The schedule stores the nodes of newly completed tiles (`store_tiles`), and a
+//! checkpoint or proof stores any it needs that are missing, each tile's entries checked against
+//! the chain as they are read; nodes are derived from the ledger, never a
 //! state change of their own, and `levee audit verify` checks every stored node against the
 //! entries (`NodeCheck`). Offline tools (`leaves`, `checked_leaves`) read every entry instead
 //! and trust no stored node.
