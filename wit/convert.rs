@@ -29,9 +29,16 @@ pub fn facts_to_wit(facts: &Facts) -> wit::Facts {
         requester_role: facts.requester_role.clone(),
         requester_team: facts.requester_team.clone(),
         channel: facts.channel.clone(),
-        history: wit::CustomerHistory {
-            refunds_90d: facts.refunds_90d,
-            refunded_90d_minor_units: facts.refunded_90d_minor_units,
+        history: wit::History {
+            window_days: Facts::HISTORY_WINDOW_DAYS,
+            customer: wit::RefundsGranted {
+                refunds: facts.refunds_90d,
+                refunded_minor_units: facts.refunded_90d_minor_units,
+            },
+            order: facts.order_refunds.map(|order| wit::RefundsGranted {
+                refunds: order.refunds,
+                refunded_minor_units: order.refunded_minor_units,
+            }),
         },
         evidence_present: facts.evidence_present.iter().map(|kind| evidence_to_wit(*kind)).collect(),
         attributes: facts.attributes.iter().map(|(key, value)| (key.clone(), value.clone())).collect(),

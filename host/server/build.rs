@@ -10,6 +10,7 @@ const COMPONENTS: &[(&str, &str)] = &[
     ("ROUTING", "levee_routing"),
     ("HOSTILE", "levee_hostile"),
     ("KV_SNOOPER", "levee_kv_snooper"),
+    ("FROZEN_V0_1", "levee_frozen_v0_1"),
 ];
 
 fn main() {

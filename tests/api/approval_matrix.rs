@@ -1,6 +1,6 @@
 //! The default approval matrix, decided by the threshold and routing plugins.
 
-use levee_tests::{TestServer, case, evidence, refund};
+use levee_tests::{TestServer, case, evidence, on_order, refund};
 use serde_json::{Value, json};
 
 fn outcome(answer: &Value) -> (&str, Option<&str>, Option<u64>) {
@@ -50,15 +50,16 @@ async fn small_refund_auto_approves_naming_the_policies_that_decided() {
     server.stop().await;
 }
 
-/// The same customer's third refund in 90 days escalates one level.
+/// The same customer's third refund in 90 days (each on an order of its own) escalates one level.
 #[tokio::test]
 async fn repeat_refunds_escalate_one_level() {
     let server = TestServer::start().await;
-    assert_eq!(server.submit(refund(4_000, "repeat")).await["status"], "auto_approved");
-    assert_eq!(server.submit(refund(4_000, "repeat")).await["status"], "auto_approved");
-    let third = server.submit(refund(4_000, "repeat")).await;
+    let repeat = |minor_units, order| on_order(refund(minor_units, "repeat"), order);
+    assert_eq!(server.submit(repeat(4_000, "order-repeat-1")).await["status"], "auto_approved");
+    assert_eq!(server.submit(repeat(4_000, "order-repeat-2")).await["status"], "auto_approved");
+    let third = server.submit(repeat(4_000, "order-repeat-3")).await;
     assert_eq!(outcome(&third), ("pending_approval", Some("lead"), Some(1)), "{third}");
-    let fourth = server.submit(refund(40_000, "repeat")).await;
+    let fourth = server.submit(repeat(40_000, "order-repeat-4")).await;
     assert_eq!(outcome(&fourth), ("pending_approval", Some("manager"), Some(1)), "{fourth}");
     assert!(fourth["case"]["decision"]["signals"].as_array().unwrap().contains(&json!("repeat-refund")));
     server.stop().await;
@@ -122,5 +123,29 @@ async fn currency_without_a_ladder_is_refused_at_intake() {
     assert_eq!(answer["error"]["field"], "amount.currency");
     assert!(answer["error"]["valid_values"].as_array().unwrap().contains(&json!("USD")), "{answer}");
     assert_eq!(server.ledger_len().await, 0);
+    server.stop().await;
+}
+
+/// A refund split into parts under the auto-approve limit: the second 49.00 USD refund on one
+/// order (for whichever customer) is placed by the order's total, 98.00 USD, and asks for a
+/// lead; the facts the ledger records show the order's earlier refund. Another order is not
+/// affected.
+#[tokio::test]
+async fn a_refund_split_on_one_order_is_placed_by_the_order_total() {
+    let server = TestServer::start().await;
+    let on_order = |customer: &str, order: &str| on_order(refund(4_900, customer), order);
+    assert_eq!(server.submit(on_order("split-a", "ORD-SPLIT-1")).await["status"], "auto_approved");
+    let second = server.submit(on_order("split-b", "ORD-SPLIT-1")).await;
+    assert_eq!(outcome(&second), ("pending_approval", Some("lead"), Some(1)), "{second}");
+    let threshold = &second["decision"]["policies"][0];
+    assert_eq!(threshold["rule_id"], "threshold/USD/band-1/order-total", "{second}");
+    assert!(second["decision"]["signals"].as_array().unwrap().contains(&json!("split-refund")), "{second}");
+    let (_, case) = server.get("auditor", &format!("/v1/cases/{}", second["case_id"].as_str().unwrap())).await;
+    let facts = &case["ledger"][0]["payload"]["facts"];
+    assert_eq!(facts["order_refunds"], json!({"refunds": 1, "refunded_minor_units": 4_900}), "{case}");
+    let reasons = case["case"]["decision"]["reasons"].to_string();
+    assert!(reasons.contains("together 98.00 USD"), "{reasons}");
+    let other_order = server.submit(on_order("split-c", "ORD-SPLIT-2")).await;
+    assert_eq!(other_order["status"], "auto_approved", "{other_order}");
     server.stop().await;
 }

@@ -19,7 +19,7 @@ async fn a_javascript_plugin_decides_cases_like_any_other() {
     let (status, uploaded) =
         server.post_raw("admin", "/v1/policies?name=repeat-guard", "application/wasm", javascript_plugin()).await;
     assert_eq!(status, StatusCode::CREATED, "{uploaded}");
-    assert_eq!(uploaded["version"], "0.1.0");
+    assert_eq!(uploaded["version"], "0.2.0");
     let digest = uploaded["digest"].as_str().unwrap().to_owned();
     let links = json!([
         {"name": "threshold"}, {"name": "routing"},

@@ -21,7 +21,7 @@ use hmac::{Hmac, Mac};
 use levee_core::clock::{Clock, ManualClock};
 use levee_core::inbound::Scheme;
 use levee_core::intake::WebhookSource;
-use levee_tests::{Options, StatusCode, TestServer, case, eventually, evidence};
+use levee_tests::{Options, StatusCode, TestServer, case, eventually, evidence, on_order};
 use serde_json::{Value, json};
 
 const STRIPE_SECRET: &str = "whsec_metrics_0123456789abcdef";
@@ -42,7 +42,11 @@ async fn server(clock: Arc<ManualClock>) -> TestServer {
 }
 
 async fn submit(server: &TestServer, minor_units: i64, customer: &str, code: &str) -> String {
-    let answer = server.submit(case("refund", minor_units, "USD", customer, code)).await;
+    submit_body(server, case("refund", minor_units, "USD", customer, code)).await
+}
+
+async fn submit_body(server: &TestServer, body: Value) -> String {
+    let answer = server.submit(body).await;
     answer["case_id"].as_str().expect("a case id").to_owned()
 }
 
@@ -82,7 +86,9 @@ async fn plant(server: &TestServer, clock: &ManualClock) -> Vec<String> {
     let d = submit(server, 45_000, "cus_d", "LATE_DELIVERY").await;
     let e = submit(server, 200_000, "cus_e", "LATE_DELIVERY").await;
     let f = submit(server, 300_000, "cus_f", "LATE_DELIVERY").await;
-    let g = submit(server, 4_000, "cus_rep", "LATE_DELIVERY").await;
+    // G is another order of the repeat customer's (refunds on one order add up).
+    let g = submit_body(server, on_order(case("refund", 4_000, "USD", "cus_rep", "LATE_DELIVERY"), "order-cus_rep-2"))
+        .await;
     clock.advance(Duration::seconds(30));
     act(server, "lead", &b, "approve", "ok").await;
     clock.advance(Duration::seconds(3_600 - 30));

@@ -376,6 +376,13 @@ pub fn refund(minor_units: i64, customer: &str) -> Value {
     case("refund", minor_units, "USD", customer, "LATE_DELIVERY")
 }
 
+/// `body` (a case) on order `order` instead of its customer's one order: refunds on one order
+/// add up (the threshold plugin places a refund by its order's total).
+pub fn on_order(mut body: Value, order: &str) -> Value {
+    body["order_ref"] = serde_json::json!(order);
+    body
+}
+
 /// A piece of evidence of `kind`.
 pub fn evidence(kind: &str) -> Value {
     serde_json::json!({"kind": kind, "reference": format!("doc://{kind}/1"), "sha256": "ab".repeat(32)})

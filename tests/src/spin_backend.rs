@@ -225,7 +225,7 @@ fn runner_component(app_dir: &Path, path: &Path, params: Option<&serde_json::Val
     ]);
     component.insert("files".into(), toml::Value::Array(vec![toml::Value::Table(mount)]));
     let dependency = toml::Table::from_iter([("path".into(), metered(app_dir, path).into())]);
-    let dependencies = toml::Table::from_iter([("levee:policy/rules@0.1.0".into(), toml::Value::Table(dependency))]);
+    let dependencies = toml::Table::from_iter([("levee:policy/rules@0.2.0".into(), toml::Value::Table(dependency))]);
     component.insert("dependencies".into(), toml::Value::Table(dependencies));
     if let Some(params) = params {
         let variables = toml::Table::from_iter([("params".into(), params.to_string().into())]);

@@ -1,5 +1,7 @@
 //! A deliberately misbehaving rule plugin: a TEST FIXTURE for the host's sandbox tests,
-//! never a policy to deploy. Its params pick the misbehaviour, `{"mode": "..."}`:
+//! never a policy to deploy. Its params pick the misbehaviour, `{"mode": "..."}`, and when:
+//! in every `evaluate` (the default), or in `configure` (`"when": "configure"`), where the host
+//! must refuse the chain rather than record anything:
 //!
 //! - `trap`: executes `unreachable` (natively: `unreachable!()`).
 //! - `panic`: panics, which on wasm32 traps through the SDK's panic handler.
@@ -31,16 +33,27 @@ mod misbehaviour;
 #[cfg(target_arch = "wasm32")]
 mod wasi_probe;
 
-use alloc::string::{String, ToString};
+use alloc::string::ToString;
 
-use levee_policy_sdk::{Decision, Facts, Guest, PolicyError, PolicyInfo, parse_params};
+use levee_policy_sdk::{Decision, Facts, Policy, PolicyError, PolicyInfo, parse_params};
 use serde::Deserialize;
 
-/// `{"mode": "trap" | "panic" | "loop" | "grow" | "recurse" | "huge" | "malformed" | "error" | "approve" | "probe" | "stderr"}`.
+/// `{"mode": "trap" | "panic" | "loop" | "grow" | "recurse" | "huge" | "malformed" | "error" | "approve" | "probe" | "stderr", "when": "evaluate" | "configure"}`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct HostileParams {
+pub struct HostileParams {
     mode: Mode,
+    #[serde(default)]
+    when: When,
+}
+
+/// When the misbehaviour happens.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum When {
+    #[default]
+    Evaluate,
+    Configure,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -67,17 +80,30 @@ const PARAMS_SCHEMA: &str = r#"{
   "required": ["mode"],
   "additionalProperties": false,
   "properties": {
-    "mode": {"enum": ["trap", "panic", "loop", "grow", "recurse", "huge", "malformed", "error", "approve", "probe", "stderr"]}
+    "mode": {"enum": ["trap", "panic", "loop", "grow", "recurse", "huge", "malformed", "error", "approve", "probe", "stderr"]},
+    "when": {"enum": ["evaluate", "configure"], "default": "evaluate"}
   }
 }"#;
 
 /// The hostile test plugin, exported as the component's `rules` interface.
 pub struct Hostile;
 
-impl Guest for Hostile {
-    fn evaluate(_facts: Facts, params: String) -> Result<Decision, PolicyError> {
-        let params: HostileParams = parse_params(&params)?;
-        misbehave(params.mode)
+impl Policy for Hostile {
+    type Params = HostileParams;
+
+    fn configure(params: &str) -> Result<HostileParams, PolicyError> {
+        let params: HostileParams = parse_params(params)?;
+        if params.when == When::Configure {
+            misbehave(params.mode)?;
+        }
+        Ok(params)
+    }
+
+    fn evaluate(_facts: &Facts, params: &HostileParams) -> Result<Decision, PolicyError> {
+        match params.when {
+            When::Evaluate => misbehave(params.mode),
+            When::Configure => Ok(Decision::auto_approve("hostile/configured")),
+        }
     }
 
     fn describe() -> PolicyInfo {
@@ -123,7 +149,16 @@ mod tests {
     use levee_policy_sdk::{ApproverLevel, CaseKind, Outcome, testing};
 
     fn evaluate(params: &str) -> Result<Decision, PolicyError> {
-        Hostile::evaluate(testing::facts(CaseKind::Refund, 100, "USD"), params.to_string())
+        Hostile::evaluate(&testing::facts(CaseKind::Refund, 100, "USD"), &Hostile::configure(params)?)
+    }
+
+    #[test]
+    fn configure_misbehaves_when_asked_to() {
+        let refused = Hostile::configure(r#"{"mode": "error", "when": "configure"}"#);
+        assert_eq!(refused.unwrap_err(), PolicyError::Internal("hostile error".to_string()));
+        let fine = Hostile::configure(r#"{"mode": "approve", "when": "configure"}"#).unwrap();
+        let decision = Hostile::evaluate(&testing::facts(CaseKind::Refund, 100, "USD"), &fine).unwrap();
+        assert_eq!(decision.rule_id, "hostile/configured");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 // repeat-guard: a levee rule plugin written in JavaScript, built into a component of the
-// `levee:policy` world (../../wit/policy.wit) by componentize-qjs (QuickJS). It exports the
-// `rules` interface as `rules` below; everything else is plain JavaScript that node can
-// import and unit-test directly (test/repeat-guard.test.js).
+// `levee:policy@0.2.0` world (../../wit/policy.wit) by componentize-qjs (QuickJS). It exports
+// the `rules` interface as `rules` below; everything else is plain JavaScript that node can
+// import and unit-test directly (test/repeat-guard.test.js). levee calls `configure` once with
+// the params, then `evaluate` for each case.
 //
 // The rule: a refund or credit for a customer who has had `max_refunds` or more refunds in
 // the last 90 days, or whose refunded total in the last 90 days plus this case would exceed
@@ -14,7 +15,7 @@
 // and a function returning result<T, E> returns T or throws E.
 
 export const NAME = 'repeat-guard';
-export const VERSION = '0.1.0';
+export const VERSION = '0.2.0';
 export const DESCRIPTION =
   'Repeat-refund guard: a refund or credit for a customer with too many refunds, or too much ' +
   'refunded, in the last 90 days needs an approval (manager by default) and a written rationale.';
@@ -137,8 +138,8 @@ export function decide(facts, params) {
   }
   const amount = safeInteger(facts.amount.minorUnits, 'amount');
   if (amount <= 0) throw unsupported(`amount must be positive, not ${amount}`);
-  const refunds = facts.history.refunds90d;
-  const refunded = safeInteger(facts.history.refunded90dMinorUnits, 'refunded-90d amount');
+  const refunds = facts.history.customer.refunds;
+  const refunded = safeInteger(facts.history.customer.refundedMinorUnits, 'refunded-90d amount');
   const { currency, exponent } = facts.amount;
   const money = (minor) => formatMoney(minor, currency, exponent);
   // BigInt so that refunded + amount cannot lose precision.
@@ -175,15 +176,39 @@ export function decide(facts, params) {
   );
 }
 
-/** `evaluate` of the contract: result<decision, policy-error> as return-or-throw. */
-export function evaluate(facts, paramsJson) {
+/** Runs `work`, with any error thrown as the contract's policy-error. */
+function asContract(work) {
   try {
-    return decide(facts, parseParams(paramsJson));
+    return work();
   } catch (error) {
     if (error instanceof PolicyError) throw { tag: error.tag, val: error.val };
     // A bug here: report it as the contract's `internal` error rather than trapping.
     throw { tag: 'internal', val: `repeat-guard failed: ${error && error.message}` };
   }
+}
+
+/** Decides `facts` with the params `paramsJson`, as configure and then evaluate would. */
+export function evaluateWith(facts, paramsJson) {
+  return asContract(() => decide(facts, parseParams(paramsJson)));
+}
+
+// The params `configure` took; levee snapshots this instance, so every case starts with them.
+let configured = null;
+
+/** `configure` of the contract: parses and checks the params, once. */
+export function configure(paramsJson) {
+  return asContract(() => {
+    if (configured !== null) throw new PolicyError('internal', 'configure was already called');
+    configured = parseParams(paramsJson);
+  });
+}
+
+/** `evaluate` of the contract: result<decision, policy-error> as return-or-throw. */
+export function evaluate(facts) {
+  return asContract(() => {
+    if (configured === null) throw new PolicyError('internal', 'evaluate was called before configure');
+    return decide(facts, configured);
+  });
 }
 
 /** `describe` of the contract. */
@@ -192,4 +217,4 @@ export function describe() {
 }
 
 // The component's export of `levee:policy/rules`.
-export const rules = { evaluate, describe };
+export const rules = { configure, evaluate, describe };

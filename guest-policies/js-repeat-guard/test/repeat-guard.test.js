@@ -2,7 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { describe, evaluate, formatMoney, parseParams, rules, DEFAULTS } from '../src/repeat-guard.js';
+import {
+  configure, describe, evaluate, evaluateWith, formatMoney, parseParams, rules, DEFAULTS,
+} from '../src/repeat-guard.js';
 
 /** Facts as the component sees them, with a clean history; `over` replaces fields. */
 function facts(over = {}) {
@@ -16,7 +18,7 @@ function facts(over = {}) {
     requesterRole: 'agent',
     requesterTeam: 'support',
     channel: 'api',
-    history: { refunds90d: 0, refunded90dMinorUnits: 0 },
+    history: { windowDays: 90, customer: { refunds: 0, refundedMinorUnits: 0 }, order: null },
     evidencePresent: [],
     attributes: [],
     submittedAt: 1767225600,
@@ -24,7 +26,9 @@ function facts(over = {}) {
   };
 }
 
-const history = (refunds90d, refunded90dMinorUnits) => ({ history: { refunds90d, refunded90dMinorUnits } });
+const history = (refunds, refundedMinorUnits) => ({
+  history: { windowDays: 90, customer: { refunds, refundedMinorUnits }, order: null },
+});
 
 function policyError(fn) {
   try {
@@ -36,7 +40,7 @@ function policyError(fn) {
 }
 
 test('a first refund within the limits auto-approves', () => {
-  const d = evaluate(facts(), '{}');
+  const d = evaluateWith(facts(), '{}');
   assert.deepEqual(d.outcome, { tag: 'auto-approve' });
   assert.deepEqual(d.requiredEvidence, []);
   assert.equal(d.route, null);
@@ -45,7 +49,7 @@ test('a first refund within the limits auto-approves', () => {
 });
 
 test('the third refund in 90 days needs a manager and a rationale', () => {
-  const d = evaluate(facts(history(3, 9000)), '{}');
+  const d = evaluateWith(facts(history(3, 9000)), '{}');
   assert.equal(d.outcome.tag, 'require-approval');
   assert.equal(d.outcome.val.level, 'manager');
   assert.equal(d.outcome.val.approvalsNeeded, 1);
@@ -57,14 +61,14 @@ test('the third refund in 90 days needs a manager and a rationale', () => {
 });
 
 test('two refunds stay under the default count', () => {
-  assert.equal(evaluate(facts(history(2, 0)), '{}').outcome.tag, 'auto-approve');
+  assert.equal(evaluateWith(facts(history(2, 0)), '{}').outcome.tag, 'auto-approve');
 });
 
 test('the refunded total is checked with this case included, strictly over the limit', () => {
   // 475.00 + 25.00 = 500.00: at the limit, allowed.
-  assert.equal(evaluate(facts(history(1, 47500)), '{}').outcome.tag, 'auto-approve');
+  assert.equal(evaluateWith(facts(history(1, 47500)), '{}').outcome.tag, 'auto-approve');
   // 475.01 + 25.00 = 500.01: over.
-  const d = evaluate(facts(history(1, 47501)), '{}');
+  const d = evaluateWith(facts(history(1, 47501)), '{}');
   assert.equal(d.outcome.tag, 'require-approval');
   assert.equal(
     d.outcome.val.reason,
@@ -76,7 +80,7 @@ test('the refunded total is checked with this case included, strictly over the l
 });
 
 test('both limits together name both numbers', () => {
-  const d = evaluate(facts({ kind: 'credit', ...history(5, 60000) }), '{"level": "finance"}');
+  const d = evaluateWith(facts({ kind: 'credit', ...history(5, 60000) }), '{"level": "finance"}');
   assert.equal(d.outcome.val.level, 'finance');
   assert.match(d.outcome.val.reason, /5 refunds/);
   assert.match(d.outcome.val.reason, /600\.00 USD refunded/);
@@ -86,21 +90,21 @@ test('both limits together name both numbers', () => {
 
 test('params override the defaults', () => {
   const params = '{"max_refunds": 5, "max_refunded_minor_units": 100000, "level": "lead"}';
-  assert.equal(evaluate(facts(history(4, 90000)), params).outcome.tag, 'auto-approve');
-  const d = evaluate(facts(history(5, 0)), params);
+  assert.equal(evaluateWith(facts(history(4, 90000)), params).outcome.tag, 'auto-approve');
+  const d = evaluateWith(facts(history(5, 0)), params);
   assert.equal(d.outcome.val.level, 'lead');
 });
 
 test('other kinds are not this policy\'s concern', () => {
   for (const kind of ['fee-waiver', 'write-off', 'override']) {
-    const d = evaluate(facts({ kind, ...history(99, 10_000_000) }), '{}');
+    const d = evaluateWith(facts({ kind, ...history(99, 10_000_000) }), '{}');
     assert.deepEqual(d.outcome, { tag: 'auto-approve' });
     assert.equal(d.ruleId, `repeat-guard/not-guarded/${kind}`);
   }
 });
 
 test('currencies without minor digits format as whole units', () => {
-  const d = evaluate(
+  const d = evaluateWith(
     facts({ amount: { minorUnits: 30000, currency: 'JPY', exponent: 0 }, ...history(0, 25000) }),
     '{}',
   );
@@ -110,7 +114,7 @@ test('currencies without minor digits format as whole units', () => {
 });
 
 test('s64 values may arrive as BigInt', () => {
-  const d = evaluate(
+  const d = evaluateWith(
     facts({ amount: { minorUnits: 2500n, currency: 'USD', exponent: 2 }, ...history(0, 49000n) }),
     '{}',
   );
@@ -135,7 +139,7 @@ test('malformed params are invalid-params errors', () => {
     ['{"max_refund": 3}', /unknown parameter "max_refund"/],
   ];
   for (const [params, message] of bad) {
-    const error = policyError(() => evaluate(facts(), params));
+    const error = policyError(() => evaluateWith(facts(), params));
     assert.equal(error.tag, 'invalid-params', params);
     assert.match(error.val, message, params);
   }
@@ -143,20 +147,20 @@ test('malformed params are invalid-params errors', () => {
 
 test('a case it cannot compute exactly is unsupported, not rounded', () => {
   const huge = facts({ amount: { minorUnits: 2n ** 60n, currency: 'USD', exponent: 2 } });
-  assert.equal(policyError(() => evaluate(huge, '{}')).tag, 'unsupported');
+  assert.equal(policyError(() => evaluateWith(huge, '{}')).tag, 'unsupported');
   const negative = facts({ amount: { minorUnits: -5, currency: 'USD', exponent: 2 } });
-  assert.equal(policyError(() => evaluate(negative, '{}')).tag, 'unsupported');
+  assert.equal(policyError(() => evaluateWith(negative, '{}')).tag, 'unsupported');
 });
 
 test('a bug is reported as an internal error, not a crash', () => {
-  const error = policyError(() => evaluate({ kind: 'refund' }, '{}'));
+  const error = policyError(() => evaluateWith({ kind: 'refund' }, '{}'));
   assert.equal(error.tag, 'internal');
 });
 
 test('describe names the policy and gives a parseable schema with the defaults', () => {
   const info = describe();
   assert.equal(info.name, 'repeat-guard');
-  assert.equal(info.version, '0.1.0');
+  assert.equal(info.version, '0.2.0');
   assert.ok(info.description.length > 20);
   const schema = JSON.parse(info.paramsSchema);
   assert.equal(schema.properties.max_refunds.default, 3);
@@ -164,4 +168,13 @@ test('describe names the policy and gives a parseable schema with the defaults',
   assert.equal(schema.properties.level.default, 'manager');
   assert.equal(rules.describe, describe);
   assert.equal(rules.evaluate, evaluate);
+  assert.equal(rules.configure, configure);
+});
+
+test('evaluate takes the params configure took, once', () => {
+  assert.equal(policyError(() => evaluate(facts())).val, 'evaluate was called before configure');
+  assert.equal(policyError(() => configure('{"level": "boss"}')).tag, 'invalid-params');
+  configure('{"max_refunds": 1}');
+  assert.equal(evaluate(facts(history(1, 0))).ruleId, 'repeat-guard/count');
+  assert.equal(policyError(() => configure('{}')).val, 'configure was already called');
 });

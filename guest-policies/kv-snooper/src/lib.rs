@@ -31,7 +31,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use levee_policy_sdk::{Decision, Facts, Guest, PolicyError, PolicyInfo};
+use levee_policy_sdk::{Decision, Facts, Policy, PolicyError, PolicyInfo};
 
 /// The bindings for the store import. Natively its functions are stubs that panic: only the
 /// pure helpers below are unit-tested.
@@ -66,8 +66,14 @@ pub const REACHED_RULE_ID: &str = "kv-snooper/reached-store";
 /// The snooper, exported as the component's `rules` interface.
 pub struct KvSnooper;
 
-impl Guest for KvSnooper {
-    fn evaluate(facts: Facts, _params: String) -> Result<Decision, PolicyError> {
+impl Policy for KvSnooper {
+    type Params = ();
+
+    fn configure(_params: &str) -> Result<(), PolicyError> {
+        Ok(())
+    }
+
+    fn evaluate(facts: &Facts, _params: &()) -> Result<Decision, PolicyError> {
         let bucket = store::open(STORE).map_err(refused)?;
         let head = bucket.get(READ_KEY).map_err(refused)?;
         bucket.set(&written_key(&facts.case_id), WRITTEN_VALUE).map_err(refused)?;

@@ -1,6 +1,6 @@
 //! The routing policy: maps a case's exception code to the queue and team that own it and
 //! their SLA. It never objects (its outcome is always auto-approve, "no objection"); it only
-//! gives routing advice. Params:
+//! gives routing advice. Params (parsed and checked once, in `configure`):
 //!
 //! ```json
 //! {"default": {"queue": "approvals", "team": "support-ops", "sla_minutes": 1440},
@@ -19,10 +19,10 @@ extern crate std;
 mod params;
 
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::ToString;
 use alloc::vec;
 
-use levee_policy_sdk::{Decision, Facts, Guest, PolicyError, PolicyInfo, parse_params};
+use levee_policy_sdk::{Decision, Facts, Policy, PolicyError, PolicyInfo, parse_params};
 
 use crate::params::{PARAMS_SCHEMA, RoutingParams};
 
@@ -32,11 +32,17 @@ pub const UNROUTED_CODE_SIGNAL: &str = "unrouted-code";
 /// The routing policy, exported as the component's `rules` interface.
 pub struct Routing;
 
-impl Guest for Routing {
-    fn evaluate(facts: Facts, params: String) -> Result<Decision, PolicyError> {
-        let params: RoutingParams = parse_params(&params)?;
+impl Policy for Routing {
+    type Params = RoutingParams;
+
+    fn configure(params: &str) -> Result<RoutingParams, PolicyError> {
+        let params: RoutingParams = parse_params(params)?;
         params.validate()?;
-        Ok(route_case(&facts, &params))
+        Ok(params)
+    }
+
+    fn evaluate(facts: &Facts, params: &RoutingParams) -> Result<Decision, PolicyError> {
+        Ok(route_case(facts, params))
     }
 
     fn describe() -> PolicyInfo {
@@ -71,6 +77,7 @@ fn route_case(facts: &Facts, params: &RoutingParams) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::ToString;
     use levee_policy_sdk::{CaseKind, Outcome, Route, testing};
 
     const PARAMS: &str = r#"{
@@ -82,7 +89,7 @@ mod tests {
     fn evaluate_code(code: &str, params: &str) -> Result<Decision, PolicyError> {
         let mut facts = testing::facts(CaseKind::Refund, 40_000, "USD");
         facts.exception_code = code.to_string();
-        Routing::evaluate(facts, params.to_string())
+        Routing::evaluate(&facts, &Routing::configure(params)?)
     }
 
     #[test]

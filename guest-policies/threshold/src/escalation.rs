@@ -42,7 +42,7 @@ impl EscalationCause {
 /// Every cause that applies to `facts`, repeat refund first.
 pub fn escalation_causes(facts: &Facts, params: &ThresholdParams) -> Vec<EscalationCause> {
     let mut causes = Vec::new();
-    let refunds_90d = facts.history.refunds_90d;
+    let refunds_90d = facts.history.customer.refunds;
     if facts.kind == CaseKind::Refund && refunds_90d >= params.repeat_refunds_90d {
         causes.push(EscalationCause::RepeatRefund { refunds_90d });
     }

@@ -7,10 +7,11 @@ use levee_policy_sdk::{CodeFlags, EvidenceKind, Facts};
 use crate::params::{Ladder, ThresholdParams};
 
 /// In order, without duplicates: rationale above the ladder's `rationale_above`, an
-/// attachment above its `attachment_above`, customer comms for the kinds that need them or
-/// when the code is flagged `customer-comms-required`.
-pub fn required_evidence(facts: &Facts, ladder: &Ladder, params: &ThresholdParams) -> Vec<EvidenceKind> {
-    let amount = facts.amount.minor_units;
+/// attachment above its `attachment_above` (both for `placed`, the amount the ladder placed:
+/// the case's, or its order's total), customer comms for the kinds that need them or when the
+/// code is flagged `customer-comms-required`.
+pub fn required_evidence(facts: &Facts, placed: i64, ladder: &Ladder, params: &ThresholdParams) -> Vec<EvidenceKind> {
+    let amount = placed;
     let needs_customer_comms =
         params.requires_customer_comms(facts.kind) || facts.code_flags.has(CodeFlags::CUSTOMER_COMMS_REQUIRED);
     let gates = [

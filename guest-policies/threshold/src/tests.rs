@@ -4,8 +4,8 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use levee_policy_sdk::{
-    ApprovalRequirement, ApproverLevel, CaseKind, CodeFlags, Decision, EvidenceKind, Facts, Guest, Outcome,
-    PolicyError, testing,
+    ApprovalRequirement, ApproverLevel, CaseKind, CodeFlags, Decision, EvidenceKind, Facts, Outcome, Policy,
+    PolicyError, RefundsGranted, testing,
 };
 
 use crate::Threshold;
@@ -34,8 +34,13 @@ const PARAMS: &str = r#"{
   "sla_minutes": {"lead": 240, "manager": 480, "finance": 1440, "director": 2880}
 }"#;
 
+/// Configures the policy with `params`, as levee does once, then decides `facts`.
+fn run(facts: Facts, params: &str) -> Result<Decision, PolicyError> {
+    Threshold::evaluate(&facts, &Threshold::configure(params)?)
+}
+
 fn evaluate(facts: Facts) -> Result<Decision, PolicyError> {
-    Threshold::evaluate(facts, PARAMS.to_string())
+    run(facts, PARAMS)
 }
 
 fn decide(kind: CaseKind, minor_units: i64) -> Decision {
@@ -61,7 +66,7 @@ fn with_params_replaced(from: &str, to: &str) -> String {
 
 fn invalid_params_message(params: String) -> String {
     let facts = testing::facts(CaseKind::Refund, 40_000, "USD");
-    match Threshold::evaluate(facts, params) {
+    match run(facts, &params) {
         Err(PolicyError::InvalidParams(message)) => message,
         other => panic!("expected InvalidParams, got {other:?}"),
     }
@@ -122,7 +127,7 @@ fn each_level_carries_its_sla() {
 fn a_level_without_an_sla_has_none() {
     let params = with_params_replaced(r#""lead": 240, "#, "");
     let facts = testing::facts(CaseKind::Refund, 40000, "USD");
-    let decision = Threshold::evaluate(facts, params).unwrap();
+    let decision = run(facts, &params).unwrap();
     assert_eq!(requirement(&decision).sla_minutes, None);
 }
 
@@ -160,7 +165,7 @@ fn never_auto_approve_does_not_change_a_band() {
 #[test]
 fn a_repeat_refund_escalates_one_level() {
     let mut facts = testing::facts(CaseKind::Refund, 40000, "USD");
-    facts.history.refunds_90d = 3;
+    facts.history.customer.refunds = 3;
     let decision = evaluate(facts).unwrap();
     assert_eq!(level_and_approvals(&decision), (ApproverLevel::Manager, 1));
     assert_eq!(requirement(&decision).sla_minutes, Some(480));
@@ -174,7 +179,7 @@ fn a_repeat_refund_escalates_one_level() {
 #[test]
 fn a_repeat_refund_that_would_auto_approve_needs_lead_approval() {
     let mut facts = testing::facts(CaseKind::Refund, 1000, "USD");
-    facts.history.refunds_90d = 2;
+    facts.history.customer.refunds = 2;
     let decision = evaluate(facts).unwrap();
     assert_eq!(level_and_approvals(&decision), (ApproverLevel::Lead, 1));
     assert_eq!(decision.signals, ["repeat-refund"]);
@@ -183,10 +188,10 @@ fn a_repeat_refund_that_would_auto_approve_needs_lead_approval() {
 #[test]
 fn fewer_refunds_or_another_kind_do_not_escalate() {
     let mut below = testing::facts(CaseKind::Refund, 40000, "USD");
-    below.history.refunds_90d = 1;
+    below.history.customer.refunds = 1;
     assert_eq!(level_and_approvals(&evaluate(below).unwrap()).0, ApproverLevel::Lead);
     let mut credit = testing::facts(CaseKind::Credit, 40000, "USD");
-    credit.history.refunds_90d = 9;
+    credit.history.customer.refunds = 9;
     assert_eq!(level_and_approvals(&evaluate(credit).unwrap()).0, ApproverLevel::Lead);
 }
 
@@ -213,7 +218,7 @@ fn director_stays_director_when_escalated() {
 #[test]
 fn both_escalation_causes_escalate_only_one_level() {
     let mut facts = testing::facts(CaseKind::Refund, 100000, "USD");
-    facts.history.refunds_90d = 2;
+    facts.history.customer.refunds = 2;
     facts.code_flags = CodeFlags::ESCALATE_ALWAYS;
     let decision = evaluate(facts).unwrap();
     assert_eq!(level_and_approvals(&decision), (ApproverLevel::Finance, 1));
@@ -346,4 +351,60 @@ fn describe_gives_name_version_and_schema() {
     for field in example.keys() {
         assert!(schema["properties"].get(field).is_some(), "{field} missing from the schema");
     }
+}
+
+/// A refund on an order that already had `earlier` refunds granted, totalling `refunded`.
+fn on_an_order(kind: CaseKind, minor_units: i64, earlier: u32, refunded: i64) -> Facts {
+    let mut facts = testing::facts(kind, minor_units, "USD");
+    facts.history.order = Some(RefundsGranted { refunds: earlier, refunded_minor_units: refunded });
+    facts
+}
+
+#[test]
+fn a_refund_split_under_the_auto_approve_limit_is_placed_by_the_order_total() {
+    // Two 49.00 USD refunds on one order: the first auto-approves, the second asks what
+    // 98.00 USD asks for.
+    assert_eq!(evaluate(on_an_order(CaseKind::Refund, 4900, 0, 0)).unwrap().outcome, Outcome::AutoApprove);
+    let second = evaluate(on_an_order(CaseKind::Refund, 4900, 1, 4900)).unwrap();
+    assert_eq!(level_and_approvals(&second), (ApproverLevel::Lead, 1));
+    assert_eq!(second.signals, ["split-refund"]);
+    assert_eq!(second.rule_id, "threshold/USD/band-1/order-total");
+    assert_eq!(
+        requirement(&second).reason,
+        "refund of 49.00 USD on an order with 1 earlier refund (49.00 USD): together 98.00 USD, which is \
+         above the auto-approve limit of 50.00 USD and within band 1 (up to 500.00 USD): lead approval"
+    );
+    // The evidence gates follow the order's total too: a rationale above 50.00 USD.
+    assert_eq!(second.required_evidence, [EvidenceKind::Rationale]);
+}
+
+#[test]
+fn an_order_total_in_the_same_band_changes_nothing() {
+    let alone = evaluate(testing::facts(CaseKind::Refund, 40000, "USD")).unwrap();
+    let with_order = evaluate(on_an_order(CaseKind::Refund, 40000, 1, 5000)).unwrap();
+    assert_eq!(with_order, alone);
+    let no_earlier = evaluate(on_an_order(CaseKind::Refund, 4900, 0, 0)).unwrap();
+    assert_eq!(no_earlier, evaluate(testing::facts(CaseKind::Refund, 4900, "USD")).unwrap());
+}
+
+#[test]
+fn an_order_total_can_reach_above_the_top_band() {
+    let decision = evaluate(on_an_order(CaseKind::Refund, 2_000_000, 3, 1_000_000)).unwrap();
+    assert_eq!(level_and_approvals(&decision), (ApproverLevel::Director, 2));
+    assert!(requirement(&decision).reason.contains("3 earlier refunds (10000.00 USD): together 30000.00 USD"));
+}
+
+#[test]
+fn only_refunds_count_their_order() {
+    let credit = evaluate(on_an_order(CaseKind::Credit, 4900, 1, 4900)).unwrap();
+    assert!(!credit.signals.contains(&"split-refund".to_string()), "{credit:?}");
+}
+
+#[test]
+fn a_split_refund_still_escalates_for_repeat_refunds() {
+    let mut facts = on_an_order(CaseKind::Refund, 4900, 1, 4900);
+    facts.history.customer.refunds = 2;
+    let decision = evaluate(facts).unwrap();
+    assert_eq!(level_and_approvals(&decision), (ApproverLevel::Manager, 1));
+    assert_eq!(decision.signals, ["split-refund", "repeat-refund"]);
 }

@@ -11,6 +11,7 @@ use crate::escalation::{EscalationCause, one_level_up};
 use crate::ladder::{Requirement, Rung};
 use crate::params::{Ladder, ThresholdParams};
 use crate::reason;
+use crate::split::{OrderTotal, SPLIT_REFUND_SIGNAL};
 
 /// The signal given when a kind that never auto-approves would have.
 pub const NEVER_AUTO_APPROVE_SIGNAL: &str = "never-auto-approve-kind";
@@ -30,6 +31,15 @@ impl Verdict {
             requirement: rung.requirement(),
             reason: reason::rung_reason(rung, facts, ladder),
             signals: Vec::new(),
+        }
+    }
+
+    /// The verdict of the ladder for a refund's order total (`split`).
+    pub fn from_order_total(order: &OrderTotal, facts: &Facts, ladder: &Ladder) -> Verdict {
+        Verdict {
+            requirement: order.rung.requirement(),
+            reason: reason::order_total_reason(order, facts, ladder),
+            signals: Vec::from([SPLIT_REFUND_SIGNAL.to_string()]),
         }
     }
 

@@ -213,6 +213,11 @@ pub fn customer_key(customer_ref: &str) -> String {
     format!("customer/{customer_ref}")
 }
 
+/// The refunds granted on one order (whichever customer the cases named).
+pub fn order_key(order_ref: &str) -> String {
+    format!("order/{order_ref}")
+}
+
 pub fn idempotency_key(actor: &str, key: &str) -> String {
     format!("idempotency/{actor}/{key}")
 }
@@ -248,8 +253,8 @@ pub struct ShadowDifferences {
     pub items: Vec<ShadowDifference>,
 }
 
-/// How far back customer history reaches.
-pub const HISTORY_WINDOW_DAYS: i64 = 90;
+/// How far back a customer's and an order's refund history reach.
+pub const HISTORY_WINDOW_DAYS: i64 = crate::engine::Facts::HISTORY_WINDOW_DAYS as i64;
 
 /// A pending case as its queue shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -280,7 +285,7 @@ pub struct QueueIndex {
     pub items: BTreeMap<String, QueueItem>,
 }
 
-/// A refund in a customer's history.
+/// A refund in a customer's or an order's history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PastRefund {
     pub case_id: String,
@@ -288,21 +293,28 @@ pub struct PastRefund {
     pub at: DateTime<Utc>,
 }
 
-/// A customer's granted refunds (auto-approved or approved) in the history window.
+/// The refunds granted (auto-approved or approved) to one customer (`customer_key`) or on one
+/// order (`order_key`) in the history window.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CustomerHistory {
+pub struct RefundHistory {
     pub applied_seq: u64,
     pub refunds: Vec<PastRefund>,
 }
 
-impl CustomerHistory {
+pub use crate::engine::RefundsGranted;
+
+impl RefundHistory {
     /// Refunds in the window before `at`, and their total in `currency`.
-    pub fn window(&self, at: DateTime<Utc>, currency: &str) -> (u32, i64) {
+    pub fn window(&self, at: DateTime<Utc>, currency: &str) -> RefundsGranted {
         let since = at - Duration::days(HISTORY_WINDOW_DAYS);
         let recent = self.refunds.iter().filter(|refund| refund.at >= since && refund.at <= at);
-        recent.fold((0, 0), |(count, total), refund| {
+        recent.fold(RefundsGranted::default(), |granted, refund| {
             let same_currency = refund.amount.currency == currency;
-            (count + 1, total + if same_currency { refund.amount.minor_units } else { 0 })
+            RefundsGranted {
+                refunds: granted.refunds + 1,
+                refunded_minor_units: granted.refunded_minor_units
+                    + if same_currency { refund.amount.minor_units } else { 0 },
+            }
         })
     }
 }
@@ -344,12 +356,13 @@ pub fn keys_read(subject: &Subject) -> Vec<String> {
             keys.push(queue_key(level, queue_shard(&case.id)));
         }
         keys.push(customer_key(&case.customer_ref));
+        keys.extend(case.order_ref.as_deref().map(order_key));
         keys.push(code_stats_key(&case.exception_code));
     }
     keys
 }
 
-/// The queues and customer history a case entry changes.
+/// The queues, refund histories and other indexes a case entry changes.
 fn apply_case_indexes(store: &dyn Store, entry: &LedgerEntry, case: &Case) -> Result<(), StoreError> {
     for level in ApproverLevel::ALL {
         apply_queue(store, level, entry.seq, case)?;
@@ -360,7 +373,10 @@ fn apply_case_indexes(store: &dyn Store, entry: &LedgerEntry, case: &Case) -> Re
             (EventType::CaseSubmitted, CaseStatus::AutoApproved) | (EventType::CaseApproved, _)
         );
     if refund_granted {
-        apply_customer_history(store, entry.seq, case)?;
+        apply_refund_history(store, &customer_key(&case.customer_ref), entry.seq, case)?;
+        if let Some(order_ref) = &case.order_ref {
+            apply_refund_history(store, &order_key(order_ref), entry.seq, case)?;
+        }
     }
     if let (EventType::CaseSubmitted, Some(recorded)) = (entry.event, &case.idempotency_key) {
         apply_idempotency(store, case, recorded)?;
@@ -461,8 +477,10 @@ fn move_out_of_unsharded_queue(store: &dyn Store, level: ApproverLevel, case_id:
     }
 }
 
-fn apply_customer_history(store: &dyn Store, seq: u64, case: &Case) -> Result<(), StoreError> {
-    update(store, &customer_key(&case.customer_ref), |mut history: CustomerHistory| {
+/// Adds a granted refund to the history at `key` (a customer's or an order's), dropping what
+/// fell out of the window.
+fn apply_refund_history(store: &dyn Store, key: &str, seq: u64, case: &Case) -> Result<(), StoreError> {
+    update(store, key, |mut history: RefundHistory| {
         if history.applied_seq >= seq {
             return None;
         }

@@ -28,14 +28,32 @@ pub struct Facts {
     pub requester_role: String,
     pub requester_team: String,
     pub channel: String,
+    /// Refunds granted to the customer in the 90 days before this case, and their total in
+    /// this case's currency.
     pub refunds_90d: u32,
     pub refunded_90d_minor_units: i64,
+    /// Refunds granted on the order the case names, over the same window; none when it names
+    /// no order. Absent from the facts of cases submitted before levee kept order history, so
+    /// their recorded digests still match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_refunds: Option<RefundsGranted>,
     pub evidence_present: Vec<EvidenceKind>,
     pub attributes: BTreeMap<String, String>,
     pub submitted_at: DateTime<Utc>,
 }
 
+/// Refunds granted before a case over the history window: how many, and their total in the
+/// case's currency (refunds in another currency count in `refunds`, not in the total).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundsGranted {
+    pub refunds: u32,
+    pub refunded_minor_units: i64,
+}
+
 impl Facts {
+    /// The days before a case that its history covers.
+    pub const HISTORY_WINDOW_DAYS: u32 = 90;
+
     /// SHA-256 of the canonical JSON of the facts.
     pub fn digest(&self) -> String {
         sha256_of_json(self)

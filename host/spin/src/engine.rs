@@ -39,7 +39,7 @@ pub const DEFAULT_MAX_DEADLINE_MS: u64 = 5_000;
 /// Why an upload cannot work here, and what to do instead.
 pub const UPLOADS_REFUSED: &str = "levee on Spin cannot load uploaded components at run time: a rule plugin is \
     deployed with the application as a component of its own. Build it for wasm32-wasip2 (exporting \
-    levee:policy/rules@0.1.0), add a `policy-<name>` component to spin.toml that plugs it into the policy runner, \
+    levee:policy/rules@0.2.0), add a `policy-<name>` component to spin.toml that plugs it into the policy runner, \
     grant levee `http://policy-<name>.spin.internal`, name it in the `policies` variable and redeploy (docs/spin.md)";
 
 /// One plugin of the chain as levee calls it.

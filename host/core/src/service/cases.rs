@@ -6,7 +6,7 @@ use crate::decision;
 use crate::engine::Facts;
 use crate::identity::{Principal, Role};
 use crate::ledger::LedgerEntry;
-use crate::projections::{self, CustomerHistory, QueueItem};
+use crate::projections::{self, QueueItem, RefundHistory};
 use crate::service::{Levee, ServiceError, committed_case};
 use crate::store::StoreError;
 use crate::validation::FieldError;
@@ -276,6 +276,11 @@ impl Cases<'_> {
         Ok(entries)
     }
 
+    /// The refunds granted to a customer or on an order (`key`), none if there were none.
+    fn refund_history(&self, key: &str) -> Result<RefundHistory, StoreError> {
+        Ok(projections::read::<RefundHistory>(&*self.levee.store, key)?.map(|(history, _)| history).unwrap_or_default())
+    }
+
     fn facts(
         &self,
         case_id: &str,
@@ -283,13 +288,12 @@ impl Cases<'_> {
         requester: &Principal,
         at: DateTime<Utc>,
     ) -> Result<Facts, StoreError> {
-        let history = projections::read::<CustomerHistory>(
-            &*self.levee.store,
-            &projections::customer_key(&submission.customer_ref),
-        )?
-        .map(|(history, _)| history)
-        .unwrap_or_default();
-        let (refunds_90d, refunded_90d_minor_units) = history.window(at, &submission.amount.currency);
+        let currency = &submission.amount.currency;
+        let customer = self.refund_history(&projections::customer_key(&submission.customer_ref))?.window(at, currency);
+        let order_refunds = match &submission.order_ref {
+            Some(order_ref) => Some(self.refund_history(&projections::order_key(order_ref))?.window(at, currency)),
+            None => None,
+        };
         let mut evidence_present: Vec<_> = submission.evidence_kinds().into_iter().collect();
         evidence_present.sort();
         Ok(Facts {
@@ -304,8 +308,9 @@ impl Cases<'_> {
             // The requester's own team, not the case's (which the request may set for routing).
             requester_team: requester.team.clone(),
             channel: submission.channel.clone(),
-            refunds_90d,
-            refunded_90d_minor_units,
+            refunds_90d: customer.refunds,
+            refunded_90d_minor_units: customer.refunded_minor_units,
+            order_refunds,
             evidence_present,
             attributes: submission.attributes.clone(),
             submitted_at: at,

@@ -61,6 +61,8 @@ fn one_case(
         channel: CHANNELS[rng.random_range(0..CHANNELS.len())].to_owned(),
         refunds_90d: rng.random_range(0..5),
         refunded_90d_minor_units: rng.random_range(0..200_000),
+        // No order history: the Rego rules (policy/threshold.rego) do not place split refunds.
+        order_refunds: None,
         evidence_present: EVIDENCE.into_iter().filter(|_| rng.random::<f64>() < 0.4).collect(),
         attributes: attributes(rng),
         submitted_at: start + Duration::minutes(index as i64 * 7),

@@ -5,9 +5,11 @@
 //! for each case, in one store per case, which is the least a fresh-instance design can cost;
 //! `fresh_metered` does the same with fuel and epoch interruption on, to show what those cost;
 //! `reused` keeps one instance of each policy for every case, which fresh instances give up.
+//! Every line runs the components levee runs: configured once with their params and
+//! snapshotted (`configured_component`).
 
 use anyhow::{Context, anyhow};
-use levee::policy::bench_support::{bare_config, decision_from_wit, facts_to_wit};
+use levee::policy::bench_support::{bare_config, configured_component, decision_from_wit, facts_to_wit};
 use levee::policy::levee::policy::types as wit;
 use levee::policy::{Policy, PolicyPre, builtin};
 use levee_core::engine::{Facts, PolicyDecision};
@@ -19,11 +21,12 @@ use crate::Chain;
 /// levee's default budget of fuel per evaluation.
 const FUEL: u64 = 10_000_000;
 
-/// Both policies pre-instantiated, each with its params as levee passes them, on an engine with
-/// or without fuel and epoch interruption.
+/// Both policies configured with their params and snapshotted as levee does it (so each
+/// instance starts with its params parsed), pre-instantiated on an engine with or without fuel
+/// and epoch interruption.
 struct Components {
     engine: Engine,
-    policies: Vec<(PolicyPre<()>, String)>,
+    policies: Vec<PolicyPre<()>>,
     metered: bool,
 }
 
@@ -40,10 +43,10 @@ impl Components {
         let policies = [(builtin::THRESHOLD, threshold_params), (builtin::ROUTING, routing_params)]
             .into_iter()
             .map(|(bytes, params)| {
-                let component = Component::new(&engine, bytes).map_err(|error| anyhow!("{error}"))?;
+                let configured = configured_component(bytes, params).context("configure")?;
+                let component = Component::new(&engine, &configured).map_err(|error| anyhow!("{error}"))?;
                 let pre = linker.instantiate_pre(&component).map_err(|error| anyhow!("{error}"))?;
-                let pre = PolicyPre::new(pre).map_err(|error| anyhow!("{error}"))?;
-                Ok((pre, serde_json::to_string(params).context("params")?))
+                PolicyPre::new(pre).map_err(|error| anyhow!("{error}"))
             })
             .collect::<anyhow::Result<_>>()?;
         Ok(Components { engine, policies, metered })
@@ -61,8 +64,8 @@ impl Components {
     }
 }
 
-fn call(policy: &Policy, store: &mut Store<()>, facts: &wit::Facts, params: &str) -> PolicyDecision {
-    let answer = policy.levee_policy_rules().call_evaluate(&mut *store, facts, params).expect("the policy runs");
+fn call(policy: &Policy, store: &mut Store<()>, facts: &wit::Facts) -> PolicyDecision {
+    let answer = policy.levee_policy_rules().call_evaluate(&mut *store, facts).expect("the policy runs");
     decision_from_wit(answer.unwrap_or_else(|error| panic!("the policy refused the case: {error:?}")))
 }
 
@@ -88,9 +91,9 @@ impl Chain for Fresh {
         self.0
             .policies
             .iter()
-            .map(|(pre, params)| {
+            .map(|pre| {
                 let policy = pre.instantiate(&mut store).expect("a pooled instance");
-                call(&policy, &mut store, &wit_facts, params)
+                call(&policy, &mut store, &wit_facts)
             })
             .collect()
     }
@@ -99,7 +102,7 @@ impl Chain for Fresh {
 /// One instance of each policy, made once and called for every case.
 pub struct Reused {
     store: Store<()>,
-    policies: Vec<(Policy, String)>,
+    policies: Vec<Policy>,
 }
 
 pub fn reused(threshold_params: &serde_json::Value, routing_params: &serde_json::Value) -> anyhow::Result<Reused> {
@@ -108,7 +111,7 @@ pub fn reused(threshold_params: &serde_json::Value, routing_params: &serde_json:
     let policies = components
         .policies
         .into_iter()
-        .map(|(pre, params)| Ok((pre.instantiate(&mut store).map_err(|error| anyhow!("{error}"))?, params)))
+        .map(|pre| pre.instantiate(&mut store).map_err(|error| anyhow!("{error}")))
         .collect::<anyhow::Result<_>>()?;
     Ok(Reused { store, policies })
 }
@@ -116,6 +119,6 @@ pub fn reused(threshold_params: &serde_json::Value, routing_params: &serde_json:
 impl Chain for Reused {
     fn decide(&mut self, facts: &Facts) -> Vec<PolicyDecision> {
         let wit_facts = facts_to_wit(facts);
-        self.policies.iter().map(|(policy, params)| call(policy, &mut self.store, &wit_facts, params)).collect()
+        self.policies.iter().map(|policy| call(policy, &mut self.store, &wit_facts)).collect()
     }
 }

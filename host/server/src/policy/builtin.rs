@@ -15,6 +15,11 @@ pub const HOSTILE_WASM_PATH: &str = env!("LEVEE_HOSTILE_WASM");
 #[doc(hidden)]
 pub const KV_SNOOPER_WASM_PATH: &str = env!("LEVEE_KV_SNOOPER_WASM");
 
+/// Where build.rs left the test plugin built against the frozen `levee:policy@0.1.0`
+/// (guest-policies/frozen-v0-1). Not embedded: only the tests of old plugins load it, by path.
+#[doc(hidden)]
+pub const FROZEN_V0_1_WASM_PATH: &str = env!("LEVEE_FROZEN_V0_1_WASM");
+
 /// The bytes of a built-in policy by name.
 pub fn by_name(name: &str) -> Option<&'static [u8]> {
     match name {

@@ -4,6 +4,9 @@
 //! - `sandbox`: the engine configuration, the per-evaluation store and its limits, and how a
 //!   failure is named.
 //! - `convert`: facts and decisions between levee-core and the WIT bindings.
+//! - `preinit`: a plugin configured once with its params and snapshotted (wasmtime-wizer), so
+//!   each case's instance starts configured.
+//! - `frozen`: plugins built against an earlier, frozen contract, forwarded to the latest.
 //! - `validate`: what a plugin must be before it is loaded, each refusal named.
 //! - `builtin`: the default policies, compiled from guest-policies/ by build.rs.
 //! - `runner`: `levee policy test`, one plugin against fixture cases, with its resource use.
@@ -13,7 +16,11 @@
 #[doc(hidden)]
 pub mod bench_support;
 pub mod builtin;
+#[cfg(test)]
+mod contract_tests;
 mod convert;
+mod frozen;
+mod preinit;
 pub mod runner;
 mod sandbox;
 pub mod scaffold;
@@ -22,6 +29,7 @@ mod wasi;
 
 pub use sandbox::{LoadedPolicySpec, PolicySource, SandboxLimits, SandboxMaxima, WasmPolicyEngine};
 
+// The latest contract, `levee:policy@0.2.0` (`wit/policy.wit`).
 wasmtime::component::bindgen!({
     path: "../../wit",
     world: "policy",

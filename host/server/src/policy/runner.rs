@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use levee_core::case::CaseKind;
 use levee_core::decision;
-use levee_core::engine::{Facts, PolicyEngine, PolicyEvaluation, PolicyOutcome};
+use levee_core::engine::{Facts, PolicyEngine, PolicyEvaluation, PolicyOutcome, RefundsGranted};
 use levee_core::evidence::EvidenceKind;
 use levee_core::identity::ApproverLevel;
 use levee_core::money::Money;
@@ -57,6 +57,9 @@ pub struct FixtureFacts {
     pub refunds_90d: u32,
     #[serde(default)]
     pub refunded_90d_minor_units: i64,
+    /// Refunds granted on the case's order before it; absent: the case names no order.
+    #[serde(default)]
+    pub order_refunds: Option<RefundsGranted>,
     #[serde(default)]
     pub evidence_present: Vec<EvidenceKind>,
     #[serde(default)]
@@ -143,6 +146,7 @@ impl FixtureFacts {
             channel: self.channel,
             refunds_90d: self.refunds_90d,
             refunded_90d_minor_units: self.refunded_90d_minor_units,
+            order_refunds: self.order_refunds,
             evidence_present: self.evidence_present,
             attributes: self.attributes,
             submitted_at: self.submitted_at,

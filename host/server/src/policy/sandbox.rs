@@ -1,7 +1,8 @@
-//! Sandboxing: one engine and one pre-instantiated component per policy, built at start-up;
-//! each evaluation gets a new store with a fuel budget, an epoch deadline and a memory cap, and
-//! a fresh instance from the pooling allocator. Whatever goes wrong is named and reported as a
-//! `PolicyFailure`, which the core turns into a fail-closed decision.
+//! Sandboxing: one engine and one pre-instantiated component per policy, built when its chain
+//! is activated (a `levee:policy@0.2.0` plugin configured with its params and snapshotted
+//! first, `preinit`); each evaluation gets a new store with a fuel budget, an epoch deadline and
+//! a memory cap, and a fresh instance from the pooling allocator. Whatever goes wrong is named
+//! and reported as a `PolicyFailure`, which the core turns into a fail-closed decision.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use levee_core::engine::{
     ChainKey, ChainPlugin, ChainRefusal, Facts, PluginInfo, PolicyEngine, PolicyEvaluation, PolicyFailure,
     PolicyIdentity, PolicyLimits,
 };
+use levee_core::registry_changes::check_params;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
@@ -24,7 +26,9 @@ use wasmtime::{
 
 use super::builtin;
 use super::convert;
+use super::frozen;
 use super::levee::policy::types as wit;
+use super::preinit::{self, ConfigureFailure, PreinitError};
 use super::validate::{self, Rejection};
 use super::wasi::{self, Determinants, HasWasiSession, WasiSession};
 use super::{Policy, PolicyPre};
@@ -122,21 +126,57 @@ pub struct LoadedPolicySpec {
     pub limits: SandboxLimits,
 }
 
-/// A policy ready to run: its identity, what it says of itself, parameters, limits and
-/// pre-instantiated component.
+impl LoadedPolicySpec {
+    /// The component's bytes.
+    fn bytes(&self) -> &[u8] {
+        match &self.source {
+            PolicySource::Builtin(bytes) => bytes,
+            PolicySource::Bytes(bytes) => bytes,
+        }
+    }
+}
+
+/// A policy ready to run: its identity, what it says of itself, limits, and how each case's
+/// instance is made and called.
 struct ReadyPolicy {
     identity: PolicyIdentity,
     info: PluginInfo,
-    params: String,
     limits: SandboxLimits,
-    pre: PolicyPre<SandboxState>,
+    contract: Contract,
     /// Whether it imports the deterministic WASI subset, which then needs its clock and seed.
     uses_wasi: bool,
 }
 
+/// How a plugin is instantiated and called, by the contract it was built against.
+enum Contract {
+    /// `levee:policy@0.2.0`, configured once when its chain was activated: each case's instance
+    /// starts from the configured image and is only asked to evaluate.
+    Configured(PolicyPre<SandboxState>),
+    /// `levee:policy@0.2.0` that could not be snapshotted (`preinit`): each case's instance is
+    /// configured with `params` before it evaluates.
+    ConfiguredPerCase { pre: PolicyPre<SandboxState>, params: String },
+    /// The frozen `levee:policy@0.1.0`: `params` go with every evaluation.
+    Frozen0_1 { pre: frozen::PolicyPre<SandboxState>, params: String },
+}
+
+/// A plugin compiled, linked and asked what it is, not yet given its params.
+struct LoadedPlugin {
+    digest: String,
+    info: wit::PolicyInfo,
+    linker: Linker<SandboxState>,
+    world: World,
+    uses_wasi: bool,
+}
+
+/// The contract a plugin's exports match, with its pre-instantiated component.
+enum World {
+    Latest(PolicyPre<SandboxState>),
+    Frozen0_1(frozen::PolicyPre<SandboxState>),
+}
+
 /// What each evaluation's store holds: the memory cap, whether it was hit, the most memory
 /// the instance asked for and got, and its deterministic WASI.
-struct SandboxState {
+pub(super) struct SandboxState {
     memory_cap: usize,
     memory_cap_hit: bool,
     peak_memory: usize,
@@ -243,7 +283,8 @@ impl WasmPolicyEngine {
         Ok(WasmPolicyEngine { engine, chain, shadow, defaults, maxima, cache, running, _ticker: ticker })
     }
 
-    /// Validates, compiles (or loads compiled) and pre-instantiates every plugin of a chain.
+    /// Validates, compiles (or loads compiled), configures and pre-instantiates every plugin of
+    /// a chain.
     fn prepare_chain(&self, chain: Vec<ChainPlugin>) -> Result<Vec<ReadyPolicy>, String> {
         chain
             .into_iter()
@@ -252,6 +293,17 @@ impl WasmPolicyEngine {
                 prepare(&self.engine, spec, self.cache.as_ref()).map_err(|error| format!("{error:#}"))
             })
             .collect()
+    }
+
+    /// How each plugin of the active chain is called, in chain order (for tests).
+    #[cfg(test)]
+    pub(super) fn contracts(&self) -> Vec<&'static str> {
+        let describe = |policy: &ReadyPolicy| match policy.contract {
+            Contract::Configured(_) => "0.2.0 configured once",
+            Contract::ConfiguredPerCase { .. } => "0.2.0 configured per case",
+            Contract::Frozen0_1 { .. } => "0.1.0 params with every case",
+        };
+        self.current().policies.iter().map(describe).collect()
     }
 
     fn current(&self) -> Arc<LoadedChain> {
@@ -323,17 +375,11 @@ impl PolicyEngine for WasmPolicyEngine {
     }
 
     fn inspect(&self, bytes: &[u8]) -> Result<PluginInfo, String> {
-        let spec = LoadedPolicySpec {
-            name: "upload".to_owned(),
-            source: PolicySource::Bytes(bytes.to_vec()),
-            params: serde_json::json!({}),
-            limits: self.defaults,
-        };
-        let ready = prepare(&self.engine, spec, self.cache.as_ref()).map_err(|error| {
+        let loaded = load(&self.engine, "upload", bytes, &self.defaults, self.cache.as_ref()).map_err(|error| {
             let text = format!("{error:#}");
             text.strip_prefix("policy upload: ").map(str::to_owned).unwrap_or(text)
         })?;
-        Ok(ready.info)
+        Ok(plugin_info(loaded.info))
     }
 
     fn is_builtin(&self, name: &str) -> bool {
@@ -345,9 +391,17 @@ impl PolicyEngine for WasmPolicyEngine {
             let spec = self
                 .spec_of(plugin)
                 .map_err(|(field, reason)| ChainRefusal { field, ..ChainRefusal::of_link(index, reason) })?;
-            prepare(&self.engine, spec, self.cache.as_ref())
-                .map(|ready| ready.info)
-                .map_err(|error| ChainRefusal::of_link(index, format!("{error:#}")))
+            let refused = |field, reason| ChainRefusal { field, ..ChainRefusal::of_link(index, reason) };
+            let cache = self.cache.as_ref();
+            let loaded = load(&self.engine, &spec.name, spec.bytes(), &spec.limits, cache)
+                .map_err(|error| refused(None, format!("{error:#}")))?;
+            // The schema first, for its clearer message; then the plugin's own `configure`.
+            check_params(&spec.name, &loaded.info.params_schema, &spec.params)
+                .map_err(|reason| refused(Some("params"), reason))?;
+            make_ready(&self.engine, loaded, spec, cache).map(|ready| ready.info).map_err(|error| {
+                let field = error.downcast_ref::<ConfigureRefused>().map(|_| "params");
+                refused(field, format!("{error:#}"))
+            })
         };
         chain.into_iter().enumerate().map(check).collect()
     }
@@ -436,52 +490,178 @@ fn build_engine(memory_ceiling: u64) -> anyhow::Result<Engine> {
     Engine::new(&config).map_err(|error| anyhow!("cannot configure the wasmtime engine: {error}"))
 }
 
-/// Validates and compiles a policy (or loads it compiled), links it against the deterministic
-/// WASI subset (a policy may import nothing else but the contract's types), and asks it to
-/// describe itself.
+/// Loads a policy (`load`) and makes it ready to run with its params: a 0.2.0 plugin is
+/// configured and snapshotted (`preinit`); a 0.1.0 plugin keeps its params for every call.
 fn prepare(engine: &Engine, spec: LoadedPolicySpec, cache: Option<&CompiledCache>) -> anyhow::Result<ReadyPolicy> {
-    let bytes: &[u8] = match &spec.source {
-        PolicySource::Builtin(bytes) => bytes,
-        PolicySource::Bytes(bytes) => bytes,
+    let loaded = load(engine, &spec.name, spec.bytes(), &spec.limits, cache)?;
+    make_ready(engine, loaded, spec, cache)
+}
+
+/// A loaded plugin given its params: configured and snapshotted (0.2.0), or keeping them for
+/// every call (0.1.0).
+fn make_ready(
+    engine: &Engine,
+    loaded: LoadedPlugin,
+    spec: LoadedPolicySpec,
+    cache: Option<&CompiledCache>,
+) -> anyhow::Result<ReadyPolicy> {
+    let bytes = spec.bytes();
+    let params = serde_json::to_string(&spec.params).context("encode policy parameters")?;
+    let contract = match loaded.world {
+        World::Frozen0_1(pre) => Contract::Frozen0_1 { pre, params },
+        World::Latest(pre) => configure(engine, &loaded.linker, pre, &spec, bytes, params, cache)?,
     };
+    tracing::info!(policy = %spec.name, version = %loaded.info.version, digest = %loaded.digest, "policy loaded");
+    Ok(ReadyPolicy {
+        identity: PolicyIdentity { name: spec.name, version: loaded.info.version.clone(), digest: loaded.digest },
+        info: plugin_info(loaded.info),
+        limits: spec.limits,
+        contract,
+        uses_wasi: loaded.uses_wasi,
+    })
+}
+
+/// Validates and compiles a policy (or loads it compiled), links it against the deterministic
+/// WASI subset (a policy may import nothing else but the contract's types), finds which
+/// contract it was built against, and asks it to describe itself.
+fn load(
+    engine: &Engine,
+    name: &str,
+    bytes: &[u8],
+    limits: &SandboxLimits,
+    cache: Option<&CompiledCache>,
+) -> anyhow::Result<LoadedPlugin> {
     let digest = hex::encode(Sha256::digest(bytes));
-    let component = match cache {
-        Some(cache) => cache.load_or_compile(engine, bytes, &digest),
-        None => validate::check(engine, bytes),
-    }
-    .map_err(|rejection| anyhow!("policy {}: {rejection}", spec.name))?;
+    let component =
+        compile(engine, bytes, &digest, cache).map_err(|rejection| anyhow!("policy {name}: {rejection}"))?;
     let mut linker: Linker<SandboxState> = Linker::new(engine);
     wasi::add_to_linker(&mut linker).map_err(|error| anyhow!("cannot link the WASI subset: {error}"))?;
     let uses_wasi = component.component_type().imports(engine).any(|(name, _)| wasi::is_wasi(name));
     let instance_pre = linker
         .instantiate_pre(&component)
-        .map_err(|error| anyhow!("policy {}: imports something levee does not provide: {error}", spec.name))?;
-    let pre = PolicyPre::new(instance_pre)
-        .map_err(|error| anyhow!("policy {}: {}", spec.name, Rejection::WrongWorld(format!("{error:#}"))))?;
-    let params = serde_json::to_string(&spec.params).context("encode policy parameters")?;
+        .map_err(|error| anyhow!("policy {name}: imports something levee does not provide: {error}"))?;
+    let world = match PolicyPre::new(instance_pre.clone()) {
+        Ok(pre) => World::Latest(pre),
+        Err(latest_error) => frozen::PolicyPre::new(instance_pre)
+            .map(World::Frozen0_1)
+            .map_err(|_| anyhow!("policy {name}: {}", Rejection::WrongWorld(format!("{latest_error:#}"))))?,
+    };
+    let mut store = new_store(engine, limits, Determinants::outside_a_case());
+    let described = match &world {
+        World::Latest(pre) => {
+            pre.instantiate(&mut store).and_then(|policy: Policy| policy.levee_policy_rules().call_describe(&mut store))
+        }
+        World::Frozen0_1(pre) => pre
+            .instantiate(&mut store)
+            .and_then(|policy| policy.levee_policy_rules().call_describe(&mut store))
+            .map(frozen::info),
+    };
+    let info = described.map_err(|error| {
+        let failure = name_failure(&EvaluationError::Wasm(error), store.data(), limits);
+        anyhow!("policy {name}: describe() {failure}")
+    })?;
+    Ok(LoadedPlugin { digest, info, linker, world, uses_wasi })
+}
+
+/// Compiles a component (or loads it compiled, with a cache) after validating it.
+fn compile(engine: &Engine, bytes: &[u8], digest: &str, cache: Option<&CompiledCache>) -> Result<Component, Rejection> {
+    match cache {
+        Some(cache) => cache.load_or_compile(engine, bytes, digest),
+        None => validate::check(engine, bytes),
+    }
+}
+
+/// Gives a 0.2.0 plugin its params once, under the link's limits, and snapshots the configured
+/// instance as the image every case's instance starts from. A plugin that refuses its params,
+/// traps or runs out of budget in `configure` is refused, named; one wizer cannot snapshot is
+/// configured in each case's instance instead (after its params were checked once here).
+fn configure(
+    engine: &Engine,
+    linker: &Linker<SandboxState>,
+    pre: PolicyPre<SandboxState>,
+    spec: &LoadedPolicySpec,
+    bytes: &[u8],
+    params: String,
+    cache: Option<&CompiledCache>,
+) -> anyhow::Result<Contract> {
+    let name = &spec.name;
+    let refused = |failure: ConfigureFailure, store: &Store<SandboxState>| {
+        let error = match failure {
+            ConfigureFailure::Refused(error) => EvaluationError::Policy(convert::policy_error_from_wit(error)),
+            ConfigureFailure::Wasm(error) => EvaluationError::Wasm(error),
+        };
+        let failure = name_failure(&error, store.data(), &spec.limits);
+        anyhow::Error::new(ConfigureRefused(format!("policy {name}: configure() {failure}")))
+    };
+    let compile_instrumented = |instrumented: &preinit::Instrumented<'_>| {
+        let digest = hex::encode(Sha256::digest(&instrumented.bytes));
+        compile(engine, &instrumented.bytes, &digest, cache)
+            .map_err(|rejection| PreinitError::CannotSnapshot(rejection.to_string()))
+    };
+    // The store, and so the link's deadline, starts once the instrumented plugin is compiled.
     let mut store = new_store(engine, &spec.limits, Determinants::outside_a_case());
-    let info = pre
-        .instantiate(&mut store)
-        .and_then(|policy: Policy| policy.levee_policy_rules().call_describe(&mut store))
-        .map_err(|error| {
-            let failure = name_failure(&EvaluationError::Wasm(error), store.data(), &spec.limits);
-            anyhow!("policy {}: describe() {failure}", spec.name)
-        })?;
-    tracing::info!(policy = %spec.name, version = %info.version, %digest, "policy loaded");
-    let plugin = PluginInfo {
+    let configured = preinit::instrument(bytes).and_then(|instrumented| {
+        let component = compile_instrumented(&instrumented)?;
+        store = new_store(engine, &spec.limits, Determinants::outside_a_case());
+        preinit::configured_component(linker, &mut store, &instrumented, &component, &params)
+    });
+    match configured {
+        Ok(snapshot) => {
+            let digest = hex::encode(Sha256::digest(&snapshot));
+            let component = compile(engine, &snapshot, &digest, cache)
+                .map_err(|rejection| anyhow!("policy {name}: its configured snapshot: {rejection}"))?;
+            let configured = linker
+                .instantiate_pre(&component)
+                .and_then(PolicyPre::new)
+                .map_err(|error| anyhow!("policy {name}: its configured snapshot: {error:#}"))?;
+            Ok(Contract::Configured(configured))
+        }
+        Err(PreinitError::ConfigureFailed(failure)) => Err(refused(failure, &store)),
+        Err(PreinitError::CannotSnapshot(reason)) => {
+            tracing::warn!(policy = %name, %reason, "not pre-initialized: each case's instance is configured first");
+            let mut store = new_store(engine, &spec.limits, Determinants::outside_a_case());
+            let configured = pre
+                .instantiate(&mut store)
+                .and_then(|policy| policy.levee_policy_rules().call_configure(&mut store, &params));
+            match configured {
+                Ok(Ok(())) => Ok(Contract::ConfiguredPerCase { pre, params }),
+                Ok(Err(error)) => Err(refused(ConfigureFailure::Refused(error), &store)),
+                Err(error) => Err(refused(ConfigureFailure::Wasm(error), &store)),
+            }
+        }
+    }
+}
+
+/// A 0.2.0 plugin configured with `params` and snapshotted, as `configure` makes it, on the
+/// default limits: for the policy benchmark, which runs the same image on bare wasmtime.
+pub fn configured_component(bytes: &[u8], params: &serde_json::Value) -> anyhow::Result<Vec<u8>> {
+    let engine = build_engine(SandboxMaxima::default().memory_bytes)?;
+    validate::check(&engine, bytes).map_err(|rejection| anyhow!("{rejection}"))?;
+    let mut linker: Linker<SandboxState> = Linker::new(&engine);
+    wasi::add_to_linker(&mut linker).map_err(|error| anyhow!("cannot link the WASI subset: {error}"))?;
+    let failed = |error: PreinitError| match error {
+        PreinitError::CannotSnapshot(reason) => anyhow!("not pre-initialized: {reason}"),
+        PreinitError::ConfigureFailed(_) => anyhow!("configure() failed"),
+    };
+    let instrumented = preinit::instrument(bytes).map_err(failed)?;
+    let component = validate::check(&engine, &instrumented.bytes).map_err(|rejection| anyhow!("{rejection}"))?;
+    let mut store = new_store(&engine, &SandboxLimits::default(), Determinants::outside_a_case());
+    let params = serde_json::to_string(params)?;
+    preinit::configured_component(&linker, &mut store, &instrumented, &component, &params).map_err(failed)
+}
+
+/// A plugin's `configure` failed on a link's params: the refusal names the link's `params`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct ConfigureRefused(String);
+
+fn plugin_info(info: wit::PolicyInfo) -> PluginInfo {
+    PluginInfo {
         name: info.name,
-        version: info.version.clone(),
+        version: info.version,
         description: info.description,
         params_schema: info.params_schema,
-    };
-    Ok(ReadyPolicy {
-        identity: PolicyIdentity { name: spec.name, version: info.version, digest },
-        info: plugin,
-        params,
-        limits: spec.limits,
-        pre,
-        uses_wasi,
-    })
+    }
 }
 
 /// Compiled components on disk, named by the component's sha256 and the engine's compatibility
@@ -549,11 +729,28 @@ fn run_evaluate(
     policy: &ReadyPolicy,
     facts: &wit::Facts,
 ) -> Result<levee_core::engine::PolicyDecision, EvaluationError> {
-    let instance = policy.pre.instantiate(&mut *store).map_err(EvaluationError::Instantiate)?;
-    let answer = instance
-        .levee_policy_rules()
-        .call_evaluate(&mut *store, facts, &policy.params)
-        .map_err(EvaluationError::Wasm)?;
+    let answer = match &policy.contract {
+        Contract::Configured(pre) => {
+            let instance = pre.instantiate(&mut *store).map_err(EvaluationError::Instantiate)?;
+            instance.levee_policy_rules().call_evaluate(&mut *store, facts).map_err(EvaluationError::Wasm)?
+        }
+        Contract::ConfiguredPerCase { pre, params } => {
+            let instance = pre.instantiate(&mut *store).map_err(EvaluationError::Instantiate)?;
+            let rules = instance.levee_policy_rules();
+            match rules.call_configure(&mut *store, params).map_err(EvaluationError::Wasm)? {
+                Ok(()) => rules.call_evaluate(&mut *store, facts).map_err(EvaluationError::Wasm)?,
+                Err(error) => Err(error),
+            }
+        }
+        Contract::Frozen0_1 { pre, params } => {
+            let instance = pre.instantiate(&mut *store).map_err(EvaluationError::Instantiate)?;
+            let answer = instance
+                .levee_policy_rules()
+                .call_evaluate(&mut *store, &frozen::facts(facts), params)
+                .map_err(EvaluationError::Wasm)?;
+            frozen::answer(answer)
+        }
+    };
     match answer {
         Ok(decision) => Ok(convert::decision_from_wit(decision)),
         Err(error) => Err(EvaluationError::Policy(convert::policy_error_from_wit(error))),

@@ -14,8 +14,9 @@ use wasmtime::component::Component;
 /// The largest plugin accepted, in bytes. levee's own plugins are 100–150 KB.
 pub const MAX_PLUGIN_BYTES: usize = 4 << 20;
 
-/// The contract's type-only interface, any compatible 0.1.x, which every plugin may import.
-const ALLOWED_IMPORT_PREFIX: &str = "levee:policy/types@0.1.";
+/// The contract's type-only interface, of a contract version this host loads (the latest,
+/// 0.2.x, and the frozen 0.1.x), which every plugin may import.
+const ALLOWED_IMPORT_PREFIXES: [&str; 2] = ["levee:policy/types@0.2.", "levee:policy/types@0.1."];
 
 const WASM_MAGIC: &[u8; 4] = b"\0asm";
 /// Version and layer of a core module, and of a component, after the magic.
@@ -35,9 +36,9 @@ pub enum Rejection {
     CoreModule,
     #[error("does not compile as a component: {0}")]
     Invalid(String),
-    #[error("imports {}, which plugins may not use (a plugin may import only {ALLOWED_IMPORT_PREFIX}x and the deterministic WASI 0.2 subset: {})", .0.join(", "), super::wasi::ALLOWED_INTERFACES.join(", "))]
+    #[error("imports {}, which plugins may not use (a plugin may import only levee:policy/types@0.2.x or @0.1.x and the deterministic WASI 0.2 subset: {})", .0.join(", "), super::wasi::ALLOWED_INTERFACES.join(", "))]
     ForbiddenImports(Vec<String>),
-    #[error("is not a levee:policy plugin: it must export levee:policy/rules@0.1.x ({0})")]
+    #[error("is not a levee:policy plugin: it must export levee:policy/rules@0.2.x, or the frozen @0.1.x ({0})")]
     WrongWorld(String),
 }
 
@@ -70,7 +71,9 @@ pub fn check_imports(engine: &Engine, component: &Component) -> Result<(), Rejec
         .component_type()
         .imports(engine)
         .map(|(name, _)| name)
-        .filter(|name| !name.starts_with(ALLOWED_IMPORT_PREFIX) && !super::wasi::allows(name))
+        .filter(|name| {
+            !ALLOWED_IMPORT_PREFIXES.iter().any(|prefix| name.starts_with(prefix)) && !super::wasi::allows(name)
+        })
         .map(str::to_owned)
         .collect();
     if forbidden.is_empty() { Ok(()) } else { Err(Rejection::ForbiddenImports(forbidden)) }
@@ -135,7 +138,9 @@ mod tests {
 
     #[test]
     fn accepts_the_contracts_own_type_interface() {
-        let types_only = component(r#"(component (import "levee:policy/types@0.1.0" (instance)))"#);
-        assert!(check(&engine(), &types_only).is_ok());
+        for version in ["0.2.0", "0.1.0"] {
+            let types_only = component(&format!(r#"(component (import "levee:policy/types@{version}" (instance)))"#));
+            assert!(check(&engine(), &types_only).is_ok(), "{version}");
+        }
     }
 }

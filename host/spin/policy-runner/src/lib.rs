@@ -1,12 +1,14 @@
 //! A levee rule plugin as a Spin component of its own. spin.toml plugs the plugin in as this
-//! component's dependency `levee:policy/rules@0.1.0`, mounts the plugin's file at
+//! component's dependency `levee:policy/rules@0.2.0`, mounts the plugin's file at
 //! `/plugin.wasm` and routes the component privately; the levee component calls it through
 //! Spin's local service chaining (`http://policy-<name>.spin.internal/evaluate`).
 //!
 //! Why a component of its own: a plugin that traps ends only this instance, and levee, in its
 //! own instance, records the case as failed closed, as `levee serve`'s sandbox does. Each call
 //! is a fresh instance (Spin's HTTP trigger makes one per request), so no state survives from
-//! one case to the next.
+//! one case to the next. That also means the plugin is configured with its params on every
+//! call, then asked to evaluate: Spin gives no way to snapshot a configured instance at run
+//! time, as `levee serve` does (docs/spin.md).
 //!
 //! - `POST /evaluate` with a `RemoteEvaluation` (the facts, and the parameters levee gives the
 //!   plugin): a `RemoteDecision`, naming the plugin by what it says of itself and the SHA-256 of
@@ -59,7 +61,7 @@ fn evaluate(body: &[u8]) -> Response {
         Some(params) => params.to_string(),
         None => own_params(),
     };
-    let answer = rules::evaluate(&convert::facts_to_wit(&asked.facts), &params);
+    let answer = rules::configure(&params).and_then(|()| rules::evaluate(&convert::facts_to_wit(&asked.facts)));
     let result = answer.map(convert::decision_from_wit).map_err(convert::policy_error_from_wit);
     json(&RemoteDecision { policy, result, file: Some(file) })
 }
