@@ -1,8 +1,10 @@
 //! Benchmark: one policy decision by the default chain (threshold + routing), issue 9.
 //!
 //! 1,000 generated cases (`policy/cases.rs`) are decided by levee's own engine, exactly as
-//! `levee serve` builds it (a fresh sandboxed instance per policy per case), and side by side by:
-//! the same two components on bare wasmtime with the same pooling allocator and no sandbox
+//! `levee serve` builds it (a fresh sandboxed instance per policy per case, started from each
+//! plugin's configured snapshot), and side by side by: the same engine configuring every case's
+//! instance first (what parsing params per case costs, as before levee:policy@0.2.0), the same
+//! two snapshotted components on bare wasmtime with the same pooling allocator and no sandbox
 //! limits (a fresh instance per policy per case: the limit of this design), the same with fuel
 //! and epoch interruption on (what those limits cost), the same on one instance reused (for
 //! reference), the same rules in Rego on regorus (its interpreter and its compiled RVM
@@ -30,6 +32,7 @@ mod wasm;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use levee::policy::{LoadedPolicySpec, PolicySource, SandboxLimits, WasmPolicyEngine, builtin};
 use levee_core::engine::{Facts, PolicyDecision, PolicyEngine, PolicyEvaluation, PolicyOutcome};
 
 const CASES: usize = 1_000;
@@ -170,6 +173,24 @@ fn describe_resources(engine: &dyn PolicyEngine, cases: &[Facts]) {
     }
 }
 
+/// levee's engine with the same chain, configuring every case's instance instead of starting it
+/// from the configured snapshot: the price of parsing params per case, as 0.1.0 plugins did.
+fn configuring_every_case(
+    threshold: &serde_json::Value,
+    routing: &serde_json::Value,
+) -> anyhow::Result<WasmPolicyEngine> {
+    let spec = |name: &str, bytes, params: &serde_json::Value| LoadedPolicySpec {
+        name: name.into(),
+        source: PolicySource::Builtin(bytes),
+        params: params.clone(),
+        limits: SandboxLimits::default(),
+    };
+    WasmPolicyEngine::configuring_every_case(vec![
+        spec("threshold", builtin::THRESHOLD, threshold),
+        spec("routing", builtin::ROUTING, routing),
+    ])
+}
+
 /// Every engine, levee first, each with the params levee gives its policies.
 fn contenders(
     engine: Arc<dyn PolicyEngine>,
@@ -178,6 +199,10 @@ fn contenders(
 ) -> anyhow::Result<Vec<Contender>> {
     Ok(vec![
         Contender::new("levee (WasmPolicyEngine, fresh sandboxed instance per policy)", Levee(engine)),
+        Contender::new(
+            "levee, each instance configured first (params parsed per case, as before 0.2.0)",
+            Levee(Arc::new(configuring_every_case(threshold, routing)?)),
+        ),
         Contender::new(
             "raw wasmtime, fresh instance per policy, same pool, no limits",
             wasm::fresh(threshold, routing)?,

@@ -221,6 +221,9 @@ pub struct WasmPolicyEngine {
     /// policies run one after the other): deadlines are wall-clock, so more than the machine
     /// has cores would let contention, not the policy, break them.
     running: EvaluationSlots,
+    /// Whether 0.2.0 plugins are configured once and snapshotted (always, but for the policy
+    /// benchmark's line that measures configuring every case's instance instead).
+    preinitialize: bool,
     _ticker: EpochTicker,
 }
 
@@ -263,6 +266,23 @@ impl WasmPolicyEngine {
         defaults: SandboxLimits,
         maxima: SandboxMaxima,
     ) -> anyhow::Result<Self> {
+        Self::build(specs, compiled_cache, defaults, maxima, true)
+    }
+
+    /// The engine `new` makes, but configuring each case's instance of a 0.2.0 plugin instead of
+    /// snapshotting it once: what the policy benchmark compares pre-initialization with.
+    #[doc(hidden)]
+    pub fn configuring_every_case(specs: Vec<LoadedPolicySpec>) -> anyhow::Result<Self> {
+        Self::build(specs, None, SandboxLimits::default(), SandboxMaxima::default(), false)
+    }
+
+    fn build(
+        specs: Vec<LoadedPolicySpec>,
+        compiled_cache: Option<&Path>,
+        defaults: SandboxLimits,
+        maxima: SandboxMaxima,
+        preinitialize: bool,
+    ) -> anyhow::Result<Self> {
         if let Some((field, reason)) = maxima.exceeded_by(defaults) {
             anyhow::bail!("sandbox.{field}: the default {reason}");
         }
@@ -273,14 +293,16 @@ impl WasmPolicyEngine {
         }
         let engine = build_engine(maxima.memory_bytes)?;
         let cache = compiled_cache.map(|folder| CompiledCache::new(&engine, folder));
-        let policies =
-            specs.into_iter().map(|spec| prepare(&engine, spec, cache.as_ref())).collect::<anyhow::Result<Vec<_>>>()?;
+        let policies = specs
+            .into_iter()
+            .map(|spec| prepare(&engine, spec, cache.as_ref(), preinitialize))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let ticker = EpochTicker::start(engine.clone());
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let running = EvaluationSlots::new(cores.min(POOLED_INSTANCES as usize));
         let chain = RwLock::new(Arc::new(LoadedChain { key: ChainKey::default(), policies }));
         let shadow = RwLock::new(Arc::new(LoadedChain { key: ChainKey::default(), policies: Vec::new() }));
-        Ok(WasmPolicyEngine { engine, chain, shadow, defaults, maxima, cache, running, _ticker: ticker })
+        Ok(WasmPolicyEngine { engine, chain, shadow, defaults, maxima, cache, running, preinitialize, _ticker: ticker })
     }
 
     /// Validates, compiles (or loads compiled), configures and pre-instantiates every plugin of
@@ -290,7 +312,8 @@ impl WasmPolicyEngine {
             .into_iter()
             .map(|plugin| {
                 let spec = self.spec_of(plugin).map_err(|(_, reason)| reason)?;
-                prepare(&self.engine, spec, self.cache.as_ref()).map_err(|error| format!("{error:#}"))
+                prepare(&self.engine, spec, self.cache.as_ref(), self.preinitialize)
+                    .map_err(|error| format!("{error:#}"))
             })
             .collect()
     }
@@ -398,7 +421,7 @@ impl PolicyEngine for WasmPolicyEngine {
             // The schema first, for its clearer message; then the plugin's own `configure`.
             check_params(&spec.name, &loaded.info.params_schema, &spec.params)
                 .map_err(|reason| refused(Some("params"), reason))?;
-            make_ready(&self.engine, loaded, spec, cache).map(|ready| ready.info).map_err(|error| {
+            make_ready(&self.engine, loaded, spec, cache, self.preinitialize).map(|ready| ready.info).map_err(|error| {
                 let field = error.downcast_ref::<ConfigureRefused>().map(|_| "params");
                 refused(field, format!("{error:#}"))
             })
@@ -492,9 +515,14 @@ fn build_engine(memory_ceiling: u64) -> anyhow::Result<Engine> {
 
 /// Loads a policy (`load`) and makes it ready to run with its params: a 0.2.0 plugin is
 /// configured and snapshotted (`preinit`); a 0.1.0 plugin keeps its params for every call.
-fn prepare(engine: &Engine, spec: LoadedPolicySpec, cache: Option<&CompiledCache>) -> anyhow::Result<ReadyPolicy> {
+fn prepare(
+    engine: &Engine,
+    spec: LoadedPolicySpec,
+    cache: Option<&CompiledCache>,
+    preinitialize: bool,
+) -> anyhow::Result<ReadyPolicy> {
     let loaded = load(engine, &spec.name, spec.bytes(), &spec.limits, cache)?;
-    make_ready(engine, loaded, spec, cache)
+    make_ready(engine, loaded, spec, cache, preinitialize)
 }
 
 /// A loaded plugin given its params: configured and snapshotted (0.2.0), or keeping them for
@@ -504,12 +532,14 @@ fn make_ready(
     loaded: LoadedPlugin,
     spec: LoadedPolicySpec,
     cache: Option<&CompiledCache>,
+    preinitialize: bool,
 ) -> anyhow::Result<ReadyPolicy> {
     let bytes = spec.bytes();
     let params = serde_json::to_string(&spec.params).context("encode policy parameters")?;
     let contract = match loaded.world {
         World::Frozen0_1(pre) => Contract::Frozen0_1 { pre, params },
-        World::Latest(pre) => configure(engine, &loaded.linker, pre, &spec, bytes, params, cache)?,
+        World::Latest(pre) if preinitialize => configure(engine, &loaded.linker, pre, &spec, bytes, params, cache)?,
+        World::Latest(pre) => configure_per_case(engine, pre, &spec, params)?,
     };
     tracing::info!(policy = %spec.name, version = %loaded.info.version, digest = %loaded.digest, "policy loaded");
     Ok(ReadyPolicy {
@@ -590,8 +620,7 @@ fn configure(
             ConfigureFailure::Refused(error) => EvaluationError::Policy(convert::policy_error_from_wit(error)),
             ConfigureFailure::Wasm(error) => EvaluationError::Wasm(error),
         };
-        let failure = name_failure(&error, store.data(), &spec.limits);
-        anyhow::Error::new(ConfigureRefused(format!("policy {name}: configure() {failure}")))
+        configure_refused(name, &error, store, &spec.limits)
     };
     let compile_instrumented = |instrumented: &preinit::Instrumented<'_>| {
         let digest = hex::encode(Sha256::digest(&instrumented.bytes));
@@ -619,17 +648,39 @@ fn configure(
         Err(PreinitError::ConfigureFailed(failure)) => Err(refused(failure, &store)),
         Err(PreinitError::CannotSnapshot(reason)) => {
             tracing::warn!(policy = %name, %reason, "not pre-initialized: each case's instance is configured first");
-            let mut store = new_store(engine, &spec.limits, Determinants::outside_a_case());
-            let configured = pre
-                .instantiate(&mut store)
-                .and_then(|policy| policy.levee_policy_rules().call_configure(&mut store, &params));
-            match configured {
-                Ok(Ok(())) => Ok(Contract::ConfiguredPerCase { pre, params }),
-                Ok(Err(error)) => Err(refused(ConfigureFailure::Refused(error), &store)),
-                Err(error) => Err(refused(ConfigureFailure::Wasm(error), &store)),
-            }
+            configure_per_case(engine, pre, spec, params)
         }
     }
+}
+
+/// A 0.2.0 plugin configured in each case's instance before it evaluates, after its params
+/// were checked once here by the same `configure`.
+fn configure_per_case(
+    engine: &Engine,
+    pre: PolicyPre<SandboxState>,
+    spec: &LoadedPolicySpec,
+    params: String,
+) -> anyhow::Result<Contract> {
+    let mut store = new_store(engine, &spec.limits, Determinants::outside_a_case());
+    let configured =
+        pre.instantiate(&mut store).and_then(|policy| policy.levee_policy_rules().call_configure(&mut store, &params));
+    let error = match configured {
+        Ok(Ok(())) => return Ok(Contract::ConfiguredPerCase { pre, params }),
+        Ok(Err(error)) => EvaluationError::Policy(convert::policy_error_from_wit(error)),
+        Err(error) => EvaluationError::Wasm(error),
+    };
+    Err(configure_refused(&spec.name, &error, &store, &spec.limits))
+}
+
+/// The refusal of a plugin whose `configure` failed, naming how.
+fn configure_refused(
+    name: &str,
+    error: &EvaluationError,
+    store: &Store<SandboxState>,
+    limits: &SandboxLimits,
+) -> anyhow::Error {
+    let failure = name_failure(error, store.data(), limits);
+    anyhow::Error::new(ConfigureRefused(format!("policy {name}: configure() {failure}")))
 }
 
 /// A 0.2.0 plugin configured with `params` and snapshotted, as `configure` makes it, on the
