@@ -2,7 +2,7 @@
 //! activation and rollback change which digests decide, and both are in the ledger.
 
 use levee::policy::SandboxMaxima;
-use levee_tests::{HOSTILE_WASM_PATH, Options, StatusCode, TestServer, refund, skip_on_spin};
+use levee_tests::{HOSTILE_WASM_PATH, Options, StatusCode, TestServer, on_order, refund, skip_on_spin};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -660,5 +660,79 @@ async fn on_spin_a_link_cannot_set_fuel_or_memory() {
     let message = answer["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("deadline_ms 20000 ms is over this host's maximum of 5000 ms"), "{message}");
     assert_eq!(server.ledger_len().await, 0, "a refused activation writes nothing");
+    server.stop().await;
+}
+
+/// The decision of the policy named `name` in a submission's answer.
+fn run_of<'a>(answer: &'a Value, name: &str) -> &'a Value {
+    let policies = answer["decision"]["policies"].as_array().expect("policies");
+    policies.iter().find(|policy| policy["name"] == name).unwrap_or_else(|| panic!("no {name} in {answer}"))
+}
+
+/// A plugin built against the frozen `levee:policy@0.1.0` (its own bindings of
+/// wit/frozen/v0.1.0) is uploaded, activated and decides like any other: levee gives it its
+/// params with every case and the customer's history, as 0.1.0 has it.
+#[tokio::test]
+async fn a_plugin_on_the_frozen_contract_is_uploaded_and_decides() {
+    if skip_on_spin("Spin cannot load uploaded plugins, and its runner takes levee:policy@0.2.0 plugins only") {
+        return;
+    }
+    let server = TestServer::start().await;
+    let bytes = std::fs::read(levee::policy::builtin::FROZEN_V0_1_WASM_PATH).expect("the 0.1.0 fixture was built");
+    let (status, uploaded) = upload(&server, "admin", "legacy", bytes).await;
+    assert_eq!((status, uploaded["version"].as_str()), (StatusCode::CREATED, Some("0.1.0")), "{uploaded}");
+    let digest = uploaded["digest"].as_str().unwrap();
+    let links = json!([{"name": "threshold"}, {"name": "routing"},
+        {"name": "legacy", "digest": digest, "params": {"tag": "pilot", "repeat_refunds": 1}}]);
+    let (status, activated) = activate(&server, links).await;
+    assert_eq!(status, StatusCode::OK, "{activated}");
+
+    let first = server.submit(on_order(refund(1_500, "legacy-customer"), "order-legacy-1")).await;
+    assert_eq!(run_of(&first, "legacy")["rule_id"], "frozen-v0-1/pilot/fine", "{first}");
+    assert_eq!(first["status"], "auto_approved", "{first}");
+    let second = server.submit(on_order(refund(1_500, "legacy-customer"), "order-legacy-2")).await;
+    let legacy = run_of(&second, "legacy");
+    assert_eq!(
+        (legacy["verdict"].as_str(), legacy["rule_id"].as_str()),
+        (Some("require_approval"), Some("frozen-v0-1/pilot/repeat")),
+        "{second}"
+    );
+    assert_eq!(second["status"], "pending_approval", "{second}");
+    assert_eq!(server.verify().await["ok"], true);
+    server.stop().await;
+}
+
+/// A 0.2.0 plugin whose `configure` traps on the params a chain gives it is refused when the
+/// chain is proposed, naming that link's params and how it failed; nothing is written, and the
+/// same plugin with params it takes is accepted.
+#[tokio::test]
+async fn a_chain_whose_plugin_fails_to_configure_is_refused_naming_its_params() {
+    if skip_on_spin("Spin cannot load uploaded plugins; on Spin every call configures the plugin") {
+        return;
+    }
+    let server = TestServer::start().await;
+    let (status, uploaded) = upload(&server, "admin", "hostile", hostile_bytes()).await;
+    assert_eq!(status, StatusCode::CREATED, "{uploaded}");
+    let digest = uploaded["digest"].as_str().unwrap();
+    let entries = server.ledger_len().await;
+    let chain = |params: Value| {
+        json!([{"name": "threshold"}, {"name": "routing"},
+        {"name": "hostile", "digest": digest, "params": params}])
+    };
+    for (mode, named) in [("trap", "configure() trapped"), ("loop", "configure() ran out of fuel")] {
+        let (status, answer) = activate(&server, chain(json!({"mode": mode, "when": "configure"}))).await;
+        assert_eq!(
+            (status, answer["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("links[2].params")),
+            "{answer}"
+        );
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(&format!("policy hostile: {named}")), "{mode}: {message}");
+    }
+    assert_eq!(server.ledger_len().await, entries, "a refused chain writes nothing");
+    let (status, activated) = activate(&server, chain(json!({"mode": "approve", "when": "configure"}))).await;
+    assert_eq!(status, StatusCode::OK, "{activated}");
+    let decided = server.submit(refund(4_000, "configured")).await;
+    assert_eq!(run_of(&decided, "hostile")["rule_id"], "hostile/configured", "{decided}");
     server.stop().await;
 }
