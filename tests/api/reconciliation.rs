@@ -11,7 +11,7 @@ use chrono::Utc;
 use hmac::{Hmac, Mac};
 use levee_core::inbound::Scheme;
 use levee_core::intake::WebhookSource;
-use levee_tests::{Options, StatusCode, TestServer, case, eventually};
+use levee_tests::{Options, StatusCode, TestServer, case, eventually, open_store, verify_stopped};
 use serde_json::{Value, json};
 
 const STRIPE_SECRET: &str = "whsec_test_0123456789abcdef";
@@ -59,6 +59,10 @@ fn shopify_headers(secret: &str, body: &[u8]) -> Vec<(String, String)> {
 }
 
 async fn server() -> TestServer {
+    TestServer::start_with(options()).await
+}
+
+fn options() -> Options {
     let sources = vec![
         WebhookSource {
             name: "stripe".into(),
@@ -73,7 +77,7 @@ async fn server() -> TestServer {
             intake: None,
         },
     ];
-    TestServer::start_with(Options { webhook_sources: sources, jobs_interval_ms: Some(20), ..Options::default() }).await
+    Options { webhook_sources: sources, jobs_interval_ms: Some(20), ..Options::default() }
 }
 
 async fn stripe(server: &TestServer, refund_id: &str, minor_units: i64, order: &str) -> (StatusCode, Value) {
@@ -225,5 +229,48 @@ async fn partial_refunds_of_one_order_match_their_own_cases() {
         planted("duplicate", "EX-stripe-re_P3", 1_000, false),
     ]);
     assert_eq!(findings(&server).await, expected);
+    server.stop().await;
+}
+
+/// Executions with findings are listed from pages, not from one index rewritten with every
+/// execution: after 30 silent refunds no record holds every finding, the page that lists them
+/// holds only their ids, every finding is listed once, and the stopped store verifies. A store
+/// whose older version kept the findings in that one index (`findings/index`) still lists them.
+#[tokio::test]
+async fn findings_cost_the_same_however_many_came_before() {
+    let server = server().await;
+    for n in 0..30 {
+        let (status, answer) = stripe(&server, &format!("re_S{n:02}"), 1_000, &format!("order-S{n:02}")).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+    }
+    let listed = findings(&server).await;
+    let expected: BTreeSet<_> =
+        (0..30).map(|n| planted("silent", &format!("EX-stripe-re_S{n:02}"), 1_000, false)).collect();
+    assert_eq!(listed, expected);
+    let (_, summaries) = server.get("auditor", "/v1/findings").await;
+    let data_dir = server.data_dir.clone();
+    let _kept = server.stop().await;
+
+    let store = open_store(&data_dir);
+    assert_eq!(store.get("findings/index").unwrap(), None, "no one record of every finding is written");
+    let page = store.get("findings/pages/0").unwrap().expect("the page listing them");
+    assert!(page.len() < 30 * 24, "the page holds ids, not findings: {} bytes", page.len());
+    // The same findings as an older version kept them: one index, no pages.
+    let older = json!({
+        "findings": summaries.as_array().unwrap().iter()
+            .map(|summary| (format!("{}/000", summary["execution_id"].as_str().unwrap()), summary.clone()))
+            .collect::<serde_json::Map<String, Value>>(),
+        "applied": summaries.as_array().unwrap().iter()
+            .map(|summary| (summary["execution_id"].as_str().unwrap().to_owned(), json!(1)))
+            .collect::<serde_json::Map<String, Value>>(),
+    });
+    store.set("findings/index", &serde_json::to_vec(&older).unwrap()).unwrap();
+    store.delete("findings/pages/0").unwrap();
+    drop(store);
+    let report = verify_stopped(&data_dir);
+    assert!(report.ok, "{report:?}");
+
+    let server = TestServer::start_in(&data_dir, &options()).await;
+    assert_eq!(findings(&server).await, expected, "the older index's findings are listed");
     server.stop().await;
 }

@@ -39,7 +39,8 @@ pub fn execution_reference_key(kind: &str, value: &str) -> String {
     format!("refs/execution/{kind}/{value}")
 }
 
-/// Every finding of every execution.
+/// Every finding of every execution, as ledgers kept it before findings were listed from pages
+/// (`Listed::Findings`): still read, never written.
 pub const FINDINGS_INDEX_KEY: &str = "findings/index";
 
 /// A finding as `GET /v1/findings` lists it.
@@ -53,6 +54,20 @@ pub struct FindingSummary {
     pub finding: crate::reconcile::Finding,
 }
 
+impl FindingSummary {
+    /// The findings of one execution, as listed.
+    pub fn of(record: &crate::reconcile::ExecutionRecord) -> impl Iterator<Item = FindingSummary> + '_ {
+        record.findings.iter().map(|finding| FindingSummary {
+            execution_id: record.id.clone(),
+            source: record.source.clone(),
+            refund_id: record.report.id.clone(),
+            finding: finding.clone(),
+        })
+    }
+}
+
+/// The findings an older ledger kept in one record (`FINDINGS_INDEX_KEY`), rewritten whole with
+/// every execution: read for the executions it names, never written now.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FindingsIndex {
     /// By `<execution>/<finding index>`.
@@ -141,6 +156,8 @@ pub const PAGE_ENTRIES: u64 = 4_096;
 pub enum Listed {
     RejectedIntakes,
     Delegations,
+    /// Executions with findings: listed at the entry that first gave them one.
+    Findings,
 }
 
 impl Listed {
@@ -149,6 +166,7 @@ impl Listed {
         let prefix = match self {
             Listed::RejectedIntakes => "intake/rejections",
             Listed::Delegations => "delegations/pages",
+            Listed::Findings => "findings/pages",
         };
         format!("{prefix}/{}", seq / PAGE_ENTRIES)
     }
@@ -331,7 +349,7 @@ pub fn apply(store: &dyn Store, entry: &LedgerEntry, subject: &Subject) -> Resul
     match subject {
         Subject::Case(case) => apply_case_indexes(store, entry, case),
         Subject::Remediation(item) => apply_remediation_index(store, item),
-        Subject::Execution(record) => apply_execution_indexes(store, record),
+        Subject::Execution(record) => apply_execution_indexes(store, entry, record),
         Subject::RejectedIntake(rejected) => {
             apply_listed(store, &Listed::RejectedIntakes.page_key(entry.seq), &rejected.id)
         }
@@ -568,8 +586,14 @@ fn apply_case_references(store: &dyn Store, case: &Case) -> Result<(), StoreErro
     Ok(())
 }
 
-/// Indexes an execution by its case and order, and lists its findings.
-fn apply_execution_indexes(store: &dyn Store, record: &crate::reconcile::ExecutionRecord) -> Result<(), StoreError> {
+/// Indexes an execution by its case and order, and lists it among the executions with findings
+/// from the entry that gives it one (on the page of that entry: a later finding of an execution
+/// listed before may list it again, which readers take once).
+fn apply_execution_indexes(
+    store: &dyn Store,
+    entry: &LedgerEntry,
+    record: &crate::reconcile::ExecutionRecord,
+) -> Result<(), StoreError> {
     let by = record
         .case_id
         .iter()
@@ -584,23 +608,10 @@ fn apply_execution_indexes(store: &dyn Store, record: &crate::reconcile::Executi
             Some(map)
         })?;
     }
-    update(store, FINDINGS_INDEX_KEY, |mut index: FindingsIndex| {
-        if index.applied.get(&record.id).is_some_and(|version| *version >= record.version) {
-            return None;
-        }
-        index.findings.retain(|key, _| !key.starts_with(&format!("{}/", record.id)));
-        for (number, finding) in record.findings.iter().enumerate() {
-            let summary = FindingSummary {
-                execution_id: record.id.clone(),
-                source: record.source.clone(),
-                refund_id: record.report.id.clone(),
-                finding: finding.clone(),
-            };
-            index.findings.insert(format!("{}/{number:03}", record.id), summary);
-        }
-        index.applied.insert(record.id.clone(), record.version);
-        Some(index)
-    })
+    if record.findings.is_empty() {
+        return Ok(());
+    }
+    apply_listed(store, &Listed::Findings.page_key(entry.seq), &record.id)
 }
 
 fn apply_remediation_index(store: &dyn Store, item: &crate::remediation::RemediationItem) -> Result<(), StoreError> {

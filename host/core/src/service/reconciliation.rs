@@ -5,10 +5,11 @@ use crate::executions::ExecutionReport;
 use crate::identity::Principal;
 use crate::ledger::EventType;
 use crate::money::Money;
-use crate::projections::{self, FindingsIndex};
+use crate::projections::{self, FindingsIndex, Listed};
 use crate::reconcile::{ExecutionRecord, Finding, FindingKind, approved_after, is_approved};
 use crate::service::{Levee, ServiceError};
 use crate::subject::Change;
+use crate::subject::subject_key;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
@@ -170,14 +171,32 @@ impl Reconciliation<'_> {
 
     /// Every finding, newest first.
     pub fn findings(&self) -> Result<Vec<projections::FindingSummary>, ServiceError> {
-        self.levee.ledger_store().settle()?;
-        let index = projections::read::<FindingsIndex>(&*self.levee.store, projections::FINDINGS_INDEX_KEY)?
-            .map(|(index, _)| index)
-            .unwrap_or_default();
-        let mut findings: Vec<_> = index.findings.into_values().collect();
+        let records = self.executions_with_findings()?;
+        let mut findings: Vec<_> = records.iter().flat_map(projections::FindingSummary::of).collect();
         findings
             .sort_by(|a, b| b.finding.opened_at.cmp(&a.finding.opened_at).then(b.execution_id.cmp(&a.execution_id)));
         Ok(findings)
+    }
+
+    /// Every execution that has had a finding, as its record stands: those an older ledger's
+    /// one index names, then those listed from pages, each once, read in one batch.
+    fn executions_with_findings(&self) -> Result<Vec<ExecutionRecord>, ServiceError> {
+        let tip = self.levee.ledger_store().settle()?;
+        let store = &*self.levee.store;
+        let older = projections::read::<FindingsIndex>(store, projections::FINDINGS_INDEX_KEY)?
+            .map(|(index, _)| index)
+            .unwrap_or_default();
+        let mut ids: Vec<String> = older.findings.into_values().map(|summary| summary.execution_id).collect();
+        ids.extend(projections::listed_ids(store, Listed::Findings, tip.seq)?);
+        let mut seen = std::collections::HashSet::new();
+        ids.retain(|id| seen.insert(id.clone()));
+        let keys: Vec<String> = ids.iter().map(|id| subject_key(id)).collect();
+        let mut records = Vec::with_capacity(keys.len());
+        for (key, bytes) in keys.iter().zip(store.get_many(&keys)?) {
+            records
+                .extend(bytes.map(|bytes| projections::decode::<ExecutionRecord>(key, &bytes)).transpose()?.flatten());
+        }
+        Ok(records)
     }
 
     /// Looks again at executions with an open silent finding: an approval that arrived since
@@ -185,16 +204,11 @@ impl Reconciliation<'_> {
     /// arrived (executed before approval, overage). Returns the executions changed; one lost to
     /// another host is left for the next run.
     pub(crate) fn rematch_silent(&self) -> Result<Vec<String>, ServiceError> {
-        self.levee.ledger_store().settle()?;
-        let index = projections::read::<FindingsIndex>(&*self.levee.store, projections::FINDINGS_INDEX_KEY)?
-            .map(|(index, _)| index)
-            .unwrap_or_default();
-        let open: std::collections::BTreeSet<String> = index
-            .findings
-            .values()
-            .filter(|summary| summary.finding.kind == FindingKind::Silent && summary.finding.resolved_at.is_none())
-            .map(|summary| summary.execution_id.clone())
-            .collect();
+        let open_silent = |record: &ExecutionRecord| {
+            record.findings.iter().any(|finding| finding.kind == FindingKind::Silent && finding.resolved_at.is_none())
+        };
+        let open: Vec<String> =
+            self.executions_with_findings()?.into_iter().filter(open_silent).map(|record| record.id).collect();
         let system = Principal::system("reconciliation");
         let mut changed = Vec::new();
         for id in open {
