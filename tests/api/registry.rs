@@ -702,9 +702,9 @@ async fn a_plugin_on_the_frozen_contract_is_uploaded_and_decides() {
     server.stop().await;
 }
 
-/// A 0.2.0 plugin whose `configure` traps on the params a chain gives it is refused when the
-/// chain is proposed, naming that link's params and how it failed; nothing is written, and the
-/// same plugin with params it takes is accepted.
+/// A 0.2.0 plugin whose `configure` traps on the params a chain gives it, or runs out of fuel, is
+/// refused when the chain is proposed, naming that link (its params, for the trap) and how it
+/// failed; nothing is written, and the same plugin with params it takes is accepted.
 #[tokio::test]
 async fn a_chain_whose_plugin_fails_to_configure_is_refused_naming_its_params() {
     if skip_on_spin("Spin cannot load uploaded plugins; on Spin every call configures the plugin") {
@@ -719,11 +719,14 @@ async fn a_chain_whose_plugin_fails_to_configure_is_refused_naming_its_params() 
         json!([{"name": "threshold"}, {"name": "routing"},
         {"name": "hostile", "digest": digest, "params": params}])
     };
-    for (mode, named) in [("trap", "configure() trapped"), ("loop", "configure() ran out of fuel")] {
+    // A trap is the params' doing; a broken limit is the link's.
+    let refusals =
+        [("trap", "links[2].params", "configure() trapped"), ("loop", "links[2]", "configure() ran out of fuel")];
+    for (mode, field, named) in refusals {
         let (status, answer) = activate(&server, chain(json!({"mode": mode, "when": "configure"}))).await;
         assert_eq!(
             (status, answer["error"]["field"].as_str()),
-            (StatusCode::UNPROCESSABLE_ENTITY, Some("links[2].params")),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
             "{answer}"
         );
         let message = answer["error"]["message"].as_str().unwrap_or_default();

@@ -192,7 +192,9 @@ export function evaluateWith(facts, paramsJson) {
   return asContract(() => decide(facts, parseParams(paramsJson)));
 }
 
-// The params `configure` took; levee snapshots this instance, so every case starts with them.
+// The params `configure` took. Where levee snapshots the configured instance, every case starts
+// with them; this component (componentize-qjs nests components) is configured in each case's
+// instance instead, before it evaluates.
 let configured = null;
 
 /** `configure` of the contract: parses and checks the params, once. */

@@ -156,7 +156,8 @@ pub const PAGE_ENTRIES: u64 = 4_096;
 pub enum Listed {
     RejectedIntakes,
     Delegations,
-    /// Executions with findings: listed at the entry that first gave them one.
+    /// Executions with findings: listed on the page of each entry that records one with findings
+    /// (an execution may be on several pages; readers take it once).
     Findings,
 }
 

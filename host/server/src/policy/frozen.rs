@@ -39,7 +39,7 @@ pub fn facts(facts: &latest::Facts) -> v0_1::Facts {
             refunds_90d: facts.history.customer.refunds,
             refunded_90d_minor_units: facts.history.customer.refunded_minor_units,
         },
-        evidence_present: facts.evidence_present.iter().map(|kind| evidence(*kind)).collect(),
+        evidence_present: facts.evidence_present.iter().map(|kind| evidence_to_frozen(*kind)).collect(),
         attributes: facts.attributes.clone(),
         submitted_at: facts.submitted_at,
     }
@@ -90,7 +90,7 @@ fn decision(decision: v0_1::Decision) -> latest::Decision {
     };
     latest::Decision {
         outcome,
-        required_evidence: decision.required_evidence.into_iter().map(evidence_forward).collect(),
+        required_evidence: decision.required_evidence.into_iter().map(evidence_from_frozen).collect(),
         route: decision.route.map(|route| latest::Route {
             queue: route.queue,
             team: route.team,
@@ -101,7 +101,7 @@ fn decision(decision: v0_1::Decision) -> latest::Decision {
     }
 }
 
-fn evidence(kind: latest::EvidenceKind) -> v0_1::EvidenceKind {
+fn evidence_to_frozen(kind: latest::EvidenceKind) -> v0_1::EvidenceKind {
     match kind {
         latest::EvidenceKind::Rationale => v0_1::EvidenceKind::Rationale,
         latest::EvidenceKind::Attachment => v0_1::EvidenceKind::Attachment,
@@ -111,7 +111,7 @@ fn evidence(kind: latest::EvidenceKind) -> v0_1::EvidenceKind {
     }
 }
 
-fn evidence_forward(kind: v0_1::EvidenceKind) -> latest::EvidenceKind {
+fn evidence_from_frozen(kind: v0_1::EvidenceKind) -> latest::EvidenceKind {
     match kind {
         v0_1::EvidenceKind::Rationale => latest::EvidenceKind::Rationale,
         v0_1::EvidenceKind::Attachment => latest::EvidenceKind::Attachment,

@@ -293,11 +293,12 @@ impl WasmPolicyEngine {
         }
         let engine = build_engine(maxima.memory_bytes)?;
         let cache = compiled_cache.map(|folder| CompiledCache::new(&engine, folder));
+        // Ticking before the plugins are loaded: their `describe` and `configure` have deadlines.
+        let ticker = EpochTicker::start(engine.clone());
         let policies = specs
             .into_iter()
             .map(|spec| prepare(&engine, spec, cache.as_ref(), preinitialize))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let ticker = EpochTicker::start(engine.clone());
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let running = EvaluationSlots::new(cores.min(POOLED_INSTANCES as usize));
         let chain = RwLock::new(Arc::new(LoadedChain { key: ChainKey::default(), policies }));
@@ -422,7 +423,9 @@ impl PolicyEngine for WasmPolicyEngine {
             check_params(&spec.name, &loaded.info.params_schema, &spec.params)
                 .map_err(|reason| refused(Some("params"), reason))?;
             make_ready(&self.engine, loaded, spec, cache, self.preinitialize).map(|ready| ready.info).map_err(|error| {
-                let field = error.downcast_ref::<ConfigureRefused>().map(|_| "params");
+                let blames_params =
+                    error.downcast_ref::<ConfigureRefused>().is_some_and(|refused| refused.blames_params);
+                let field = blames_params.then_some("params");
                 refused(field, format!("{error:#}"))
             })
         };
@@ -538,7 +541,11 @@ fn make_ready(
     let params = serde_json::to_string(&spec.params).context("encode policy parameters")?;
     let contract = match loaded.world {
         World::Frozen0_1(pre) => Contract::Frozen0_1 { pre, params },
-        World::Latest(pre) if preinitialize => configure(engine, &loaded.linker, pre, &spec, bytes, params, cache)?,
+        // A plugin that imports WASI is not snapshotted: handles `configure` opened (a stream
+        // cached by its libc) would be in the image, and no fresh instance has them.
+        World::Latest(pre) if preinitialize && !loaded.uses_wasi => {
+            preinitialize_plugin(engine, &loaded.linker, pre, &spec, bytes, params, cache)?
+        }
         World::Latest(pre) => configure_per_case(engine, pre, &spec, params)?,
     };
     tracing::info!(policy = %spec.name, version = %loaded.info.version, digest = %loaded.digest, "policy loaded");
@@ -603,9 +610,10 @@ fn compile(engine: &Engine, bytes: &[u8], digest: &str, cache: Option<&CompiledC
 
 /// Gives a 0.2.0 plugin its params once, under the link's limits, and snapshots the configured
 /// instance as the image every case's instance starts from. A plugin that refuses its params,
-/// traps or runs out of budget in `configure` is refused, named; one wizer cannot snapshot is
-/// configured in each case's instance instead (after its params were checked once here).
-fn configure(
+/// traps or runs out of budget in `configure` is refused, named; one wizer cannot snapshot (or
+/// whose snapshot does not compile, say over the size limit) is configured in each case's
+/// instance instead (after its params were checked once here).
+fn preinitialize_plugin(
     engine: &Engine,
     linker: &Linker<SandboxState>,
     pre: PolicyPre<SandboxState>,
@@ -634,17 +642,16 @@ fn configure(
         store = new_store(engine, &spec.limits, Determinants::outside_a_case());
         preinit::configured_component(linker, &mut store, &instrumented, &component, &params)
     });
-    match configured {
-        Ok(snapshot) => {
-            let digest = hex::encode(Sha256::digest(&snapshot));
-            let component = compile(engine, &snapshot, &digest, cache)
-                .map_err(|rejection| anyhow!("policy {name}: its configured snapshot: {rejection}"))?;
-            let configured = linker
-                .instantiate_pre(&component)
-                .and_then(PolicyPre::new)
-                .map_err(|error| anyhow!("policy {name}: its configured snapshot: {error:#}"))?;
-            Ok(Contract::Configured(configured))
-        }
+    // The snapshot is compiled, not cached: it changes with every set of params (each matrix or
+    // taxonomy change, each backtest candidate), and the cache keeps what it holds forever.
+    let snapshot_ready = |snapshot: Vec<u8>| {
+        let component = validate::check(engine, &snapshot).map_err(|rejection| rejection.to_string())?;
+        linker.instantiate_pre(&component).and_then(PolicyPre::new).map_err(|error| format!("{error:#}"))
+    };
+    match configured.and_then(|snapshot| {
+        snapshot_ready(snapshot).map_err(|reason| PreinitError::CannotSnapshot(format!("its snapshot: {reason}")))
+    }) {
+        Ok(configured) => Ok(Contract::Configured(configured)),
         Err(PreinitError::ConfigureFailed(failure)) => Err(refused(failure, &store)),
         Err(PreinitError::CannotSnapshot(reason)) => {
             tracing::warn!(policy = %name, %reason, "not pre-initialized: each case's instance is configured first");
@@ -662,12 +669,13 @@ fn configure_per_case(
     params: String,
 ) -> anyhow::Result<Contract> {
     let mut store = new_store(engine, &spec.limits, Determinants::outside_a_case());
-    let configured =
-        pre.instantiate(&mut store).and_then(|policy| policy.levee_policy_rules().call_configure(&mut store, &params));
+    let configured = pre.instantiate(&mut store).map_err(EvaluationError::Instantiate).and_then(|policy| {
+        policy.levee_policy_rules().call_configure(&mut store, &params).map_err(EvaluationError::Wasm)
+    });
     let error = match configured {
         Ok(Ok(())) => return Ok(Contract::ConfiguredPerCase { pre, params }),
         Ok(Err(error)) => EvaluationError::Policy(convert::policy_error_from_wit(error)),
-        Err(error) => EvaluationError::Wasm(error),
+        Err(error) => error,
     };
     Err(configure_refused(&spec.name, &error, &store, &spec.limits))
 }
@@ -680,7 +688,8 @@ fn configure_refused(
     limits: &SandboxLimits,
 ) -> anyhow::Error {
     let failure = name_failure(error, store.data(), limits);
-    anyhow::Error::new(ConfigureRefused(format!("policy {name}: configure() {failure}")))
+    let blames_params = matches!(failure, PolicyFailure::PolicyError { .. } | PolicyFailure::Trap { .. });
+    anyhow::Error::new(ConfigureRefused { message: format!("policy {name}: configure() {failure}"), blames_params })
 }
 
 /// A 0.2.0 plugin configured with `params` and snapshotted, as `configure` makes it, on the
@@ -701,10 +710,14 @@ pub fn configured_component(bytes: &[u8], params: &serde_json::Value) -> anyhow:
     preinit::configured_component(&linker, &mut store, &instrumented, &component, &params).map_err(failed)
 }
 
-/// A plugin's `configure` failed on a link's params: the refusal names the link's `params`.
+/// A plugin's `configure` failed on a link's params: a refusal or a trap names the link's
+/// `params`; a limit it broke names the link as a whole.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct ConfigureRefused(String);
+#[error("{message}")]
+struct ConfigureRefused {
+    message: String,
+    blames_params: bool,
+}
 
 fn plugin_info(info: wit::PolicyInfo) -> PluginInfo {
     PluginInfo {
@@ -755,7 +768,8 @@ impl CompiledCache {
 
     fn keep(&self, component: &Component, path: &Path) -> anyhow::Result<()> {
         std::fs::create_dir_all(&self.folder)?;
-        let temporary = path.with_extension("tmp");
+        // Unique to this process and thread: two hosts or two loads may keep the same file.
+        let temporary = path.with_extension(format!("{}-{:?}.tmp", std::process::id(), std::thread::current().id()));
         std::fs::write(&temporary, component.serialize().map_err(|error| anyhow!("{error}"))?)?;
         std::fs::rename(&temporary, path)?;
         Ok(())
