@@ -2,13 +2,8 @@
 //! importing the deterministic WASI subset) is uploaded, activated and decides cases over
 //! real HTTP like a Rust one, each decision naming its digest.
 
-use levee_tests::{StatusCode, TestServer, javascript_plugin, refund, skip_on_spin};
-use serde_json::{Value, json};
-
-fn run_of<'a>(answer: &'a Value, name: &str) -> &'a Value {
-    let policies = answer["decision"]["policies"].as_array().expect("policies");
-    policies.iter().find(|policy| policy["name"] == name).unwrap_or_else(|| panic!("no {name} in {answer}"))
-}
+use levee_tests::{StatusCode, TestServer, javascript_plugin, refund, run_of, skip_on_spin};
+use serde_json::json;
 
 #[tokio::test]
 async fn a_javascript_plugin_decides_cases_like_any_other() {

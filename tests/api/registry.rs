@@ -2,7 +2,7 @@
 //! activation and rollback change which digests decide, and both are in the ledger.
 
 use levee::policy::SandboxMaxima;
-use levee_tests::{HOSTILE_WASM_PATH, Options, StatusCode, TestServer, on_order, refund, skip_on_spin};
+use levee_tests::{HOSTILE_WASM_PATH, Options, StatusCode, TestServer, on_order, refund, run_of, skip_on_spin};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -661,12 +661,6 @@ async fn on_spin_a_link_cannot_set_fuel_or_memory() {
     assert!(message.contains("deadline_ms 20000 ms is over this host's maximum of 5000 ms"), "{message}");
     assert_eq!(server.ledger_len().await, 0, "a refused activation writes nothing");
     server.stop().await;
-}
-
-/// The decision of the policy named `name` in a submission's answer.
-fn run_of<'a>(answer: &'a Value, name: &str) -> &'a Value {
-    let policies = answer["decision"]["policies"].as_array().expect("policies");
-    policies.iter().find(|policy| policy["name"] == name).unwrap_or_else(|| panic!("no {name} in {answer}"))
 }
 
 /// A plugin built against the frozen `levee:policy@0.1.0` (its own bindings of

@@ -383,6 +383,12 @@ pub fn on_order(mut body: Value, order: &str) -> Value {
     body
 }
 
+/// The run of the policy named `name` in a submission's answer (its verdict, rule, digest).
+pub fn run_of<'a>(answer: &'a Value, name: &str) -> &'a Value {
+    let policies = answer["decision"]["policies"].as_array().expect("policies");
+    policies.iter().find(|policy| policy["name"] == name).unwrap_or_else(|| panic!("no {name} in {answer}"))
+}
+
 /// A piece of evidence of `kind`.
 pub fn evidence(kind: &str) -> Value {
     serde_json::json!({"kind": kind, "reference": format!("doc://{kind}/1"), "sha256": "ab".repeat(32)})
