@@ -67,6 +67,12 @@ pub(super) fn configured_component(
         Ok(Err(refusal)) => return Err(PreinitError::ConfigureFailed(ConfigureFailure::Refused(refusal))),
         Err(error) => return Err(PreinitError::ConfigureFailed(ConfigureFailure::Wasm(error))),
     }
+    // WASI handles live in the host's table, not in the memory a snapshot keeps: a handle
+    // `configure` opened (a stream its libc caches) would be in the image, and no fresh instance
+    // would have it. A plugin that called WASI while configuring is configured per case.
+    if store.data().wasi_was_called() {
+        return Err(PreinitError::CannotSnapshot("configure called WASI, whose handles a snapshot cannot keep".into()));
+    }
     // Reading the state back is the host's work, not the plugin's: no budget applies to it.
     let _ = store.set_fuel(u64::MAX);
     store.set_epoch_deadline(u64::MAX / 2);

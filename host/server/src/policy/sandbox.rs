@@ -183,6 +183,13 @@ pub(super) struct SandboxState {
     wasi: WasiSession,
 }
 
+impl SandboxState {
+    /// Whether the instance has called WASI (and so may hold a WASI handle).
+    pub(super) fn wasi_was_called(&self) -> bool {
+        self.wasi.was_called()
+    }
+}
+
 impl HasWasiSession for SandboxState {
     fn wasi_session(&mut self) -> &mut WasiSession {
         &mut self.wasi
@@ -541,9 +548,7 @@ fn make_ready(
     let params = serde_json::to_string(&spec.params).context("encode policy parameters")?;
     let contract = match loaded.world {
         World::Frozen0_1(pre) => Contract::Frozen0_1 { pre, params },
-        // A plugin that imports WASI is not snapshotted: handles `configure` opened (a stream
-        // cached by its libc) would be in the image, and no fresh instance has them.
-        World::Latest(pre) if preinitialize && !loaded.uses_wasi => {
+        World::Latest(pre) if preinitialize => {
             preinitialize_plugin(engine, &loaded.linker, pre, &spec, bytes, params, cache)?
         }
         World::Latest(pre) => configure_per_case(engine, pre, &spec, params)?,

@@ -126,6 +126,12 @@ impl WasiSession {
         self.built.get_or_insert_with(|| Box::new(BuiltSession::new(determinants)))
     }
 
+    /// Whether the plugin has called WASI in this session (the session is built on the first
+    /// call): if it has not, it holds no WASI handle.
+    pub fn was_called(&self) -> bool {
+        self.built.is_some()
+    }
+
     /// The end of what the plugin wrote to stderr, if it wrote anything.
     pub fn stderr_tail(&self) -> Option<String> {
         let written = self.built.as_ref()?.stderr.contents();
