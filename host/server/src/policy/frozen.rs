@@ -11,7 +11,7 @@ wasmtime::component::bindgen!({
     world: "policy",
 });
 
-use levee::policy::types as v0_1;
+use self::levee::policy::types as v0_1;
 
 /// The facts as 0.1.0 has them.
 pub fn facts(facts: &latest::Facts) -> v0_1::Facts {
