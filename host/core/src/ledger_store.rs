@@ -679,30 +679,129 @@ mod tests {
     }
 
     #[test]
-    fn pending_cases_spread_over_queue_shards_and_leave_the_unsharded_queue_when_they_change() {
+    fn pending_cases_spread_over_queue_shards_and_leave_earlier_versions_queues_when_they_change() {
         use crate::identity::ApproverLevel;
         use crate::projections::{QueueIndex, encode, queue_item, queue_shard};
         let store = MemoryStore::new();
         let ledger_store = LedgerStore::new(&store);
-        // A store written before the queues were sharded: LV-OLD waits in `queue/lead`.
-        let old = pending_case("LV-OLD");
-        let legacy = QueueIndex { applied_seq: 0, items: [("LV-OLD".to_owned(), queue_item(&old).unwrap())].into() };
-        store.set("queue/lead", &encode(&legacy).unwrap()).unwrap();
+        // A store written before the queues were sharded (LV-OLD waits in `queue/lead`), and one
+        // written while shards held whole items (LV-MID waits in its shard).
+        let legacy = |id: &str| QueueIndex {
+            applied_seq: 0,
+            items: [(id.to_owned(), queue_item(&pending_case(id)).unwrap())].into(),
+        };
+        store.set("queue/lead", &encode(&legacy("LV-OLD")).unwrap()).unwrap();
+        let mid_shard = format!("queue/lead/{:02}", queue_shard("LV-MID"));
+        store.set(&mid_shard, &encode(&legacy("LV-MID")).unwrap()).unwrap();
         for id in ["LV-1", "LV-2", "LV-3"] {
             let tip = ledger_store.settle().unwrap();
             ledger_store.try_append(&tip, transition(id), context()).unwrap().expect("slot claimed");
         }
-        let mut listed: Vec<String> =
-            queue_items(&store, ApproverLevel::Lead).unwrap().into_iter().map(|item| item.case_id).collect();
-        listed.sort();
-        assert_eq!(listed, ["LV-1", "LV-2", "LV-3", "LV-OLD"]);
+        let listed = || {
+            let mut ids: Vec<String> =
+                queue_items(&store, ApproverLevel::Lead).unwrap().into_iter().map(|item| item.case_id).collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(listed(), ["LV-1", "LV-2", "LV-3", "LV-MID", "LV-OLD"]);
         assert!(["LV-1", "LV-2", "LV-3"].iter().any(|id| queue_shard(id) != queue_shard("LV-1")), "spread");
 
-        // LV-OLD's next entry moves it into its shard, and the unsharded queue goes.
-        let tip = ledger_store.settle().unwrap();
-        ledger_store.try_append(&tip, transition("LV-OLD"), context()).unwrap().expect("slot claimed");
+        // Their next entries move them into the members of their shards, and the old records go.
+        for id in ["LV-OLD", "LV-MID"] {
+            let mut next = transition(id);
+            next.case.version = 2;
+            let tip = ledger_store.settle().unwrap();
+            ledger_store.try_append(&tip, next, context()).unwrap().expect("slot claimed");
+        }
         assert_eq!(store.get("queue/lead").unwrap(), None);
-        assert_eq!(queue_items(&store, ApproverLevel::Lead).unwrap().len(), 4);
+        assert_eq!(store.get(&mid_shard).unwrap(), None);
+        assert_eq!(listed(), ["LV-1", "LV-2", "LV-3", "LV-MID", "LV-OLD"]);
+    }
+
+    /// A case's change rewrites its level's membership only when it joins or leaves the level,
+    /// and leaves the queue when it waits for no one.
+    #[test]
+    fn a_case_leaves_the_queue_when_it_waits_for_no_one() {
+        use crate::identity::ApproverLevel;
+        use crate::projections::{queue_item_key, queue_items};
+        let store = MemoryStore::new();
+        let ledger_store = LedgerStore::new(&store);
+        let tip = ledger_store.settle().unwrap();
+        ledger_store.try_append(&tip, transition("LV-1"), context()).unwrap().expect("slot claimed");
+        assert_eq!(queue_items(&store, ApproverLevel::Lead).unwrap().len(), 1);
+        let mut approved = transition("LV-1");
+        approved.case.version = 2;
+        approved.case.status = crate::case::CaseStatus::Approved;
+        approved.event = EventType::CaseApproved;
+        let tip = ledger_store.settle().unwrap();
+        ledger_store.try_append(&tip, approved, context()).unwrap().expect("slot claimed");
+        assert!(queue_items(&store, ApproverLevel::Lead).unwrap().is_empty());
+        let entry: crate::projections::QueueEntry =
+            serde_json::from_slice(&store.get(&queue_item_key("LV-1")).unwrap().unwrap()).unwrap();
+        assert_eq!((entry.applied_seq, entry.item), (2, None), "what was last applied is kept");
+    }
+
+    /// A memory store that counts the bytes it is asked to read and write.
+    #[derive(Default)]
+    struct Counted {
+        inner: MemoryStore,
+        bytes: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Counted {
+        fn count(&self, bytes: usize) {
+            self.bytes.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+        }
+        fn take(&self) -> usize {
+            self.bytes.swap(0, std::sync::atomic::Ordering::Relaxed)
+        }
+    }
+
+    impl Store for Counted {
+        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+            let value = self.inner.get(key)?;
+            self.count(value.as_ref().map_or(0, Vec::len));
+            Ok(value)
+        }
+        fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+            self.count(value.len());
+            self.inner.set(key, value)
+        }
+        fn delete(&self, key: &str) -> Result<(), StoreError> {
+            self.inner.delete(key)
+        }
+        fn compare_and_swap(&self, key: &str, current: Option<&[u8]>, new: &[u8]) -> Result<bool, StoreError> {
+            self.count(new.len());
+            self.inner.compare_and_swap(key, current, new)
+        }
+        fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+            self.inner.increment(key, delta)
+        }
+        fn atomic_batches(&self) -> bool {
+            true
+        }
+        fn commit_batch(&self, batch: &crate::store::Batch) -> Result<bool, StoreError> {
+            self.count(batch.writes.iter().filter_map(|(_, value)| value.as_ref()).map(Vec::len).sum());
+            self.inner.commit_batch(batch)
+        }
+    }
+
+    /// What a pending case's submission reads and writes does not grow with the cases already
+    /// waiting at its level.
+    #[test]
+    fn a_queued_case_costs_the_same_however_many_wait() {
+        let store = Counted::default();
+        let ledger_store = LedgerStore::new(&store);
+        let mut bytes_for = Vec::new();
+        for n in 1..=1_000 {
+            let tip = ledger_store.settle().unwrap();
+            store.take();
+            ledger_store.try_append(&tip, transition(&format!("LV-{n:06}")), context()).unwrap().expect("slot claimed");
+            bytes_for.push(store.take());
+        }
+        assert_eq!(queue_items(&store, crate::identity::ApproverLevel::Lead).unwrap().len(), 1_000);
+        let (early, late) = (bytes_for[9], bytes_for[999]);
+        assert!(late < early + early / 5, "the 10th case moved {early} bytes, the 1,000th {late}");
     }
 
     #[test]

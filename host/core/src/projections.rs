@@ -9,7 +9,7 @@
 pub use crate::remediation::{CaseCounts, CodeStats};
 pub use crate::store::encode;
 pub use crate::subject::{case_key, subject_key};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
@@ -104,21 +104,21 @@ impl RemediationIndex {
     }
 }
 
-/// How many records each level's queue is split across: a projection rewrites the one shard
-/// its case falls in, so the cost of a change does not grow with the number of pending cases.
+/// How many records each level's queue membership is split across (`queue_members_key`).
 pub const QUEUE_SHARDS: u32 = 64;
 
-/// The record of one shard of a level's queue.
-pub fn queue_key(level: ApproverLevel, shard: u32) -> String {
-    format!("queue/{}/{shard:02}", level.as_str())
+/// The ids of one shard of the cases waiting at a level (`QueueMembers`).
+fn queue_members_key(level: ApproverLevel, shard: u32) -> String {
+    format!("queue/{}/members/{shard:02}", level.as_str())
 }
 
-/// Every shard of a level's queue, in order.
-pub fn queue_keys(level: ApproverLevel) -> Vec<String> {
-    (0..QUEUE_SHARDS).map(|shard| queue_key(level, shard)).collect()
+/// A pending case's queue item (`QueueEntry`), kept while it waits and after, as what was last
+/// applied to it.
+pub fn queue_item_key(case_id: &str) -> String {
+    format!("queue/items/{case_id}")
 }
 
-/// The shard a case's queue item lives in (FNV-1a of its id: stable across hosts and builds).
+/// The shard a case's id falls in (FNV-1a of its id: stable across hosts and builds).
 pub fn queue_shard(case_id: &str) -> u32 {
     let hash = case_id
         .bytes()
@@ -126,21 +126,38 @@ pub fn queue_shard(case_id: &str) -> u32 {
     (hash % u64::from(QUEUE_SHARDS)) as u32
 }
 
-/// The one-record queue of a level that stores written before the queues were sharded hold.
-/// Its items are listed until their case next changes, which moves them to their shard.
-fn unsharded_queue_key(level: ApproverLevel) -> String {
-    format!("queue/{}", level.as_str())
+/// The records of a level's queue that stores written by earlier versions hold, whole items in
+/// each (`QueueIndex`): one record for the level (before the queue was sharded), then one per
+/// shard. Their items are listed until their case next changes, which moves them out.
+fn legacy_queue_keys(level: ApproverLevel, case_id: Option<&str>) -> Vec<String> {
+    let unsharded = format!("queue/{}", level.as_str());
+    let shard = |shard: u32| format!("queue/{}/{shard:02}", level.as_str());
+    match case_id {
+        Some(case_id) => vec![unsharded, shard(queue_shard(case_id))],
+        None => std::iter::once(unsharded).chain((0..QUEUE_SHARDS).map(shard)).collect(),
+    }
 }
 
-/// Every item of a level's queue, read shard by shard in one batch.
+/// Every item of a level's queue: its members' ids from their shards, then their items, in two
+/// batched reads (and whatever an earlier version's records still hold).
 pub fn queue_items(store: &dyn Store, level: ApproverLevel) -> Result<Vec<QueueItem>, StoreError> {
-    let mut keys = queue_keys(level);
-    keys.push(unsharded_queue_key(level));
+    let legacy = legacy_queue_keys(level, None);
+    let members: Vec<String> = (0..QUEUE_SHARDS).map(|shard| queue_members_key(level, shard)).collect();
+    let keys: Vec<String> = members.iter().chain(&legacy).cloned().collect();
+    let mut item_keys = Vec::new();
     let mut items = Vec::new();
     for (key, bytes) in keys.iter().zip(store.get_many(&keys)?) {
-        if let Some(index) = bytes.map(|bytes| decode::<QueueIndex>(key, &bytes)).transpose()?.flatten() {
+        let Some(bytes) = bytes else { continue };
+        if key.contains("/members/") {
+            let ids = decode::<QueueMembers>(key, &bytes)?.map(|members| members.ids).unwrap_or_default();
+            item_keys.extend(ids.iter().map(|id| queue_item_key(id)));
+        } else if let Some(index) = decode::<QueueIndex>(key, &bytes)? {
             items.extend(index.items.into_values());
         }
+    }
+    for (key, bytes) in item_keys.iter().zip(store.get_many(&item_keys)?) {
+        let entry = bytes.map(|bytes| decode::<QueueEntry>(key, &bytes)).transpose()?.flatten();
+        items.extend(entry.and_then(|entry| entry.item).filter(|item| item.level == level));
     }
     Ok(items)
 }
@@ -297,7 +314,25 @@ pub struct QueueItem {
     pub approver_group: Option<crate::identity::ApprovalGroup>,
 }
 
-/// The cases waiting at one approver level whose ids fall in one shard (`queue_shard`).
+/// The ids of the cases waiting at one approver level that fall in one shard (`queue_shard`):
+/// a case's change rewrites its shard only when it joins or leaves the level, and then a list of
+/// ids, so what a change costs does not grow with the items waiting.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueMembers {
+    pub applied_seq: u64,
+    pub ids: BTreeSet<String>,
+}
+
+/// A case's queue item as its last applied entry left it: `None` once the case waits for no one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueEntry {
+    pub applied_seq: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<QueueItem>,
+}
+
+/// A level's queue (or one shard of it) as earlier versions stored it, whole items in one record:
+/// still read, never written.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueIndex {
     pub applied_seq: u64,
@@ -370,10 +405,8 @@ pub fn apply(store: &dyn Store, entry: &LedgerEntry, subject: &Subject) -> Resul
 pub fn keys_read(subject: &Subject) -> Vec<String> {
     let mut keys = vec![subject.record_key()];
     if let Subject::Case(case) = subject {
-        for level in ApproverLevel::ALL {
-            keys.push(unsharded_queue_key(level));
-            keys.push(queue_key(level, queue_shard(&case.id)));
-        }
+        keys.push(queue_item_key(&case.id));
+        keys.extend(queue_item(case).map(|item| queue_members_key(item.level, queue_shard(&case.id))));
         keys.push(customer_key(&case.customer_ref));
         keys.extend(case.order_ref.as_deref().map(order_key));
         keys.push(code_stats_key(&case.exception_code));
@@ -383,9 +416,7 @@ pub fn keys_read(subject: &Subject) -> Vec<String> {
 
 /// The queues, refund histories and other indexes a case entry changes.
 fn apply_case_indexes(store: &dyn Store, entry: &LedgerEntry, case: &Case) -> Result<(), StoreError> {
-    for level in ApproverLevel::ALL {
-        apply_queue(store, level, entry.seq, case)?;
-    }
+    apply_queue(store, entry.seq, case)?;
     let refund_granted = case.kind == CaseKind::Refund
         && matches!(
             (entry.event, case.status),
@@ -461,36 +492,76 @@ pub(crate) fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<Opt
         .map_err(|error| StoreError::Backend(format!("record {key} does not decode: {error}")))
 }
 
-fn apply_queue(store: &dyn Store, level: ApproverLevel, seq: u64, case: &Case) -> Result<(), StoreError> {
-    move_out_of_unsharded_queue(store, level, &case.id)?;
-    let wanted = queue_item(case).filter(|item| item.level == level);
-    update(store, &queue_key(level, queue_shard(&case.id)), |mut index: QueueIndex| {
-        if index.applied_seq >= seq || index.items.get(&case.id) == wanted.as_ref() {
-            return None;
+/// Puts a case's queue item where its entry leaves it: its membership of a level changes only
+/// when it joins or leaves that level; the item itself is written last, so an application cut
+/// short is finished by applying the entry again.
+fn apply_queue(store: &dyn Store, seq: u64, case: &Case) -> Result<(), StoreError> {
+    let key = queue_item_key(&case.id);
+    let previous = read::<QueueEntry>(store, &key)?.map(|(entry, _)| entry);
+    if previous.as_ref().is_some_and(|entry| entry.applied_seq >= seq) {
+        return Ok(());
+    }
+    let was = previous.as_ref().and_then(|entry| entry.item.as_ref()).map(|item| item.level);
+    let wanted = queue_item(case);
+    let now = wanted.as_ref().map(|item| item.level);
+    if previous.is_none() && case.version > 1 {
+        move_out_of_legacy_queues(store, &case.id)?;
+    }
+    if was != now {
+        for (level, member) in was.map(|level| (level, false)).into_iter().chain(now.map(|level| (level, true))) {
+            apply_membership(store, level, seq, &case.id, member)?;
         }
-        match &wanted {
-            Some(item) => index.items.insert(case.id.clone(), item.clone()),
-            None => index.items.remove(&case.id),
-        };
-        index.applied_seq = seq;
-        Some(index)
+    }
+    if previous.is_none() && wanted.is_none() {
+        return Ok(());
+    }
+    update(store, &key, |current: QueueEntry| {
+        (current.applied_seq < seq).then(|| QueueEntry { applied_seq: seq, item: wanted.clone() })
     })
 }
 
-/// Takes a case out of a level's unsharded queue (`unsharded_queue_key`), if that is there;
-/// deletes it once it is empty.
-fn move_out_of_unsharded_queue(store: &dyn Store, level: ApproverLevel, case_id: &str) -> Result<(), StoreError> {
-    let key = unsharded_queue_key(level);
+/// Adds a case to (or takes it from) the members of a level's queue.
+fn apply_membership(
+    store: &dyn Store,
+    level: ApproverLevel,
+    seq: u64,
+    case_id: &str,
+    member: bool,
+) -> Result<(), StoreError> {
+    update(store, &queue_members_key(level, queue_shard(case_id)), |mut members: QueueMembers| {
+        if members.applied_seq >= seq || members.ids.contains(case_id) == member {
+            return None;
+        }
+        if member {
+            members.ids.insert(case_id.to_owned());
+        } else {
+            members.ids.remove(case_id);
+        }
+        members.applied_seq = seq;
+        Some(members)
+    })
+}
+
+/// Takes a case out of the records earlier versions kept its level's queue in
+/// (`legacy_queue_keys`), wherever it is.
+fn move_out_of_legacy_queues(store: &dyn Store, case_id: &str) -> Result<(), StoreError> {
+    for key in ApproverLevel::ALL.into_iter().flat_map(|level| legacy_queue_keys(level, Some(case_id))) {
+        move_out_of_legacy_queue(store, &key, case_id)?;
+    }
+    Ok(())
+}
+
+/// Takes a case out of one such record, if it is there; deletes the record once it is empty.
+fn move_out_of_legacy_queue(store: &dyn Store, key: &str, case_id: &str) -> Result<(), StoreError> {
     loop {
-        let Some((mut index, raw)) = read::<QueueIndex>(store, &key)? else { return Ok(()) };
+        let Some((mut index, raw)) = read::<QueueIndex>(store, key)? else { return Ok(()) };
         if index.items.remove(case_id).is_none() {
             return Ok(());
         }
         if index.items.is_empty() {
-            store.delete(&key)?;
-            return Ok(());
+            return store.delete(key);
         }
-        if store.compare_and_swap(&key, Some(&raw), &encode(&index)?)? {
+        if store.compare_and_swap(key, Some(&raw), &encode(&index)?)? {
             return Ok(());
         }
     }

@@ -6,10 +6,10 @@
 //! `fresh_metered` does the same with fuel and epoch interruption on, to show what those cost;
 //! `reused` keeps one instance of each policy for every case, which fresh instances give up.
 //! Every line runs the components levee runs: configured once with their params and
-//! snapshotted (`configured_component`).
+//! snapshotted (`configured_snapshot`).
 
 use anyhow::{Context, anyhow};
-use levee::policy::bench_support::{bare_config, configured_component, decision_from_wit, facts_to_wit};
+use levee::policy::bench_support::{bare_config, configured_snapshot, decision_from_wit, facts_to_wit};
 use levee::policy::levee::policy::types as wit;
 use levee::policy::{Policy, PolicyPre, builtin};
 use levee_core::engine::{Facts, PolicyDecision};
@@ -43,7 +43,7 @@ impl Components {
         let policies = [(builtin::THRESHOLD, threshold_params), (builtin::ROUTING, routing_params)]
             .into_iter()
             .map(|(bytes, params)| {
-                let configured = configured_component(bytes, params).context("configure")?;
+                let configured = configured_snapshot(bytes, params).context("configure")?;
                 let component = Component::new(&engine, &configured).map_err(|error| anyhow!("{error}"))?;
                 let pre = linker.instantiate_pre(&component).map_err(|error| anyhow!("{error}"))?;
                 PolicyPre::new(pre).map_err(|error| anyhow!("{error}"))

@@ -4,7 +4,7 @@
 //! from the documentation, and nothing else uses it.
 
 pub use super::convert::{decision_from_wit, facts_to_wit};
-pub use super::sandbox::configured_component;
+pub use super::sandbox::configured_snapshot;
 use super::sandbox::{SandboxMaxima, bare_config as bare_config_with_ceiling};
 
 /// The settings of the engine `levee serve` builds with the default limits (its pooling

@@ -17,20 +17,14 @@ use wasmtime::component::{Component, Instance, Lift, Linker, WasmList};
 use wasmtime_wizer::{ComponentContext, ComponentInstanceState, Wizer};
 
 use super::Policy;
-use super::sandbox::SandboxState;
+use super::sandbox::{EvaluationError, SandboxState, configure};
 
 /// Why a plugin was not pre-initialized.
 pub(super) enum PreinitError {
-    /// The plugin's `configure` failed: the message says how.
-    ConfigureFailed(ConfigureFailure),
+    /// The plugin's `configure` failed: a refusal of the params, a trap or a broken limit.
+    ConfigureFailed(EvaluationError),
     /// wizer could not take this component or its snapshot: the plugin is configured per case.
     CannotSnapshot(String),
-}
-
-/// How `configure` failed: a refusal of the params, or a trap or limit (`wasmtime::Error`).
-pub(super) enum ConfigureFailure {
-    Refused(super::levee::policy::types::PolicyError),
-    Wasm(wasmtime::Error),
 }
 
 /// A plugin instrumented for pre-initialization: its accessor functions export every memory and
@@ -53,7 +47,7 @@ pub(super) fn instrument(bytes: &[u8]) -> Result<Instrumented<'_>, PreinitError>
 /// `params` in `store`, whose budget (the link's limits and the deterministic WASI of a
 /// configuration) starts now, and answers the plugin's component with that state as its
 /// initial state.
-pub(super) fn configured_component(
+pub(super) fn snapshot_configured(
     linker: &Linker<SandboxState>,
     store: &mut Store<SandboxState>,
     instrumented: &Instrumented<'_>,
@@ -62,11 +56,7 @@ pub(super) fn configured_component(
 ) -> Result<Vec<u8>, PreinitError> {
     let instance = linker.instantiate(&mut *store, component).map_err(cannot_snapshot)?;
     let policy = Policy::new(&mut *store, &instance).map_err(cannot_snapshot)?;
-    match policy.levee_policy_rules().call_configure(&mut *store, params) {
-        Ok(Ok(())) => {}
-        Ok(Err(refusal)) => return Err(PreinitError::ConfigureFailed(ConfigureFailure::Refused(refusal))),
-        Err(error) => return Err(PreinitError::ConfigureFailed(ConfigureFailure::Wasm(error))),
-    }
+    configure(&policy, store, params).map_err(PreinitError::ConfigureFailed)?;
     // WASI handles live in the host's table, not in the memory a snapshot keeps: a handle
     // `configure` opened (a stream its libc caches) would be in the image, and no fresh instance
     // would have it. A plugin that called WASI while configuring is configured per case.

@@ -28,7 +28,7 @@ use super::builtin;
 use super::convert;
 use super::frozen;
 use super::levee::policy::types as wit;
-use super::preinit::{self, ConfigureFailure, PreinitError};
+use super::preinit::{self, PreinitError};
 use super::validate::{self, Rejection};
 use super::wasi::{self, Determinants, HasWasiSession, WasiSession};
 use super::{Policy, PolicyPre};
@@ -628,13 +628,6 @@ fn preinitialize_plugin(
     cache: Option<&CompiledCache>,
 ) -> anyhow::Result<Contract> {
     let name = &spec.name;
-    let refused = |failure: ConfigureFailure, store: &Store<SandboxState>| {
-        let error = match failure {
-            ConfigureFailure::Refused(error) => EvaluationError::Policy(convert::policy_error_from_wit(error)),
-            ConfigureFailure::Wasm(error) => EvaluationError::Wasm(error),
-        };
-        configure_refused(name, &error, store, &spec.limits)
-    };
     let compile_instrumented = |instrumented: &preinit::Instrumented<'_>| {
         let digest = hex::encode(Sha256::digest(&instrumented.bytes));
         compile(engine, &instrumented.bytes, &digest, cache)
@@ -645,7 +638,7 @@ fn preinitialize_plugin(
     let configured = preinit::instrument(bytes).and_then(|instrumented| {
         let component = compile_instrumented(&instrumented)?;
         store = new_store(engine, &spec.limits, Determinants::outside_a_case());
-        preinit::configured_component(linker, &mut store, &instrumented, &component, &params)
+        preinit::snapshot_configured(linker, &mut store, &instrumented, &component, &params)
     });
     // The snapshot is compiled, not cached: it changes with every set of params (each matrix or
     // taxonomy change, each backtest candidate), and the cache keeps what it holds forever.
@@ -657,7 +650,7 @@ fn preinitialize_plugin(
         snapshot_ready(snapshot).map_err(|reason| PreinitError::CannotSnapshot(format!("its snapshot: {reason}")))
     }) {
         Ok(configured) => Ok(Contract::Configured(configured)),
-        Err(PreinitError::ConfigureFailed(failure)) => Err(refused(failure, &store)),
+        Err(PreinitError::ConfigureFailed(error)) => Err(configure_refused(name, &error, &store, &spec.limits)),
         Err(PreinitError::CannotSnapshot(reason)) => {
             tracing::warn!(policy = %name, %reason, "not pre-initialized: each case's instance is configured first");
             configure_per_case(engine, pre, spec, params)
@@ -674,15 +667,23 @@ fn configure_per_case(
     params: String,
 ) -> anyhow::Result<Contract> {
     let mut store = new_store(engine, &spec.limits, Determinants::outside_a_case());
-    let configured = pre.instantiate(&mut store).map_err(EvaluationError::Instantiate).and_then(|policy| {
-        policy.levee_policy_rules().call_configure(&mut store, &params).map_err(EvaluationError::Wasm)
-    });
-    let error = match configured {
-        Ok(Ok(())) => return Ok(Contract::ConfiguredPerCase { pre, params }),
-        Ok(Err(error)) => EvaluationError::Policy(convert::policy_error_from_wit(error)),
-        Err(error) => error,
-    };
-    Err(configure_refused(&spec.name, &error, &store, &spec.limits))
+    let configured = pre
+        .instantiate(&mut store)
+        .map_err(EvaluationError::Instantiate)
+        .and_then(|policy| configure(&policy, &mut store, &params));
+    match configured {
+        Ok(()) => Ok(Contract::ConfiguredPerCase { pre, params }),
+        Err(error) => Err(configure_refused(&spec.name, &error, &store, &spec.limits)),
+    }
+}
+
+/// Calls a 0.2.0 plugin's `configure` with `params`: the plugin refusing them, trapping or
+/// breaking a limit is an error naming which.
+pub(super) fn configure(policy: &Policy, store: &mut Store<SandboxState>, params: &str) -> Result<(), EvaluationError> {
+    match policy.levee_policy_rules().call_configure(store, params).map_err(EvaluationError::Wasm)? {
+        Ok(()) => Ok(()),
+        Err(refusal) => Err(EvaluationError::Policy(convert::policy_error_from_wit(refusal))),
+    }
 }
 
 /// The refusal of a plugin whose `configure` failed, naming how.
@@ -699,7 +700,7 @@ fn configure_refused(
 
 /// A 0.2.0 plugin configured with `params` and snapshotted, as `configure` makes it, on the
 /// default limits: for the policy benchmark, which runs the same image on bare wasmtime.
-pub fn configured_component(bytes: &[u8], params: &serde_json::Value) -> anyhow::Result<Vec<u8>> {
+pub fn configured_snapshot(bytes: &[u8], params: &serde_json::Value) -> anyhow::Result<Vec<u8>> {
     let engine = build_engine(SandboxMaxima::default().memory_bytes)?;
     validate::check(&engine, bytes).map_err(|rejection| anyhow!("{rejection}"))?;
     let mut linker: Linker<SandboxState> = Linker::new(&engine);
@@ -712,7 +713,7 @@ pub fn configured_component(bytes: &[u8], params: &serde_json::Value) -> anyhow:
     let component = validate::check(&engine, &instrumented.bytes).map_err(|rejection| anyhow!("{rejection}"))?;
     let mut store = new_store(&engine, &SandboxLimits::default(), Determinants::outside_a_case());
     let params = serde_json::to_string(params)?;
-    preinit::configured_component(&linker, &mut store, &instrumented, &component, &params).map_err(failed)
+    preinit::snapshot_configured(&linker, &mut store, &instrumented, &component, &params).map_err(failed)
 }
 
 /// A plugin's `configure` failed on a link's params: a refusal or a trap names the link's
@@ -806,11 +807,8 @@ fn run_evaluate(
         }
         Contract::ConfiguredPerCase { pre, params } => {
             let instance = pre.instantiate(&mut *store).map_err(EvaluationError::Instantiate)?;
-            let rules = instance.levee_policy_rules();
-            match rules.call_configure(&mut *store, params).map_err(EvaluationError::Wasm)? {
-                Ok(()) => rules.call_evaluate(&mut *store, facts).map_err(EvaluationError::Wasm)?,
-                Err(error) => Err(error),
-            }
+            configure(&instance, store, params)?;
+            instance.levee_policy_rules().call_evaluate(&mut *store, facts).map_err(EvaluationError::Wasm)?
         }
         Contract::Frozen0_1 { pre, params } => {
             let instance = pre.instantiate(&mut *store).map_err(EvaluationError::Instantiate)?;
@@ -827,7 +825,7 @@ fn run_evaluate(
     }
 }
 
-enum EvaluationError {
+pub(super) enum EvaluationError {
     /// No instance could be made: the pool is exhausted, or the policy's initial memory is
     /// over its cap.
     Instantiate(wasmtime::Error),
