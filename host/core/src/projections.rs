@@ -141,17 +141,17 @@ fn legacy_queue_keys(level: ApproverLevel, case_id: Option<&str>) -> Vec<String>
 /// Every item of a level's queue: its members' ids from their shards, then their items, in two
 /// batched reads (and whatever an earlier version's records still hold).
 pub fn queue_items(store: &dyn Store, level: ApproverLevel) -> Result<Vec<QueueItem>, StoreError> {
-    let legacy = legacy_queue_keys(level, None);
     let members: Vec<String> = (0..QUEUE_SHARDS).map(|shard| queue_members_key(level, shard)).collect();
-    let keys: Vec<String> = members.iter().chain(&legacy).cloned().collect();
+    let keys: Vec<String> = members.iter().cloned().chain(legacy_queue_keys(level, None)).collect();
+    let mut records = keys.iter().zip(store.get_many(&keys)?);
     let mut item_keys = Vec::new();
+    for (key, bytes) in records.by_ref().take(members.len()) {
+        let ids = bytes.map(|bytes| decode::<QueueMembers>(key, &bytes)).transpose()?.flatten().unwrap_or_default().ids;
+        item_keys.extend(ids.iter().map(|id| queue_item_key(id)));
+    }
     let mut items = Vec::new();
-    for (key, bytes) in keys.iter().zip(store.get_many(&keys)?) {
-        let Some(bytes) = bytes else { continue };
-        if key.contains("/members/") {
-            let ids = decode::<QueueMembers>(key, &bytes)?.map(|members| members.ids).unwrap_or_default();
-            item_keys.extend(ids.iter().map(|id| queue_item_key(id)));
-        } else if let Some(index) = decode::<QueueIndex>(key, &bytes)? {
+    for (key, bytes) in records {
+        if let Some(index) = bytes.map(|bytes| decode::<QueueIndex>(key, &bytes)).transpose()?.flatten() {
             items.extend(index.items.into_values());
         }
     }
