@@ -5,6 +5,10 @@
 //! The time limit covers receiving the request, not handling it: once the core has the request
 //! it runs to its answer (each policy has its own deadline), because abandoning it could leave
 //! a committed change reported as a failure.
+//!
+//! A body the core makes a piece at a time (an export, `api::Body::Pieces`) is made on a
+//! blocking thread and sent as it comes, a few pieces ahead of the client at most; a piece that
+//! fails aborts the body, and a client that goes away stops the making.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,6 +61,53 @@ async fn forward(State(shell): State<Shell>, request: Request) -> Response {
     }
 }
 
-fn to_axum(response: http::Response<Vec<u8>>) -> Response {
-    response.map(Body::from)
+/// Pieces made ahead of the client, at most: the memory a streamed body holds.
+const PIECES_AHEAD: usize = 2;
+
+fn to_axum(response: api::Response) -> Response {
+    response.map(|body| match body {
+        api::Body::Whole(bytes) => Body::from(bytes),
+        api::Body::Pieces(pieces) => Body::from_stream(sent_as_made(pieces)),
+    })
+}
+
+/// The pieces, made on a blocking thread (they read the store) and handed over as the client
+/// takes them. A failed piece ends the stream with an error, which aborts the body.
+fn sent_as_made(pieces: api::Pieces) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+    let (made, to_send) = tokio::sync::mpsc::channel(PIECES_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        for piece in pieces {
+            let failed = piece.is_err();
+            // Sending fails once the client has gone: nothing more is made.
+            if made.blocking_send(piece.map_err(std::io::Error::other)).is_err() || failed {
+                return;
+            }
+        }
+    });
+    futures::stream::unfold(to_send, |mut to_send| async move { to_send.recv().await.map(|piece| (piece, to_send)) })
+}
+
+#[cfg(test)]
+mod tests {
+    use levee_core::api;
+
+    use super::to_axum;
+
+    fn streamed(pieces: Vec<Result<&[u8], &str>>) -> api::Response {
+        let pieces: Vec<Result<Vec<u8>, String>> =
+            pieces.into_iter().map(|piece| piece.map(<[u8]>::to_vec).map_err(str::to_owned)).collect();
+        http::Response::new(api::Body::Pieces(Box::new(pieces.into_iter())))
+    }
+
+    #[tokio::test]
+    async fn pieces_are_sent_in_order_and_a_failed_piece_aborts_the_body() {
+        let whole = to_axum(streamed(vec![Ok(b"id\r\n"), Ok(b"LV-000001\r\n"), Ok(b"LV-000002\r\n")]));
+        assert!(whole.headers().get(http::header::CONTENT_LENGTH).is_none());
+        let bytes = axum::body::to_bytes(whole.into_body(), usize::MAX).await.expect("every piece");
+        assert_eq!(&bytes[..], b"id\r\nLV-000001\r\nLV-000002\r\n");
+
+        let cut_short = to_axum(streamed(vec![Ok(b"id\r\n"), Err("the store went away"), Ok(b"never sent\r\n")]));
+        let error = axum::body::to_bytes(cut_short.into_body(), usize::MAX).await.expect_err("the body is aborted");
+        assert!(format!("{error:?}").contains("the store went away"), "{error:?}");
+    }
 }

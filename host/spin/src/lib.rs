@@ -21,7 +21,7 @@ mod webhooks;
 
 use levee_core::api::{self, ApiError};
 use spin_sdk::http::conversions::TryFromIncomingRequest;
-use spin_sdk::http::{IncomingRequest, IntoResponse, OutgoingResponse, ResponseOutparam};
+use spin_sdk::http::{IncomingRequest, IntoResponse, OutgoingBody, OutgoingResponse, ResponseOutparam};
 
 /// The largest body accepted: levee's default limit. Plugin uploads are exempt so that they get
 /// the answer that explains how to deploy a plugin on Spin instead (501), not a 413.
@@ -33,17 +33,17 @@ async fn handle(incoming: IncomingRequest, response_out: ResponseOutparam) {
     let request = match http::Request::<Vec<u8>>::try_from_incoming_request(incoming).await {
         Ok(request) => request,
         // The body could not be read (the client went away): Spin's own answer.
-        Err(error) => return send(response_out, error).await,
+        Err(error) => return send_whole(response_out, error).await,
     };
     let (response, levee) = answer(request);
-    send(response_out, response).await;
+    send(response_out, response);
     if let Some(levee) = levee {
         close_after_lingering(levee);
     }
 }
 
 /// levee's answer to `request`, and levee itself (if it could be built) for the caller to close.
-fn answer(request: http::Request<Vec<u8>>) -> (http::Response<Vec<u8>>, Option<levee_core::Levee>) {
+fn answer(request: http::Request<Vec<u8>>) -> (api::Response, Option<levee_core::Levee>) {
     let is_upload = api::takes_upload(request.method(), request.uri().path());
     if request.body().len() > BODY_LIMIT && !is_upload {
         return (ApiError::PayloadTooLarge { limit_bytes: BODY_LIMIT }.into_response(), None);
@@ -56,8 +56,8 @@ fn answer(request: http::Request<Vec<u8>>) -> (http::Response<Vec<u8>>, Option<l
     (response, Some(levee))
 }
 
-/// Sends `response` whole: once this returns, the client has its answer.
-async fn send(response_out: ResponseOutparam, response: impl IntoResponse) {
+/// Sends Spin's own answer (a request whose body could not be read) whole.
+async fn send_whole(response_out: ResponseOutparam, response: impl IntoResponse) {
     let mut response = response.into_response();
     let body = std::mem::take(response.body_mut());
     match OutgoingResponse::try_from(response) {
@@ -68,6 +68,52 @@ async fn send(response_out: ResponseOutparam, response: impl IntoResponse) {
         }
         Err(error) => eprintln!("levee: the answer could not be made: {error}"),
     }
+}
+
+/// Sends levee's answer, its body whole or a piece at a time as the pieces are made (an
+/// export): once this returns, the client has its answer. A piece that fails leaves the body
+/// unfinished, which Spin's host reports to the client as a broken transfer (WASI HTTP: an
+/// `outgoing-body` dropped without `finish` is a failed one), not as a complete file.
+fn send(response_out: ResponseOutparam, response: api::Response) {
+    let (parts, body) = response.into_parts();
+    let head = http::Response::from_parts(parts, Vec::<u8>::new()).into_response();
+    let outgoing = match OutgoingResponse::try_from(head) {
+        Ok(outgoing) => outgoing,
+        Err(error) => return eprintln!("levee: the answer could not be made: {error}"),
+    };
+    let Ok(outgoing_body) = outgoing.body() else {
+        return eprintln!("levee: the answer's body was already taken");
+    };
+    response_out.set(outgoing);
+    let pieces: api::Pieces = match body {
+        api::Body::Whole(bytes) => Box::new(std::iter::once(Ok(bytes))),
+        api::Body::Pieces(pieces) => pieces,
+    };
+    match write_pieces(&outgoing_body, pieces) {
+        Ok(()) => {
+            if let Err(error) = OutgoingBody::finish(outgoing_body, None) {
+                eprintln!("levee: the answer could not be finished: {error}");
+            }
+        }
+        Err(problem) => {
+            eprintln!("levee: the answer was cut short: {problem}");
+            drop(outgoing_body);
+        }
+    }
+}
+
+/// The most bytes one blocking write may take (WASI's `blocking-write-and-flush`).
+const WRITE_AT_MOST: usize = 4096;
+
+/// Writes every piece to the body, in order.
+fn write_pieces(body: &OutgoingBody, pieces: api::Pieces) -> Result<(), String> {
+    let stream = body.write().map_err(|()| "the answer's body stream was already taken".to_owned())?;
+    for piece in pieces {
+        for part in piece?.chunks(WRITE_AT_MOST) {
+            stream.blocking_write_and_flush(part).map_err(|error| format!("the client went away: {error}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Closes levee, and with it the store's connection, once the store's time to linger after an

@@ -56,7 +56,7 @@ fn number_param(call: &Call<'_>, name: &str, default: u64) -> Result<u64, ApiErr
 pub fn checkpoint(call: &Call<'_>) -> Result<Response, ApiError> {
     call.principal_with(AUDITORS, "reading a signed checkpoint")?;
     let note = call.levee.audit().signed_checkpoint()?;
-    let mut response = http::Response::new(note.into_bytes());
+    let mut response = http::Response::new(note.into_bytes().into());
     response
         .headers_mut()
         .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));

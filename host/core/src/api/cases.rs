@@ -153,6 +153,6 @@ pub fn download_attachment(call: &Call<'_>) -> Result<Response, ApiError> {
         .header(http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", file.file_name))
         .header(http::header::X_CONTENT_TYPE_OPTIONS, "nosniff")
         .header(http::header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'")
-        .body(bytes)
+        .body(bytes.into())
         .map_err(|error| ApiError::Internal(error.to_string()))
 }

@@ -131,7 +131,7 @@ impl ApiError {
     }
 
     /// The response for this error.
-    pub fn into_response(self) -> http::Response<Vec<u8>> {
+    pub fn into_response(self) -> super::Response {
         match &self {
             ApiError::Unavailable(message) | ApiError::Internal(message) | ApiError::Integrity(message) => {
                 tracing::error!(%message, "request failed")

@@ -1,5 +1,7 @@
 //! Auditor exports over HTTP: the cases submitted in a range of UTC days, and the ledger entries
-//! recorded in one, as CSV or NDJSON attachments (the rows and lines are `api::render::export`'s).
+//! recorded in one, as CSV or NDJSON attachments (the rows and lines are `api::render::export`'s),
+//! streamed: sent a batch of rows at a time as they are read, so that an export of any size
+//! takes the memory of one batch.
 //!
 //! Neither export scans the whole store. The ledger is appended in time order, so a binary
 //! search over the sequence (about log2(entries) single-slot reads) finds the first entry at or
@@ -9,19 +11,24 @@
 //! the range (plus a few minutes either side), read once. The cases export keeps each
 //! `case.submitted` entry of the range and reads that case as it stands now (its record and
 //! its last slot, as every case read does), so approvals, closures and evidence given after the
-//! range are included. At most one batch of slots and one case are held besides the output,
-//! which is capped (`export::MAX_ROWS`, `export::MAX_BYTES`) with a 422 asking for a narrower
-//! range.
+//! range are included.
+//!
+//! The ledger's tip is fixed when the request starts (after settling the log): entries
+//! appended while the export is sent are not in it. The search and the first batch run before
+//! the answer's status is sent, so a failure there is answered with its own status; a failure
+//! after that (the store lost mid-way) aborts the transfer, which a client reports as broken
+//! rather than as a complete file (`api::Body`).
 
 use chrono::{DateTime, Utc};
 use http::StatusCode;
 
-use super::render::export::{self, Contents, DateRange, Export, ExportError, Format, Limits};
+use super::render::export::{self, Contents, DateRange, Export, ExportError, Format};
 use super::responses::{Forbidden, SignedIn};
-use super::{ApiError, Call, ErrorBody, Response};
+use super::{ApiError, Body, Call, ErrorBody, Response};
 use crate::identity::Role;
 use crate::ledger::EventType;
 use crate::ledger_store::{LedgerSlot, LedgerStore};
+use crate::service::Levee;
 
 const AUDITORS: &[Role] = &[Role::Auditor, Role::Admin];
 /// Slots read from the store at a time while walking the range.
@@ -61,43 +68,48 @@ impl utoipa::ToSchema for ExportFormat {}
 #[utoipa::path(get, path = "/v1/export/cases", tag = "audit",
     params(ExportQuery),
     responses(
-        (status = 200, description = "An attachment: one CSV row or one JSON line per case",
+        (status = 200, description = "An attachment, streamed: one CSV row or one JSON line per case",
             content((String = "text/csv"), (String = "application/x-ndjson"))),
         SignedIn, Forbidden,
-        (status = 422, description = "A bad day, format or range, or more than 100,000 cases", body = ErrorBody)),
+        (status = 422, description = "A bad day, format or range", body = ErrorBody)),
     security(("bearer" = [])))]
 pub fn cases(call: &Call<'_>) -> Result<Response, ApiError> {
     let (range, format) = request(call, "exporting cases")?;
-    let mut export = new_export(Contents::Cases, format)?;
-    each_slot_in(&call.levee.ledger_store(), &range, |slot| {
-        if slot.entry.event != EventType::CaseSubmitted {
-            return Ok(());
-        }
-        let case_id = &slot.entry.subject;
-        let case = call.levee.load_case(case_id)?.ok_or_else(|| {
-            ApiError::Integrity(format!(
-                "case {case_id} has a submission entry but no record: run `levee audit verify`"
-            ))
-        })?;
-        export.push_case(&case).map_err(export_error)
-    })?;
-    attachment(&range, Contents::Cases, format, export)
+    stream(call.levee, range, Contents::Cases, format, write_case)
 }
 
 /// Ledger entries recorded in a range of UTC days, with their hashes and payloads.
 #[utoipa::path(get, path = "/v1/export/ledger", tag = "audit",
     params(ExportQuery),
     responses(
-        (status = 200, description = "An attachment: one CSV row or one JSON line (the entry as hashed) per entry",
+        (status = 200, description = "An attachment, streamed: one CSV row or one JSON line (the entry as hashed) per entry",
             content((String = "text/csv"), (String = "application/x-ndjson"))),
         SignedIn, Forbidden,
-        (status = 422, description = "A bad day, format or range, or more than 100,000 entries", body = ErrorBody)),
+        (status = 422, description = "A bad day, format or range", body = ErrorBody)),
     security(("bearer" = [])))]
 pub fn ledger(call: &Call<'_>) -> Result<Response, ApiError> {
     let (range, format) = request(call, "exporting the ledger")?;
-    let mut export = new_export(Contents::Ledger, format)?;
-    each_slot_in(&call.levee.ledger_store(), &range, |slot| export.push_entry(&slot.entry).map_err(export_error))?;
-    attachment(&range, Contents::Ledger, format, export)
+    stream(call.levee, range, Contents::Ledger, format, write_entry)
+}
+
+/// Writes what one slot of the range gives the export, if anything.
+type WriteSlot = fn(&Levee, LedgerSlot, &mut Export) -> Result<(), ApiError>;
+
+/// A case submitted in the range, as it stands now.
+fn write_case(levee: &Levee, slot: LedgerSlot, export: &mut Export) -> Result<(), ApiError> {
+    if slot.entry.event != EventType::CaseSubmitted {
+        return Ok(());
+    }
+    let case_id = &slot.entry.subject;
+    let case = levee.load_case(case_id)?.ok_or_else(|| {
+        ApiError::Integrity(format!("case {case_id} has a submission entry but no record: run `levee audit verify`"))
+    })?;
+    export.push_case(&case).map_err(export_error)
+}
+
+/// An entry recorded in the range.
+fn write_entry(_: &Levee, slot: LedgerSlot, export: &mut Export) -> Result<(), ApiError> {
+    export.push_entry(&slot.entry).map_err(export_error)
 }
 
 /// The caller (an auditor or admin), the range and the format asked for.
@@ -109,44 +121,119 @@ fn request(call: &Call<'_>, action: &str) -> Result<(DateRange, Format), ApiErro
     Ok((range, format))
 }
 
-fn new_export(contents: Contents, format: Format) -> Result<Export, ApiError> {
-    Export::new(contents, format, Limits::default()).map_err(export_error)
-}
-
 fn export_error(error: ExportError) -> ApiError {
-    match error {
-        ExportError::TooLarge(field) => ApiError::Invalid(field),
-        ExportError::Write(message) => ApiError::Internal(message),
+    ApiError::Internal(error.to_string())
+}
+
+/// The export as an attachment whose rows are read and written while it is sent. The walk's
+/// start and its first piece are made now, so that their failures are answered as errors.
+fn stream(
+    levee: &Levee,
+    range: DateRange,
+    contents: Contents,
+    format: Format,
+    write: WriteSlot,
+) -> Result<Response, ApiError> {
+    let levee = levee.for_request();
+    let walk = RangeWalk::start(&levee.ledger_store(), range)?;
+    let export = Export::new(contents, format).map_err(export_error)?;
+    let mut pieces = ExportPieces { levee, walk, export, write, ready: None };
+    pieces.ready = pieces.next_piece()?;
+    let filename = pieces.walk.range.filename(contents.name(), format);
+    attachment(&filename, format, Body::Pieces(Box::new(pieces)))
+}
+
+/// The slots of a range of days, a batch at a time, up to the tip the walk started at.
+struct RangeWalk {
+    range: DateRange,
+    next: u64,
+    tip: u64,
+    /// Past this time the walk ends: the range's end plus the clock skew allowed.
+    stop: DateTime<Utc>,
+    ended: bool,
+}
+
+impl RangeWalk {
+    /// Settles the log and finds the range's first slot.
+    fn start(ledger_store: &LedgerStore<'_>, range: DateRange) -> Result<RangeWalk, ApiError> {
+        let tip = ledger_store.settle()?.seq;
+        let skew = export::clock_skew();
+        let next = export::first_at_or_after(tip, range.start() - skew, |seq| recorded_at(ledger_store, seq))?;
+        let stop = range.end() + skew;
+        Ok(RangeWalk { range, next, tip, stop, ended: false })
+    }
+
+    /// The next batch's slots whose entries were recorded in the range, in sequence order
+    /// (possibly none); `None` once the walk is past the range or the tip.
+    fn next_batch(&mut self, ledger_store: &LedgerStore<'_>) -> Result<Option<Vec<LedgerSlot>>, ApiError> {
+        if self.ended || self.next > self.tip {
+            return Ok(None);
+        }
+        let slots = ledger_store.slots(self.next, self.tip.min(self.next + BATCH - 1))?;
+        if slots.is_empty() {
+            return Err(missing(self.next));
+        }
+        self.next += slots.len() as u64;
+        let mut in_range = Vec::with_capacity(slots.len());
+        for slot in slots {
+            if slot.entry.at >= self.stop {
+                self.ended = true;
+                break;
+            }
+            if self.range.contains(slot.entry.at) {
+                in_range.push(slot);
+            }
+        }
+        Ok(Some(in_range))
     }
 }
 
-/// Calls `visit` with every slot whose entry was recorded in `range`, in sequence order, after
-/// settling the log.
-fn each_slot_in(
-    ledger_store: &LedgerStore<'_>,
-    range: &DateRange,
-    mut visit: impl FnMut(LedgerSlot) -> Result<(), ApiError>,
-) -> Result<(), ApiError> {
-    let tip = ledger_store.settle()?.seq;
-    let skew = export::clock_skew();
-    let mut next = export::first_at_or_after(tip, range.start() - skew, |seq| recorded_at(ledger_store, seq))?;
-    let stop = range.end() + skew;
-    while next <= tip {
-        let slots = ledger_store.slots(next, tip.min(next + BATCH - 1))?;
-        if slots.is_empty() {
-            return Err(missing(next));
-        }
-        next += slots.len() as u64;
-        for slot in slots {
-            if slot.entry.at >= stop {
-                return Ok(());
+/// An export's body: each piece the rows of the next batches that give any.
+struct ExportPieces {
+    levee: Levee,
+    walk: RangeWalk,
+    export: Export,
+    write: WriteSlot,
+    /// The piece made before the answer was sent (`stream`), given first.
+    ready: Option<Vec<u8>>,
+}
+
+impl ExportPieces {
+    /// The rows of the next batches up to the first that gives any (with the header, the
+    /// first time); `None` once the walk has ended and everything written was given.
+    fn next_piece(&mut self) -> Result<Option<Vec<u8>>, ApiError> {
+        let ledger_store = self.levee.ledger_store();
+        while let Some(slots) = self.walk.next_batch(&ledger_store)? {
+            for slot in slots {
+                (self.write)(&self.levee, slot, &mut self.export)?;
             }
-            if range.contains(slot.entry.at) {
-                visit(slot)?;
+            let piece = self.export.take().map_err(export_error)?;
+            if !piece.is_empty() {
+                return Ok(Some(piece));
+            }
+        }
+        let rest = self.export.take().map_err(export_error)?;
+        Ok((!rest.is_empty()).then_some(rest))
+    }
+}
+
+impl Iterator for ExportPieces {
+    type Item = Result<Vec<u8>, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(piece) = self.ready.take() {
+            return Some(Ok(piece));
+        }
+        match self.next_piece() {
+            Ok(piece) => piece.map(Ok),
+            Err(error) => {
+                let message = error.body().error.message;
+                tracing::error!(%message, "an export failed while it was sent: the transfer is aborted");
+                self.walk.ended = true;
+                Some(Err(message))
             }
         }
     }
-    Ok(())
 }
 
 /// When the entry at `seq` (at or below the settled tip) was recorded.
@@ -158,10 +245,9 @@ fn missing(seq: u64) -> ApiError {
     ApiError::Integrity(format!("ledger entry {seq} is missing below the tip: run `levee audit verify`"))
 }
 
-/// The export as an attachment named after its range.
-fn attachment(range: &DateRange, contents: Contents, format: Format, export: Export) -> Result<Response, ApiError> {
-    let filename = range.filename(contents.name(), format);
-    let mut response = http::Response::new(export.finish().map_err(export_error)?);
+/// The export as an attachment named `filename`.
+fn attachment(filename: &str, format: Format, body: Body) -> Result<Response, ApiError> {
+    let mut response = http::Response::new(body);
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
     headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(format.content_type()));
@@ -210,12 +296,12 @@ mod tests {
 
     fn seqs_in(store: &MemoryStore, from: &str, to: &str) -> Vec<u64> {
         let range = DateRange::parse(Some(from), Some(to)).expect("a range");
+        let ledger_store = LedgerStore::new(store);
+        let mut walk = RangeWalk::start(&ledger_store, range).expect("started");
         let mut seqs = Vec::new();
-        each_slot_in(&LedgerStore::new(store), &range, |slot| {
-            seqs.push(slot.entry.seq);
-            Ok(())
-        })
-        .expect("walked");
+        while let Some(slots) = walk.next_batch(&ledger_store).expect("walked") {
+            seqs.extend(slots.iter().map(|slot| slot.entry.seq));
+        }
         seqs
     }
 

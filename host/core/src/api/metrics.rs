@@ -63,7 +63,7 @@ fn scope(call: &Call<'_>) -> Result<Scope, ApiError> {
 }
 
 fn text_response(content_type: &'static str, body: String) -> Response {
-    let mut response = http::Response::new(body.into_bytes());
+    let mut response = http::Response::new(body.into_bytes().into());
     *response.status_mut() = StatusCode::OK;
     response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
     response.headers_mut().insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));

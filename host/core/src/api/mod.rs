@@ -3,6 +3,7 @@
 //! the routes, validation and errors exist once.
 
 mod audit;
+mod body;
 mod cases;
 mod comms;
 mod console;
@@ -25,6 +26,7 @@ mod views;
 mod webhooks;
 mod workflow;
 
+pub use body::{Body, Pieces};
 pub use error::{ApiError, ErrorBody};
 pub use views::{CaseView, DecisionView};
 
@@ -38,7 +40,7 @@ use crate::service::Levee;
 use crate::validation::FieldError;
 
 pub type Request = http::Request<Vec<u8>>;
-pub type Response = http::Response<Vec<u8>>;
+pub type Response = http::Response<Body>;
 
 /// What a handler gets: the service, the request, and the `{id}` of the path if it has one.
 pub struct Call<'a> {
@@ -53,12 +55,12 @@ type Handler = fn(&Call<'_>) -> Result<Response, ApiError>;
 /// (a body up to the upload limit, not the body limit: a plugin's file).
 #[derive(Default)]
 struct Route {
-    methods: Vec<(Method, Handler, Body)>,
+    methods: Vec<(Method, Handler, Takes)>,
 }
 
-/// The body a method of a route takes.
+/// The request body a method of a route takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Body {
+enum Takes {
     /// Up to the body limit (`[http] body_bytes`, `DEFAULT_BODY_BYTES`).
     Request,
     /// Up to the upload limit (`[http] upload_bytes`).
@@ -71,18 +73,18 @@ impl Route {
     }
 
     fn get(self, handler: Handler) -> Route {
-        self.answer(Method::GET, handler, Body::Request)
+        self.answer(Method::GET, handler, Takes::Request)
     }
 
     fn post(self, handler: Handler) -> Route {
-        self.answer(Method::POST, handler, Body::Request)
+        self.answer(Method::POST, handler, Takes::Request)
     }
 
     fn post_upload(self, handler: Handler) -> Route {
-        self.answer(Method::POST, handler, Body::Upload)
+        self.answer(Method::POST, handler, Takes::Upload)
     }
 
-    fn answer(mut self, method: Method, handler: Handler, body: Body) -> Route {
+    fn answer(mut self, method: Method, handler: Handler, body: Takes) -> Route {
         self.methods.push((method, handler, body));
         self
     }
@@ -188,7 +190,7 @@ pub fn route_table() -> Vec<(&'static str, Vec<Method>)> {
 /// body limit. The shells ask before they read a body.
 pub fn takes_upload(method: &Method, path: &str) -> bool {
     ROUTES.at(path).is_ok_and(|matched| {
-        matched.value.methods.iter().any(|(answered, _, body)| answered == method && *body == Body::Upload)
+        matched.value.methods.iter().any(|(answered, _, body)| answered == method && *body == Takes::Upload)
     })
 }
 
@@ -313,7 +315,7 @@ pub const DEFAULT_BODY_BYTES: usize = 64 * 1024;
 /// A JSON response.
 pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
-    let mut response = http::Response::new(bytes);
+    let mut response = http::Response::new(bytes.into());
     *response.status_mut() = status;
     response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
     response

@@ -32,7 +32,12 @@ fn append_cases(data: &Path, n: usize) {
             .body(serde_json::to_vec(&body).unwrap())
             .unwrap();
         let response = levee_core::api::handle(&service, request);
-        assert_eq!(response.status(), 201, "{}", String::from_utf8_lossy(response.body()));
+        assert_eq!(
+            response.status(),
+            201,
+            "{}",
+            String::from_utf8_lossy(response.body().as_whole().unwrap_or_default())
+        );
     }
 }
 

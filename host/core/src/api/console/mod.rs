@@ -53,7 +53,7 @@ fn content_type(name: &str) -> &'static str {
 
 /// `/` and `/console`: 302 to the console.
 pub fn redirect(_call: &Call<'_>) -> Result<Response, ApiError> {
-    let mut response = http::Response::new(Vec::new());
+    let mut response = http::Response::new(Vec::new().into());
     *response.status_mut() = StatusCode::FOUND;
     response.headers_mut().insert(header::LOCATION, HeaderValue::from_static(CONSOLE_PATH));
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -75,7 +75,7 @@ fn serve(name: &str) -> Result<Response, ApiError> {
         .iter()
         .find(|(file, _)| *file == name)
         .ok_or_else(|| ApiError::NotFound(format!("the console has no file {name}")))?;
-    let mut response = http::Response::new(body.as_bytes().to_vec());
+    let mut response = http::Response::new(body.as_bytes().to_vec().into());
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(name)));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));

@@ -23,8 +23,8 @@
 //! as a formula, so such a cell gets a leading `'` (OWASP's advice against CSV injection). No
 //! number levee writes is negative, so only text is ever changed; NDJSON is never changed.
 //!
-//! An export is built in memory and capped: at most [`MAX_ROWS`] rows and [`MAX_BYTES`] bytes,
-//! past which it is refused with a 422 asking for a narrower range.
+//! An export is written a run of rows at a time ([`Export::take`]) and sent as it is written, so
+//! that its size does not bound it: `api::export` streams it.
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, TimeDelta, Utc};
 use serde::Serialize;
@@ -39,10 +39,6 @@ use crate::validation::FieldError;
 
 /// The longest range one export may cover, in days (a leap year).
 pub const MAX_DAYS: i64 = 366;
-/// The most rows (cases or entries) one export may hold.
-pub const MAX_ROWS: usize = 100_000;
-/// The most bytes one export may hold.
-pub const MAX_BYTES: usize = 64 * 1024 * 1024;
 
 /// How far the ledger's times may run out of order: hosts' clocks differ, and a submission
 /// takes its time before its policies run. The walk starts and stops this far outside the range.
@@ -161,28 +157,10 @@ pub fn first_at_or_after<E>(
     Ok(low)
 }
 
-/// Why an export could not be built.
+/// Why an export could not be written (a row that would not serialize).
 #[derive(Debug, thiserror::Error)]
-pub enum ExportError {
-    /// Over a cap: the answer is a narrower range.
-    #[error("{0}")]
-    TooLarge(FieldError),
-    #[error("the export could not be written: {0}")]
-    Write(String),
-}
-
-/// The caps an export is built under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    pub rows: usize,
-    pub bytes: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits { rows: MAX_ROWS, bytes: MAX_BYTES }
-    }
-}
+#[error("the export could not be written: {0}")]
+pub struct ExportError(String);
 
 /// What an export holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,13 +177,6 @@ impl Contents {
             Contents::Ledger => "ledger",
         }
     }
-
-    fn noun(self) -> &'static str {
-        match self {
-            Contents::Cases => "cases",
-            Contents::Ledger => "ledger entries",
-        }
-    }
 }
 
 enum Sink {
@@ -213,21 +184,19 @@ enum Sink {
     Ndjson(Vec<u8>),
 }
 
-/// An export being written, row by row, into one buffer.
+/// An export being written, row by row, into a buffer that [`Export::take`] empties: the
+/// export is sent a run of rows at a time and never held whole.
 pub struct Export {
-    contents: Contents,
     sink: Sink,
-    limits: Limits,
-    rows: usize,
 }
 
 impl Export {
     /// An empty export (a CSV one starts with its header row).
-    pub fn new(contents: Contents, format: Format, limits: Limits) -> Result<Export, ExportError> {
+    pub fn new(contents: Contents, format: Format) -> Result<Export, ExportError> {
         let sink = match format {
             Format::Ndjson => Sink::Ndjson(Vec::new()),
             Format::Csv => {
-                let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+                let mut writer = csv_writer();
                 let header = match contents {
                     Contents::Cases => &CASE_COLUMNS[..],
                     Contents::Ledger => &LEDGER_COLUMNS[..],
@@ -236,82 +205,49 @@ impl Export {
                 Sink::Csv(Box::new(writer))
             }
         };
-        Ok(Export { contents, sink, limits, rows: 0 })
+        Ok(Export { sink })
     }
 
     /// Adds one case.
     pub fn push_case(&mut self, case: &Case) -> Result<(), ExportError> {
-        self.admit()?;
         match &mut self.sink {
-            Sink::Csv(writer) => writer.write_record(case_row(case)).map_err(write_error)?,
-            Sink::Ndjson(out) => write_line(out, &ExportedCase::of(case))?,
+            Sink::Csv(writer) => writer.write_record(case_row(case)).map_err(write_error),
+            Sink::Ndjson(out) => write_line(out, &ExportedCase::of(case)),
         }
-        self.written()
     }
 
     /// Adds one ledger entry.
     pub fn push_entry(&mut self, entry: &LedgerEntry) -> Result<(), ExportError> {
-        self.admit()?;
         match &mut self.sink {
-            Sink::Csv(writer) => writer.write_record(ledger_row(entry)).map_err(write_error)?,
-            Sink::Ndjson(out) => write_line(out, entry)?,
-        }
-        self.written()
-    }
-
-    /// How many rows (cases or entries) it holds.
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-
-    /// The bytes of the whole export.
-    pub fn finish(self) -> Result<Vec<u8>, ExportError> {
-        match self.sink {
-            Sink::Csv(writer) => (*writer).into_inner().map_err(|error| ExportError::Write(error.to_string())),
-            Sink::Ndjson(out) => Ok(out),
+            Sink::Csv(writer) => writer.write_record(ledger_row(entry)).map_err(write_error),
+            Sink::Ndjson(out) => write_line(out, entry),
         }
     }
 
-    /// Refuses a row past the row cap.
-    fn admit(&self) -> Result<(), ExportError> {
-        if self.rows >= self.limits.rows {
-            let message = format!(
-                "the range holds more than {} {}, the most one export holds: narrow from/to",
-                self.limits.rows,
-                self.contents.noun()
-            );
-            return Err(ExportError::TooLarge(FieldError::new("to", message)));
-        }
-        Ok(())
-    }
-
-    /// Counts a row just written, and refuses an export past the byte cap.
-    fn written(&mut self) -> Result<(), ExportError> {
-        self.rows += 1;
-        let bytes = match &mut self.sink {
+    /// The bytes written since the last `take` (the header, for the first), leaving the buffer
+    /// empty: every row is whole in the piece it was written to.
+    pub fn take(&mut self) -> Result<Vec<u8>, ExportError> {
+        match &mut self.sink {
             Sink::Csv(writer) => {
-                writer.flush().map_err(|error| ExportError::Write(error.to_string()))?;
-                writer.get_ref().len()
+                let written = std::mem::replace(writer, Box::new(csv_writer()));
+                written.into_inner().map_err(|error| ExportError(error.to_string()))
             }
-            Sink::Ndjson(out) => out.len(),
-        };
-        if bytes > self.limits.bytes {
-            let message = format!(
-                "the export is larger than {} bytes, the most one export holds: narrow from/to",
-                self.limits.bytes
-            );
-            return Err(ExportError::TooLarge(FieldError::new("to", message)));
+            Sink::Ndjson(out) => Ok(std::mem::take(out)),
         }
-        Ok(())
     }
+}
+
+/// A CSV writer into memory, as RFC 4180 says (CRLF line ends).
+fn csv_writer() -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new())
 }
 
 fn write_error(error: csv::Error) -> ExportError {
-    ExportError::Write(error.to_string())
+    ExportError(error.to_string())
 }
 
 fn write_line<T: Serialize>(out: &mut Vec<u8>, value: &T) -> Result<(), ExportError> {
-    serde_json::to_writer(&mut *out, value).map_err(|error| ExportError::Write(error.to_string()))?;
+    serde_json::to_writer(&mut *out, value).map_err(|error| ExportError(error.to_string()))?;
     out.push(b'\n');
     Ok(())
 }
@@ -821,9 +757,9 @@ mod tests {
         let mut case = awkward_case();
         case.approvals.truncate(1);
         case.evidence.clear();
-        let mut export = Export::new(Contents::Cases, Format::Csv, Limits::default()).expect("an export");
+        let mut export = Export::new(Contents::Cases, Format::Csv).expect("an export");
         export.push_case(&case).expect("a row");
-        let text = String::from_utf8(export.finish().expect("bytes")).expect("UTF-8");
+        let text = String::from_utf8(export.take().expect("bytes")).expect("UTF-8");
         let (header, row) = text.split_once("\r\n").expect("a header line");
         assert_eq!(header, CASE_COLUMNS.join(","));
         let expected = [
@@ -895,9 +831,9 @@ mod tests {
             prev_hash: "p".repeat(4),
             hash: "h".repeat(4),
         };
-        let mut export = Export::new(Contents::Ledger, Format::Csv, Limits::default()).expect("an export");
+        let mut export = Export::new(Contents::Ledger, Format::Csv).expect("an export");
         export.push_entry(&entry).expect("a row");
-        let text = String::from_utf8(export.finish().expect("bytes")).expect("UTF-8");
+        let text = String::from_utf8(export.take().expect("bytes")).expect("UTF-8");
         assert_eq!(
             text,
             "seq,at,subject,subject_version,event,actor,role,authority_level,authority_limit_minor_units,\
@@ -911,7 +847,7 @@ mod tests {
 
     #[test]
     fn ndjson_is_one_object_per_line_and_ledger_lines_still_hash() {
-        let mut entry_export = Export::new(Contents::Ledger, Format::Ndjson, Limits::default()).expect("an export");
+        let mut entry_export = Export::new(Contents::Ledger, Format::Ndjson).expect("an export");
         let mut entry = LedgerEntry {
             seq: 1,
             subject: "LV-000001".to_owned(),
@@ -932,12 +868,12 @@ mod tests {
         };
         entry.hash = entry.compute_hash();
         entry_export.push_entry(&entry).expect("a line");
-        let text = String::from_utf8(entry_export.finish().expect("bytes")).expect("UTF-8");
+        let text = String::from_utf8(entry_export.take().expect("bytes")).expect("UTF-8");
         assert_eq!(text.lines().count(), 1);
         let read: LedgerEntry = serde_json::from_str(text.trim_end()).expect("an entry");
         assert_eq!(read.compute_hash(), entry.hash);
 
-        let mut case_export = Export::new(Contents::Cases, Format::Ndjson, Limits::default()).expect("an export");
+        let mut case_export = Export::new(Contents::Cases, Format::Ndjson).expect("an export");
         let mut escalated = awkward_case();
         escalated.escalations.push(Escalation {
             at: time(12, 0),
@@ -949,7 +885,7 @@ mod tests {
         });
         case_export.push_case(&escalated).expect("a line");
         case_export.push_case(&crate::fixtures::pending_case("LV-000008")).expect("a line");
-        let text = String::from_utf8(case_export.finish().expect("bytes")).expect("UTF-8");
+        let text = String::from_utf8(case_export.take().expect("bytes")).expect("UTF-8");
         let lines: Vec<serde_json::Value> =
             text.lines().map(|line| serde_json::from_str(line).expect("JSON")).collect();
         assert_eq!(lines.len(), 2);
@@ -963,18 +899,20 @@ mod tests {
     }
 
     #[test]
-    fn exports_past_their_caps_are_refused_with_advice() {
-        let case = crate::fixtures::pending_case("LV-000001");
-        let mut export = Export::new(Contents::Cases, Format::Csv, Limits { rows: 2, bytes: MAX_BYTES }).expect("ok");
-        export.push_case(&case).expect("first");
-        export.push_case(&case).expect("second");
-        let Err(ExportError::TooLarge(refused)) = export.push_case(&case) else { panic!("the third is refused") };
-        assert_eq!(refused.field, "to");
-        assert!(refused.message.contains("more than 2 cases") && refused.message.contains("narrow"), "{refused}");
-        assert_eq!(export.rows(), 2);
-
-        let mut big = Export::new(Contents::Cases, Format::Ndjson, Limits { rows: 10, bytes: 100 }).expect("ok");
-        let Err(ExportError::TooLarge(refused)) = big.push_case(&case) else { panic!("over 100 bytes is refused") };
-        assert!(refused.message.contains("larger than 100 bytes"), "{refused}");
+    fn pieces_taken_between_rows_make_the_export_written_at_once() {
+        let case = awkward_case();
+        for format in [Format::Csv, Format::Ndjson] {
+            let mut at_once = Export::new(Contents::Cases, format).expect("an export");
+            let mut in_pieces = Export::new(Contents::Cases, format).expect("an export");
+            let mut pieces = Vec::new();
+            for _ in 0..3 {
+                at_once.push_case(&case).expect("a row");
+                in_pieces.push_case(&case).expect("a row");
+                pieces.push(in_pieces.take().expect("a piece"));
+            }
+            assert!(in_pieces.take().expect("nothing left").is_empty(), "a take empties the buffer");
+            assert_eq!(pieces.concat(), at_once.take().expect("bytes"), "{format:?}: one header, every row once");
+            assert!(pieces.iter().all(|piece| piece.ends_with(b"\n")), "{format:?}: every piece ends on a whole row");
+        }
     }
 }
