@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use levee::store::RedisConfig;
 use levee_tests::hosts::{Answer, Fleet, fleet_config};
 use levee_tests::redis_server::RedisServer;
-use levee_tests::{StatusCode, only_on_redis, refund};
+use levee_tests::{StatusCode, case, only_on_redis, refund};
 use serde_json::json;
 
 /// Submissions in the race test (in bursts of 16), and how many of them are sent twice at once
@@ -346,8 +346,32 @@ async fn a_control_change_approved_on_one_host_is_in_force_on_every_host() {
         let grouped = status_on(host, &format!("grouped-{host}"), 40_000).await;
         assert_eq!(grouped["case"]["approver_group"]["name"], "lead-pair", "host {host}: {grouped}");
     }
+
+    // A new code: every host has just read the taxonomy for its submissions (and keeps it
+    // decoded while its record is unchanged); once the second admin approves on host 1, every
+    // host takes cases under the code and routes them by it.
+    let code = json!({"code": "SUBSCRIPTION_DOUBLE_BILLED", "category": "billing",
+        "description": "A subscription renewed twice in one period.", "owner": "subscriptions",
+        "queue": "subscriptions-approvals", "sla_minutes": 90,
+        "playbook": "Find the renewal job run that double-billed; fix its idempotency; link the change.",
+        "remediation": {"count": 5, "window_days": 7, "sla_hours": 72, "verify_drop_percent": 50}});
+    let proposal =
+        fleet.send(0, "admin", "/v1/taxonomy/codes", Some(json!({"code": code, "rationale": "CR-82"})), None).await;
+    assert_eq!(proposal.status, StatusCode::ACCEPTED, "{}", proposal.body);
+    let number = proposal.body["number"].as_u64().expect("a proposal's number");
+    let approved =
+        fleet.send(1, "admin2", &format!("/v1/controls/proposals/{number}/approve"), Some(review.clone()), None).await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.body);
+    for host in 0..3 {
+        let body = case("refund", 4_000, "USD", &format!("coded-{host}"), "SUBSCRIPTION_DOUBLE_BILLED");
+        let answer = fleet.send(host, "agent", "/v1/cases", Some(body), None).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "host {host}: {}", answer.body);
+        assert_eq!(answer.body["decision"]["queue"], "subscriptions-approvals", "host {host}: {}", answer.body);
+        assert!(answer.body["case"]["taxonomy_version"].as_str().is_some_and(|version| version.ends_with(".r1")));
+    }
     let per_subject = fleet.verify().await;
-    assert_eq!(per_subject.get("controls"), Some(&2), "proposed, approved once: {per_subject:?}");
+    assert_eq!(per_subject.get("controls"), Some(&4), "two proposals, each approved once: {per_subject:?}");
+    assert_eq!(per_subject.get("taxonomy"), Some(&1), "the code added once: {per_subject:?}");
     assert_eq!(per_subject.get("policy-registry"), Some(&2), "proposed, activated once: {per_subject:?}");
 }
 

@@ -41,11 +41,12 @@ pub struct TaxonomyRevision {
     pub proposal: Option<u64>,
 }
 
-/// The taxonomy in force and its revision (0: the configuration's).
+/// The taxonomy in force and its revision (0: the configuration's), shared: every submission
+/// reads it, and a service may keep it decoded while its record is unchanged.
 #[derive(Debug, Clone)]
 pub struct CurrentTaxonomy {
     pub revision: u64,
-    pub taxonomy: Taxonomy,
+    pub taxonomy: std::sync::Arc<Taxonomy>,
 }
 
 /// `POST /v1/taxonomy/codes`: add a code, or change one (which also reinstates a deprecated or

@@ -6,9 +6,10 @@
 //! it runs to its answer (each policy has its own deadline), because abandoning it could leave
 //! a committed change reported as a failure.
 //!
-//! A body the core makes a piece at a time (an export, `api::Body::Pieces`) is made on a
-//! blocking thread and sent as it comes, a few pieces ahead of the client at most; a piece that
-//! fails aborts the body, and a client that goes away stops the making.
+//! A body the core makes a piece at a time (an export, `api::Body::Pieces`) is made one piece
+//! per blocking task, each when hyper asks for it, so nothing is made ahead of the client and no
+//! thread waits on a slow one; a piece that fails (or whose task panics) aborts the body, and a
+//! client that goes away stops the making.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,9 +62,6 @@ async fn forward(State(shell): State<Shell>, request: Request) -> Response {
     }
 }
 
-/// Pieces made ahead of the client, at most: the memory a streamed body holds.
-const PIECES_AHEAD: usize = 2;
-
 fn to_axum(response: api::Response) -> Response {
     response.map(|body| match body {
         api::Body::Whole(bytes) => Body::from(bytes),
@@ -71,20 +69,24 @@ fn to_axum(response: api::Response) -> Response {
     })
 }
 
-/// The pieces, made on a blocking thread (they read the store) and handed over as the client
-/// takes them. A failed piece ends the stream with an error, which aborts the body.
+/// The pieces, each made on a blocking task (they read the store) when the body is asked for
+/// its next. A failed piece, or a task that panicked, ends the stream with an error, which
+/// aborts the body instead of ending it as if it were whole.
 fn sent_as_made(pieces: api::Pieces) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> {
-    let (made, to_send) = tokio::sync::mpsc::channel(PIECES_AHEAD);
-    tokio::task::spawn_blocking(move || {
-        for piece in pieces {
-            let failed = piece.is_err();
-            // Sending fails once the client has gone: nothing more is made.
-            if made.blocking_send(piece.map_err(std::io::Error::other)).is_err() || failed {
-                return;
-            }
+    futures::stream::unfold(Some(pieces), |pieces| async move {
+        let mut pieces = pieces?;
+        let made = tokio::task::spawn_blocking(move || {
+            let piece = pieces.next();
+            (piece, pieces)
+        })
+        .await;
+        match made {
+            Ok((Some(Ok(piece)), pieces)) => Some((Ok(piece), Some(pieces))),
+            Ok((Some(Err(problem)), _)) => Some((Err(std::io::Error::other(problem)), None)),
+            Ok((None, _)) => None,
+            Err(failed) => Some((Err(std::io::Error::other(format!("making the answer failed: {failed}"))), None)),
         }
-    });
-    futures::stream::unfold(to_send, |mut to_send| async move { to_send.recv().await.map(|piece| (piece, to_send)) })
+    })
 }
 
 #[cfg(test)]
@@ -109,5 +111,18 @@ mod tests {
         let cut_short = to_axum(streamed(vec![Ok(b"id\r\n"), Err("the store went away"), Ok(b"never sent\r\n")]));
         let error = axum::body::to_bytes(cut_short.into_body(), usize::MAX).await.expect_err("the body is aborted");
         assert!(format!("{error:?}").contains("the store went away"), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn a_piece_that_panics_aborts_the_body() {
+        let mut made = 0;
+        let pieces = std::iter::from_fn(move || {
+            made += 1;
+            assert!(made < 2, "a bug while making the second piece");
+            Some(Ok(b"id\r\n".to_vec()))
+        });
+        let response = to_axum(http::Response::new(api::Body::Pieces(Box::new(pieces))));
+        let error = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect_err("the body is aborted");
+        assert!(format!("{error:?}").contains("making the answer failed"), "{error:?}");
     }
 }

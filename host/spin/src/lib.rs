@@ -102,16 +102,26 @@ fn send(response_out: ResponseOutparam, response: api::Response) {
     }
 }
 
-/// The most bytes one blocking write may take (WASI's `blocking-write-and-flush`).
-const WRITE_AT_MOST: usize = 4096;
-
-/// Writes every piece to the body, in order.
+/// Writes every piece to the body, in order, each as much at a time as the stream takes
+/// (`check-write`), then flushed. The stream is dropped on return, before the body is finished,
+/// as WASI asks.
 fn write_pieces(body: &OutgoingBody, pieces: api::Pieces) -> Result<(), String> {
     let stream = body.write().map_err(|()| "the answer's body stream was already taken".to_owned())?;
+    let failed = |error: wasi::io::streams::StreamError| format!("the answer could not be written: {error}");
     for piece in pieces {
-        for part in piece?.chunks(WRITE_AT_MOST) {
-            stream.blocking_write_and_flush(part).map_err(|error| format!("the client went away: {error}"))?;
+        let piece = piece?;
+        let mut rest = piece.as_slice();
+        while !rest.is_empty() {
+            let room = usize::try_from(stream.check_write().map_err(failed)?).unwrap_or(usize::MAX);
+            if room == 0 {
+                stream.subscribe().block();
+                continue;
+            }
+            let (now, later) = rest.split_at(room.min(rest.len()));
+            stream.write(now).map_err(failed)?;
+            rest = later;
         }
+        stream.blocking_flush().map_err(failed)?;
     }
     Ok(())
 }

@@ -4,7 +4,9 @@
 //! A shell sends the pieces as they come, without a `Content-Length` (HTTP/1.1 chunked). A
 //! piece that fails ends the answer without its proper end (the shell aborts the body), so that
 //! a client reports a broken transfer instead of taking a truncated file for a whole one: the
-//! status line, already sent, said 200.
+//! status line, already sent, said 200. (An HTTP/1.0 client, or a proxy speaking HTTP/1.0 to
+//! levee, has no chunked encoding: its body ends when the connection closes, so it cannot tell
+//! an abort from the end.)
 
 /// The pieces of a body made as it is sent: each a run of bytes, or why the rest cannot be made.
 pub type Pieces = Box<dyn Iterator<Item = Result<Vec<u8>, String>> + Send>;
@@ -18,8 +20,8 @@ pub enum Body {
 }
 
 impl Body {
-    /// Every byte of the body, making the pieces now: for callers that want the answer whole
-    /// (tests, a CLI printing it). Fails as a piece fails.
+    /// Every byte of the body, making the pieces now: for callers that want the answer whole,
+    /// such as tests. Fails as a piece fails.
     pub fn into_bytes(self) -> Result<Vec<u8>, String> {
         match self {
             Body::Whole(bytes) => Ok(bytes),

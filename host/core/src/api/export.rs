@@ -14,10 +14,11 @@
 //! range are included.
 //!
 //! The ledger's tip is fixed when the request starts (after settling the log): entries
-//! appended while the export is sent are not in it. The search and the first batch run before
-//! the answer's status is sent, so a failure there is answered with its own status; a failure
-//! after that (the store lost mid-way) aborts the transfer, which a client reports as broken
-//! rather than as a complete file (`api::Body`).
+//! appended while the export is sent are not in it. The search and the first piece (the batches
+//! up to the first that gives a row) run before the answer's status is sent, so a failure there
+//! is answered with its own status; a failure after that (the store lost mid-way) aborts the
+//! transfer, which an HTTP/1.1 or HTTP/2 client reports as broken rather than as a complete file
+//! (`api::Body`).
 
 use chrono::{DateTime, Utc};
 use http::StatusCode;
@@ -126,7 +127,9 @@ fn export_error(error: ExportError) -> ApiError {
 }
 
 /// The export as an attachment whose rows are read and written while it is sent. The walk's
-/// start and its first piece are made now, so that their failures are answered as errors.
+/// start and its first piece (the header and the rows up to the first batch that gives any)
+/// are made now, so that their failures are answered as errors. The body keeps a view of levee
+/// of its own (`for_request`): it outlives this call and the request's borrowed one.
 fn stream(
     levee: &Levee,
     range: DateRange,
@@ -137,7 +140,7 @@ fn stream(
     let levee = levee.for_request();
     let walk = RangeWalk::start(&levee.ledger_store(), range)?;
     let export = Export::new(contents, format).map_err(export_error)?;
-    let mut pieces = ExportPieces { levee, walk, export, write, ready: None };
+    let mut pieces = ExportPieces { levee, walk, export, write, ready: None, failed: false };
     pieces.ready = pieces.next_piece()?;
     let filename = pieces.walk.range.filename(contents.name(), format);
     attachment(&filename, format, Body::Pieces(Box::new(pieces)))
@@ -196,6 +199,8 @@ struct ExportPieces {
     write: WriteSlot,
     /// The piece made before the answer was sent (`stream`), given first.
     ready: Option<Vec<u8>>,
+    /// A piece failed: nothing more is given (rows written before the failure are dropped).
+    failed: bool,
 }
 
 impl ExportPieces {
@@ -221,16 +226,22 @@ impl Iterator for ExportPieces {
     type Item = Result<Vec<u8>, String>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
         if let Some(piece) = self.ready.take() {
             return Some(Ok(piece));
         }
         match self.next_piece() {
             Ok(piece) => piece.map(Ok),
             Err(error) => {
-                let message = error.body().error.message;
-                tracing::error!(%message, "an export failed while it was sent: the transfer is aborted");
-                self.walk.ended = true;
-                Some(Err(message))
+                let cause = match error {
+                    ApiError::Internal(cause) | ApiError::Unavailable(cause) | ApiError::Integrity(cause) => cause,
+                    other => other.body().error.message,
+                };
+                tracing::error!(%cause, "an export failed while it was sent: the transfer is aborted");
+                self.failed = true;
+                Some(Err(cause))
             }
         }
     }

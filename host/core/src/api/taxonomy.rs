@@ -27,7 +27,8 @@ pub struct TaxonomyView {
 
 impl From<CurrentTaxonomy> for TaxonomyView {
     fn from(current: CurrentTaxonomy) -> Self {
-        TaxonomyView { revision: current.revision, warnings: current.taxonomy.warnings(), taxonomy: current.taxonomy }
+        let taxonomy = std::sync::Arc::unwrap_or_clone(current.taxonomy);
+        TaxonomyView { revision: current.revision, warnings: taxonomy.warnings(), taxonomy }
     }
 }
 

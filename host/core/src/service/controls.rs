@@ -98,7 +98,7 @@ impl Controls<'_> {
         rationale: String,
     ) -> Result<ControlProposal, ServiceError> {
         let alters = code_alters(before.as_ref(), &code);
-        let mut taxonomy = self.levee.taxonomy().current()?.taxonomy;
+        let mut taxonomy = std::sync::Arc::unwrap_or_clone(self.levee.taxonomy().current()?.taxonomy);
         put(&mut taxonomy, &code);
         let floors = self.current()?.floors;
         let backtest = self.backtest(&Conditions { taxonomy: &taxonomy, floors: &floors })?;

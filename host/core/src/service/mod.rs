@@ -144,6 +144,9 @@ pub struct Levee {
     /// Why this host cannot run the registry's active chain, if it cannot (`Policies::sync`),
     /// shared like `commit_lock`.
     pub(crate) chain_fault: Arc<Mutex<Option<policies::ChainFault>>>,
+    /// The taxonomy in force as last decoded (`TaxonomyAdmin::current`), shared like
+    /// `commit_lock`.
+    pub(crate) taxonomy_cache: Arc<taxonomy::TaxonomyCache>,
 }
 
 impl Settings {
@@ -228,6 +231,7 @@ impl Levee {
             committing: Arc::default(),
             slice_cache: Arc::default(),
             chain_fault: Arc::default(),
+            taxonomy_cache: Arc::default(),
         }
     }
 
@@ -245,6 +249,7 @@ impl Levee {
             committing: Arc::clone(&self.committing),
             slice_cache: Arc::clone(&self.slice_cache),
             chain_fault: Arc::clone(&self.chain_fault),
+            taxonomy_cache: Arc::clone(&self.taxonomy_cache),
         }
     }
 
@@ -332,7 +337,7 @@ impl Levee {
             at,
             policies: self.engine.chain(),
             matrix_version: self.settings.matrix.version.clone(),
-            taxonomy_version: self.taxonomy().current()?.taxonomy.version,
+            taxonomy_version: self.taxonomy().current()?.taxonomy.version.clone(),
             facts_hash: None,
         })
     }

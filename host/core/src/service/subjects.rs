@@ -15,7 +15,19 @@ impl Levee {
     /// record is only an index to that entry: a record that does not match it (edited behind
     /// the ledger's back) is refused, so nothing is ever decided from a forged record.
     pub(crate) fn load_subject<S: SubjectState>(&self, id: &str) -> Result<Option<S>, ServiceError> {
-        let Some((record, _)) = projections::read::<S>(&*self.store, &projections::subject_key(id))? else {
+        let key = projections::subject_key(id);
+        let stored = self.store.get(&key)?;
+        self.subject_from(id, stored.as_deref())
+    }
+
+    /// `load_subject`, from the record's bytes already read (`None`: no record).
+    pub(crate) fn subject_from<S: SubjectState>(
+        &self,
+        id: &str,
+        stored: Option<&[u8]>,
+    ) -> Result<Option<S>, ServiceError> {
+        let Some(bytes) = stored else { return Ok(None) };
+        let Some(record) = projections::decode::<S>(&projections::subject_key(id), bytes)? else {
             return Ok(None);
         };
         let slot = match record.ledger_seqs().last() {
