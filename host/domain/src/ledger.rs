@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-pub use crate::digest::{canonical_json, sha256_hex, sha256_of_json};
+pub use crate::digest::{canonical_json, sha256_hex, sha256_of_canonical, sha256_of_json};
 use crate::engine::PolicyIdentity;
 use crate::identity::{AuthoritySnapshot, Role};
 
@@ -140,7 +140,7 @@ impl LedgerEntry {
         if let Some(object) = value.as_object_mut() {
             object.remove("hash");
         }
-        sha256_hex(canonical_json(&value).as_bytes())
+        sha256_of_canonical(&value)
     }
 }
 

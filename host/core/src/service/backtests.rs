@@ -57,8 +57,8 @@ impl Policies<'_> {
     /// and floors in force.
     pub(super) fn backtest_chain(&self, links: Vec<ChainLink>, days: u32) -> Result<BacktestReport, ServiceError> {
         let taxonomy = self.levee.taxonomy().current()?.taxonomy;
-        let floors = self.levee.controls().current()?.floors;
-        self.replay(links, days, &Conditions { taxonomy: &taxonomy, floors: &floors })
+        let controls = self.levee.controls().current()?;
+        self.replay(links, days, &Conditions { taxonomy: &taxonomy, floors: &controls.floors })
     }
 
     /// Replays the last `days` days' submissions through the chain `links` under `conditions`:

@@ -5,6 +5,8 @@
 //! or any admin rejects it. Each step is one ledger entry about `controls` (a code's change is
 //! also the taxonomy revision it makes).
 
+use std::sync::Arc;
+
 use crate::controls::{
     CONTROLS_SUBJECT, ControlChange, ControlChangeRequest, ControlProposal, ControlsRecord, ProposalOutcome,
     ProposeControlRequest, code_alters, floors_alter, group_problems, groups_alter,
@@ -46,16 +48,20 @@ impl InForce {
 
 impl Controls<'_> {
     /// The groups and floors in force: a control an approved proposal set, or the
-    /// configuration's.
-    pub fn current(&self) -> Result<InForce, ServiceError> {
-        let record = self.levee.load_subject::<ControlsRecord>(CONTROLS_SUBJECT)?.unwrap_or_default();
-        Ok(InForce::of(record, &self.levee.settings))
+    /// configuration's. Every submission asks, so the record is decoded once per stored
+    /// record and shared while it stands (`Levee::cached_subject`); it is still read every
+    /// time, so a change approved on another host is in force at once.
+    pub fn current(&self) -> Result<Arc<InForce>, ServiceError> {
+        let settings = &self.levee.settings;
+        self.levee.cached_subject(CONTROLS_SUBJECT, &self.levee.caches.controls, |record: Option<ControlsRecord>| {
+            Arc::new(InForce::of(record.unwrap_or_default(), settings))
+        })
     }
 
     /// The record, as its last ledger entry has it.
     pub fn read(&self) -> Result<InForce, ServiceError> {
         self.levee.ledger_store().settle()?;
-        self.current()
+        Ok(Arc::unwrap_or_clone(self.current()?))
     }
 
     /// Proposes approval groups or floors.
@@ -98,10 +104,10 @@ impl Controls<'_> {
         rationale: String,
     ) -> Result<ControlProposal, ServiceError> {
         let alters = code_alters(before.as_ref(), &code);
-        let mut taxonomy = std::sync::Arc::unwrap_or_clone(self.levee.taxonomy().current()?.taxonomy);
+        let mut taxonomy = Arc::unwrap_or_clone(self.levee.taxonomy().current()?.taxonomy);
         put(&mut taxonomy, &code);
-        let floors = self.current()?.floors;
-        let backtest = self.backtest(&Conditions { taxonomy: &taxonomy, floors: &floors })?;
+        let in_force = self.current()?;
+        let backtest = self.backtest(&Conditions { taxonomy: &taxonomy, floors: &in_force.floors })?;
         let change = ControlChange::TaxonomyCode { code: Box::new(code), before: before.map(Box::new) };
         self.record_proposal(actor, change, alters, Some(backtest), rationale)
     }

@@ -144,9 +144,18 @@ pub struct Levee {
     /// Why this host cannot run the registry's active chain, if it cannot (`Policies::sync`),
     /// shared like `commit_lock`.
     pub(crate) chain_fault: Arc<Mutex<Option<policies::ChainFault>>>,
-    /// The taxonomy in force as last decoded (`TaxonomyAdmin::current`), shared like
-    /// `commit_lock`.
-    pub(crate) taxonomy_cache: Arc<taxonomy::TaxonomyCache>,
+    /// The records every submission reads, as last decoded (`Levee::cached_subject`), shared
+    /// like `commit_lock`.
+    pub(crate) caches: Arc<SubjectCaches>,
+}
+
+/// The subjects every submission reads, each as last decoded from its stored record.
+#[derive(Default)]
+pub(crate) struct SubjectCaches {
+    /// The taxonomy in force (`TaxonomyAdmin::current`).
+    pub(crate) taxonomy: subjects::DecodedRecord<crate::taxonomy_changes::CurrentTaxonomy>,
+    /// The approval groups and floors in force (`Controls::current`).
+    pub(crate) controls: subjects::DecodedRecord<Arc<controls::InForce>>,
 }
 
 impl Settings {
@@ -231,7 +240,7 @@ impl Levee {
             committing: Arc::default(),
             slice_cache: Arc::default(),
             chain_fault: Arc::default(),
-            taxonomy_cache: Arc::default(),
+            caches: Arc::default(),
         }
     }
 
@@ -249,7 +258,7 @@ impl Levee {
             committing: Arc::clone(&self.committing),
             slice_cache: Arc::clone(&self.slice_cache),
             chain_fault: Arc::clone(&self.chain_fault),
-            taxonomy_cache: Arc::clone(&self.taxonomy_cache),
+            caches: Arc::clone(&self.caches),
         }
     }
 

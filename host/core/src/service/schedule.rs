@@ -38,7 +38,8 @@ impl Schedule<'_> {
         let now = self.levee.clock.now();
         let system = Principal::system("sla-escalation");
         let mut run = GovernanceRun::default();
-        let groups = &self.levee.controls().current()?.approval_groups;
+        let controls = self.levee.controls().current()?;
+        let groups = &controls.approval_groups;
         for case_id in self.overdue_cases(now)? {
             match self
                 .levee

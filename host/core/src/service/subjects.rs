@@ -2,6 +2,8 @@
 //! the record matches its last ledger entry, and changed under compare-and-swap
 //! (`crate::subject` says what a subject is).
 
+use std::sync::{Mutex, PoisonError};
+
 use chrono::{DateTime, Utc};
 
 use crate::identity::Principal;
@@ -18,6 +20,25 @@ impl Levee {
         let key = projections::subject_key(id);
         let stored = self.store.get(&key)?;
         self.subject_from(id, stored.as_deref())
+    }
+
+    /// What `make` builds from subject `id` as `load_subject` reads it, built once per stored
+    /// record: while the record's bytes are the ones `cache` last decoded, its value is shared.
+    /// The record is still read every time, so a change made on another host is in force at
+    /// once; only the decoding, the check against its ledger entry and `make` are saved.
+    pub(crate) fn cached_subject<S: SubjectState, T: Clone>(
+        &self,
+        id: &str,
+        cache: &DecodedRecord<T>,
+        make: impl FnOnce(Option<S>) -> T,
+    ) -> Result<T, ServiceError> {
+        let stored = self.store.get(&projections::subject_key(id))?;
+        if let Some(value) = cache.get(stored.as_deref()) {
+            return Ok(value);
+        }
+        let value = make(self.subject_from::<S>(id, stored.as_deref())?);
+        cache.keep(stored, value.clone());
+        Ok(value)
     }
 
     /// `load_subject`, from the record's bytes already read (`None`: no record).
@@ -75,5 +96,30 @@ impl Levee {
             let Some(change) = change else { return Ok(Some(answer)) };
             Ok(ledger_store.try_append(&tip, change, self.entry_context(actor, at)?)?.map(|_| answer.clone()))
         })
+    }
+}
+
+/// A value built from a subject's record, with the stored bytes it was built from (`None`: no
+/// record): `Levee::cached_subject`. Shared by every view of one `Levee`, so it holds values
+/// that are cheap to clone (an `Arc`).
+pub(crate) struct DecodedRecord<T>(Mutex<Option<(Option<Vec<u8>>, T)>>);
+
+impl<T> Default for DecodedRecord<T> {
+    fn default() -> Self {
+        DecodedRecord(Mutex::new(None))
+    }
+}
+
+impl<T: Clone> DecodedRecord<T> {
+    /// The value, if `stored` is what it was built from.
+    fn get(&self, stored: Option<&[u8]>) -> Option<T> {
+        let cached = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        cached.as_ref().filter(|(bytes, _)| bytes.as_deref() == stored).map(|(_, value)| value.clone())
+    }
+
+    /// Keeps `value`, built from `stored` or from a later record (records only move on, so the
+    /// pair is never matched by a record older than `value`).
+    fn keep(&self, stored: Option<Vec<u8>>, value: T) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some((stored, value));
     }
 }

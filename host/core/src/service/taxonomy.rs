@@ -1,11 +1,10 @@
 //! The taxonomy as a service: adding, changing, deprecating and merging exception codes.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use crate::controls::{ControlProposal, code_alters};
 use crate::identity::Principal;
 use crate::ledger::EventType;
-use crate::projections;
 use crate::service::{Levee, ServiceError};
 use crate::subject::Change;
 use crate::taxonomy::{CodeLifecycle, ExceptionCode, Taxonomy};
@@ -40,25 +39,6 @@ pub(super) fn put(taxonomy: &mut Taxonomy, code: &ExceptionCode) -> String {
     }
 }
 
-/// The taxonomy in force as last decoded, with the stored record's bytes it was decoded from
-/// (`None`: no record, the configuration's taxonomy). Shared by every view of one `Levee`.
-#[derive(Default)]
-pub(crate) struct TaxonomyCache(Mutex<Option<(Option<Vec<u8>>, CurrentTaxonomy)>>);
-
-impl TaxonomyCache {
-    /// The decoded taxonomy, if `stored` is what it was decoded from.
-    fn get(&self, stored: Option<&[u8]>) -> Option<CurrentTaxonomy> {
-        let cached = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        cached.as_ref().filter(|(bytes, _)| bytes.as_deref() == stored).map(|(_, current)| current.clone())
-    }
-
-    /// Keeps `current`, decoded from `stored` or from a later record (records only move on, so
-    /// the pair is never matched by a record older than `current`).
-    fn keep(&self, stored: Option<Vec<u8>>, current: CurrentTaxonomy) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some((stored, current));
-    }
-}
-
 /// The taxonomy of exception codes: `levee.taxonomy()`.
 pub struct TaxonomyAdmin<'a> {
     pub(super) levee: &'a Levee,
@@ -67,19 +47,16 @@ pub struct TaxonomyAdmin<'a> {
 impl TaxonomyAdmin<'_> {
     /// The taxonomy in force. Every submission asks three times, so it is decoded (and checked
     /// against its ledger entry) once per record: while the stored record's bytes are the ones
-    /// last decoded, the decoded taxonomy is shared (`Levee::taxonomy_cache`). The record is
+    /// last decoded, the decoded taxonomy is shared (`Levee::cached_subject`). The record is
     /// still read every time, so a change made on another host is in force at once.
     pub fn current(&self) -> Result<CurrentTaxonomy, ServiceError> {
-        let stored = self.levee.store.get(&projections::subject_key(TAXONOMY_SUBJECT))?;
-        if let Some(current) = self.levee.taxonomy_cache.get(stored.as_deref()) {
-            return Ok(current);
-        }
-        let current = match self.levee.subject_from::<TaxonomyRecord>(TAXONOMY_SUBJECT, stored.as_deref())? {
-            Some(record) => CurrentTaxonomy { revision: record.version, taxonomy: Arc::new(record.taxonomy) },
-            None => CurrentTaxonomy { revision: 0, taxonomy: Arc::new(self.levee.settings.taxonomy.clone()) },
-        };
-        self.levee.taxonomy_cache.keep(stored, current.clone());
-        Ok(current)
+        let settings = &self.levee.settings;
+        self.levee.cached_subject(TAXONOMY_SUBJECT, &self.levee.caches.taxonomy, |record: Option<TaxonomyRecord>| {
+            match record {
+                Some(record) => CurrentTaxonomy { revision: record.version, taxonomy: Arc::new(record.taxonomy) },
+                None => CurrentTaxonomy { revision: 0, taxonomy: Arc::new(settings.taxonomy.clone()) },
+            }
+        })
     }
 
     /// Every revision, oldest first (none until the first change).
